@@ -1,0 +1,252 @@
+using System;
+using System.Numerics;
+using System.Numerics.Tensors;
+using Rnn.MLNet.Math;
+using Rnn.MLNet.Models;
+
+namespace Rnn.MLNet.Cells;
+
+// Shape key: S = time steps, B = batch, I = input size, H = hidden size, G = gate count (1 RNN, 4 LSTM, 3 GRU).
+// Sequences are time-major: element (t, b, j) of an [S, B, X] buffer is at (t·B + b)·X + j.
+// "Position" p is the time index in the input; "step" k is the order in which this direction visits positions
+// (p = k forwards, p = S−1−k for the reverse direction). State buffers are indexed by step: h[0] is the initial state,
+// h[k+1] the state after step k.
+// Masking: position p of sequence b is valid when p < lengths[b]. On an invalid position the state is held
+// (h[k+1] = h[k], c likewise) and the output is zero, so padding never changes a result, and the reverse direction
+// starts each sequence at its own last valid position from the initial state.
+
+/// <summary>One direction of one recurrent layer over a whole batch of sequences: forward with caches, then backward through time.</summary>
+internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public CellType Cell { get; }
+    public int InputSize { get; }
+    public int HiddenSize { get; }
+    public bool Reverse { get; }
+    public int GateSize => Cell.GateCount() * HiddenSize;
+
+    private readonly ParameterStore<T> _store;
+    private readonly Parameter _wIh, _wHh, _bIh, _bHh; // [GH, I], [GH, H], [GH], [GH]
+
+    // Caches of the last forward pass.
+    private int _steps, _batch;
+    private int[] _lengths = Array.Empty<int>();
+    private T[] _ax = Array.Empty<T>();     // [S, B, GH] by position: W_ih x + b_ih
+    private T[] _ah = Array.Empty<T>();     // [B, GH] scratch: W_hh h + b_hh for one step
+    private T[] _gates = Array.Empty<T>();  // [S, B, GH] by step: activated gates (LSTM i f g o, GRU r z n)
+    private T[] _h = Array.Empty<T>();      // [S+1, B, H] by step
+    private T[] _c = Array.Empty<T>();      // [S+1, B, H] by step (LSTM)
+    private T[] _aux = Array.Empty<T>();    // [S, B, H] by step: LSTM tanh(c'), GRU ah_n
+    private ReadOnlyMemory<T> _input;       // [S, B, I] by position (kept by reference, owned by the caller)
+
+    // Backward scratch.
+    private T[] _dax = Array.Empty<T>();    // [S, B, GH] by position: dL/d(ax)
+    private T[] _dah = Array.Empty<T>();    // [S, B, GH] by step:     dL/d(ah)
+    private T[] _dh = Array.Empty<T>();     // [B, H]
+    private T[] _dhNext = Array.Empty<T>(); // [B, H]
+    private T[] _dc = Array.Empty<T>();     // [B, H]
+    private T[] _dhDirect = Array.Empty<T>(); // [H]
+
+    public RecurrentLayer(CellType cell, int inputSize, int hiddenSize, bool reverse, ParameterStore<T> store, string suffix)
+    {
+        Cell = cell; InputSize = inputSize; HiddenSize = hiddenSize; Reverse = reverse;
+        _store = store;
+        _wIh = store["weight_ih_" + suffix];
+        _wHh = store["weight_hh_" + suffix];
+        _bIh = store["bias_ih_" + suffix];
+        _bHh = store["bias_hh_" + suffix];
+    }
+
+    /// <summary>PyTorch names and shapes of this layer's parameters.</summary>
+    public static (string, int[])[] Layout(CellType cell, int inputSize, int hiddenSize, string suffix)
+    {
+        int gh = cell.GateCount() * hiddenSize;
+        return new[]
+        {
+            ("weight_ih_" + suffix, new[] { gh, inputSize }),
+            ("weight_hh_" + suffix, new[] { gh, hiddenSize }),
+            ("bias_ih_" + suffix, new[] { gh }),
+            ("bias_hh_" + suffix, new[] { gh }),
+        };
+    }
+
+    private int Position(int step) => Reverse ? _steps - 1 - step : step;
+
+    /// <summary>Final hidden state [B, H] of the last forward pass.</summary>
+    public ReadOnlySpan<T> FinalHidden => _h.AsSpan(_steps * _batch * HiddenSize, _batch * HiddenSize);
+
+    /// <summary>Final cell state [B, H] of the last forward pass (LSTM only).</summary>
+    public ReadOnlySpan<T> FinalCell => _c.AsSpan(_steps * _batch * HiddenSize, _batch * HiddenSize);
+
+    /// <summary>
+    /// Runs the layer over <paramref name="input"/> [S, B, I] and writes the outputs [S, B, H] (zero at padding).
+    /// <paramref name="h0"/> / <paramref name="c0"/> are [B, H] initial states or empty for zeros. The input is kept by
+    /// reference for <see cref="Backward"/> and must not change in between.
+    /// </summary>
+    public void Forward(ReadOnlyMemory<T> input, int steps, int batch, int[] lengths, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, Span<T> output)
+    {
+        int H = HiddenSize, GH = GateSize, B = batch;
+        _steps = steps; _batch = batch; _lengths = lengths; _input = input;
+        Ensure(ref _ax, steps * B * GH);
+        Ensure(ref _ah, B * GH);
+        Ensure(ref _gates, steps * B * GH);
+        Ensure(ref _h, (steps + 1) * B * H);
+        if (Cell != CellType.RnnTanh && Cell != CellType.RnnRelu) Ensure(ref _aux, steps * B * H);
+        if (Cell == CellType.Lstm) Ensure(ref _c, (steps + 1) * B * H);
+
+        // ax = X · W_ihᵀ + b_ih for all positions at once: [S·B, I] × [I, GH]
+        ReadOnlySpan<T> wIh = _store.Value(_wIh), wHh = _store.Value(_wHh), bIh = _store.Value(_bIh), bHh = _store.Value(_bHh);
+        Span<T> ax = _ax.AsSpan(0, steps * B * GH);
+        Gemm.Multiply(false, true, steps * B, GH, InputSize, input.Span, InputSize, wIh, InputSize, ax, GH, accumulate: false);
+        for (int r = 0; r < steps * B; r++) TensorPrimitives.Add(ax.Slice(r * GH, GH), bIh, ax.Slice(r * GH, GH));
+
+        CopyOrZero(h0, _h.AsSpan(0, B * H));
+        if (Cell == CellType.Lstm) CopyOrZero(c0, _c.AsSpan(0, B * H));
+
+        Span<T> ah = _ah.AsSpan(0, B * GH);
+        for (int k = 0; k < steps; k++)
+        {
+            int p = Position(k);
+            ReadOnlySpan<T> hPrev = _h.AsSpan(k * B * H, B * H);
+            Span<T> hNext = _h.AsSpan((k + 1) * B * H, B * H);
+            // ah = h · W_hhᵀ + b_hh: [B, H] × [H, GH]
+            Gemm.Multiply(false, true, B, GH, H, hPrev, H, wHh, H, ah, GH, accumulate: false);
+            for (int b = 0; b < B; b++)
+            {
+                Span<T> ahRow = ah.Slice(b * GH, GH);
+                TensorPrimitives.Add(ahRow, bHh, ahRow);
+                ReadOnlySpan<T> axRow = ax.Slice((p * B + b) * GH, GH);
+                Span<T> gRow = _gates.AsSpan((k * B + b) * GH, GH);
+                ReadOnlySpan<T> hp = hPrev.Slice(b * H, H);
+                Span<T> hn = hNext.Slice(b * H, H);
+                bool valid = p < lengths[b];
+                if (!valid)
+                {
+                    hp.CopyTo(hn);
+                    if (Cell == CellType.Lstm) _c.AsSpan((k * B + b) * H, H).CopyTo(_c.AsSpan(((k + 1) * B + b) * H, H));
+                    continue;
+                }
+                switch (Cell)
+                {
+                    case CellType.RnnTanh:
+                    case CellType.RnnRelu:
+                        ElmanCell.Forward(Cell == CellType.RnnRelu, axRow, ahRow, hn);
+                        break;
+                    case CellType.Lstm:
+                        LstmCell.Forward(axRow, ahRow, _c.AsSpan((k * B + b) * H, H), gRow, _c.AsSpan(((k + 1) * B + b) * H, H),
+                            _aux.AsSpan((k * B + b) * H, H), hn);
+                        break;
+                    case CellType.Gru:
+                        GruCell.Forward(axRow, ahRow, hp, gRow, _aux.AsSpan((k * B + b) * H, H), hn);
+                        break;
+                }
+            }
+            for (int b = 0; b < B; b++)
+            {
+                Span<T> y = output.Slice((p * B + b) * H, H);
+                if (p < lengths[b]) hNext.Slice(b * H, H).CopyTo(y);
+                else y.Clear();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Backpropagation through time for the last forward pass. Adds into the parameter gradients.
+    /// <paramref name="dOutput"/> [S, B, H] (empty = zero), <paramref name="dhFinal"/>/<paramref name="dcFinal"/> [B, H] (empty = zero).
+    /// Writes <paramref name="dInput"/> [S, B, I] (skipped when empty), <paramref name="dh0"/>/<paramref name="dc0"/> [B, H] (skipped when empty).
+    /// </summary>
+    public void Backward(ReadOnlySpan<T> dOutput, ReadOnlySpan<T> dhFinal, ReadOnlySpan<T> dcFinal, Span<T> dInput, Span<T> dh0, Span<T> dc0)
+    {
+        int S = _steps, B = _batch, H = HiddenSize, GH = GateSize;
+        Ensure(ref _dax, S * B * GH);
+        Ensure(ref _dah, S * B * GH);
+        Ensure(ref _dh, B * H);
+        Ensure(ref _dhNext, B * H);
+        Ensure(ref _dc, B * H);
+        Ensure(ref _dhDirect, H);
+        Span<T> dh = _dh.AsSpan(0, B * H), dhPrev = _dhNext.AsSpan(0, B * H), dc = _dc.AsSpan(0, B * H);
+        CopyOrZero(dhFinal, dh);
+        if (Cell == CellType.Lstm) CopyOrZero(dcFinal, dc);
+        ReadOnlySpan<T> wHh = _store.Value(_wHh);
+        bool isGru = Cell == CellType.Gru;
+
+        for (int k = S - 1; k >= 0; k--)
+        {
+            int p = Position(k);
+            Span<T> daxStep = _dax.AsSpan(p * B * GH, B * GH);
+            // For RNN and LSTM dL/d(ah) = dL/d(ax); only the GRU needs its own buffer.
+            Span<T> dahStep = isGru ? _dah.AsSpan(k * B * GH, B * GH) : daxStep;
+            for (int b = 0; b < B; b++)
+            {
+                Span<T> dhRow = dh.Slice(b * H, H);
+                Span<T> dax = daxStep.Slice(b * GH, GH);
+                if (p >= _lengths[b]) { dax.Clear(); if (isGru) dahStep.Slice(b * GH, GH).Clear(); continue; }
+                if (!dOutput.IsEmpty) TensorPrimitives.Add(dhRow, dOutput.Slice((p * B + b) * H, H), dhRow);
+                ReadOnlySpan<T> gates = _gates.AsSpan((k * B + b) * GH, GH);
+                switch (Cell)
+                {
+                    case CellType.RnnTanh:
+                    case CellType.RnnRelu:
+                        ElmanCell.Backward(Cell == CellType.RnnRelu, _h.AsSpan(((k + 1) * B + b) * H, H), dhRow, dax);
+                        break;
+                    case CellType.Lstm:
+                        LstmCell.Backward(gates, _c.AsSpan((k * B + b) * H, H), _aux.AsSpan((k * B + b) * H, H), dhRow, dc.Slice(b * H, H), dax);
+                        break;
+                    case CellType.Gru:
+                        GruCell.Backward(gates, _aux.AsSpan((k * B + b) * H, H), _h.AsSpan((k * B + b) * H, H), dhRow,
+                            dax, dahStep.Slice(b * GH, GH), _dhDirect.AsSpan(0, H));
+                        _dhDirect.AsSpan(0, H).CopyTo(dhRow); // keep the direct term; the matrix term is added below
+                        break;
+                }
+            }
+            // dh_prev = dah · W_hh  ([B, GH] × [GH, H]), plus the term that bypasses the matrix:
+            // valid rows: GRU z ⊙ dh (held in dh), others nothing; invalid rows: the whole dh passes through (state was held).
+            for (int b = 0; b < B; b++)
+            {
+                Span<T> src = dh.Slice(b * H, H), dst = dhPrev.Slice(b * H, H);
+                if (p >= _lengths[b] || isGru) src.CopyTo(dst);
+                else dst.Clear();
+            }
+            Gemm.Multiply(false, false, B, H, GH, dahStep, GH, wHh, H, dhPrev, H, accumulate: true);
+            dhPrev.CopyTo(dh);
+        }
+
+        // Weight gradients in three large products over all steps:
+        //   dW_ih += daxᵀ · X        ([GH, S·B] × [S·B, I])
+        //   dW_hh += dahᵀ · h[0..S)  ([GH, S·B] × [S·B, H]), dah indexed by step, h[k] the state step k read
+        //   db_ih += Σ rows dax,  db_hh += Σ rows dah
+        ReadOnlySpan<T> daxAll = _dax.AsSpan(0, S * B * GH);
+        ReadOnlySpan<T> dahAll;
+        if (isGru) dahAll = _dah.AsSpan(0, S * B * GH);
+        else if (!Reverse) dahAll = daxAll;
+        else
+        {
+            Span<T> reordered = _dah.AsSpan(0, S * B * GH);
+            for (int k = 0; k < S; k++) daxAll.Slice(Position(k) * B * GH, B * GH).CopyTo(reordered.Slice(k * B * GH, B * GH));
+            dahAll = reordered;
+        }
+        Gemm.Multiply(true, false, GH, InputSize, S * B, daxAll, GH, _input.Span, InputSize, _store.Gradient(_wIh), InputSize, accumulate: true);
+        Gemm.Multiply(true, false, GH, H, S * B, dahAll, GH, _h.AsSpan(0, S * B * H), H, _store.Gradient(_wHh), H, accumulate: true);
+        Span<T> dbIh = _store.Gradient(_bIh), dbHh = _store.Gradient(_bHh);
+        for (int r = 0; r < S * B; r++)
+        {
+            TensorPrimitives.Add(dbIh, daxAll.Slice(r * GH, GH), dbIh);
+            TensorPrimitives.Add(dbHh, dahAll.Slice(r * GH, GH), dbHh);
+        }
+        // dX = dax · W_ih  ([S·B, GH] × [GH, I])
+        if (!dInput.IsEmpty)
+            Gemm.Multiply(false, false, S * B, InputSize, GH, daxAll, GH, _store.Value(_wIh), InputSize, dInput, InputSize, accumulate: false);
+        if (!dh0.IsEmpty) dh.CopyTo(dh0);
+        if (!dc0.IsEmpty && Cell == CellType.Lstm) dc.CopyTo(dc0);
+    }
+
+    private static void CopyOrZero(ReadOnlySpan<T> src, Span<T> dst)
+    {
+        if (src.IsEmpty) dst.Clear();
+        else src.CopyTo(dst);
+    }
+
+    internal static void Ensure(ref T[] buffer, int size)
+    {
+        if (buffer.Length < size) buffer = new T[size];
+    }
+}

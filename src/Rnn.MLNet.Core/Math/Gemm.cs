@@ -1,0 +1,306 @@
+using System;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Rnn.MLNet.Math;
+
+/// <summary>
+/// Row-major general matrix multiply: C[M,N] = (accumulate ? C : 0) + op(A)[M,K] · op(B)[K,N].
+/// op(A) is A stored [M,K] (lda ≥ K) or, with <c>transA</c>, A stored [K,M] (lda ≥ M); likewise for B.
+/// </summary>
+/// <remarks>
+/// Goto/BLIS structure: the K dimension is cut into blocks of <see cref="KC"/>, A into row panels of <see cref="MR"/> and B into
+/// column panels of NR (two SIMD vectors), each packed once per block into contiguous scratch so the micro-kernel streams
+/// both operands linearly. Edges are zero-padded in the packed copy and written back through a small tile.
+/// The naive twin is <see cref="GemmReference"/>; tests compare the two on every tail length.
+/// </remarks>
+internal static class Gemm
+{
+    internal const int MR = 6;
+    internal const int KC = 256;
+    internal const int MC = 72;  // rows of A packed at once (multiple of MR)
+    internal const int NC = 1024; // columns of B packed at once
+
+    public static void Multiply<T>(bool transA, bool transB, int m, int n, int k,
+        ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, Span<T> c, int ldc, bool accumulate)
+        where T : unmanaged, INumber<T>
+    {
+        if (m == 0 || n == 0) return;
+        CheckSizes(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        if (k == 0)
+        {
+            if (!accumulate) for (int i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
+            return;
+        }
+
+        int nr = Vector512.IsHardwareAccelerated ? 2 * Vector512<T>.Count : 2 * Vector256<T>.Count;
+        int ncMax = System.Math.Min(NC, RoundUp(n, nr));
+        int kcMax = System.Math.Min(KC, k);
+        var scratch = GemmScratch<T>.Get(MC * kcMax, ncMax * kcMax);
+        Span<T> packA = scratch.A;
+        Span<T> packB = scratch.B;
+
+        for (int j0 = 0; j0 < n; j0 += NC)
+        {
+            int nc = System.Math.Min(NC, n - j0);
+            for (int p0 = 0; p0 < k; p0 += KC)
+            {
+                int kc = System.Math.Min(KC, k - p0);
+                bool acc = accumulate || p0 > 0;
+                PackB(transB, b, ldb, p0, j0, kc, nc, nr, packB);
+                for (int i0 = 0; i0 < m; i0 += MC)
+                {
+                    int mc = System.Math.Min(MC, m - i0);
+                    PackA(transA, a, lda, i0, p0, mc, kc, packA);
+                    for (int jr = 0; jr < nc; jr += nr)
+                    {
+                        int nValid = System.Math.Min(nr, nc - jr);
+                        ref T bPanel = ref packB[jr * kc];
+                        for (int ir = 0; ir < mc; ir += MR)
+                        {
+                            int mValid = System.Math.Min(MR, mc - ir);
+                            ref T aPanel = ref packA[ir * kc];
+                            if (mValid == MR && nValid == nr)
+                            {
+                                Kernel(kc, ref aPanel, ref bPanel, ref c[(i0 + ir) * ldc + j0 + jr], ldc, acc);
+                            }
+                            else
+                            {
+                                Span<T> t = scratch.Tile;
+                                Kernel(kc, ref aPanel, ref bPanel, ref t[0], nr, false);
+                                for (int r = 0; r < mValid; r++)
+                                {
+                                    Span<T> dst = c.Slice((i0 + ir + r) * ldc + j0 + jr, nValid);
+                                    ReadOnlySpan<T> src = t.Slice(r * nr, nValid);
+                                    if (acc) for (int q = 0; q < nValid; q++) dst[q] += src[q];
+                                    else src.CopyTo(dst);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    internal static void CheckSizes(bool transA, bool transB, int m, int n, int k, int aLen, int lda, int bLen, int ldb, int cLen, int ldc)
+    {
+        if (m < 0 || n < 0 || k < 0) throw new ArgumentOutOfRangeException(nameof(m), "Matrix sizes must be non-negative.");
+        int aRows = transA ? k : m, aCols = transA ? m : k;
+        int bRows = transB ? n : k, bCols = transB ? k : n;
+        if (lda < aCols || (aRows > 0 && (long)(aRows - 1) * lda + aCols > aLen))
+            throw new ArgumentException($"A is too small: need {aRows}x{aCols} with leading dimension {lda}, have {aLen} elements.");
+        if (ldb < bCols || (bRows > 0 && (long)(bRows - 1) * ldb + bCols > bLen))
+            throw new ArgumentException($"B is too small: need {bRows}x{bCols} with leading dimension {ldb}, have {bLen} elements.");
+        if (ldc < n || (long)(m - 1) * ldc + n > cLen)
+            throw new ArgumentException($"C is too small: need {m}x{n} with leading dimension {ldc}, have {cLen} elements.");
+    }
+
+    private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
+
+    // packA[panel][p][r] = op(A)[i0 + panel*MR + r, p0 + p], zero past the last row.
+    private static void PackA<T>(bool transA, ReadOnlySpan<T> a, int lda, int i0, int p0, int mc, int kc, Span<T> packA)
+        where T : unmanaged, INumber<T>
+    {
+        for (int ir = 0; ir < mc; ir += MR)
+        {
+            int rows = System.Math.Min(MR, mc - ir);
+            Span<T> panel = packA.Slice(ir * kc, kc * MR);
+            if (!transA)
+            {
+                for (int r = 0; r < rows; r++)
+                {
+                    ReadOnlySpan<T> row = a.Slice((i0 + ir + r) * lda + p0, kc);
+                    for (int p = 0; p < kc; p++) panel[p * MR + r] = row[p];
+                }
+            }
+            else
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    ReadOnlySpan<T> src = a.Slice((p0 + p) * lda + i0 + ir, rows);
+                    src.CopyTo(panel.Slice(p * MR, rows));
+                }
+            }
+            if (rows < MR)
+                for (int p = 0; p < kc; p++) panel.Slice(p * MR + rows, MR - rows).Clear();
+        }
+    }
+
+    // packB[panel][p][c] = op(B)[p0 + p, j0 + panel*nr + c], zero past the last column.
+    private static void PackB<T>(bool transB, ReadOnlySpan<T> b, int ldb, int p0, int j0, int kc, int nc, int nr, Span<T> packB)
+        where T : unmanaged, INumber<T>
+    {
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int cols = System.Math.Min(nr, nc - jr);
+            Span<T> panel = packB.Slice(jr * kc, kc * nr);
+            if (!transB)
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    b.Slice((p0 + p) * ldb + j0 + jr, cols).CopyTo(panel.Slice(p * nr, cols));
+                    if (cols < nr) panel.Slice(p * nr + cols, nr - cols).Clear();
+                }
+            }
+            else
+            {
+                if (cols < nr) panel.Clear();
+                for (int col = 0; col < cols; col++)
+                {
+                    ReadOnlySpan<T> src = b.Slice((j0 + jr + col) * ldb + p0, kc);
+                    for (int p = 0; p < kc; p++) panel[p * nr + col] = src[p];
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Kernel<T>(int kc, ref T a, ref T b, ref T c, int ldc, bool accumulate)
+        where T : unmanaged, INumber<T>
+    {
+        if (Vector512.IsHardwareAccelerated) Kernel512(kc, ref a, ref b, ref c, ldc, accumulate);
+        else Kernel256(kc, ref a, ref b, ref c, ldc, accumulate);
+    }
+
+    // 6 x (2 x Vector512) register tile: 12 accumulators, 2 B loads and 1 broadcast live per k step.
+    private static void Kernel512<T>(int kc, ref T a, ref T b, ref T c, int ldc, bool accumulate)
+        where T : unmanaged, INumber<T>
+    {
+        int w = Vector512<T>.Count;
+        Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
+                     c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            Vector512<T> b0 = Vector512.LoadUnsafe(ref b, (nuint)(p * 2 * w));
+            Vector512<T> b1 = Vector512.LoadUnsafe(ref b, (nuint)(p * 2 * w + w));
+            ref T ap = ref Unsafe.Add(ref a, p * MR);
+            Vector512<T> x = Vector512.Create(ap);
+            c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01);
+            x = Vector512.Create(Unsafe.Add(ref ap, 1)); c10 = Fma(x, b0, c10); c11 = Fma(x, b1, c11);
+            x = Vector512.Create(Unsafe.Add(ref ap, 2)); c20 = Fma(x, b0, c20); c21 = Fma(x, b1, c21);
+            x = Vector512.Create(Unsafe.Add(ref ap, 3)); c30 = Fma(x, b0, c30); c31 = Fma(x, b1, c31);
+            x = Vector512.Create(Unsafe.Add(ref ap, 4)); c40 = Fma(x, b0, c40); c41 = Fma(x, b1, c41);
+            x = Vector512.Create(Unsafe.Add(ref ap, 5)); c50 = Fma(x, b0, c50); c51 = Fma(x, b1, c51);
+        }
+        Store(ref c, 0, w, c00, c01, accumulate);
+        Store(ref c, ldc, w, c10, c11, accumulate);
+        Store(ref c, 2 * ldc, w, c20, c21, accumulate);
+        Store(ref c, 3 * ldc, w, c30, c31, accumulate);
+        Store(ref c, 4 * ldc, w, c40, c41, accumulate);
+        Store(ref c, 5 * ldc, w, c50, c51, accumulate);
+    }
+
+    private static void Kernel256<T>(int kc, ref T a, ref T b, ref T c, int ldc, bool accumulate)
+        where T : unmanaged, INumber<T>
+    {
+        int w = Vector256<T>.Count;
+        Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
+                     c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            Vector256<T> b0 = Vector256.LoadUnsafe(ref b, (nuint)(p * 2 * w));
+            Vector256<T> b1 = Vector256.LoadUnsafe(ref b, (nuint)(p * 2 * w + w));
+            ref T ap = ref Unsafe.Add(ref a, p * MR);
+            Vector256<T> x = Vector256.Create(ap);
+            c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01);
+            x = Vector256.Create(Unsafe.Add(ref ap, 1)); c10 = Fma(x, b0, c10); c11 = Fma(x, b1, c11);
+            x = Vector256.Create(Unsafe.Add(ref ap, 2)); c20 = Fma(x, b0, c20); c21 = Fma(x, b1, c21);
+            x = Vector256.Create(Unsafe.Add(ref ap, 3)); c30 = Fma(x, b0, c30); c31 = Fma(x, b1, c31);
+            x = Vector256.Create(Unsafe.Add(ref ap, 4)); c40 = Fma(x, b0, c40); c41 = Fma(x, b1, c41);
+            x = Vector256.Create(Unsafe.Add(ref ap, 5)); c50 = Fma(x, b0, c50); c51 = Fma(x, b1, c51);
+        }
+        Store(ref c, 0, w, c00, c01, accumulate);
+        Store(ref c, ldc, w, c10, c11, accumulate);
+        Store(ref c, 2 * ldc, w, c20, c21, accumulate);
+        Store(ref c, 3 * ldc, w, c30, c31, accumulate);
+        Store(ref c, 4 * ldc, w, c40, c41, accumulate);
+        Store(ref c, 5 * ldc, w, c50, c51, accumulate);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> Fma<T>(Vector512<T> x, Vector512<T> y, Vector512<T> acc) where T : unmanaged, INumber<T>
+    {
+#if NET9_0_OR_GREATER
+        if (typeof(T) == typeof(float)) return Vector512.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), acc.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector512.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), acc.AsDouble()).As<double, T>();
+#endif
+        return x * y + acc;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> Fma<T>(Vector256<T> x, Vector256<T> y, Vector256<T> acc) where T : unmanaged, INumber<T>
+    {
+#if NET9_0_OR_GREATER
+        if (typeof(T) == typeof(float)) return Vector256.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), acc.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector256.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), acc.AsDouble()).As<double, T>();
+#endif
+        return x * y + acc;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store<T>(ref T c, int offset, int w, Vector512<T> v0, Vector512<T> v1, bool accumulate) where T : unmanaged, INumber<T>
+    {
+        ref T row = ref Unsafe.Add(ref c, offset);
+        if (accumulate)
+        {
+            v0 += Vector512.LoadUnsafe(ref row);
+            v1 += Vector512.LoadUnsafe(ref row, (nuint)w);
+        }
+        v0.StoreUnsafe(ref row);
+        v1.StoreUnsafe(ref row, (nuint)w);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store<T>(ref T c, int offset, int w, Vector256<T> v0, Vector256<T> v1, bool accumulate) where T : unmanaged, INumber<T>
+    {
+        ref T row = ref Unsafe.Add(ref c, offset);
+        if (accumulate)
+        {
+            v0 += Vector256.LoadUnsafe(ref row);
+            v1 += Vector256.LoadUnsafe(ref row, (nuint)w);
+        }
+        v0.StoreUnsafe(ref row);
+        v1.StoreUnsafe(ref row, (nuint)w);
+    }
+
+    /// <summary>Per-thread packing buffers, grown on demand and then reused, so steady-state calls allocate nothing.</summary>
+    private sealed class GemmScratch<T> where T : unmanaged
+    {
+        [ThreadStatic] private static GemmScratch<T>? s_current;
+        public T[] AArray = Array.Empty<T>();
+        public T[] BArray = Array.Empty<T>();
+        public T[] TileArray = new T[MR * 2 * System.Math.Max(Vector512<T>.Count, Vector256<T>.Count)];
+        public Span<T> A => AArray;
+        public Span<T> B => BArray;
+        public Span<T> Tile => TileArray;
+
+        public static GemmScratch<T> Get(int aSize, int bSize)
+        {
+            var s = s_current ??= new GemmScratch<T>();
+            if (s.AArray.Length < aSize) s.AArray = new T[aSize];
+            if (s.BArray.Length < bSize) s.BArray = new T[bSize];
+            return s;
+        }
+    }
+}
+
+/// <summary>Naive triple-loop twin of <see cref="Gemm"/>, the reference the fast kernel is tested against.</summary>
+internal static class GemmReference
+{
+    public static void Multiply<T>(bool transA, bool transB, int m, int n, int k,
+        ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, Span<T> c, int ldc, bool accumulate)
+        where T : unmanaged, INumber<T>
+    {
+        Gemm.CheckSizes(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                T sum = T.Zero;
+                for (int p = 0; p < k; p++)
+                    sum += (transA ? a[p * lda + i] : a[i * lda + p]) * (transB ? b[j * ldb + p] : b[p * ldb + j]);
+                c[i * ldc + j] = accumulate ? c[i * ldc + j] + sum : sum;
+            }
+    }
+}

@@ -1,0 +1,110 @@
+using System;
+using Rnn.MLNet.Cells;
+
+namespace Rnn.MLNet.Models;
+
+/// <summary>How the network reads its input at each time step.</summary>
+public enum InputKind
+{
+    /// <summary>Token ids looked up in a learned embedding table [V, E].</summary>
+    Embedding,
+
+    /// <summary>Token ids as one-hot vectors of length V (min-char-rnn style).</summary>
+    OneHot,
+
+    /// <summary>Real-valued feature vectors of length F per step (time series, precomputed vectors).</summary>
+    Dense,
+}
+
+/// <summary>Where the output head reads the recurrent stack.</summary>
+public enum OutputMode
+{
+    /// <summary>Many-to-many: one output per valid time step (language models, tagging).</summary>
+    PerStep,
+
+    /// <summary>
+    /// Many-to-one: one output per sequence from its final state (classification, regression). Bidirectional stacks
+    /// concatenate the forward direction's state after the last valid step and the reverse direction's state after step 0.
+    /// </summary>
+    LastStep,
+}
+
+/// <summary>Architecture of a <see cref="SequenceNetwork{T}"/>: input → stacked recurrent layers → linear head.</summary>
+public sealed class NetworkOptions
+{
+    /// <summary>The recurrent cell.</summary>
+    public CellType Cell { get; set; } = CellType.Lstm;
+
+    /// <summary>How inputs are read.</summary>
+    public InputKind Input { get; set; } = InputKind.Embedding;
+
+    /// <summary>Number of token ids (for <see cref="InputKind.Embedding"/> and <see cref="InputKind.OneHot"/>).</summary>
+    public int VocabularySize { get; set; }
+
+    /// <summary>Embedding width E (for <see cref="InputKind.Embedding"/>).</summary>
+    public int EmbeddingSize { get; set; } = 64;
+
+    /// <summary>Features per step F (for <see cref="InputKind.Dense"/>).</summary>
+    public int FeatureSize { get; set; }
+
+    /// <summary>Hidden size H of every layer and direction.</summary>
+    public int HiddenSize { get; set; } = 128;
+
+    /// <summary>Number of stacked layers.</summary>
+    public int Layers { get; set; } = 1;
+
+    /// <summary>Whether each layer also runs right-to-left (output width 2H).</summary>
+    public bool Bidirectional { get; set; }
+
+    /// <summary>Dropout probability on the outputs of every layer but the last (training only), as PyTorch's <c>dropout</c>.</summary>
+    public float Dropout { get; set; }
+
+    /// <summary>Width O of the linear head (classes, 1 for binary or scalar regression, V for language models).</summary>
+    public int OutputSize { get; set; }
+
+    /// <summary>Many-to-many or many-to-one.</summary>
+    public OutputMode Output { get; set; } = OutputMode.PerStep;
+
+    /// <summary>Width of one step's input to the first recurrent layer.</summary>
+    public int RecurrentInputSize => Input switch
+    {
+        InputKind.Embedding => EmbeddingSize,
+        InputKind.OneHot => VocabularySize,
+        _ => FeatureSize,
+    };
+
+    /// <summary>Number of directions (1 or 2).</summary>
+    public int Directions => Bidirectional ? 2 : 1;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (!Enum.IsDefined(Cell)) throw new ArgumentException($"Unknown cell type {(int)Cell}.", nameof(Cell));
+        if (Input != InputKind.Dense && VocabularySize < 1) throw new ArgumentException($"VocabularySize must be at least 1 for {Input} input; got {VocabularySize}.", nameof(VocabularySize));
+        if (Input == InputKind.Embedding && EmbeddingSize < 1) throw new ArgumentException($"EmbeddingSize must be at least 1; got {EmbeddingSize}.", nameof(EmbeddingSize));
+        if (Input == InputKind.Dense && FeatureSize < 1) throw new ArgumentException($"FeatureSize must be at least 1 for dense input; got {FeatureSize}.", nameof(FeatureSize));
+        if (HiddenSize < 1) throw new ArgumentException($"HiddenSize must be at least 1; got {HiddenSize}.", nameof(HiddenSize));
+        if (Layers < 1) throw new ArgumentException($"Layers must be at least 1; got {Layers}.", nameof(Layers));
+        if (OutputSize < 1) throw new ArgumentException($"OutputSize must be at least 1; got {OutputSize}.", nameof(OutputSize));
+        if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"Dropout must be in [0, 1); got {Dropout}.", nameof(Dropout));
+        const long maxParameters = 1L << 30;
+        if (ParameterCount() > maxParameters) throw new ArgumentException($"The network would have {ParameterCount()} parameters, more than the limit {maxParameters}.");
+    }
+
+    /// <summary>Total parameter count for these options.</summary>
+    public long ParameterCount()
+    {
+        long n = Input == InputKind.Embedding ? (long)VocabularySize * EmbeddingSize : 0;
+        long gh = (long)Cell.GateCount() * HiddenSize;
+        for (int l = 0; l < Layers; l++)
+        {
+            long inSize = l == 0 ? RecurrentInputSize : (long)Directions * HiddenSize;
+            n += Directions * (gh * inSize + gh * HiddenSize + 2 * gh);
+        }
+        n += (long)OutputSize * Directions * HiddenSize + OutputSize;
+        return n;
+    }
+
+    /// <summary>A copy of these options.</summary>
+    public NetworkOptions Clone() => (NetworkOptions)MemberwiseClone();
+}

@@ -1,0 +1,423 @@
+using System;
+using System.Collections.Generic;
+using System.Numerics;
+using System.Numerics.Tensors;
+using Rnn.MLNet.Cells;
+using Rnn.MLNet.Math;
+
+namespace Rnn.MLNet.Models;
+
+// Shape key: B = batch, S = steps, V = vocabulary, E = embedding, F = features, H = hidden, D = directions,
+// L = layers, O = head outputs. Inside the network activations are time-major [S, B, X]; the public surface is batch-first.
+
+/// <summary>
+/// A recurrent network: input (embedding, one-hot or dense) → L stacked recurrent layers (optionally bidirectional, dropout
+/// between layers) → linear head read at every step or at the last one. Forward keeps what backward needs; <see cref="Backward"/>
+/// is backpropagation through time written by hand and adds into <see cref="Parameters"/>' gradients.
+/// </summary>
+/// <typeparam name="T">float for training and inference; double for gradient checks.</typeparam>
+/// <remarks>One instance is not thread-safe (it owns its activation buffers); <see cref="CloneForInference"/> gives another
+/// instance sharing the same weights, one per thread.</remarks>
+public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>The architecture.</summary>
+    public NetworkOptions Options { get; }
+
+    /// <summary>All weights and their gradients.</summary>
+    public ParameterStore<T> Parameters { get; }
+
+    private readonly RecurrentLayer<T>[] _layers; // [L·D], index l·D + d
+    private readonly Parameter? _embedding;       // [V, E]
+    private readonly Parameter _headW, _headB;    // [O, D·H], [O]
+    private readonly int _d, _h, _o;
+
+    // Forward caches.
+    private SequenceBatch<T>? _batch;
+    private readonly T[][] _x;        // _x[l]: input of layer l [S, B, I_l]; _x[L]: top output [S, B, D·H]
+    private readonly T[][] _dirOut;   // per direction scratch output [S, B, H] (bidirectional only)
+    private readonly T[][] _dropMask; // per layer l < L−1: scale (0 or 1/(1−p)) [S, B, D·H]
+    private readonly bool[] _dropped;
+    private T[] _headIn = Array.Empty<T>();  // [N, D·H] rows read by the head (N = S·B or B)
+    private T[] _output = Array.Empty<T>();  // batch-first [B, S, O] or [B, O]
+    private T[] _logitsTm = Array.Empty<T>(); // time-major head output [S·B, O] (per-step mode)
+    // Backward scratch.
+    private T[] _dHeadIn = Array.Empty<T>();
+    private T[] _dX = Array.Empty<T>();
+    private T[] _dNext = Array.Empty<T>();
+    private T[] _dDir = Array.Empty<T>();
+    private T[] _dDirIn = Array.Empty<T>();
+    private T[] _dh0 = Array.Empty<T>();
+    private T[] _dc0 = Array.Empty<T>();
+
+    /// <summary>Random stream for dropout masks; replace it to make masks repeat (gradient checks do).</summary>
+    public Rng DropoutRng { get; set; }
+
+    /// <summary>Creates a network with all weights zero; call an initializer (see <see cref="Training.Initializer"/>) before training.</summary>
+    public SequenceNetwork(NetworkOptions options) : this(options, null) { }
+
+    private SequenceNetwork(NetworkOptions options, ParameterStore<T>? shared)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Options = options.Clone();
+        _d = Options.Directions; _h = Options.HiddenSize; _o = Options.OutputSize;
+        Parameters = shared ?? new ParameterStore<T>(Layout(Options));
+        if (Options.Input == InputKind.Embedding) _embedding = Parameters["embedding.weight"];
+        _headW = Parameters["head.weight"];
+        _headB = Parameters["head.bias"];
+        _layers = new RecurrentLayer<T>[Options.Layers * _d];
+        for (int l = 0; l < Options.Layers; l++)
+            for (int d = 0; d < _d; d++)
+                _layers[l * _d + d] = new RecurrentLayer<T>(Options.Cell, l == 0 ? Options.RecurrentInputSize : _d * _h, _h, d == 1, Parameters, "rnn." + Suffix(l, d));
+        _x = new T[Options.Layers + 1][];
+        for (int i = 0; i < _x.Length; i++) _x[i] = Array.Empty<T>();
+        _dirOut = new T[_d][];
+        for (int i = 0; i < _d; i++) _dirOut[i] = Array.Empty<T>();
+        _dropMask = new T[Options.Layers][];
+        for (int i = 0; i < _dropMask.Length; i++) _dropMask[i] = Array.Empty<T>();
+        _dropped = new bool[Options.Layers];
+        DropoutRng = new Rng(0x5EED);
+    }
+
+    /// <summary>Another instance over the same weights with its own buffers (for inference on another thread).</summary>
+    public SequenceNetwork<T> CloneForInference() => new(Options, Parameters);
+
+    private static string Suffix(int layer, int direction) => direction == 0 ? $"l{layer}" : $"l{layer}_reverse";
+
+    /// <summary>Parameter names and shapes, PyTorch style (embedding.weight, rnn.weight_ih_l0, …, head.weight, head.bias).</summary>
+    public static IEnumerable<(string Name, int[] Shape)> Layout(NetworkOptions o)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        if (o.Input == InputKind.Embedding) yield return ("embedding.weight", new[] { o.VocabularySize, o.EmbeddingSize });
+        for (int l = 0; l < o.Layers; l++)
+            for (int d = 0; d < o.Directions; d++)
+                foreach (var (name, shape) in RecurrentLayer<T>.Layout(o.Cell, l == 0 ? o.RecurrentInputSize : o.Directions * o.HiddenSize, o.HiddenSize, Suffix(l, d)))
+                    yield return ("rnn." + name, shape);
+        yield return ("head.weight", new[] { o.OutputSize, o.Directions * o.HiddenSize });
+        yield return ("head.bias", new[] { o.OutputSize });
+    }
+
+    /// <summary>Number of rows of <see cref="Output"/>: B·S (per step) or B (last step).</summary>
+    public int OutputRows => _batch is null ? 0 : Options.Output == OutputMode.PerStep ? _batch.Batch * _batch.Steps : _batch.Batch;
+
+    /// <summary>Head outputs (logits or regression values) of the last forward pass, batch-first: [B, S, O] (zero at padding) or [B, O].</summary>
+    public ReadOnlySpan<T> Output => _output.AsSpan(0, OutputRows * _o);
+
+    /// <summary>The batch of the last forward pass.</summary>
+    public SequenceBatch<T>? LastBatch => _batch;
+
+    /// <summary>Creates a zero state shaped for this network and a batch size.</summary>
+    public RecurrentState<T> CreateState(int batch) => new(Options.Layers * _d, batch, _h, Options.Cell.HasCellState());
+
+    /// <summary>
+    /// Runs the network on a batch. <paramref name="training"/> turns dropout on. <paramref name="initialState"/> (shape
+    /// [L·D, B, H]) starts every layer; null means zeros. Returns <see cref="Output"/>.
+    /// </summary>
+    public ReadOnlySpan<T> Forward(SequenceBatch<T> batch, bool training = false, RecurrentState<T>? initialState = null)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ValidateInput(batch);
+        if (initialState is not null && initialState.Batch != batch.Batch)
+            throw new ArgumentException($"The initial state is for batch size {initialState.Batch}; the batch has {batch.Batch} sequences.", nameof(initialState));
+        _batch = batch;
+        int B = batch.Batch, S = batch.Steps, L = Options.Layers, DH = _d * _h;
+
+        // Input stage → _x[0] [S, B, I0]
+        int i0 = Options.RecurrentInputSize;
+        Ensure(ref _x[0], S * B * i0);
+        Span<T> x0 = _x[0].AsSpan(0, S * B * i0);
+        x0.Clear();
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < batch.Lengths[b]; t++)
+            {
+                Span<T> dst = x0.Slice((t * B + b) * i0, i0);
+                switch (Options.Input)
+                {
+                    case InputKind.Embedding: Parameters.Value(_embedding!).Slice(batch.Tokens![b * S + t] * i0, i0).CopyTo(dst); break;
+                    case InputKind.OneHot: dst[batch.Tokens![b * S + t]] = T.One; break;
+                    default: batch.Features.AsSpan((b * S + t) * i0, i0).CopyTo(dst); break;
+                }
+            }
+
+        // Recurrent stack
+        for (int l = 0; l < L; l++)
+        {
+            Ensure(ref _x[l + 1], S * B * DH);
+            Span<T> next = _x[l + 1].AsSpan(0, S * B * DH);
+            for (int d = 0; d < _d; d++)
+            {
+                var layer = _layers[l * _d + d];
+                ReadOnlySpan<T> h0 = initialState is null ? default : initialState.Hidden.AsSpan((l * _d + d) * B * _h, B * _h);
+                ReadOnlySpan<T> c0 = initialState is null || initialState.Cell.Length == 0 ? default : initialState.Cell.AsSpan((l * _d + d) * B * _h, B * _h);
+                if (_d == 1)
+                {
+                    layer.Forward(_x[l].AsMemory(0, S * B * layer.InputSize), S, B, batch.Lengths, h0, c0, next);
+                }
+                else
+                {
+                    Ensure(ref _dirOut[d], S * B * _h);
+                    Span<T> o = _dirOut[d].AsSpan(0, S * B * _h);
+                    layer.Forward(_x[l].AsMemory(0, S * B * layer.InputSize), S, B, batch.Lengths, h0, c0, o);
+                    for (int r = 0; r < S * B; r++) o.Slice(r * _h, _h).CopyTo(next.Slice(r * DH + d * _h, _h));
+                }
+            }
+            _dropped[l] = training && Options.Dropout > 0 && l < L - 1;
+            if (_dropped[l])
+            {
+                Ensure(ref _dropMask[l], S * B * DH);
+                Span<T> mask = _dropMask[l].AsSpan(0, S * B * DH);
+                T scale = T.One / (T.One - T.CreateChecked(Options.Dropout));
+                for (int i = 0; i < mask.Length; i++) mask[i] = DropoutRng.NextDouble() < Options.Dropout ? T.Zero : scale;
+                TensorPrimitives.Multiply(next, mask, next);
+            }
+        }
+
+        // Head
+        ReadOnlySpan<T> top = _x[L].AsSpan(0, S * B * DH);
+        ReadOnlySpan<T> w = Parameters.Value(_headW), bias = Parameters.Value(_headB);
+        if (Options.Output == OutputMode.PerStep)
+        {
+            Ensure(ref _logitsTm, S * B * _o);
+            Span<T> logits = _logitsTm.AsSpan(0, S * B * _o);
+            Gemm.Multiply(false, true, S * B, _o, DH, top, DH, w, DH, logits, _o, accumulate: false);
+            Ensure(ref _output, B * S * _o);
+            for (int t = 0; t < S; t++)
+                for (int b = 0; b < B; b++)
+                {
+                    Span<T> dst = _output.AsSpan((b * S + t) * _o, _o);
+                    if (t < batch.Lengths[b]) TensorPrimitives.Add(logits.Slice((t * B + b) * _o, _o), bias, dst);
+                    else dst.Clear();
+                }
+        }
+        else
+        {
+            Ensure(ref _headIn, B * DH);
+            Span<T> z = _headIn.AsSpan(0, B * DH);
+            for (int b = 0; b < B; b++)
+                for (int d = 0; d < _d; d++)
+                {
+                    int t = d == 0 ? batch.Lengths[b] - 1 : 0; // forward final state at the last valid step, reverse after step 0
+                    top.Slice((t * B + b) * DH + d * _h, _h).CopyTo(z.Slice(b * DH + d * _h, _h));
+                }
+            Ensure(ref _output, B * _o);
+            Span<T> outp = _output.AsSpan(0, B * _o);
+            Gemm.Multiply(false, true, B, _o, DH, z, DH, w, DH, outp, _o, accumulate: false);
+            for (int b = 0; b < B; b++) TensorPrimitives.Add(outp.Slice(b * _o, _o), bias, outp.Slice(b * _o, _o));
+        }
+        return Output;
+    }
+
+    /// <summary>Copies the final state of every layer and direction after the last forward pass into <paramref name="state"/>.</summary>
+    public void CopyFinalState(RecurrentState<T> state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var batch = _batch ?? throw new InvalidOperationException("Run Forward first.");
+        if (state.Batch != batch.Batch) throw new ArgumentException($"The state is for batch size {state.Batch}; the last batch had {batch.Batch}.", nameof(state));
+        int n = batch.Batch * _h;
+        for (int i = 0; i < _layers.Length; i++)
+        {
+            _layers[i].FinalHidden.CopyTo(state.Hidden.AsSpan(i * n, n));
+            if (state.Cell.Length > 0) _layers[i].FinalCell.CopyTo(state.Cell.AsSpan(i * n, n));
+        }
+    }
+
+    /// <summary>
+    /// Backpropagation through time for the last <see cref="Forward"/>. <paramref name="dOutput"/> has the shape of
+    /// <see cref="Output"/> (padding rows are ignored). Adds into <see cref="ParameterStore{T}.Gradients"/>.
+    /// Optional: <paramref name="dFinalState"/>, the gradient arriving at the final state; <paramref name="dInitialState"/>,
+    /// receives the gradient of the initial state; <paramref name="dFeatures"/>, receives the gradient of dense inputs [B, S, F].
+    /// </summary>
+    public void Backward(ReadOnlySpan<T> dOutput, RecurrentState<T>? dFinalState = null, RecurrentState<T>? dInitialState = null, Span<T> dFeatures = default)
+    {
+        var batch = _batch ?? throw new InvalidOperationException("Run Forward before Backward.");
+        if (dOutput.Length != OutputRows * _o) throw new ArgumentException($"dOutput has {dOutput.Length} values; the output has {OutputRows * _o}.", nameof(dOutput));
+        int B = batch.Batch, S = batch.Steps, L = Options.Layers, DH = _d * _h;
+
+        // Head backward: out = z · Wᵀ + b  →  dW += doutᵀ · z,  db += Σ dout,  dz = dout · W
+        ReadOnlySpan<T> w = Parameters.Value(_headW);
+        Span<T> dW = Parameters.Gradient(_headW), dB = Parameters.Gradient(_headB);
+        Ensure(ref _dX, S * B * System.Math.Max(DH, Options.RecurrentInputSize));
+        Span<T> dTop = _dX.AsSpan(0, S * B * DH);
+        dTop.Clear();
+        if (Options.Output == OutputMode.PerStep)
+        {
+            // Reorder dOutput to time-major, zero at padding, reusing the logits buffer.
+            Span<T> dLogits = _logitsTm.AsSpan(0, S * B * _o);
+            for (int t = 0; t < S; t++)
+                for (int b = 0; b < B; b++)
+                {
+                    Span<T> dst = dLogits.Slice((t * B + b) * _o, _o);
+                    if (t < batch.Lengths[b]) dOutput.Slice((b * S + t) * _o, _o).CopyTo(dst);
+                    else dst.Clear();
+                }
+            Gemm.Multiply(true, false, _o, DH, S * B, dLogits, _o, _x[L], DH, dW, DH, accumulate: true);
+            for (int r = 0; r < S * B; r++) TensorPrimitives.Add(dB, dLogits.Slice(r * _o, _o), dB);
+            Gemm.Multiply(false, false, S * B, DH, _o, dLogits, _o, w, DH, dTop, DH, accumulate: false);
+        }
+        else
+        {
+            Gemm.Multiply(true, false, _o, DH, B, dOutput, _o, _headIn, DH, dW, DH, accumulate: true);
+            for (int b = 0; b < B; b++) TensorPrimitives.Add(dB, dOutput.Slice(b * _o, _o), dB);
+            Ensure(ref _dHeadIn, B * DH);
+            Span<T> dz = _dHeadIn.AsSpan(0, B * DH);
+            Gemm.Multiply(false, false, B, DH, _o, dOutput, _o, w, DH, dz, DH, accumulate: false);
+            for (int b = 0; b < B; b++)
+                for (int d = 0; d < _d; d++)
+                {
+                    int t = d == 0 ? batch.Lengths[b] - 1 : 0;
+                    dz.Slice(b * DH + d * _h, _h).CopyTo(dTop.Slice((t * B + b) * DH + d * _h, _h));
+                }
+        }
+
+        // Recurrent stack, top to bottom. dCur holds dL/d(_x[l+1]); each layer writes dL/d(_x[l]) into dNext.
+        Ensure(ref _dNext, S * B * System.Math.Max(DH, Options.RecurrentInputSize));
+        Ensure(ref _dh0, B * _h);
+        Ensure(ref _dc0, B * _h);
+        T[] cur = _dX, nxt = _dNext;
+        for (int l = L - 1; l >= 0; l--)
+        {
+            Span<T> dCur = cur.AsSpan(0, S * B * DH);
+            if (_dropped[l]) TensorPrimitives.Multiply(dCur, _dropMask[l].AsSpan(0, S * B * DH), dCur);
+            int inSize = _layers[l * _d].InputSize;
+            bool needInput = l > 0 || Options.Input != InputKind.OneHot;
+            Span<T> dIn = nxt.AsSpan(0, S * B * inSize);
+            for (int d = 0; d < _d; d++)
+            {
+                var layer = _layers[l * _d + d];
+                int idx = l * _d + d;
+                ReadOnlySpan<T> dOut;
+                if (_d == 1) dOut = dCur;
+                else
+                {
+                    Ensure(ref _dDir, S * B * _h);
+                    Span<T> dd = _dDir.AsSpan(0, S * B * _h);
+                    for (int r = 0; r < S * B; r++) dCur.Slice(r * DH + d * _h, _h).CopyTo(dd.Slice(r * _h, _h));
+                    dOut = dd;
+                }
+                ReadOnlySpan<T> dhN = dFinalState is null ? default : dFinalState.Hidden.AsSpan(idx * B * _h, B * _h);
+                ReadOnlySpan<T> dcN = dFinalState is null || dFinalState.Cell.Length == 0 ? default : dFinalState.Cell.AsSpan(idx * B * _h, B * _h);
+                Span<T> dIn_d = default;
+                if (needInput)
+                {
+                    if (d == 0) dIn_d = dIn;
+                    else { Ensure(ref _dDirIn, S * B * inSize); dIn_d = _dDirIn.AsSpan(0, S * B * inSize); }
+                }
+                Span<T> dh0 = dInitialState is null ? default : _dh0.AsSpan(0, B * _h);
+                Span<T> dc0 = dInitialState is null || dInitialState.Cell.Length == 0 ? default : _dc0.AsSpan(0, B * _h);
+                layer.Backward(dOut, dhN, dcN, dIn_d, dh0, dc0);
+                if (needInput && d == 1) TensorPrimitives.Add(dIn, dIn_d, dIn);
+                if (dInitialState is not null)
+                {
+                    dh0.CopyTo(dInitialState.Hidden.AsSpan(idx * B * _h, B * _h));
+                    if (!dc0.IsEmpty) dc0.CopyTo(dInitialState.Cell.AsSpan(idx * B * _h, B * _h));
+                }
+            }
+            (cur, nxt) = (nxt, cur);
+        }
+
+        // Input stage backward; cur now holds dL/d(_x[0]) [S, B, I0].
+        int i0 = Options.RecurrentInputSize;
+        if (Options.Input == InputKind.Embedding)
+        {
+            Span<T> dE = Parameters.Gradient(_embedding!);
+            for (int b = 0; b < B; b++)
+                for (int t = 0; t < batch.Lengths[b]; t++)
+                {
+                    Span<T> row = dE.Slice(batch.Tokens![b * S + t] * i0, i0);
+                    TensorPrimitives.Add(row, cur.AsSpan((t * B + b) * i0, i0), row);
+                }
+        }
+        else if (Options.Input == InputKind.Dense && !dFeatures.IsEmpty)
+        {
+            if (dFeatures.Length != B * S * i0) throw new ArgumentException($"dFeatures has {dFeatures.Length} values; expected {B * S * i0}.", nameof(dFeatures));
+            dFeatures.Clear();
+            for (int b = 0; b < B; b++)
+                for (int t = 0; t < batch.Lengths[b]; t++)
+                    cur.AsSpan((t * B + b) * i0, i0).CopyTo(dFeatures.Slice((b * S + t) * i0, i0));
+        }
+    }
+
+    private int[] _stepTokens = Array.Empty<int>();
+    private T[] _stepFeatures = Array.Empty<T>();
+    private SequenceBatch<T>? _stepBatch;
+
+    /// <summary>
+    /// Streaming inference, the textbook <c>y = rnn.step(x)</c>: feeds one token per sequence of <paramref name="state"/>'s
+    /// batch, advances the state in place and returns the head's output for that step [B, O]. Reset the state to start over.
+    /// Steady-state calls allocate nothing.
+    /// </summary>
+    public ReadOnlySpan<T> Step(RecurrentState<T> state, ReadOnlySpan<int> tokens)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (Options.Input == InputKind.Dense) throw new InvalidOperationException("This network reads dense features; call the Step overload that takes features.");
+        if (tokens.Length != state.Batch) throw new ArgumentException($"Got {tokens.Length} tokens for a state of batch size {state.Batch}.", nameof(tokens));
+        var batch = StepBatch(state.Batch);
+        tokens.CopyTo(_stepTokens);
+        return StepCore(state, batch);
+    }
+
+    /// <summary>Streaming inference on dense input: <paramref name="features"/> is [B, F] for one step.</summary>
+    public ReadOnlySpan<T> StepFeatures(RecurrentState<T> state, ReadOnlySpan<T> features)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (Options.Input != InputKind.Dense) throw new InvalidOperationException("This network reads token ids; call the Step overload that takes tokens.");
+        if (features.Length != state.Batch * Options.FeatureSize) throw new ArgumentException($"Got {features.Length} features; expected batch × features = {state.Batch} × {Options.FeatureSize}.", nameof(features));
+        var batch = StepBatch(state.Batch);
+        features.CopyTo(_stepFeatures);
+        return StepCore(state, batch);
+    }
+
+    private SequenceBatch<T> StepBatch(int b)
+    {
+        if (Options.Bidirectional) throw new InvalidOperationException("Streaming needs a unidirectional network: a bidirectional layer must see the whole sequence.");
+        if (_stepBatch is null || _stepBatch.Batch != b)
+        {
+            _stepTokens = new int[b];
+            _stepFeatures = new T[b * System.Math.Max(1, Options.FeatureSize)];
+            _stepBatch = Options.Input == InputKind.Dense
+                ? SequenceBatch<T>.FromFeatures(_stepFeatures, b, 1, Options.FeatureSize)
+                : SequenceBatch<T>.FromTokens(_stepTokens, b, 1);
+        }
+        return _stepBatch;
+    }
+
+    private ReadOnlySpan<T> StepCore(RecurrentState<T> state, SequenceBatch<T> batch)
+    {
+        Forward(batch, training: false, initialState: state);
+        CopyFinalState(state);
+        return Output;
+    }
+
+    private void ValidateInput(SequenceBatch<T> batch)
+    {
+        int S = batch.Steps;
+        if (Options.Input == InputKind.Dense)
+        {
+            if (batch.Features is null) throw new ArgumentException("This network reads dense features, but the batch has token ids.", nameof(batch));
+            if (batch.Features.Length != batch.Batch * S * Options.FeatureSize)
+                throw new ArgumentException($"The batch has {batch.Features.Length / System.Math.Max(1, batch.Batch * S)} features per step; the network expects {Options.FeatureSize}.", nameof(batch));
+            for (int b = 0; b < batch.Batch; b++)
+                for (int t = 0; t < batch.Lengths[b]; t++)
+                    for (int j = 0; j < Options.FeatureSize; j++)
+                        if (!T.IsFinite(batch.Features[(b * S + t) * Options.FeatureSize + j]))
+                            throw new ArgumentException($"Feature {j} of step {t} in sequence {b} is {batch.Features[(b * S + t) * Options.FeatureSize + j]}; inputs must be finite numbers.", nameof(batch));
+        }
+        else
+        {
+            if (batch.Tokens is null) throw new ArgumentException("This network reads token ids, but the batch has dense features.", nameof(batch));
+            int v = Options.VocabularySize;
+            for (int b = 0; b < batch.Batch; b++)
+                for (int t = 0; t < batch.Lengths[b]; t++)
+                {
+                    int id = batch.Tokens[b * S + t];
+                    if ((uint)id >= (uint)v)
+                        throw new ArgumentOutOfRangeException(nameof(batch), id, $"Token id {id} at step {t} of sequence {b} is outside the vocabulary [0, {v}).");
+                }
+        }
+    }
+
+    private static void Ensure(ref T[] buffer, int size)
+    {
+        if (buffer.Length < size) buffer = new T[size];
+    }
+}

@@ -1,0 +1,289 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Runtime.InteropServices;
+using System.Text;
+using Rnn.MLNet.Cells;
+using Rnn.MLNet.Models;
+
+namespace Rnn.MLNet.Serialization;
+
+/// <summary>
+/// A saved model: the network (options and float32 weights) plus string properties and string lists (vocabularies, label
+/// names, scaling) that the layers above need.
+/// </summary>
+/// <remarks>
+/// Binary format, version 1, all little-endian (kept identical in <see cref="Write"/> and <see cref="Read"/>):
+/// <code>
+/// "RNNMLNET"                       8 bytes magic
+/// u32 version                      = 1
+/// u64 payloadLength                bytes that follow, before the checksum
+/// payload:
+///   i32 ×9  cell, input, vocabulary, embedding, features, hidden, layers, output size, output mode
+///   u8      bidirectional
+///   f32     dropout
+///   i32 n, then n × (string key, string value)        properties
+///   i32 n, then n × (string name, i32 m, m × string)  lists
+///   i64 count, then count × f32                       weights, in SequenceNetwork.Layout order
+/// u32 crc32(payload)
+/// string = i32 byteLength + UTF-8 bytes
+/// </code>
+/// Every length is checked against the bytes that remain before anything is allocated, so a truncated or corrupt file
+/// ends in <see cref="InvalidDataException"/> and never in a huge allocation.
+/// </remarks>
+public sealed class ModelFile
+{
+    private static ReadOnlySpan<byte> Magic => "RNNMLNET"u8;
+
+    /// <summary>Current format version.</summary>
+    public const uint FormatVersion = 1;
+
+    /// <summary>Largest string stored (bytes).</summary>
+    public const int MaxStringBytes = 1 << 20;
+
+    /// <summary>The network's architecture.</summary>
+    public NetworkOptions Options { get; }
+
+    /// <summary>Weights in <see cref="SequenceNetwork{T}.Layout"/> order.</summary>
+    public float[] Weights { get; }
+
+    /// <summary>Named string properties.</summary>
+    public Dictionary<string, string> Properties { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Named string lists.</summary>
+    public Dictionary<string, string[]> Lists { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Creates a model file from options and weights.</summary>
+    public ModelFile(NetworkOptions options, float[] weights)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(weights);
+        options.Validate();
+        if (weights.LongLength != options.ParameterCount())
+            throw new ArgumentException($"{weights.Length} weights given; the options describe {options.ParameterCount()}.", nameof(weights));
+        Options = options.Clone();
+        Weights = weights;
+    }
+
+    /// <summary>Captures a network (weights are copied).</summary>
+    public static ModelFile From(SequenceNetwork<float> network)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        return new ModelFile(network.Options, (float[])network.Parameters.Values.Clone());
+    }
+
+    /// <summary>Builds a network holding these weights.</summary>
+    public SequenceNetwork<float> CreateNetwork()
+    {
+        var net = new SequenceNetwork<float>(Options);
+        Weights.CopyTo(net.Parameters.Values, 0);
+        return net;
+    }
+
+    /// <summary>Writes the model to a stream.</summary>
+    public void Write(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        using var payload = new MemoryStream();
+        using (var w = new BinaryWriter(payload, Encoding.UTF8, leaveOpen: true))
+        {
+            var o = Options;
+            foreach (int v in new[] { (int)o.Cell, (int)o.Input, o.VocabularySize, o.EmbeddingSize, o.FeatureSize, o.HiddenSize, o.Layers, o.OutputSize, (int)o.Output })
+                w.Write(v);
+            w.Write(o.Bidirectional ? (byte)1 : (byte)0);
+            w.Write(o.Dropout);
+            w.Write(Properties.Count);
+            foreach (var kv in Properties) { WriteString(w, kv.Key); WriteString(w, kv.Value); }
+            w.Write(Lists.Count);
+            foreach (var kv in Lists)
+            {
+                WriteString(w, kv.Key);
+                w.Write(kv.Value.Length);
+                foreach (var s in kv.Value) WriteString(w, s);
+            }
+            w.Write((long)Weights.Length);
+            if (BitConverter.IsLittleEndian) w.Write(MemoryMarshal.AsBytes(Weights.AsSpan()));
+            else foreach (float f in Weights) w.Write(f);
+        }
+        var bytes = payload.GetBuffer().AsSpan(0, (int)payload.Length);
+        using var bw = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
+        bw.Write(Magic);
+        bw.Write(FormatVersion);
+        bw.Write((ulong)bytes.Length);
+        bw.Write(bytes);
+        bw.Write(Crc32.Compute(bytes));
+    }
+
+    /// <summary>The model as bytes.</summary>
+    public byte[] ToBytes()
+    {
+        using var ms = new MemoryStream();
+        Write(ms);
+        return ms.ToArray();
+    }
+
+    /// <summary>Saves to a file atomically: written to a temporary file beside it, then moved over the target.</summary>
+    public void Save(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string full = Path.GetFullPath(path);
+        string tmp = full + "." + Guid.NewGuid().ToString("N") + ".tmp";
+        try
+        {
+            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write))
+            {
+                Write(fs);
+                fs.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(tmp)) File.Delete(tmp);
+        }
+    }
+
+    /// <summary>Loads a model file.</summary>
+    /// <exception cref="InvalidDataException">The file is not a model, is truncated or corrupt, or has an unsupported version; the message names the file.</exception>
+    public static ModelFile Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        byte[] bytes = File.ReadAllBytes(path);
+        try { return Read(bytes); }
+        catch (InvalidDataException e) { throw new InvalidDataException($"'{path}' is not a valid Rnn.MLNet model: {e.Message}", e); }
+    }
+
+    /// <summary>Reads a model from bytes.</summary>
+    /// <exception cref="InvalidDataException">Not a model, truncated, corrupt, or an unsupported version.</exception>
+    public static ModelFile Read(ReadOnlySpan<byte> data)
+    {
+        const int header = 8 + 4 + 8;
+        if (data.Length < header + 4) throw new InvalidDataException($"The data is {data.Length} bytes, too short for a model (header alone is {header + 4}).");
+        if (!data.Slice(0, 8).SequenceEqual(Magic)) throw new InvalidDataException("The data does not start with the model signature 'RNNMLNET'.");
+        uint version = BitConverter.ToUInt32(data.Slice(8, 4));
+        if (version != FormatVersion) throw new InvalidDataException($"Model format version {version} is not supported (this library reads version {FormatVersion}).");
+        ulong length = BitConverter.ToUInt64(data.Slice(12, 8));
+        if (length != (ulong)(data.Length - header - 4))
+            throw new InvalidDataException($"The header announces {length} payload bytes but {data.Length - header - 4} are present (truncated or extended file).");
+        var payload = data.Slice(header, (int)length);
+        uint stored = BitConverter.ToUInt32(data.Slice(header + (int)length, 4));
+        uint actual = Crc32.Compute(payload);
+        if (stored != actual) throw new InvalidDataException($"Checksum mismatch (stored {stored:x8}, computed {actual:x8}): the file is corrupt.");
+
+        var r = new SpanReader(payload);
+        var o = new NetworkOptions
+        {
+            Cell = (CellType)r.Int32(), Input = (InputKind)r.Int32(), VocabularySize = r.Int32(), EmbeddingSize = r.Int32(),
+            FeatureSize = r.Int32(), HiddenSize = r.Int32(), Layers = r.Int32(), OutputSize = r.Int32(), Output = (OutputMode)r.Int32(),
+        };
+        byte bi = r.Byte();
+        if (bi > 1) throw new InvalidDataException($"Bidirectional flag is {bi}; expected 0 or 1.");
+        o.Bidirectional = bi == 1;
+        o.Dropout = r.Single();
+        if (!Enum.IsDefined(o.Input) || !Enum.IsDefined(o.Output)) throw new InvalidDataException($"Unknown input kind {(int)o.Input} or output mode {(int)o.Output}.");
+        try { o.Validate(); }
+        catch (ArgumentException e) { throw new InvalidDataException("The stored network options are invalid: " + e.Message, e); }
+
+        int nProps = r.Count(8);
+        var props = new List<(string, string)>(nProps);
+        for (int i = 0; i < nProps; i++) props.Add((r.String(), r.String()));
+        int nLists = r.Count(8);
+        var lists = new List<(string, string[])>(nLists);
+        for (int i = 0; i < nLists; i++)
+        {
+            string name = r.String();
+            int m = r.Count(4);
+            var items = new string[m];
+            for (int j = 0; j < m; j++) items[j] = r.String();
+            lists.Add((name, items));
+        }
+        long count = r.Int64();
+        if (count != o.ParameterCount()) throw new InvalidDataException($"The file holds {count} weights; its options describe {o.ParameterCount()}.");
+        if (count * 4 != r.Remaining) throw new InvalidDataException($"{count} weights need {count * 4} bytes; {r.Remaining} remain.");
+        var weights = new float[count];
+        r.Floats(weights);
+        var file = new ModelFile(o, weights);
+        foreach (var (k, v) in props)
+            if (!file.Properties.TryAdd(k, v)) throw new InvalidDataException($"Property '{k}' appears twice.");
+        foreach (var (k, v) in lists)
+            if (!file.Lists.TryAdd(k, v)) throw new InvalidDataException($"List '{k}' appears twice.");
+        return file;
+    }
+
+    private static void WriteString(BinaryWriter w, string s)
+    {
+        byte[] b = Encoding.UTF8.GetBytes(s);
+        if (b.Length > MaxStringBytes) throw new ArgumentException($"A stored string is {b.Length} bytes; the limit is {MaxStringBytes}.");
+        w.Write(b.Length);
+        w.Write(b);
+    }
+
+    private ref struct SpanReader
+    {
+        private readonly ReadOnlySpan<byte> _data;
+        private int _pos;
+        public SpanReader(ReadOnlySpan<byte> data) { _data = data; _pos = 0; }
+        public readonly long Remaining => _data.Length - _pos;
+
+        private ReadOnlySpan<byte> Take(int n)
+        {
+            if (n < 0 || n > _data.Length - _pos) throw new InvalidDataException($"Unexpected end of data at byte {_pos} (needed {n} more, {_data.Length - _pos} remain).");
+            var s = _data.Slice(_pos, n);
+            _pos += n;
+            return s;
+        }
+
+        public byte Byte() => Take(1)[0];
+        public int Int32() => BitConverter.ToInt32(Take(4));
+        public long Int64() => BitConverter.ToInt64(Take(8));
+        public float Single() => BitConverter.ToSingle(Take(4));
+
+        /// <summary>A count of items each at least <paramref name="minItemBytes"/> long, checked against what remains.</summary>
+        public int Count(int minItemBytes)
+        {
+            int n = Int32();
+            if (n < 0 || (long)n * minItemBytes > Remaining) throw new InvalidDataException($"Count {n} at byte {_pos - 4} is impossible with {Remaining} bytes left.");
+            return n;
+        }
+
+        public string String()
+        {
+            int n = Int32();
+            if (n < 0 || n > MaxStringBytes) throw new InvalidDataException($"String length {n} at byte {_pos - 4} is outside [0, {MaxStringBytes}].");
+            return Encoding.UTF8.GetString(Take(n));
+        }
+
+        public void Floats(float[] dst)
+        {
+            var bytes = Take(checked(dst.Length * 4));
+            if (BitConverter.IsLittleEndian) bytes.CopyTo(MemoryMarshal.AsBytes(dst.AsSpan()));
+            else for (int i = 0; i < dst.Length; i++) dst[i] = BitConverter.ToSingle(bytes.Slice(i * 4, 4));
+        }
+    }
+}
+
+/// <summary>CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), the checksum of zip and PNG.</summary>
+public static class Crc32
+{
+    private static readonly uint[] s_table = BuildTable();
+
+    private static uint[] BuildTable()
+    {
+        var t = new uint[256];
+        for (uint i = 0; i < 256; i++)
+        {
+            uint c = i;
+            for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            t[i] = c;
+        }
+        return t;
+    }
+
+    /// <summary>The CRC-32 of the bytes.</summary>
+    public static uint Compute(ReadOnlySpan<byte> data)
+    {
+        uint crc = 0xFFFFFFFFu;
+        foreach (byte b in data) crc = s_table[(crc ^ b) & 0xFF] ^ (crc >> 8);
+        return ~crc;
+    }
+}

@@ -1,0 +1,203 @@
+using System;
+using System.Numerics;
+using Rnn.MLNet.Models;
+
+namespace Rnn.MLNet.Training;
+
+/// <summary>
+/// A first-order optimizer over a whole <see cref="ParameterStore{T}"/>: one flat loop over values, gradients and its own
+/// state buffers (same layout), PyTorch's update rules.
+/// </summary>
+public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Current learning rate (schedules change it between steps).</summary>
+    public double LearningRate { get; set; }
+
+    /// <summary>Number of updates applied so far.</summary>
+    public long StepCount { get; private set; }
+
+    /// <summary>Creates an optimizer.</summary>
+    protected Optimizer(double learningRate)
+    {
+        if (!(learningRate > 0) || double.IsInfinity(learningRate)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "The learning rate must be a positive finite number.");
+        LearningRate = learningRate;
+    }
+
+    /// <summary>Applies one update from the gradients in <paramref name="store"/>.</summary>
+    public void Step(ParameterStore<T> store)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        StepCount++;
+        Update(store.Values, store.Gradients);
+    }
+
+    /// <summary>The update rule.</summary>
+    protected abstract void Update(Span<T> w, ReadOnlySpan<T> g);
+
+    /// <summary>Allocates a state buffer matching the parameters on first use.</summary>
+    protected static T[] State(ref T[]? buffer, int length) => buffer is not null && buffer.Length == length ? buffer : buffer = new T[length];
+}
+
+/// <summary>SGD with optional momentum, Nesterov momentum and L2 weight decay: v = μv + (g + λw); w −= lr·v.</summary>
+public sealed class Sgd<T> : Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private T[]? _velocity;
+    /// <summary>Momentum μ (0 = plain SGD).</summary>
+    public double Momentum { get; }
+    /// <summary>L2 weight decay λ.</summary>
+    public double WeightDecay { get; }
+    /// <summary>Nesterov momentum.</summary>
+    public bool Nesterov { get; }
+
+    /// <summary>Creates SGD.</summary>
+    public Sgd(double learningRate, double momentum = 0, double weightDecay = 0, bool nesterov = false) : base(learningRate)
+    {
+        Momentum = momentum; WeightDecay = weightDecay; Nesterov = nesterov;
+    }
+
+    /// <inheritdoc />
+    protected override void Update(Span<T> w, ReadOnlySpan<T> g)
+    {
+        T lr = T.CreateChecked(LearningRate), mu = T.CreateChecked(Momentum), wd = T.CreateChecked(WeightDecay);
+        if (Momentum == 0)
+        {
+            for (int i = 0; i < w.Length; i++) w[i] -= lr * (g[i] + wd * w[i]);
+            return;
+        }
+        bool first = _velocity is null;
+        var v = State(ref _velocity, w.Length);
+        for (int i = 0; i < w.Length; i++)
+        {
+            T gi = g[i] + wd * w[i];
+            v[i] = first ? gi : mu * v[i] + gi;
+            w[i] -= lr * (Nesterov ? gi + mu * v[i] : v[i]);
+        }
+    }
+}
+
+/// <summary>
+/// Adam (Kingma &amp; Ba) with bias correction; <c>decoupledWeightDecay</c> gives AdamW (w −= lr·λ·w before the step),
+/// otherwise λ is L2 added to the gradient as PyTorch's Adam does.
+/// </summary>
+public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private T[]? _m, _v;
+    /// <summary>β₁.</summary>
+    public double Beta1 { get; }
+    /// <summary>β₂.</summary>
+    public double Beta2 { get; }
+    /// <summary>ε.</summary>
+    public double Epsilon { get; }
+    /// <summary>Weight decay λ.</summary>
+    public double WeightDecay { get; }
+    /// <summary>True for AdamW.</summary>
+    public bool Decoupled { get; }
+
+    /// <summary>Creates Adam or AdamW.</summary>
+    public Adam(double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8, double weightDecay = 0, bool decoupledWeightDecay = false)
+        : base(learningRate)
+    {
+        Beta1 = beta1; Beta2 = beta2; Epsilon = epsilon; WeightDecay = weightDecay; Decoupled = decoupledWeightDecay;
+    }
+
+    /// <inheritdoc />
+    protected override void Update(Span<T> w, ReadOnlySpan<T> g)
+    {
+        var m = State(ref _m, w.Length);
+        var v = State(ref _v, w.Length);
+        double bc1 = 1 - System.Math.Pow(Beta1, StepCount), bc2 = 1 - System.Math.Pow(Beta2, StepCount);
+        T b1 = T.CreateChecked(Beta1), b2 = T.CreateChecked(Beta2), ob1 = T.One - b1, ob2 = T.One - b2;
+        T stepSize = T.CreateChecked(LearningRate / bc1), invSqrtBc2 = T.CreateChecked(1 / System.Math.Sqrt(bc2));
+        T eps = T.CreateChecked(Epsilon), wd = T.CreateChecked(WeightDecay), decay = T.CreateChecked(1 - LearningRate * WeightDecay);
+        for (int i = 0; i < w.Length; i++)
+        {
+            T gi = g[i];
+            if (Decoupled) w[i] *= decay;
+            else gi += wd * w[i];
+            m[i] = b1 * m[i] + ob1 * gi;
+            v[i] = b2 * v[i] + ob2 * gi * gi;
+            w[i] -= stepSize * m[i] / (T.Sqrt(v[i]) * invSqrtBc2 + eps);
+        }
+    }
+}
+
+/// <summary>Adagrad: s += g²; w −= lr·g / (√s + ε).</summary>
+public sealed class Adagrad<T> : Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private T[]? _s;
+    /// <summary>ε.</summary>
+    public double Epsilon { get; }
+
+    /// <summary>Creates Adagrad.</summary>
+    public Adagrad(double learningRate = 1e-2, double epsilon = 1e-10) : base(learningRate) => Epsilon = epsilon;
+
+    /// <inheritdoc />
+    protected override void Update(Span<T> w, ReadOnlySpan<T> g)
+    {
+        var s = State(ref _s, w.Length);
+        T lr = T.CreateChecked(LearningRate), eps = T.CreateChecked(Epsilon);
+        for (int i = 0; i < w.Length; i++)
+        {
+            s[i] += g[i] * g[i];
+            w[i] -= lr * g[i] / (T.Sqrt(s[i]) + eps);
+        }
+    }
+}
+
+/// <summary>RMSprop: s = αs + (1 − α)g²; w −= lr·g / (√s + ε).</summary>
+public sealed class RmsProp<T> : Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private T[]? _s;
+    /// <summary>Smoothing α.</summary>
+    public double Alpha { get; }
+    /// <summary>ε.</summary>
+    public double Epsilon { get; }
+
+    /// <summary>Creates RMSprop.</summary>
+    public RmsProp(double learningRate = 1e-2, double alpha = 0.99, double epsilon = 1e-8) : base(learningRate)
+    {
+        Alpha = alpha; Epsilon = epsilon;
+    }
+
+    /// <inheritdoc />
+    protected override void Update(Span<T> w, ReadOnlySpan<T> g)
+    {
+        var s = State(ref _s, w.Length);
+        T lr = T.CreateChecked(LearningRate), eps = T.CreateChecked(Epsilon), a = T.CreateChecked(Alpha), oa = T.One - a;
+        for (int i = 0; i < w.Length; i++)
+        {
+            s[i] = a * s[i] + oa * g[i] * g[i];
+            w[i] -= lr * g[i] / (T.Sqrt(s[i]) + eps);
+        }
+    }
+}
+
+/// <summary>Which optimizer to build (for options classes).</summary>
+public enum OptimizerKind
+{
+    /// <summary><see cref="Adam{T}"/>.</summary>
+    Adam,
+    /// <summary><see cref="Adam{T}"/> with decoupled weight decay.</summary>
+    AdamW,
+    /// <summary><see cref="Sgd{T}"/> (with momentum 0.9).</summary>
+    Sgd,
+    /// <summary><see cref="Adagrad{T}"/>.</summary>
+    Adagrad,
+    /// <summary><see cref="RmsProp{T}"/>.</summary>
+    RmsProp,
+}
+
+/// <summary>Builds optimizers from an <see cref="OptimizerKind"/>.</summary>
+public static class Optimizers
+{
+    /// <summary>Creates the optimizer of that kind.</summary>
+    public static Optimizer<T> Create<T>(OptimizerKind kind, double learningRate, double weightDecay = 0) where T : unmanaged, IFloatingPointIeee754<T> => kind switch
+    {
+        OptimizerKind.Adam => new Adam<T>(learningRate, weightDecay: weightDecay),
+        OptimizerKind.AdamW => new Adam<T>(learningRate, weightDecay: weightDecay == 0 ? 0.01 : weightDecay, decoupledWeightDecay: true),
+        OptimizerKind.Sgd => new Sgd<T>(learningRate, momentum: 0.9, weightDecay: weightDecay),
+        OptimizerKind.Adagrad => new Adagrad<T>(learningRate),
+        OptimizerKind.RmsProp => new RmsProp<T>(learningRate),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown optimizer."),
+    };
+}

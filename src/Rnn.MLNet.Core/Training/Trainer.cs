@@ -1,0 +1,161 @@
+using System;
+using System.Numerics;
+using Rnn.MLNet.Losses;
+using Rnn.MLNet.Models;
+
+namespace Rnn.MLNet.Training;
+
+/// <summary>The loss a <see cref="Trainer{T}"/> minimizes, which also says how the head's outputs are read.</summary>
+public enum LossKind
+{
+    /// <summary>Softmax over O classes, integer targets (next token, multiclass).</summary>
+    SoftmaxCrossEntropy,
+    /// <summary>Sigmoid on each output, targets in [0, 1] (binary).</summary>
+    SigmoidBinaryCrossEntropy,
+    /// <summary>Linear outputs, real targets (regression).</summary>
+    MeanSquaredError,
+}
+
+/// <summary>Targets for one batch: class ids (per step [B, S] or per sequence [B]) or real values ([B, S, O] or [B, O]).</summary>
+public sealed class Targets<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Class ids for <see cref="LossKind.SoftmaxCrossEntropy"/>.</summary>
+    public int[]? Classes { get; init; }
+
+    /// <summary>Values for the other losses.</summary>
+    public T[]? Values { get; init; }
+}
+
+/// <summary>Thrown when training produces a non-finite loss or gradient; the weights are left as they were before that step.</summary>
+public sealed class TrainingDivergedException : Exception
+{
+    /// <summary>Optimizer step (1-based) that diverged.</summary>
+    public long Step { get; }
+
+    /// <summary>Creates the exception.</summary>
+    public TrainingDivergedException(long step, string message) : base(message) => Step = step;
+
+    /// <summary>Creates the exception.</summary>
+    public TrainingDivergedException() : base("Training diverged.") { }
+
+    /// <summary>Creates the exception.</summary>
+    public TrainingDivergedException(string message) : base(message) { }
+
+    /// <summary>Creates the exception.</summary>
+    public TrainingDivergedException(string message, Exception inner) : base(message, inner) { }
+}
+
+/// <summary>
+/// One training step = forward → loss → backward through time → clip by global norm → optimizer update, with the buffers
+/// reused from step to step. Truncated BPTT: pass a <see cref="RecurrentState{T}"/> as <c>carry</c>; it starts the batch
+/// and receives its final state (detached: no gradient flows into the previous chunk).
+/// </summary>
+public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private T[] _dOutput = Array.Empty<T>();
+    private int[] _classes = Array.Empty<int>();
+    private byte[] _mask = Array.Empty<byte>();
+
+    /// <summary>The network being trained.</summary>
+    public SequenceNetwork<T> Network { get; }
+    /// <summary>The optimizer.</summary>
+    public Optimizer<T> Optimizer { get; }
+    /// <summary>The loss.</summary>
+    public LossKind Loss { get; }
+    /// <summary>Global-norm clip (≤ 0 disables).</summary>
+    public double ClipNorm { get; set; } = 5.0;
+    /// <summary>Per-class weights for softmax cross-entropy (empty = equal).</summary>
+    public T[] ClassWeights { get; set; } = Array.Empty<T>();
+    /// <summary>pos_weight for sigmoid cross-entropy.</summary>
+    public T PositiveWeight { get; set; } = T.One;
+    /// <summary>Gradient norm before clipping, from the last step.</summary>
+    public double LastGradientNorm { get; private set; }
+
+    /// <summary>Creates a trainer.</summary>
+    public Trainer(SequenceNetwork<T> network, Optimizer<T> optimizer, LossKind loss)
+    {
+        Network = network ?? throw new ArgumentNullException(nameof(network));
+        Optimizer = optimizer ?? throw new ArgumentNullException(nameof(optimizer));
+        if (!Enum.IsDefined(loss)) throw new ArgumentOutOfRangeException(nameof(loss), loss, "Unknown loss.");
+        Loss = loss;
+    }
+
+    /// <summary>Trains on one batch and returns its loss (before the update).</summary>
+    /// <exception cref="TrainingDivergedException">The loss or the gradient norm is not finite; no update was applied.</exception>
+    public double TrainStep(SequenceBatch<T> batch, Targets<T> targets, RecurrentState<T>? carry = null)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(targets);
+        Network.Forward(batch, training: true, initialState: carry);
+        if (carry is not null) Network.CopyFinalState(carry);
+        int n = Network.Output.Length;
+        if (_dOutput.Length < n) _dOutput = new T[n];
+        Span<T> dOut = _dOutput.AsSpan(0, n);
+        double loss = double.CreateChecked(ComputeLoss(batch, targets, dOut));
+        long step = Optimizer.StepCount + 1;
+        if (!double.IsFinite(loss))
+            throw new TrainingDivergedException(step, $"The training loss became {loss} at step {step}. Lower the learning rate (now {Optimizer.LearningRate:g4}), enable gradient clipping (now {ClipNorm}), or check the inputs and targets for extreme values.");
+        Network.Parameters.ZeroGradients();
+        Network.Backward(dOut);
+        LastGradientNorm = GradientClipping.ClipByGlobalNorm(Network.Parameters, ClipNorm);
+        if (!double.IsFinite(LastGradientNorm))
+            throw new TrainingDivergedException(step, $"The gradient norm became {LastGradientNorm} at step {step}. Lower the learning rate (now {Optimizer.LearningRate:g4}) or the clip norm (now {ClipNorm}).");
+        Optimizer.Step(Network.Parameters);
+        return loss;
+    }
+
+    /// <summary>The loss of a batch without training (dropout off). Writes nothing into the gradients.</summary>
+    public double Evaluate(SequenceBatch<T> batch, Targets<T> targets, RecurrentState<T>? carry = null)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(targets);
+        Network.Forward(batch, training: false, initialState: carry);
+        if (carry is not null) Network.CopyFinalState(carry);
+        return double.CreateChecked(ComputeLoss(batch, targets, default));
+    }
+
+    /// <summary>Loss of the network's last output against the targets; fills <paramref name="dOut"/> when not empty.</summary>
+    public T ComputeLoss(SequenceBatch<T> batch, Targets<T> targets, Span<T> dOut)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(targets);
+        bool perStep = Network.Options.Output == OutputMode.PerStep;
+        int o = Network.Options.OutputSize, rows = Network.OutputRows;
+        ReadOnlySpan<T> output = Network.Output;
+        switch (Loss)
+        {
+            case LossKind.SoftmaxCrossEntropy:
+            {
+                int[] classes = targets.Classes ?? throw new ArgumentException("Softmax cross-entropy needs class targets (Targets.Classes).", nameof(targets));
+                if (classes.Length != rows) throw new ArgumentException($"There are {classes.Length} class targets; the output has {rows} rows ({(perStep ? "batch × steps" : "batch")}).", nameof(targets));
+                ReadOnlySpan<int> y = classes;
+                if (perStep)
+                {
+                    if (_classes.Length < rows) _classes = new int[rows];
+                    for (int b = 0; b < batch.Batch; b++)
+                        for (int t = 0; t < batch.Steps; t++)
+                            _classes[b * batch.Steps + t] = batch.IsValid(b, t) ? classes[b * batch.Steps + t] : SoftmaxCrossEntropy.IgnoreIndex;
+                    y = _classes.AsSpan(0, rows);
+                }
+                return SoftmaxCrossEntropy.Compute(output, y, o, dOut, ClassWeights);
+            }
+            default:
+            {
+                T[] values = targets.Values ?? throw new ArgumentException($"{Loss} needs real-valued targets (Targets.Values).", nameof(targets));
+                if (values.Length != rows * o) throw new ArgumentException($"There are {values.Length} target values; the output has {rows} rows × {o} outputs.", nameof(targets));
+                ReadOnlySpan<byte> mask = default;
+                if (perStep)
+                {
+                    if (_mask.Length < rows * o) _mask = new byte[rows * o];
+                    for (int b = 0; b < batch.Batch; b++)
+                        for (int t = 0; t < batch.Steps; t++)
+                            _mask.AsSpan((b * batch.Steps + t) * o, o).Fill(batch.IsValid(b, t) ? (byte)1 : (byte)0);
+                    mask = _mask.AsSpan(0, rows * o);
+                }
+                return Loss == LossKind.MeanSquaredError
+                    ? MeanSquaredError.Compute(output, values, dOut, mask)
+                    : SigmoidBinaryCrossEntropy.Compute(output, values, dOut, PositiveWeight, mask);
+            }
+        }
+    }
+}
