@@ -46,14 +46,14 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     private T[] _dc = Array.Empty<T>();     // [B, H]
     private T[] _dhDirect = Array.Empty<T>(); // [H]
 
-    public RecurrentLayer(CellType cell, int inputSize, int hiddenSize, bool reverse, ParameterStore<T> store, string suffix)
+    public RecurrentLayer(CellType cell, int inputSize, int hiddenSize, bool reverse, ParameterStore<T> store, string prefix, string suffix)
     {
         Cell = cell; InputSize = inputSize; HiddenSize = hiddenSize; Reverse = reverse;
         _store = store;
-        _wIh = store["weight_ih_" + suffix];
-        _wHh = store["weight_hh_" + suffix];
-        _bIh = store["bias_ih_" + suffix];
-        _bHh = store["bias_hh_" + suffix];
+        _wIh = store[prefix + "weight_ih_" + suffix];
+        _wHh = store[prefix + "weight_hh_" + suffix];
+        _bIh = store[prefix + "bias_ih_" + suffix];
+        _bHh = store[prefix + "bias_hh_" + suffix];
     }
 
     /// <summary>PyTorch names and shapes of this layer's parameters.</summary>

@@ -68,7 +68,7 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         _layers = new RecurrentLayer<T>[Options.Layers * _d];
         for (int l = 0; l < Options.Layers; l++)
             for (int d = 0; d < _d; d++)
-                _layers[l * _d + d] = new RecurrentLayer<T>(Options.Cell, l == 0 ? Options.RecurrentInputSize : _d * _h, _h, d == 1, Parameters, "rnn." + Suffix(l, d));
+                _layers[l * _d + d] = new RecurrentLayer<T>(Options.Cell, l == 0 ? Options.RecurrentInputSize : _d * _h, _h, d == 1, Parameters, "rnn.", Suffix(l, d));
         _x = new T[Options.Layers + 1][];
         for (int i = 0; i < _x.Length; i++) _x[i] = Array.Empty<T>();
         _dirOut = new T[_d][];

@@ -1,0 +1,83 @@
+using System;
+using System.Numerics;
+using Rnn.MLNet.Math;
+using Xunit;
+
+namespace Rnn.MLNet.Tests;
+
+/// <summary>The packed SIMD GEMM against its naive twin on every transpose combination and tail length.</summary>
+public class GemmTests
+{
+    private static T[] Random<T>(Rng rng, int n) where T : INumber<T>
+    {
+        var a = new T[n];
+        for (int i = 0; i < n; i++) a[i] = T.CreateChecked(rng.NextUniform(-1, 1));
+        return a;
+    }
+
+    private static void Compare<T>(bool ta, bool tb, int m, int n, int k, bool accumulate, double tol, int pad = 0)
+        where T : unmanaged, INumber<T>
+    {
+        var rng = new Rng((ulong)(m * 100003 + n * 1009 + k * 7 + (ta ? 1 : 0) + (tb ? 2 : 0)));
+        int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+        var a = Random<T>(rng, (ta ? k : m) * lda);
+        var b = Random<T>(rng, (tb ? n : k) * ldb);
+        var c0 = Random<T>(rng, m * ldc);
+        var fast = (T[])c0.Clone();
+        var slow = (T[])c0.Clone();
+        Gemm.Multiply<T>(ta, tb, m, n, k, a, lda, b, ldb, fast, ldc, accumulate);
+        GemmReference.Multiply<T>(ta, tb, m, n, k, a, lda, b, ldb, slow, ldc, accumulate);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < ldc; j++)
+            {
+                double f = double.CreateChecked(fast[i * ldc + j]), s = double.CreateChecked(slow[i * ldc + j]);
+                if (j >= n) Assert.Equal(double.CreateChecked(c0[i * ldc + j]), f); // padding untouched
+                else Assert.True(System.Math.Abs(f - s) <= tol * (1 + System.Math.Abs(s)), $"m={m} n={n} k={k} ta={ta} tb={tb} acc={accumulate}: C[{i},{j}] fast {f} ref {s}");
+            }
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void AllTailLengthsMatchReference(bool ta, bool tb)
+    {
+        // m crosses the 6-row micro-panel, n every tail of the 16/32-wide column panel, k the unroll.
+        for (int m = 1; m <= 13; m++)
+            for (int n = 1; n <= 35; n++)
+                foreach (int k in new[] { 1, 3, 17 })
+                {
+                    Compare<float>(ta, tb, m, n, k, accumulate: (m + n) % 2 == 0, tol: 1e-5);
+                    Compare<double>(ta, tb, m, n, k, accumulate: (m + n) % 2 == 1, tol: 1e-12);
+                }
+    }
+
+    [Theory]
+    [InlineData(false, false, 150, 1100, 300)] // crosses MC, NC and KC blocks
+    [InlineData(true, false, 77, 65, 513)]
+    [InlineData(false, true, 20, 800, 200)]
+    [InlineData(true, true, 64, 257, 129)]
+    public void BlockBoundariesMatchReference(bool ta, bool tb, int m, int n, int k)
+    {
+        Compare<float>(ta, tb, m, n, k, accumulate: true, tol: 1e-4, pad: 3);
+        Compare<double>(ta, tb, m, n, k, accumulate: false, tol: 1e-11, pad: 1);
+    }
+
+    [Fact]
+    public void ZeroSizedDimensionsAreHandled()
+    {
+        var c = new float[] { 1, 2, 3, 4 };
+        Gemm.Multiply<float>(false, false, 2, 2, 0, Array.Empty<float>(), 0, Array.Empty<float>(), 2, c, 2, accumulate: true);
+        Assert.Equal(new float[] { 1, 2, 3, 4 }, c);
+        Gemm.Multiply<float>(false, false, 2, 2, 0, Array.Empty<float>(), 0, Array.Empty<float>(), 2, c, 2, accumulate: false);
+        Assert.Equal(new float[4], c);
+    }
+
+    [Fact]
+    public void TooSmallBuffersAreRejected()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => Gemm.Multiply<float>(false, false, 2, 2, 2, new float[3], 2, new float[4], 2, new float[4], 2, false));
+        Assert.Contains("A is too small", ex.Message);
+    }
+}

@@ -1,0 +1,45 @@
+using System;
+using System.Collections.Generic;
+using Rnn.MLNet.Math;
+using Rnn.MLNet.Models;
+using Xunit;
+
+namespace Rnn.MLNet.Tests;
+
+/// <summary>Central finite differences in double precision against an analytic gradient.</summary>
+internal static class GradientCheck
+{
+    public const double Epsilon = 1e-6;
+
+    /// <summary>
+    /// For each index i of <paramref name="values"/>, (f(x + ε e_i) − f(x − ε e_i)) / 2ε against <paramref name="analytic"/>[i].
+    /// Returns max |a − n| / max(max |n|, 1e-8) over the tensor.
+    /// </summary>
+    public static double RelativeError(Span<double> values, ReadOnlySpan<double> analytic, Func<double> f)
+    {
+        double maxDiff = 0, maxRef = 0;
+        for (int i = 0; i < values.Length; i++)
+        {
+            double keep = values[i];
+            values[i] = keep + Epsilon;
+            double plus = f();
+            values[i] = keep - Epsilon;
+            double minus = f();
+            values[i] = keep;
+            double numeric = (plus - minus) / (2 * Epsilon);
+            maxDiff = System.Math.Max(maxDiff, System.Math.Abs(numeric - analytic[i]));
+            maxRef = System.Math.Max(maxRef, System.Math.Abs(numeric));
+        }
+        return maxDiff / System.Math.Max(maxRef, 1e-8);
+    }
+
+    public static void AssertClose(string what, double relativeError, double tolerance = 1e-6) =>
+        Assert.True(relativeError <= tolerance, $"{what}: relative error {relativeError:e3} > {tolerance:e0}");
+
+    public static double[] RandomArray(Rng rng, int n, double scale = 1)
+    {
+        var a = new double[n];
+        for (int i = 0; i < n; i++) a[i] = scale * rng.NextUniform(-1, 1);
+        return a;
+    }
+}
