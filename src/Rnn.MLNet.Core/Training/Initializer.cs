@@ -17,7 +17,7 @@ public enum InitScheme
     /// <summary>Kaiming/He uniform U(±√(6/fan_in)) (ReLU gain); biases zero.</summary>
     Kaiming,
 
-    /// <summary>Orthogonal recurrent weights (each [H, H] gate block of W_hh), Xavier input weights; biases zero (LSTM forget-gate bias 1).</summary>
+    /// <summary>Orthogonal recurrent weights (each [H, H] gate block of W_hh), Xavier input weights; biases zero except the LSTM forget gate and GRU update gate (1 in b_ih and b_hh), which start leaning towards keeping the state.</summary>
     Orthogonal,
 }
 
@@ -53,7 +53,9 @@ public static class Initializer
             else if (p.Shape.Length == 1)
             {
                 v.Clear();
-                if (scheme == InitScheme.Orthogonal && gates == 4) v.Slice(h, h).Fill(T.One); // forget gate bias 1
+                // Orthogonal scheme: the gates that keep memory start leaning towards "keep" (1 in b_ih and in b_hh, so
+                // σ(2) ≈ 0.88): the LSTM forget gate f (block 1 of i f g o) and the GRU update gate z (block 1 of r z n).
+                if (scheme == InitScheme.Orthogonal && gates > 1) v.Slice(h, h).Fill(T.One);
             }
             else
             {
