@@ -1,0 +1,143 @@
+using System;
+using System.IO;
+using System.Linq;
+using Rnn.MLNet.Cells;
+using Rnn.MLNet.Math;
+using Rnn.MLNet.Models;
+using Rnn.MLNet.Serialization;
+using Rnn.MLNet.Training;
+using Xunit;
+
+namespace Rnn.MLNet.Tests;
+
+public class ModelFileTests
+{
+    private static SequenceNetwork<float> Network()
+    {
+        var net = new SequenceNetwork<float>(new NetworkOptions
+        {
+            Cell = CellType.Gru, Input = InputKind.Embedding, VocabularySize = 13, EmbeddingSize = 4, HiddenSize = 6,
+            Layers = 2, Bidirectional = true, OutputSize = 3, Output = OutputMode.LastStep, Dropout = 0.25f,
+        });
+        Initializer.Initialize(net, InitScheme.Xavier, 5);
+        return net;
+    }
+
+    private static ModelFile File1()
+    {
+        var file = ModelFile.From(Network());
+        file.Properties["task"] = "test";
+        file.Lists["labels"] = new[] { "ham", "spam", "ünïcödé 👍" };
+        return file;
+    }
+
+    [Fact]
+    public void SaveThenLoadGivesBitIdenticalOutputs()
+    {
+        var net = Network();
+        var file = ModelFile.From(net);
+        file.Lists["vocab"] = Enumerable.Range(0, 13).Select(i => "w" + i).ToArray();
+        string path = Path.Combine(Path.GetTempPath(), $"rnn-{Guid.NewGuid():N}.rnnm");
+        try
+        {
+            file.Save(path);
+            var loaded = ModelFile.Load(path);
+            Assert.Equal(file.Lists["vocab"], loaded.Lists["vocab"]);
+            var net2 = loaded.CreateNetwork();
+            var batch = SequenceBatch<float>.FromTokenSequences(new[] { 1, 2, 3, 4 }, new[] { 12, 0 });
+            var a = net.Forward(batch).ToArray();
+            var b = net2.Forward(batch).ToArray();
+            Assert.Equal(a.Select(BitConverter.SingleToInt32Bits), b.Select(BitConverter.SingleToInt32Bits));
+            Assert.Equal(0.25f, net2.Options.Dropout);
+            Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(path)!, Path.GetFileName(path) + ".*.tmp"));
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void EveryTruncationIsAClearError()
+    {
+        byte[] bytes = File1().ToBytes();
+        for (int n = 0; n < bytes.Length; n++)
+        {
+            var ex = Assert.Throws<InvalidDataException>(() => ModelFile.Read(bytes.AsSpan(0, n)));
+            Assert.False(string.IsNullOrWhiteSpace(ex.Message));
+        }
+    }
+
+    [Fact]
+    public void EverySingleBitFlipIsDetected()
+    {
+        byte[] bytes = File1().ToBytes();
+        for (int i = 0; i < bytes.Length; i++)
+            for (int bit = 0; bit < 8; bit += 3)
+            {
+                var copy = (byte[])bytes.Clone();
+                copy[i] ^= (byte)(1 << bit);
+                Assert.Throws<InvalidDataException>(() => ModelFile.Read(copy));
+            }
+    }
+
+    [Fact]
+    public void WrongVersionAndWrongMagicAreNamed()
+    {
+        byte[] bytes = File1().ToBytes();
+        var v = (byte[])bytes.Clone();
+        v[8] = 9;
+        Assert.Contains("version 9", Assert.Throws<InvalidDataException>(() => ModelFile.Read(v)).Message);
+        var m = (byte[])bytes.Clone();
+        m[0] = (byte)'X';
+        Assert.Contains("signature", Assert.Throws<InvalidDataException>(() => ModelFile.Read(m)).Message);
+    }
+
+    [Fact]
+    public void HugeLengthFieldsWithAValidChecksumNeverAllocate()
+    {
+        // Forge files whose checksum is right but whose inner counts are absurd: the reader must refuse before allocating.
+        byte[] bytes = File1().ToBytes();
+        int payloadStart = 20, payloadLength = bytes.Length - 24;
+        // The property count sits after 9 ints, a byte and a float.
+        int propCountAt = payloadStart + 9 * 4 + 1 + 4;
+        foreach (int forged in new[] { int.MaxValue, -1, 1 << 28 })
+        {
+            var copy = (byte[])bytes.Clone();
+            BitConverter.GetBytes(forged).CopyTo(copy, propCountAt);
+            BitConverter.GetBytes(Crc32.Compute(copy.AsSpan(payloadStart, payloadLength))).CopyTo(copy, payloadStart + payloadLength);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            Assert.Throws<InvalidDataException>(() => ModelFile.Read(copy));
+            Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20);
+        }
+        // Hidden size forged to 2^30: the options are rejected before any weight buffer is allocated.
+        var big = (byte[])bytes.Clone();
+        BitConverter.GetBytes(1 << 30).CopyTo(big, payloadStart + 5 * 4);
+        BitConverter.GetBytes(Crc32.Compute(big.AsSpan(payloadStart, payloadLength))).CopyTo(big, payloadStart + payloadLength);
+        long b0 = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Throws<InvalidDataException>(() => ModelFile.Read(big));
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - b0 < 1 << 20);
+    }
+
+    [Fact]
+    public void RandomBytesAreRejected()
+    {
+        var rng = new Rng(42);
+        for (int i = 0; i < 500; i++)
+        {
+            var junk = new byte[rng.NextInt(200)];
+            for (int j = 0; j < junk.Length; j++) junk[j] = (byte)rng.NextInt(256);
+            if (i % 2 == 0 && junk.Length >= 8) "RNNMLNET"u8.CopyTo(junk);
+            Assert.Throws<InvalidDataException>(() => ModelFile.Read(junk));
+        }
+    }
+
+    [Fact]
+    public void LoadNamesTheFile()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"rnn-{Guid.NewGuid():N}.rnnm");
+        try
+        {
+            File.WriteAllBytes(path, new byte[] { 1, 2, 3 });
+            Assert.Contains(path, Assert.Throws<InvalidDataException>(() => ModelFile.Load(path)).Message);
+        }
+        finally { File.Delete(path); }
+    }
+}
