@@ -1,0 +1,395 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Threading;
+using Rnn.MLNet.Math;
+using Rnn.MLNet.Models;
+
+namespace Rnn.MLNet.Training;
+
+/// <summary>One training example: a token or feature sequence and its target.</summary>
+public sealed class LabeledSequence
+{
+    /// <summary>Token ids (embedding / one-hot input), or null.</summary>
+    public int[]? Tokens { get; init; }
+
+    /// <summary>Features [steps × F] (dense input), or null.</summary>
+    public float[]? Features { get; init; }
+
+    /// <summary>Class id (softmax cross-entropy, many-to-one), or per-step class ids via <see cref="StepClasses"/>.</summary>
+    public int Class { get; init; }
+
+    /// <summary>Per-step class ids (tagging), or null.</summary>
+    public int[]? StepClasses { get; init; }
+
+    /// <summary>Real-valued targets (BCE: [O] in [0, 1]; MSE: [O]), or null.</summary>
+    public float[]? Values { get; init; }
+
+    /// <summary>Number of steps.</summary>
+    public int Length(int featureSize) => Tokens?.Length ?? (Features is null ? 0 : Features.Length / System.Math.Max(1, featureSize));
+}
+
+/// <summary>What happened in one epoch.</summary>
+public sealed record EpochReport(int Epoch, int Epochs, double TrainLoss, double? ValidationLoss, double? ValidationAccuracy,
+    double TokensPerSecond, double LearningRate, TimeSpan Elapsed, long Steps)
+{
+    /// <summary>One line for a console or a log.</summary>
+    public override string ToString() =>
+        FormattableString.Invariant($"epoch {Epoch}/{Epochs}: train loss {TrainLoss:F4}") +
+        (ValidationLoss is double v ? FormattableString.Invariant($", valid loss {v:F4}") : "") +
+        (ValidationAccuracy is double a ? FormattableString.Invariant($", valid acc {a:P2}") : "") +
+        FormattableString.Invariant($", {TokensPerSecond:F0} tok/s, lr {LearningRate:g3}, {Elapsed.TotalSeconds:F1}s");
+}
+
+/// <summary>Settings of a training run.</summary>
+public sealed class FitOptions
+{
+    /// <summary>Passes over the training data.</summary>
+    public int Epochs { get; set; } = 10;
+    /// <summary>Sequences per batch (streams: parallel columns).</summary>
+    public int BatchSize { get; set; } = 32;
+    /// <summary>Initial learning rate.</summary>
+    public double LearningRate { get; set; } = 1e-3;
+    /// <summary>Optimizer.</summary>
+    public OptimizerKind Optimizer { get; set; } = OptimizerKind.Adam;
+    /// <summary>Weight decay (L2 for Adam/SGD, decoupled for AdamW).</summary>
+    public double WeightDecay { get; set; }
+    /// <summary>Global gradient-norm clip (≤ 0 disables).</summary>
+    public double ClipNorm { get; set; } = 5;
+    /// <summary>Stop after this many epochs without validation improvement (0 = never); the best weights are restored.</summary>
+    public int EarlyStoppingPatience { get; set; }
+    /// <summary>Learning-rate schedule applied after each epoch, or null.</summary>
+    public ILearningRateSchedule? Schedule { get; set; }
+    /// <summary>Seed for shuffling and dropout.</summary>
+    public ulong Seed { get; set; } = 1;
+    /// <summary>Called after each epoch.</summary>
+    public Action<EpochReport>? Progress { get; set; }
+    /// <summary>Called after each batch with (epoch, batch, batches, loss); for progress bars.</summary>
+    public Action<int, int, int, double>? BatchProgress { get; set; }
+    /// <summary>Stops training between batches; the weights stay those of the last completed step (or the best epoch).</summary>
+    public CancellationToken Cancellation { get; set; }
+    /// <summary>Stop after this much training time (null = no limit).</summary>
+    public TimeSpan? TimeLimit { get; set; }
+    /// <summary>Truncated-BPTT length for streams.</summary>
+    public int BpttSteps { get; set; } = 35;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (Epochs < 1) throw new ArgumentException($"Epochs must be at least 1; got {Epochs}.", nameof(Epochs));
+        if (BatchSize < 1) throw new ArgumentException($"BatchSize must be at least 1; got {BatchSize}.", nameof(BatchSize));
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new ArgumentException($"LearningRate must be a positive number; got {LearningRate}.", nameof(LearningRate));
+        if (EarlyStoppingPatience < 0) throw new ArgumentException($"EarlyStoppingPatience must not be negative; got {EarlyStoppingPatience}.", nameof(EarlyStoppingPatience));
+        if (BpttSteps < 1) throw new ArgumentException($"BpttSteps must be at least 1; got {BpttSteps}.", nameof(BpttSteps));
+        if (!(WeightDecay >= 0)) throw new ArgumentException($"WeightDecay must be ≥ 0; got {WeightDecay}.", nameof(WeightDecay));
+    }
+}
+
+/// <summary>The whole run: per-epoch reports and which epoch's weights were kept.</summary>
+public sealed class FitResult
+{
+    /// <summary>Reports by epoch.</summary>
+    public List<EpochReport> History { get; } = new();
+    /// <summary>Epoch whose weights the network holds (the best validation epoch with early stopping or validation data, else the last).</summary>
+    public int BestEpoch { get; set; }
+    /// <summary>Validation loss of <see cref="BestEpoch"/>, if validated.</summary>
+    public double? BestValidationLoss { get; set; }
+    /// <summary>True when stopped by cancellation or the time limit.</summary>
+    public bool Stopped { get; set; }
+}
+
+/// <summary>
+/// Training loops over a <see cref="SequenceNetwork{T}"/>: shuffled, length-bucketed minibatches of independent sequences
+/// (classification, regression, tagging) or truncated BPTT over token streams (language models), with validation, early
+/// stopping, schedules, progress reports and cancellation.
+/// </summary>
+public static class SequenceFitter
+{
+    /// <summary>Trains on independent sequences. Returns the history; the network ends with the best weights.</summary>
+    public static FitResult Fit(SequenceNetwork<float> network, LossKind loss, IReadOnlyList<LabeledSequence> train,
+        IReadOnlyList<LabeledSequence>? validation, FitOptions options, float[]? classWeights = null, float positiveWeight = 1)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (train.Count == 0) throw new ArgumentException("The training set is empty.", nameof(train));
+        var rng = new Rng(options.Seed);
+        network.DropoutRng = rng.Fork();
+        var trainer = new Trainer<float>(network, Optimizers.Create<float>(options.Optimizer, options.LearningRate, options.WeightDecay), loss)
+        {
+            ClipNorm = options.ClipNorm,
+            ClassWeights = classWeights ?? Array.Empty<float>(),
+            PositiveWeight = positiveWeight,
+        };
+        var order = new int[train.Count];
+        for (int i = 0; i < order.Length; i++) order[i] = i;
+        var result = new FitResult();
+        float[]? best = null;
+        double bestLoss = double.PositiveInfinity;
+        int sinceBest = 0;
+        var total = Stopwatch.StartNew();
+        for (int epoch = 1; epoch <= options.Epochs; epoch++)
+        {
+            var sw = Stopwatch.StartNew();
+            var batches = MakeBatches(train, order, options.BatchSize, network.Options.FeatureSize, rng);
+            double sum = 0; long tokens = 0; int done = 0;
+            foreach (var idx in batches)
+            {
+                if (ShouldStop(options, total)) { result.Stopped = true; break; }
+                var (batch, targets) = Collate(network, train, idx);
+                sum += trainer.TrainStep(batch, targets) * idx.Length;
+                done += idx.Length;
+                foreach (int i in idx) tokens += train[i].Length(network.Options.FeatureSize);
+                options.BatchProgress?.Invoke(epoch, done, train.Count, sum / done);
+            }
+            if (done == 0) break;
+            double? vLoss = null, vAcc = null;
+            if (validation is { Count: > 0 })
+            {
+                var (l, a) = Evaluate(trainer, validation, options.BatchSize);
+                vLoss = l; vAcc = a;
+            }
+            var report = new EpochReport(epoch, options.Epochs, sum / done, vLoss, vAcc, tokens / System.Math.Max(sw.Elapsed.TotalSeconds, 1e-9),
+                trainer.Optimizer.LearningRate, total.Elapsed, trainer.Optimizer.StepCount);
+            result.History.Add(report);
+            options.Progress?.Invoke(report);
+            double monitored = vLoss ?? double.NaN;
+            if (vLoss is not null)
+            {
+                if (monitored < bestLoss)
+                {
+                    bestLoss = monitored; sinceBest = 0; result.BestEpoch = epoch; result.BestValidationLoss = monitored;
+                    best = (float[])network.Parameters.Values.Clone();
+                }
+                else if (options.EarlyStoppingPatience > 0 && ++sinceBest >= options.EarlyStoppingPatience) break;
+            }
+            else result.BestEpoch = epoch;
+            if (options.Schedule is not null)
+                trainer.Optimizer.LearningRate = options.Schedule.NextRate(epoch, trainer.Optimizer.LearningRate, vLoss ?? sum / done);
+            if (result.Stopped) break;
+        }
+        if (best is not null) best.CopyTo(network.Parameters.Values, 0);
+        return result;
+    }
+
+    /// <summary>Mean loss and accuracy (classification losses) of a network on sequences.</summary>
+    public static (double Loss, double? Accuracy) Evaluate(Trainer<float> trainer, IReadOnlyList<LabeledSequence> data, int batchSize)
+    {
+        ArgumentNullException.ThrowIfNull(trainer);
+        ArgumentNullException.ThrowIfNull(data);
+        var net = trainer.Network;
+        double sum = 0; long correct = 0, counted = 0;
+        for (int start = 0; start < data.Count; start += batchSize)
+        {
+            int n = System.Math.Min(batchSize, data.Count - start);
+            var idx = new int[n];
+            for (int i = 0; i < n; i++) idx[i] = start + i;
+            var (batch, targets) = Collate(net, data, idx);
+            sum += trainer.Evaluate(batch, targets) * n;
+            var y = net.Output;
+            int o = net.Options.OutputSize;
+            if (trainer.Loss == LossKind.SoftmaxCrossEntropy && net.Options.Output == OutputMode.LastStep)
+            {
+                for (int b = 0; b < n; b++)
+                {
+                    if (ArgMax(y.Slice(b * o, o)) == targets.Classes![b]) correct++;
+                    counted++;
+                }
+            }
+            else if (trainer.Loss == LossKind.SoftmaxCrossEntropy)
+            {
+                for (int b = 0; b < n; b++)
+                    for (int t = 0; t < batch.Lengths[b]; t++)
+                    {
+                        if (ArgMax(y.Slice((b * batch.Steps + t) * o, o)) == targets.Classes![b * batch.Steps + t]) correct++;
+                        counted++;
+                    }
+            }
+            else if (trainer.Loss == LossKind.SigmoidBinaryCrossEntropy && net.Options.Output == OutputMode.LastStep)
+            {
+                for (int i = 0; i < n * o; i++)
+                {
+                    if ((y[i] > 0) == (targets.Values![i] > 0.5f)) correct++;
+                    counted++;
+                }
+            }
+        }
+        return (sum / System.Math.Max(1, data.Count), counted > 0 ? (double)correct / counted : null);
+    }
+
+    /// <summary>
+    /// Trains a per-step language model on a token stream with truncated BPTT: the stream is cut into
+    /// <see cref="FitOptions.BatchSize"/> contiguous columns, read <see cref="FitOptions.BpttSteps"/> tokens at a time, the
+    /// hidden state carried from chunk to chunk (and reset each epoch). Validation loss is the mean cross-entropy in nats per token.
+    /// </summary>
+    public static FitResult FitStream(SequenceNetwork<float> network, int[] train, int[]? validation, FitOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (network.Options.Output != OutputMode.PerStep) throw new ArgumentException("Stream training needs a per-step network.", nameof(network));
+        int B = options.BatchSize, T = options.BpttSteps;
+        if (train.Length < B + 1) throw new ArgumentException($"The training stream has {train.Length} tokens; at least batch size + 1 = {B + 1} are needed.", nameof(train));
+        var rng = new Rng(options.Seed);
+        network.DropoutRng = rng.Fork();
+        var trainer = new Trainer<float>(network, Optimizers.Create<float>(options.Optimizer, options.LearningRate, options.WeightDecay), LossKind.SoftmaxCrossEntropy)
+        { ClipNorm = options.ClipNorm };
+        var result = new FitResult();
+        float[]? best = null;
+        double bestLoss = double.PositiveInfinity;
+        int sinceBest = 0;
+        var total = Stopwatch.StartNew();
+        var state = network.CreateState(B);
+        int columnLength = (train.Length - 1) / B;
+        int chunks = (columnLength + T - 1) / T;
+        for (int epoch = 1; epoch <= options.Epochs; epoch++)
+        {
+            var sw = Stopwatch.StartNew();
+            state.Reset();
+            double sum = 0; long tokens = 0; int chunk = 0;
+            for (int start = 0; start < columnLength; start += T, chunk++)
+            {
+                if (ShouldStop(options, total)) { result.Stopped = true; break; }
+                var (batch, targets) = StreamChunk(train, B, columnLength, start, T);
+                int n = batch.Steps * B;
+                sum += trainer.TrainStep(batch, targets, state) * n;
+                tokens += n;
+                options.BatchProgress?.Invoke(epoch, chunk + 1, chunks, sum / tokens);
+            }
+            if (tokens == 0) break;
+            double? vLoss = validation is { Length: > 1 } ? StreamLoss(network, validation, System.Math.Min(B, validation.Length - 1), T) : null;
+            var report = new EpochReport(epoch, options.Epochs, sum / tokens, vLoss, null, tokens / System.Math.Max(sw.Elapsed.TotalSeconds, 1e-9),
+                trainer.Optimizer.LearningRate, total.Elapsed, trainer.Optimizer.StepCount);
+            result.History.Add(report);
+            options.Progress?.Invoke(report);
+            if (vLoss is double v)
+            {
+                if (v < bestLoss) { bestLoss = v; sinceBest = 0; result.BestEpoch = epoch; result.BestValidationLoss = v; best = (float[])network.Parameters.Values.Clone(); }
+                else if (options.EarlyStoppingPatience > 0 && ++sinceBest >= options.EarlyStoppingPatience) break;
+            }
+            else result.BestEpoch = epoch;
+            if (options.Schedule is not null)
+                trainer.Optimizer.LearningRate = options.Schedule.NextRate(epoch, trainer.Optimizer.LearningRate, vLoss ?? sum / tokens);
+            if (result.Stopped) break;
+        }
+        if (best is not null) best.CopyTo(network.Parameters.Values, 0);
+        return result;
+    }
+
+    /// <summary>Mean next-token cross-entropy (nats per token) of a stream, evaluated with carried state.</summary>
+    public static double StreamLoss(SequenceNetwork<float> network, int[] stream, int batchSize, int bptt)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(stream);
+        if (stream.Length < 2) throw new ArgumentException("A stream needs at least two tokens to score.", nameof(stream));
+        int B = System.Math.Max(1, System.Math.Min(batchSize, stream.Length - 1));
+        var trainer = new Trainer<float>(network, new Sgd<float>(1), LossKind.SoftmaxCrossEntropy);
+        var state = network.CreateState(B);
+        int columnLength = (stream.Length - 1) / B;
+        double sum = 0; long n = 0;
+        for (int start = 0; start < columnLength; start += bptt)
+        {
+            var (batch, targets) = StreamChunk(stream, B, columnLength, start, bptt);
+            int count = batch.Steps * B;
+            sum += trainer.Evaluate(batch, targets, state) * count;
+            n += count;
+        }
+        return sum / n;
+    }
+
+    private static (SequenceBatch<float>, Targets<float>) StreamChunk(int[] stream, int B, int columnLength, int start, int T)
+    {
+        int steps = System.Math.Min(T, columnLength - start);
+        var tokens = new int[B * steps];
+        var next = new int[B * steps];
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < steps; t++)
+            {
+                int pos = b * columnLength + start + t;
+                tokens[b * steps + t] = stream[pos];
+                next[b * steps + t] = stream[pos + 1];
+            }
+        return (SequenceBatch<float>.FromTokens(tokens, B, steps), new Targets<float> { Classes = next });
+    }
+
+    private static bool ShouldStop(FitOptions o, Stopwatch total) =>
+        o.Cancellation.IsCancellationRequested || (o.TimeLimit is TimeSpan limit && total.Elapsed > limit);
+
+    private static int ArgMax(ReadOnlySpan<float> v)
+    {
+        int best = 0;
+        for (int i = 1; i < v.Length; i++) if (v[i] > v[best]) best = i;
+        return best;
+    }
+
+    /// <summary>Shuffles, then sorts within windows of 50 batches by length so a batch holds similar lengths (less padding).</summary>
+    private static List<int[]> MakeBatches(IReadOnlyList<LabeledSequence> data, int[] order, int batchSize, int featureSize, Rng rng)
+    {
+        rng.Shuffle(order.AsSpan());
+        int window = batchSize * 50;
+        for (int s = 0; s < order.Length; s += window)
+        {
+            int n = System.Math.Min(window, order.Length - s);
+            Array.Sort(order, s, n, Comparer<int>.Create((a, b) => data[a].Length(featureSize).CompareTo(data[b].Length(featureSize))));
+        }
+        var batches = new List<int[]>();
+        for (int s = 0; s < order.Length; s += batchSize)
+            batches.Add(order.AsSpan(s, System.Math.Min(batchSize, order.Length - s)).ToArray());
+        rng.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(batches));
+        return batches;
+    }
+
+    /// <summary>Pads the chosen sequences into one batch with their targets.</summary>
+    public static (SequenceBatch<float> Batch, Targets<float> Targets) Collate(SequenceNetwork<float> network, IReadOnlyList<LabeledSequence> data, int[] indices)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(indices);
+        var o = network.Options;
+        int B = indices.Length, F = System.Math.Max(1, o.FeatureSize), S = 0;
+        var lengths = new int[B];
+        for (int b = 0; b < B; b++)
+        {
+            lengths[b] = data[indices[b]].Length(F);
+            if (lengths[b] == 0) throw new ArgumentException($"Example {indices[b]} is an empty sequence.", nameof(data));
+            S = System.Math.Max(S, lengths[b]);
+        }
+        SequenceBatch<float> batch;
+        if (o.Input == InputKind.Dense)
+        {
+            var features = new float[B * S * F];
+            for (int b = 0; b < B; b++) data[indices[b]].Features!.CopyTo(features, b * S * F);
+            batch = SequenceBatch<float>.FromFeatures(features, B, S, F, lengths);
+        }
+        else
+        {
+            var tokens = new int[B * S];
+            for (int b = 0; b < B; b++) data[indices[b]].Tokens!.CopyTo(tokens, b * S);
+            batch = SequenceBatch<float>.FromTokens(tokens, B, S, lengths);
+        }
+        Targets<float> targets;
+        var first = data[indices[0]];
+        if (first.StepClasses is not null)
+        {
+            var classes = new int[B * S];
+            for (int b = 0; b < B; b++) data[indices[b]].StepClasses!.CopyTo(classes, b * S);
+            targets = new Targets<float> { Classes = classes };
+        }
+        else if (first.Values is not null)
+        {
+            int width = first.Values.Length;
+            var values = new float[B * width];
+            for (int b = 0; b < B; b++) data[indices[b]].Values!.CopyTo(values, b * width);
+            targets = new Targets<float> { Values = values };
+        }
+        else
+        {
+            var classes = new int[B];
+            for (int b = 0; b < B; b++) classes[b] = data[indices[b]].Class;
+            targets = new Targets<float> { Classes = classes };
+        }
+        return (batch, targets);
+    }
+}

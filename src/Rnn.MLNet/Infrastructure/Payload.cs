@@ -1,0 +1,66 @@
+using System;
+using System.Collections.Concurrent;
+using System.IO;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Rnn.MLNet.Models;
+using Rnn.MLNet.Serialization;
+
+namespace Rnn.MLNet.Infrastructure;
+
+/// <summary>
+/// The model as it travels inside an ML.NET pipeline: a <see cref="ModelFile"/> in base64 (1.33 bytes per byte before
+/// the .zip's deflate), held as the constant of an Expression column. Decoding happens once per payload string instance.
+/// </summary>
+internal static class Payload
+{
+    /// <summary>Column names of the private columns (removed again at the end of each chain).</summary>
+    public const string TextColumn = "RnnMLNet.Text";
+    public const string PayloadColumn = "RnnMLNet.Payload";
+    public const string FeaturesColumn = "RnnMLNet.Features";
+
+    private static readonly ConditionalWeakTable<string, object> s_decoded = new();
+
+    public static string Encode(ModelFile file) => Convert.ToBase64String(file.ToBytes());
+
+    /// <summary>The Expression that yields the payload (the lambda's parameter is any input column; it is ignored).</summary>
+    public static string Expression(string base64) => "x => \"" + base64 + "\"";
+
+    /// <summary>Decodes a payload (cached per string instance) with <paramref name="create"/>.</summary>
+    /// <exception cref="InvalidDataException">The payload is not a valid Rnn.MLNet model.</exception>
+    public static T Decode<T>(ReadOnlyMemory<char> payload, Func<ModelFile, T> create) where T : class
+    {
+        if (MemoryMarshal.TryGetString(payload, out string? text, out int start, out int length) && start == 0 && length == text.Length)
+        {
+            if (s_decoded.TryGetValue(text, out object? cached)) return (T)cached;
+            var created = create(Read(payload.Span));
+            return (T)s_decoded.GetValue(text, _ => created);
+        }
+        return create(Read(payload.Span));
+    }
+
+    private static ModelFile Read(ReadOnlySpan<char> base64)
+    {
+        if (base64.IsEmpty) throw new InvalidDataException("The Rnn.MLNet model payload column is empty: the pipeline does not carry a model.");
+        var bytes = new byte[base64.Length / 4 * 3 + 3];
+        if (!Convert.TryFromBase64Chars(base64, bytes, out int written))
+            throw new InvalidDataException("The Rnn.MLNet model payload inside the ML.NET model is not valid base64: the model file is corrupt.");
+        try { return ModelFile.Read(bytes.AsSpan(0, written)); }
+        catch (InvalidDataException e) { throw new InvalidDataException("The Rnn.MLNet model inside the ML.NET model is corrupt: " + e.Message, e); }
+    }
+}
+
+/// <summary>Inference copies of one network, one per concurrent caller (a network owns its activation buffers).</summary>
+internal sealed class NetworkPool
+{
+    private readonly SequenceNetwork<float> _prototype;
+    private readonly ConcurrentBag<SequenceNetwork<float>> _free = new();
+
+    public NetworkPool(SequenceNetwork<float> prototype) => _prototype = prototype;
+
+    public SequenceNetwork<float> Prototype => _prototype;
+
+    public SequenceNetwork<float> Rent() => _free.TryTake(out var n) ? n : _prototype.CloneForInference();
+
+    public void Return(SequenceNetwork<float> network) => _free.Add(network);
+}

@@ -1,0 +1,167 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
+using Rnn.MLNet.Infrastructure;
+using Rnn.MLNet.Losses;
+using Rnn.MLNet.Models;
+using Rnn.MLNet.Serialization;
+using Rnn.MLNet.Text;
+
+namespace Rnn.MLNet.TextClassification;
+
+/// <summary>A trained text classifier: text → tokens → network → class probabilities. Thread-safe.</summary>
+public sealed class TextClassifierModel
+{
+    internal const string Kind = "text-classifier";
+    private readonly NetworkPool _pool;
+
+    /// <summary>The vocabulary (tokenizer included).</summary>
+    public Vocabulary Vocabulary { get; }
+
+    /// <summary>Class names in score order; binary models have ["False", "True"].</summary>
+    public IReadOnlyList<string> Classes { get; }
+
+    /// <summary>True for a binary (sigmoid) model.</summary>
+    public bool IsBinary { get; }
+
+    /// <summary>Texts are lower-cased (invariant culture) before tokenizing.</summary>
+    public bool LowerCase { get; }
+
+    /// <summary>Texts are cut to their first MaxLength tokens.</summary>
+    public int MaxLength { get; }
+
+    /// <summary>The network (do not run it concurrently; <see cref="Predict"/> is thread-safe).</summary>
+    public SequenceNetwork<float> Network => _pool.Prototype;
+
+    internal TextClassifierModel(SequenceNetwork<float> network, Vocabulary vocabulary, IReadOnlyList<string> classes, bool isBinary, bool lowerCase, int maxLength)
+    {
+        _pool = new NetworkPool(network);
+        Vocabulary = vocabulary; Classes = classes; IsBinary = isBinary; LowerCase = lowerCase; MaxLength = maxLength;
+    }
+
+    /// <summary>Token ids of a text as the model reads it (at least one token: an empty text reads as the unknown token).</summary>
+    public int[] Encode(string? text)
+    {
+        text ??= string.Empty;
+        if (LowerCase) text = text.ToLowerInvariant();
+        var ids = Vocabulary.Encode(text);
+        if (ids.Length > MaxLength) ids = ids[..MaxLength];
+        if (ids.Length == 0) ids = new[] { Vocabulary.UnknownId >= 0 ? Vocabulary.UnknownId : 0 };
+        return ids;
+    }
+
+    /// <summary>Scores one text: binary → [logit]; multiclass → probabilities [K].</summary>
+    public float[] Predict(string? text)
+    {
+        var ids = Encode(text);
+        var net = _pool.Rent();
+        try
+        {
+            var y = net.Forward(SequenceBatch<float>.FromTokens(ids, 1, ids.Length));
+            var result = new float[y.Length];
+            if (IsBinary) y.CopyTo(result);
+            else SoftmaxCrossEntropy.Softmax(y, result);
+            return result;
+        }
+        finally { _pool.Return(net); }
+    }
+
+    internal ModelFile ToFile()
+    {
+        var file = ModelFile.From(Network);
+        file.Properties["kind"] = Kind;
+        file.Properties["binary"] = IsBinary ? "1" : "0";
+        file.Properties["tokenizer"] = Vocabulary.Tokenizer.Kind.ToString();
+        file.Properties["lowercase"] = LowerCase ? "1" : "0";
+        file.Properties["maxLength"] = MaxLength.ToString(CultureInfo.InvariantCulture);
+        file.Lists["vocabulary"] = Vocabulary.Tokens.ToArray();
+        file.Lists["classes"] = Classes.ToArray();
+        return file;
+    }
+
+    internal static TextClassifierModel FromFile(ModelFile file)
+    {
+        string Prop(string k) => file.Properties.TryGetValue(k, out var v) ? v : throw new System.IO.InvalidDataException($"The model lacks the property '{k}'.");
+        if (Prop("kind") != Kind) throw new System.IO.InvalidDataException($"The model is a '{Prop("kind")}', not a text classifier.");
+        if (!Enum.TryParse<TokenizerKind>(Prop("tokenizer"), out var tk)) throw new System.IO.InvalidDataException($"Unknown tokenizer '{Prop("tokenizer")}'.");
+        if (!file.Lists.TryGetValue("vocabulary", out var vocab) || !file.Lists.TryGetValue("classes", out var classes))
+            throw new System.IO.InvalidDataException("The model lacks its vocabulary or class list.");
+        if (!int.TryParse(Prop("maxLength"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int maxLength) || maxLength < 1)
+            throw new System.IO.InvalidDataException($"Invalid maxLength '{Prop("maxLength")}'.");
+        var net = file.CreateNetwork();
+        if (vocab.Length != net.Options.VocabularySize) throw new System.IO.InvalidDataException($"Vocabulary has {vocab.Length} tokens; the network expects {net.Options.VocabularySize}.");
+        bool binary = Prop("binary") == "1";
+        if ((binary ? 1 : classes.Length) != net.Options.OutputSize) throw new System.IO.InvalidDataException($"{classes.Length} classes do not match the network's {net.Options.OutputSize} outputs.");
+        return new TextClassifierModel(net, new Vocabulary(Tokenizer.Create(tk), vocab), classes, binary, Prop("lowercase") == "1", maxLength);
+    }
+}
+
+/// <summary>CustomMapping input: the text and the serialized model.</summary>
+public sealed class TextClassifierInput
+{
+    /// <summary>The text (a private copy of the user's text column).</summary>
+    [ColumnName(Payload.TextColumn)] public ReadOnlyMemory<char> Text { get; set; }
+
+    /// <summary>The model payload (the same string on every row).</summary>
+    [ColumnName(Payload.PayloadColumn)] public ReadOnlyMemory<char> Model { get; set; }
+}
+
+/// <summary>CustomMapping output of the binary classifier, in the columns ML.NET's binary evaluator reads.</summary>
+public sealed class BinaryClassifierOutput
+{
+    /// <summary>Raw logit; the evaluator predicts Score &gt; 0.</summary>
+    public float Score { get; set; }
+
+    /// <summary>σ(Score).</summary>
+    public float Probability { get; set; }
+
+    /// <summary>Score &gt; 0.</summary>
+    public bool PredictedLabel { get; set; }
+}
+
+/// <summary>Runs a binary text classifier inside a CustomMapping (contract <c>Rnn.MLNet.TextClassifier.Binary.v1</c>).</summary>
+[CustomMappingFactoryAttribute(Contract)]
+public sealed class BinaryTextClassifierFactory : CustomMappingFactory<TextClassifierInput, BinaryClassifierOutput>
+{
+    /// <summary>The contract name saved in the model.</summary>
+    public const string Contract = "Rnn.MLNet.TextClassifier.Binary.v1";
+
+    /// <inheritdoc />
+    public override Action<TextClassifierInput, BinaryClassifierOutput> GetMapping() => Map;
+
+    internal static void Map(TextClassifierInput input, BinaryClassifierOutput output)
+    {
+        var model = Payload.Decode(input.Model, TextClassifierModel.FromFile);
+        float logit = model.Predict(input.Text.ToString())[0];
+        output.Score = logit;
+        output.Probability = SigmoidBinaryCrossEntropy.Sigmoid(logit);
+        output.PredictedLabel = logit > 0;
+    }
+}
+
+/// <summary>Runs a multiclass text classifier inside a CustomMapping (contract <c>Rnn.MLNet.TextClassifier.Multiclass.v1</c>).</summary>
+[CustomMappingFactoryAttribute(Contract)]
+public sealed class MulticlassTextClassifierFactory : CustomMappingFactory<TextClassifierInput, MulticlassScores>
+{
+    /// <summary>The contract name saved in the model.</summary>
+    public const string Contract = "Rnn.MLNet.TextClassifier.Multiclass.v1";
+
+    /// <inheritdoc />
+    public override Action<TextClassifierInput, MulticlassScores> GetMapping() => Map;
+
+    internal static void Map(TextClassifierInput input, MulticlassScores output)
+    {
+        var model = Payload.Decode(input.Model, TextClassifierModel.FromFile);
+        float[] p = model.Predict(input.Text.ToString());
+        int best = 0;
+        for (int i = 0; i < p.Length; i++)
+        {
+            output.Set(i, p[i]);
+            if (p[i] > p[best]) best = i;
+        }
+        output.Predicted = model.Classes[best].AsMemory();
+    }
+}
