@@ -18,6 +18,7 @@ internal static class Payload
     public const string TextColumn = "RnnMLNet.Text";
     public const string PayloadColumn = "RnnMLNet.Payload";
     public const string FeaturesColumn = "RnnMLNet.Features";
+    public const string ConstantColumn = "RnnMLNet.Constant";
 
     private static readonly ConditionalWeakTable<string, object> s_decoded = new();
 
@@ -48,6 +49,31 @@ internal static class Payload
         try { return ModelFile.Read(bytes.AsSpan(0, written)); }
         catch (InvalidDataException e) { throw new InvalidDataException("The Rnn.MLNet model inside the ML.NET model is corrupt: " + e.Message, e); }
     }
+}
+
+/// <summary>CustomMapping output of a constant scalar, the input the payload Expression reads when the data offers no scalar column.</summary>
+public sealed class ConstantColumn
+{
+    /// <summary>Always 0.</summary>
+    [Microsoft.ML.Data.ColumnName(Payload.ConstantColumn)] public float Value { get; set; }
+}
+
+/// <summary>An input type with no columns.</summary>
+public sealed class NoColumns
+{
+}
+
+/// <summary>Adds a constant scalar column (contract <c>Rnn.MLNet.Constant.v1</c>).</summary>
+[Microsoft.ML.Transforms.CustomMappingFactoryAttribute(Contract)]
+public sealed class ConstantColumnFactory : Microsoft.ML.Transforms.CustomMappingFactory<NoColumns, ConstantColumn>
+{
+    /// <summary>The contract name saved in the model.</summary>
+    public const string Contract = "Rnn.MLNet.Constant.v1";
+
+    /// <inheritdoc />
+    public override Action<NoColumns, ConstantColumn> GetMapping() => Map;
+
+    internal static void Map(NoColumns input, ConstantColumn output) => output.Value = 0;
 }
 
 /// <summary>Inference copies of one network, one per concurrent caller (a network owns its activation buffers).</summary>

@@ -1,0 +1,187 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
+using Rnn.MLNet.Infrastructure;
+using Rnn.MLNet.Losses;
+using Rnn.MLNet.Models;
+using Rnn.MLNet.Serialization;
+using Rnn.MLNet.Text;
+using Rnn.MLNet.Training;
+
+namespace Rnn.MLNet.LanguageModel;
+
+/// <summary>A trained next-token language model: generation, next-token prediction and perplexity. Thread-safe.</summary>
+public sealed class RnnLanguageModel
+{
+    internal const string Kind = "language-model";
+    private readonly NetworkPool _pool;
+
+    /// <summary>The vocabulary (tokenizer included).</summary>
+    public Vocabulary Vocabulary { get; }
+
+    /// <summary>Token placed between rows of training text (and meaning "end of text").</summary>
+    public string Separator { get; }
+
+    /// <summary>Texts are lower-cased before tokenizing.</summary>
+    public bool LowerCase { get; }
+
+    /// <summary>The network (use the methods of this class for thread-safe access).</summary>
+    public SequenceNetwork<float> Network => _pool.Prototype;
+
+    internal RnnLanguageModel(SequenceNetwork<float> network, Vocabulary vocabulary, string separator, bool lowerCase)
+    {
+        _pool = new NetworkPool(network);
+        Vocabulary = vocabulary; Separator = separator; LowerCase = lowerCase;
+    }
+
+    /// <summary>Token ids of a text, as the model reads it.</summary>
+    public int[] Encode(string? text) => Vocabulary.Encode(LowerCase ? text?.ToLowerInvariant() : text);
+
+    /// <summary>Generates a continuation of <paramref name="prompt"/> (the prompt itself is not repeated).</summary>
+    public string Generate(string prompt, SamplingOptions sampling)
+    {
+        ArgumentNullException.ThrowIfNull(sampling);
+        var ids = Encode(prompt);
+        if (ids.Length == 0) ids = new[] { Vocabulary.IdOf(Separator) };
+        var net = _pool.Rent();
+        try
+        {
+            var generated = TextGenerator.GenerateIds(net, ids, sampling);
+            string stop = sampling.StopToken ?? "";
+            if (stop.Length > 0 && Vocabulary.Contains(stop))
+            {
+                int at = generated.IndexOf(Vocabulary.IdOf(stop));
+                if (at >= 0) generated.RemoveRange(at, generated.Count - at);
+            }
+            return Vocabulary.Decode(generated);
+        }
+        finally { _pool.Return(net); }
+    }
+
+    /// <summary>The most likely next token after <paramref name="text"/> and its probability.</summary>
+    public (string Token, float Probability) PredictNext(string? text)
+    {
+        var ids = Encode(text);
+        if (ids.Length == 0) ids = new[] { Vocabulary.IdOf(Separator) };
+        var net = _pool.Rent();
+        try
+        {
+            var y = net.Forward(SequenceBatch<float>.FromTokens(ids, 1, ids.Length));
+            int v = Vocabulary.Count;
+            var p = new float[v];
+            SoftmaxCrossEntropy.Softmax(y.Slice((ids.Length - 1) * v, v), p);
+            int best = 0;
+            for (int i = 1; i < v; i++) if (p[i] > p[best]) best = i;
+            return (Vocabulary.Tokens[best], p[best]);
+        }
+        finally { _pool.Return(net); }
+    }
+
+    /// <summary>Mean cross-entropy in nats per token over texts joined by the separator (as in training).</summary>
+    public double CrossEntropy(IEnumerable<string?> texts, int batchSize = 16, int bptt = 64)
+    {
+        var stream = Stream(this, texts);
+        var net = _pool.Rent();
+        try { return SequenceFitter.StreamLoss(net, stream, batchSize, bptt); }
+        finally { _pool.Return(net); }
+    }
+
+    /// <summary>exp(cross-entropy): the perplexity per token.</summary>
+    public double Perplexity(IEnumerable<string?> texts) => System.Math.Exp(CrossEntropy(texts));
+
+    /// <summary>Perplexity on a text column of a data view.</summary>
+    public double Perplexity(IDataView data, string textColumnName = "Text") => System.Math.Exp(CrossEntropy(ReadTexts(data, textColumnName)));
+
+    internal static List<string> ReadTexts(IDataView data, string column)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var col = SchemaChecks.Require(data.Schema, column, "text", "String (Text)", SchemaChecks.IsText);
+        var texts = new List<string>();
+        using var cursor = data.GetRowCursor(new[] { col });
+        var get = cursor.GetGetter<ReadOnlyMemory<char>>(col);
+        ReadOnlyMemory<char> v = default;
+        while (cursor.MoveNext()) { get(ref v); texts.Add(v.ToString()); }
+        return texts;
+    }
+
+    /// <summary>The token stream of texts: each text's tokens followed by the separator.</summary>
+    internal static int[] Stream(RnnLanguageModel model, IEnumerable<string?> texts)
+    {
+        int sep = model.Vocabulary.IdOf(model.Separator);
+        var ids = new List<int>();
+        foreach (var t in texts) { ids.AddRange(model.Encode(t)); ids.Add(sep); }
+        return ids.ToArray();
+    }
+
+    /// <summary>
+    /// The language model inside a transformer, also one returned by <c>mlContext.Model.Load</c>: use this to get back to
+    /// generation after loading a saved pipeline.
+    /// </summary>
+    /// <exception cref="ArgumentException">The transformer holds no Rnn.MLNet language model.</exception>
+    public static RnnLanguageModel FromTransformer(ITransformer transformer)
+    {
+        var file = ModelFinder.FindAll(transformer).FirstOrDefault(f => f.Properties.GetValueOrDefault("kind") == Kind)
+            ?? throw new ArgumentException("The transformer contains no Rnn.MLNet language model.", nameof(transformer));
+        return FromFile(file);
+    }
+
+    internal ModelFile ToFile()
+    {
+        var file = ModelFile.From(Network);
+        file.Properties["kind"] = Kind;
+        file.Properties["tokenizer"] = Vocabulary.Tokenizer.Kind.ToString();
+        file.Properties["lowercase"] = LowerCase ? "1" : "0";
+        file.Properties["separator"] = Separator;
+        file.Lists["vocabulary"] = Vocabulary.Tokens.ToArray();
+        return file;
+    }
+
+    internal static RnnLanguageModel FromFile(ModelFile file)
+    {
+        string Prop(string k) => file.Properties.TryGetValue(k, out var v) ? v : throw new InvalidDataException($"The model lacks the property '{k}'.");
+        if (Prop("kind") != Kind) throw new InvalidDataException($"The model is a '{Prop("kind")}', not a language model.");
+        if (!Enum.TryParse<TokenizerKind>(Prop("tokenizer"), out var tk)) throw new InvalidDataException($"Unknown tokenizer '{Prop("tokenizer")}'.");
+        if (!file.Lists.TryGetValue("vocabulary", out var vocab)) throw new InvalidDataException("The model lacks its vocabulary.");
+        var net = file.CreateNetwork();
+        if (vocab.Length != net.Options.VocabularySize || vocab.Length != net.Options.OutputSize)
+            throw new InvalidDataException($"Vocabulary has {vocab.Length} tokens; the network expects {net.Options.VocabularySize}.");
+        var v = new Vocabulary(Tokenizer.Create(tk), vocab);
+        string sep = Prop("separator");
+        if (!v.Contains(sep)) throw new InvalidDataException($"The separator '{sep}' is not in the vocabulary.");
+        return new RnnLanguageModel(net, v, sep, Prop("lowercase") == "1");
+    }
+}
+
+/// <summary>CustomMapping output of the language model.</summary>
+public sealed class NextTokenOutput
+{
+    /// <summary>The most likely token after the row's text.</summary>
+    public ReadOnlyMemory<char> NextToken { get; set; }
+
+    /// <summary>Its probability.</summary>
+    public float NextTokenProbability { get; set; }
+}
+
+/// <summary>Runs the language model inside a CustomMapping (contract <c>Rnn.MLNet.LanguageModel.v1</c>).</summary>
+[CustomMappingFactoryAttribute(Contract)]
+public sealed class LanguageModelFactory : CustomMappingFactory<TextClassification.TextClassifierInput, NextTokenOutput>
+{
+    /// <summary>The contract name saved in the model.</summary>
+    public const string Contract = "Rnn.MLNet.LanguageModel.v1";
+
+    /// <inheritdoc />
+    public override Action<TextClassification.TextClassifierInput, NextTokenOutput> GetMapping() => Map;
+
+    internal static void Map(TextClassification.TextClassifierInput input, NextTokenOutput output)
+    {
+        var model = Payload.Decode(input.Model, RnnLanguageModel.FromFile);
+        var (token, p) = model.PredictNext(input.Text.ToString());
+        output.NextToken = token.AsMemory();
+        output.NextTokenProbability = p;
+    }
+}

@@ -1,0 +1,160 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using Rnn.MLNet.Cells;
+using Rnn.MLNet.Infrastructure;
+using Rnn.MLNet.Math;
+using Rnn.MLNet.Models;
+using Rnn.MLNet.Text;
+using Rnn.MLNet.TextClassification;
+using Rnn.MLNet.Training;
+
+namespace Rnn.MLNet.LanguageModel;
+
+/// <summary>Options of the recurrent language model.</summary>
+public sealed class RnnLanguageModelOptions
+{
+    /// <summary>Text column; rows are joined with the separator into one stream.</summary>
+    public string TextColumnName { get; set; } = "Text";
+    /// <summary>Character or word tokens.</summary>
+    public TokenizerKind Tokenizer { get; set; } = TokenizerKind.Character;
+    /// <summary>Lower-case texts first.</summary>
+    public bool LowerCase { get; set; }
+    /// <summary>Token between rows; default "\n" for characters and "&lt;eos&gt;" otherwise.</summary>
+    public string? Separator { get; set; }
+    /// <summary>Largest vocabulary (0 = no limit).</summary>
+    public int MaximumVocabularySize { get; set; }
+    /// <summary>Cell.</summary>
+    public CellType Cell { get; set; } = CellType.Lstm;
+    /// <summary>Layers.</summary>
+    public int Layers { get; set; } = 2;
+    /// <summary>Hidden size.</summary>
+    public int HiddenSize { get; set; } = 128;
+    /// <summary>Embedding width.</summary>
+    public int EmbeddingSize { get; set; } = 64;
+    /// <summary>Dropout between layers.</summary>
+    public float Dropout { get; set; }
+    /// <summary>Epochs.</summary>
+    public int Epochs { get; set; } = 10;
+    /// <summary>Parallel stream columns per batch.</summary>
+    public int BatchSize { get; set; } = 32;
+    /// <summary>Truncated-BPTT length.</summary>
+    public int BpttSteps { get; set; } = 64;
+    /// <summary>Learning rate.</summary>
+    public double LearningRate { get; set; } = 2e-3;
+    /// <summary>Optimizer.</summary>
+    public OptimizerKind Optimizer { get; set; } = OptimizerKind.Adam;
+    /// <summary>Gradient clip.</summary>
+    public double ClipNorm { get; set; } = 5;
+    /// <summary>Fraction of rows (the last ones) held out for validation when no validation set is given.</summary>
+    public double ValidationFraction { get; set; }
+    /// <summary>Early-stopping patience in epochs (0 = off).</summary>
+    public int EarlyStoppingPatience { get; set; }
+    /// <summary>Stop training after this long (null = no limit).</summary>
+    public TimeSpan? TimeLimit { get; set; }
+    /// <summary>Seed (null: from the MLContext).</summary>
+    public int? Seed { get; set; }
+    /// <summary>Per-epoch callback.</summary>
+    public Action<EpochReport>? Progress { get; set; }
+    /// <summary>Cancellation between batches.</summary>
+    public CancellationToken CancellationToken { get; set; }
+
+    internal string SeparatorToken => Separator ?? (Tokenizer == TokenizerKind.Character ? "\n" : "<eos>");
+}
+
+/// <summary>Trains a next-token language model on a text column.</summary>
+/// <remarks>Adds <c>NextToken</c> (text) and <c>NextTokenProbability</c> (Single) for each row's text.</remarks>
+public sealed class RnnLanguageModelEstimator : IEstimator<RnnLanguageModelTransformer>
+{
+    private readonly IHostEnvironment _env;
+    private readonly MLContext _ml = new();
+    private readonly RnnLanguageModelOptions _o;
+
+    internal RnnLanguageModelEstimator(IHostEnvironment env, RnnLanguageModelOptions options)
+    {
+        _env = env ?? throw new ArgumentNullException(nameof(env));
+        _o = options ?? throw new ArgumentNullException(nameof(options));
+        if (string.IsNullOrEmpty(_o.TextColumnName)) throw new ArgumentException("TextColumnName must be set.", nameof(options));
+        if (!(_o.ValidationFraction >= 0 && _o.ValidationFraction < 1)) throw new ArgumentException($"ValidationFraction must be in [0, 1); got {_o.ValidationFraction}.", nameof(options));
+    }
+
+    /// <inheritdoc />
+    public RnnLanguageModelTransformer Fit(IDataView input) => Fit(input, null);
+
+    /// <summary>Trains, reporting validation perplexity on <paramref name="validation"/> each epoch.</summary>
+    public RnnLanguageModelTransformer Fit(IDataView input, IDataView? validation)
+    {
+        var o = _o;
+        var log = new TrainingLog(_env, "RnnLanguageModel", o.Progress);
+        var texts = RnnLanguageModel.ReadTexts(input, o.TextColumnName);
+        List<string> validTexts = validation is null ? new() : RnnLanguageModel.ReadTexts(validation, o.TextColumnName);
+        if (validation is null && o.ValidationFraction > 0)
+        {
+            int n = System.Math.Max(1, (int)(texts.Count * o.ValidationFraction));
+            validTexts = texts.GetRange(texts.Count - n, n);
+            texts = texts.GetRange(0, texts.Count - n);
+        }
+        var tokenizer = Tokenizer.Create(o.Tokenizer);
+        string sep = o.SeparatorToken;
+        var vocab = Vocabulary.Build(texts.Select(t => o.LowerCase ? t.ToLowerInvariant() : t).Append(sep), tokenizer, o.MaximumVocabularySize);
+        if (!vocab.Contains(sep)) vocab = new Vocabulary(tokenizer, vocab.Tokens.Append(sep).ToList());
+        ulong seed = o.Seed is int s ? (ulong)s : log.NextSeed();
+        var rng = new Rng(seed);
+        var net = new SequenceNetwork<float>(new NetworkOptions
+        {
+            Cell = o.Cell, Input = InputKind.Embedding, VocabularySize = vocab.Count, EmbeddingSize = o.EmbeddingSize, HiddenSize = o.HiddenSize,
+            Layers = o.Layers, Dropout = o.Dropout, OutputSize = vocab.Count, Output = OutputMode.PerStep,
+        });
+        Initializer.Initialize(net, InitScheme.PyTorchDefault, rng.NextUInt64());
+        var model = new RnnLanguageModel(net, vocab, sep, o.LowerCase);
+        int[] trainStream = RnnLanguageModel.Stream(model, texts);
+        if (trainStream.Length <= o.BatchSize + 1)
+            throw new ArgumentException($"The text column '{o.TextColumnName}' holds {trainStream.Length} tokens; a language model needs more than batch size + 1 = {o.BatchSize + 1}.", nameof(input));
+        int[]? validStream = validTexts.Count > 0 ? RnnLanguageModel.Stream(model, validTexts) : null;
+        log.Info($"Training a {o.Cell} language model: {trainStream.Length} tokens, vocabulary {vocab.Count}, {net.Parameters.Count} parameters.");
+        var result = SequenceFitter.FitStream(net, trainStream, validStream, new FitOptions
+        {
+            Epochs = o.Epochs, BatchSize = o.BatchSize, BpttSteps = o.BpttSteps, LearningRate = o.LearningRate, Optimizer = o.Optimizer,
+            ClipNorm = o.ClipNorm, EarlyStoppingPatience = o.EarlyStoppingPatience, Seed = rng.NextUInt64(), Progress = log.Epoch,
+            Cancellation = o.CancellationToken, TimeLimit = o.TimeLimit,
+        });
+        o.CancellationToken.ThrowIfCancellationRequested();
+        return new RnnLanguageModelTransformer(_ml, model, input.Schema, o.TextColumnName, result);
+    }
+
+    /// <inheritdoc />
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        SchemaChecks.Require(inputSchema, _o.TextColumnName, "text", "String (Text)", SchemaChecks.IsTextShape);
+        return RnnLanguageModelTransformer.BuildChain(_ml, "", _o.TextColumnName).GetOutputSchema(inputSchema);
+    }
+}
+
+/// <summary>A fitted language model in a pipeline; <see cref="Model"/> generates text.</summary>
+public sealed class RnnLanguageModelTransformer : ChainedTransformer
+{
+    /// <summary>The model: generation, next-token prediction, perplexity.</summary>
+    public RnnLanguageModel Model { get; }
+
+    /// <summary>Training history.</summary>
+    public FitResult TrainingResult { get; }
+
+    internal RnnLanguageModelTransformer(MLContext ml, RnnLanguageModel model, DataViewSchema schema, string textColumn, FitResult result)
+        : base(BuildChain(ml, Payload.Encode(model.ToFile()), textColumn).Fit(new EmptyDataView(schema)))
+    {
+        Model = model;
+        TrainingResult = result;
+    }
+
+    internal static EstimatorChain<ITransformer> BuildChain(MLContext ml, string payload, string textColumn) =>
+        new EstimatorChain<ITransformer>()
+            .Append<ITransformer>(ml.Transforms.CopyColumns(Payload.TextColumn, textColumn))
+            .Append<ITransformer>(ml.Transforms.Expression(Payload.PayloadColumn, Payload.Expression(payload), Payload.TextColumn))
+            .Append<ITransformer>(ml.Transforms.CustomMapping<TextClassifierInput, NextTokenOutput>(LanguageModelFactory.Map, LanguageModelFactory.Contract))
+            .Append<ITransformer>(ml.Transforms.DropColumns(Payload.TextColumn, Payload.PayloadColumn));
+}
