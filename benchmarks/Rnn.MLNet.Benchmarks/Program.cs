@@ -1,11 +1,21 @@
+using System;
 using BenchmarkDotNet.Running;
 
 namespace Rnn.MLNet.Benchmarks;
 
 /// <summary>
-/// Kernel micro-benchmarks: <c>dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- --filter '*'</c>.
+/// <code>
+/// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- --filter '*'     BenchmarkDotNet kernel benchmarks
+/// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- model-size       size, load time and memory of a ~5M-parameter model in an ML.NET .zip
+/// </code>
 /// </summary>
 public static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "model-size") return ModelSize.Run();
+        if (args.Length > 1 && args[0] == "model-load") return ModelSize.Load(args[1]);
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
 }

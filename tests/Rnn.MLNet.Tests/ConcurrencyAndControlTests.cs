@@ -86,3 +86,20 @@ public class ConcurrencyAndControlTests
         Assert.Equal(Train(), Train());
     }
 }
+
+public class PayloadTests
+{
+    [Fact]
+    public void ThePayloadIsDecodedOncePerLoadedModelNotPerRow()
+    {
+        var ml = new Microsoft.ML.MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(SyntheticData.Sentiment(100, 1));
+        var model = ml.BinaryClassification.Trainers.RnnText(new TextClassification.RnnTextClassifierOptions { HiddenSize = 8, EmbeddingSize = 8, Epochs = 1, Seed = 1 }).Fit(data);
+        var before = Infrastructure.Payload.Counters;
+        var rows = ml.Data.CreateEnumerable<ConcurrencyAndControlTests.Prediction>(model.Transform(ml.Data.LoadFromEnumerable(SyntheticData.Sentiment(300, 2))), false).ToList();
+        var after = Infrastructure.Payload.Counters;
+        Assert.Equal(300, rows.Count);
+        Assert.Equal(300, after.Calls - before.Calls);
+        Assert.True(after.Decodes - before.Decodes <= 1, $"{after.Decodes - before.Decodes} decodes for 300 rows");
+    }
+}

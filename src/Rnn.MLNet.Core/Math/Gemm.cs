@@ -34,6 +34,12 @@ internal static class Gemm
             return;
         }
 
+        if (m <= SmallM)
+        {
+            MultiplySmallM(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+            return;
+        }
+
         int nr = Vector512.IsHardwareAccelerated ? 2 * Vector512<T>.Count : 2 * Vector256<T>.Count;
         int ncMax = System.Math.Min(NC, RoundUp(n, nr));
         int kcMax = System.Math.Min(KC, k);
@@ -80,6 +86,44 @@ internal static class Gemm
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// <summary>Up to this many rows of C, packing costs more than it saves (a streaming step with batch 1 is M = 1).</summary>
+    internal const int SmallM = 4;
+
+    // Matrix–vector style products for a few rows, without packing:
+    //   op(B) = Bᵀ (B stored [N, K]): C[i, j] = dot(A[i, :], B[j, :]), both rows contiguous;
+    //   op(B) = B  (B stored [K, N]): C[i, :] += A[i, p] · B[p, :] for each p (row axpy).
+    private static void MultiplySmallM<T>(bool transA, bool transB, int m, int n, int k,
+        ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, Span<T> c, int ldc, bool accumulate)
+        where T : unmanaged, INumber<T>
+    {
+        Span<T> row = k <= 1024 ? stackalloc T[k] : new T[k];
+        for (int i = 0; i < m; i++)
+        {
+            scoped ReadOnlySpan<T> ai;
+            if (!transA) ai = a.Slice(i * lda, k);
+            else
+            {
+                for (int p = 0; p < k; p++) row[p] = a[p * lda + i];
+                ai = row;
+            }
+            Span<T> ci = c.Slice(i * ldc, n);
+            if (transB)
+            {
+                for (int j = 0; j < n; j++)
+                {
+                    T dot = System.Numerics.Tensors.TensorPrimitives.Dot(ai, b.Slice(j * ldb, k));
+                    ci[j] = accumulate ? ci[j] + dot : dot;
+                }
+            }
+            else
+            {
+                if (!accumulate) ci.Clear();
+                for (int p = 0; p < k; p++)
+                    if (ai[p] != T.Zero) System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(b.Slice(p * ldb, n), ai[p], ci, ci);
             }
         }
     }

@@ -21,6 +21,7 @@ internal static class Payload
     public const string ConstantColumn = "RnnMLNet.Constant";
 
     private static readonly ConditionalWeakTable<string, object> s_decoded = new();
+    private static readonly object s_decodeLock = new();
 
     public static string Encode(ModelFile file) => Convert.ToBase64String(file.ToBytes());
 
@@ -31,17 +32,29 @@ internal static class Payload
     /// <exception cref="InvalidDataException">The payload is not a valid Rnn.MLNet model.</exception>
     public static T Decode<T>(ReadOnlyMemory<char> payload, Func<ModelFile, T> create) where T : class
     {
+        System.Threading.Interlocked.Increment(ref s_calls);
         if (MemoryMarshal.TryGetString(payload, out string? text, out int start, out int length) && start == 0 && length == text.Length)
         {
             if (s_decoded.TryGetValue(text, out object? cached)) return (T)cached;
-            var created = create(Read(payload.Span));
-            return (T)s_decoded.GetValue(text, _ => created);
+            lock (s_decodeLock) // concurrent cursors meeting a new payload decode it once
+            {
+                if (s_decoded.TryGetValue(text, out cached)) return (T)cached;
+                var created = create(Read(payload.Span));
+                s_decoded.Add(text, created);
+                return created;
+            }
         }
         return create(Read(payload.Span));
     }
 
+    private static long s_calls, s_decodes;
+
+    /// <summary>(calls, actual decodes) so far in this process: a payload must be decoded once, not once per row.</summary>
+    internal static (long Calls, long Decodes) Counters => (System.Threading.Interlocked.Read(ref s_calls), System.Threading.Interlocked.Read(ref s_decodes));
+
     private static ModelFile Read(ReadOnlySpan<char> base64)
     {
+        System.Threading.Interlocked.Increment(ref s_decodes);
         if (base64.IsEmpty) throw new InvalidDataException("The Rnn.MLNet model payload column is empty: the pipeline does not carry a model.");
         var bytes = new byte[base64.Length / 4 * 3 + 3];
         if (!Convert.TryFromBase64Chars(base64, bytes, out int written))
