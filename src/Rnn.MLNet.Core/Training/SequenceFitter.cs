@@ -33,6 +33,9 @@ public sealed class LabeledSequence
 public sealed record EpochReport(int Epoch, int Epochs, double TrainLoss, double? ValidationLoss, double? ValidationAccuracy,
     double TokensPerSecond, double LearningRate, TimeSpan Elapsed, long Steps)
 {
+    /// <summary>Text generated after this epoch (language models with a sampler), else null.</summary>
+    public string? Sample { get; init; }
+
     /// <summary>One line for a console or a log.</summary>
     public override string ToString() =>
         FormattableString.Invariant($"epoch {Epoch}/{Epochs}: train loss {TrainLoss:F4}") +
@@ -70,6 +73,8 @@ public sealed class FitOptions
     public CancellationToken Cancellation { get; set; }
     /// <summary>Stop after this much training time (null = no limit).</summary>
     public TimeSpan? TimeLimit { get; set; }
+    /// <summary>Produces a text sample after each epoch for the report (language models), or null.</summary>
+    public Func<string>? Sampler { get; set; }
     /// <summary>Truncated-BPTT length for streams.</summary>
     public int BpttSteps { get; set; } = 35;
 
@@ -261,7 +266,7 @@ public static class SequenceFitter
             if (tokens == 0) break;
             double? vLoss = validation is { Length: > 1 } ? StreamLoss(network, validation, System.Math.Min(B, validation.Length - 1), T) : null;
             var report = new EpochReport(epoch, options.Epochs, sum / tokens, vLoss, null, tokens / System.Math.Max(sw.Elapsed.TotalSeconds, 1e-9),
-                trainer.Optimizer.LearningRate, total.Elapsed, trainer.Optimizer.StepCount);
+                trainer.Optimizer.LearningRate, total.Elapsed, trainer.Optimizer.StepCount) { Sample = options.Sampler?.Invoke() };
             result.History.Add(report);
             options.Progress?.Invoke(report);
             if (vLoss is double v)

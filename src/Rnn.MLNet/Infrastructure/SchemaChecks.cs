@@ -129,6 +129,7 @@ internal sealed class TrainingLog
     public void Epoch(EpochReport report)
     {
         Info(report.ToString());
+        if (report.Sample is not null) Info("sample: " + report.Sample);
         _callback?.Invoke(report);
     }
 }

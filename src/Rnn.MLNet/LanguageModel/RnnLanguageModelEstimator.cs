@@ -60,6 +60,12 @@ public sealed class RnnLanguageModelOptions
     public int? Seed { get; set; }
     /// <summary>Per-epoch callback.</summary>
     public Action<EpochReport>? Progress { get; set; }
+    /// <summary>Per-batch callback (epoch, batch, batches, running loss), e.g. for a progress bar.</summary>
+    public Action<int, int, int, double>? BatchProgress { get; set; }
+    /// <summary>When set, a text is generated from this prompt after each epoch and reported (<see cref="EpochReport.Sample"/>).</summary>
+    public string? SamplePrompt { get; set; }
+    /// <summary>How the per-epoch sample is drawn.</summary>
+    public SamplingOptions EpochSampling { get; set; } = new() { MaxTokens = 200, Temperature = 0.8, Seed = 1 };
     /// <summary>Cancellation between batches.</summary>
     public CancellationToken CancellationToken { get; set; }
 
@@ -120,7 +126,8 @@ public sealed class RnnLanguageModelEstimator : IEstimator<RnnLanguageModelTrans
         {
             Epochs = o.Epochs, BatchSize = o.BatchSize, BpttSteps = o.BpttSteps, LearningRate = o.LearningRate, Optimizer = o.Optimizer,
             ClipNorm = o.ClipNorm, EarlyStoppingPatience = o.EarlyStoppingPatience, Seed = rng.NextUInt64(), Progress = log.Epoch,
-            Cancellation = o.CancellationToken, TimeLimit = o.TimeLimit,
+            Cancellation = o.CancellationToken, TimeLimit = o.TimeLimit, BatchProgress = o.BatchProgress,
+            Sampler = o.SamplePrompt is null ? null : () => o.SamplePrompt + model.Generate(o.SamplePrompt, o.EpochSampling),
         });
         o.CancellationToken.ThrowIfCancellationRequested();
         return new RnnLanguageModelTransformer(_ml, model, input.Schema, o.TextColumnName, result);
