@@ -148,3 +148,72 @@ public class TextClassificationTests
         Assert.Contains("single class", Assert.Throws<ArgumentException>(() => ml.BinaryClassification.Trainers.RnnText(FastOptions()).Fit(oneClass)).Message);
     }
 }
+
+public class TokenIdInputTests
+{
+    public sealed class IdsRow
+    {
+        public bool Label { get; set; }
+        [Microsoft.ML.Data.VectorType] public int[] Ids { get; set; } = Array.Empty<int>();
+    }
+
+    public sealed class Scored
+    {
+        public float Score { get; set; }
+        public bool PredictedLabel { get; set; }
+    }
+
+    [Fact]
+    public void KeyTokenColumnFromStandardTransformsTrainsAndReloads()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = ml.Data.LoadFromEnumerable(SyntheticData.Sentiment(500, 1));
+        var test = ml.Data.LoadFromEnumerable(SyntheticData.Sentiment(150, 2));
+        var pipeline = ml.Transforms.Text.NormalizeText("Text")
+            .Append(ml.Transforms.Text.TokenizeIntoWords("Words", "Text"))
+            .Append(ml.Transforms.Conversion.MapValueToKey("Tokens", "Words"))
+            .Append(ml.BinaryClassification.Trainers.RnnText(new RnnTextClassifierOptions
+            {
+                TokenColumnName = "Tokens", Cell = CellType.Gru, HiddenSize = 16, EmbeddingSize = 16, Epochs = 12, LearningRate = 0.01, Seed = 1,
+            }));
+        var model = pipeline.Fit(train);
+        var metrics = ml.BinaryClassification.Evaluate(model.Transform(test));
+        Assert.True(metrics.Accuracy > 0.95, $"accuracy {metrics.Accuracy}");
+        string path = Path.Combine(Path.GetTempPath(), $"rnn-keys-{Guid.NewGuid():N}.zip");
+        try
+        {
+            ml.Model.Save(model, train.Schema, path);
+            var ml2 = new MLContext();
+            var loaded = ml2.Model.Load(path, out _);
+            Assert.Equal(metrics.AreaUnderRocCurve, ml2.BinaryClassification.Evaluate(loaded.Transform(test)).AreaUnderRocCurve);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void IntegerIdColumnsWorkAndBadIdsAreNamed()
+    {
+        var ml = new MLContext(seed: 1);
+        var rng = new Rnn.MLNet.Math.Rng(3);
+        // Label: does id 7 occur in the sequence?
+        var rows = Enumerable.Range(0, 400).Select(_ =>
+        {
+            var ids = Enumerable.Range(0, 3 + rng.NextInt(6)).Select(_ => rng.NextInt(7)).ToArray();
+            bool pos = rng.NextInt(2) == 0;
+            if (pos) ids[rng.NextInt(ids.Length)] = 7;
+            return new IdsRow { Label = pos, Ids = ids };
+        }).ToList();
+        var options = new RnnTextClassifierOptions { TokenColumnName = "Ids", Cell = CellType.Lstm, HiddenSize = 16, EmbeddingSize = 8, Epochs = 15, LearningRate = 0.01, Seed = 2 };
+        var model = ml.BinaryClassification.Trainers.RnnText(options).Fit(ml.Data.LoadFromEnumerable(rows.Take(300)));
+        var metrics = ml.BinaryClassification.Evaluate(model.Transform(ml.Data.LoadFromEnumerable(rows.Skip(300))));
+        Assert.True(metrics.Accuracy > 0.95, $"accuracy {metrics.Accuracy}");
+        Assert.Equal(8, model.Model.Vocabulary.Count);
+
+        rows[5].Ids[0] = -3;
+        var ex = Assert.Throws<ArgumentException>(() => ml.BinaryClassification.Trainers.RnnText(options).Fit(ml.Data.LoadFromEnumerable(rows)));
+        Assert.Contains("Row 5", ex.Message);
+        Assert.Contains("'Ids'", ex.Message);
+        var wrong = new RnnTextClassifierOptions { TokenColumnName = "Label" };
+        Assert.Contains("a vector of tokens", Assert.Throws<ArgumentOutOfRangeException>(() => ml.BinaryClassification.Trainers.RnnText(wrong).Fit(ml.Data.LoadFromEnumerable(rows))).Message);
+    }
+}

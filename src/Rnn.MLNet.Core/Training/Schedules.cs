@@ -16,7 +16,8 @@ public static class GradientClipping
     {
         ArgumentNullException.ThrowIfNull(store);
         double norm = double.CreateChecked(TensorPrimitives.Norm<T>(store.Gradients));
-        if (maxNorm > 0 && double.IsFinite(norm) && norm > maxNorm)
+        // As PyTorch: scale by min(1, maxNorm / (‖g‖ + 1e-6)).
+        if (maxNorm > 0 && double.IsFinite(norm) && maxNorm / (norm + 1e-6) < 1)
             TensorPrimitives.Multiply<T>(store.Gradients, T.CreateChecked(maxNorm / (norm + 1e-6)), store.Gradients);
         return norm;
     }
@@ -25,7 +26,7 @@ public static class GradientClipping
 /// <summary>A learning-rate schedule, told the epoch number and validation metric after each epoch.</summary>
 public interface ILearningRateSchedule
 {
-    /// <summary>Returns the learning rate for the next epoch.</summary>
+    /// <summary>Returns the learning rate for the next epoch, told the 1-based epoch just finished.</summary>
     double NextRate(int epoch, double currentRate, double validationLoss);
 }
 
@@ -45,7 +46,7 @@ public sealed class StepDecaySchedule : ILearningRateSchedule
     }
 
     /// <inheritdoc />
-    public double NextRate(int epoch, double currentRate, double validationLoss) => (epoch + 1) % StepSize == 0 ? currentRate * Gamma : currentRate;
+    public double NextRate(int epoch, double currentRate, double validationLoss) => epoch % StepSize == 0 ? currentRate * Gamma : currentRate;
 }
 
 /// <summary>
@@ -76,7 +77,12 @@ public sealed class ReduceOnPlateauSchedule : ILearningRateSchedule
     public double NextRate(int epoch, double currentRate, double validationLoss)
     {
         if (validationLoss < _best * (1 - Threshold)) { _best = validationLoss; _bad = 0; return currentRate; }
-        if (++_bad > Patience) { _bad = 0; return System.Math.Max(MinRate, currentRate * Factor); }
+        if (++_bad > Patience)
+        {
+            _bad = 0;
+            double next = System.Math.Max(MinRate, currentRate * Factor);
+            return currentRate - next > 1e-8 ? next : currentRate; // PyTorch ignores reductions smaller than eps = 1e-8
+        }
         return currentRate;
     }
 }

@@ -19,6 +19,7 @@ internal static class Payload
     public const string PayloadColumn = "RnnMLNet.Payload";
     public const string FeaturesColumn = "RnnMLNet.Features";
     public const string ConstantColumn = "RnnMLNet.Constant";
+    public const string TokensColumn = "RnnMLNet.Tokens";
 
     private static readonly ConditionalWeakTable<string, object> s_decoded = new();
     private static readonly object s_decodeLock = new();

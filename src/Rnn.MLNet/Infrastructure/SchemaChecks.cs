@@ -34,10 +34,10 @@ internal static class SchemaChecks
 
     public static bool IsTextShape(SchemaShape.Column c) => c.Kind == SchemaShape.Column.VectorKind.Scalar && c.ItemType is TextDataViewType;
 
-    /// <summary>Key values (class names) of a key column, in key order; "1".."K" when it has none.</summary>
+    /// <summary>Key values (class names, tokens) of a key column or key vector, in key order; "1".."K" when it has none.</summary>
     public static string[] KeyNames(DataViewSchema.Column column)
     {
-        ulong count = (column.Type as KeyDataViewType)?.Count ?? 0;
+        ulong count = (column.Type as KeyDataViewType ?? (column.Type as VectorDataViewType)?.ItemType as KeyDataViewType)?.Count ?? 0;
         var names = new string[count];
         if (column.Annotations.Schema.GetColumnOrNull("KeyValues") is { } kv && kv.Type is VectorDataViewType vt && (ulong)vt.Size == count)
         {

@@ -20,17 +20,17 @@ public sealed class RnnTextClassificationTransformer : ChainedTransformer
     /// <summary>Training history (per-epoch losses and validation metrics).</summary>
     public FitResult TrainingResult { get; }
 
-    internal RnnTextClassificationTransformer(MLContext ml, TextClassifierModel model, DataViewSchema inputSchema, string textColumn, FitResult result)
-        : base(Fit(ml, model, inputSchema, textColumn))
+    internal RnnTextClassificationTransformer(MLContext ml, TextClassifierModel model, DataViewSchema inputSchema, string inputColumn, bool isKey, FitResult result)
+        : base(Fit(ml, model, inputSchema, inputColumn, isKey))
     {
         Model = model;
         TrainingResult = result;
     }
 
-    private static TransformerChain<ITransformer> Fit(MLContext ml, TextClassifierModel model, DataViewSchema inputSchema, string textColumn)
+    private static TransformerChain<ITransformer> Fit(MLContext ml, TextClassifierModel model, DataViewSchema inputSchema, string inputColumn, bool isKey)
     {
         string payload = Infrastructure.Payload.Encode(model.ToFile());
-        var estimator = BuildChain(ml, payload, model.Classes.ToArray(), model.IsBinary, textColumn, inputSchema.Select(c => c.Name));
+        var estimator = BuildChain(ml, payload, model.Classes.ToArray(), model.IsBinary, inputColumn, model.InputKind, isKey, inputSchema.Select(c => c.Name));
         // The public estimators only need the schema to fit: give them an empty view of it.
         return estimator.Fit(new EmptyDataView(inputSchema));
     }
@@ -39,19 +39,48 @@ public sealed class RnnTextClassificationTransformer : ChainedTransformer
     /// The twin chain: copy text → payload constant → CustomMapping → (multiclass: per-class columns named by class,
     /// concatenated into Score; predicted class name → key via MapValueToKey) → drop the temporaries.
     /// </summary>
-    internal static EstimatorChain<ITransformer> BuildChain(MLContext ml, string payload, string[] classes, bool binary, string textColumn, IEnumerable<string> inputColumns)
+    /// <summary>
+    /// The token column in the private tokens column as the CustomMapping reads it: token strings (keys through their key
+    /// values, since ML.NET converts keys only to other keys) or Single ids.
+    /// </summary>
+    internal static IEstimator<ITransformer> TokenConversion(MLContext ml, string inputColumn, TokenInputKind kind, bool isKey)
     {
-        var chain = new EstimatorChain<ITransformer>()
-            .Append<ITransformer>(ml.Transforms.CopyColumns(Infrastructure.Payload.TextColumn, textColumn))
-            .Append<ITransformer>(ml.Transforms.Expression(Infrastructure.Payload.PayloadColumn, Infrastructure.Payload.Expression(payload), Infrastructure.Payload.TextColumn));
-        var temporaries = new List<string> { Infrastructure.Payload.TextColumn, Infrastructure.Payload.PayloadColumn };
-        if (binary)
+        const string tokens = Infrastructure.Payload.TokensColumn;
+        if (kind == TokenInputKind.Ids) return ml.Transforms.Conversion.ConvertType(tokens, inputColumn, DataKind.Single);
+        if (isKey) return ml.Transforms.Conversion.MapKeyToValue(tokens, inputColumn);
+        return ml.Transforms.CopyColumns(tokens, inputColumn);
+    }
+
+    internal static EstimatorChain<ITransformer> BuildChain(MLContext ml, string payload, string[] classes, bool binary, string inputColumn, TokenInputKind kind, bool isKey, IEnumerable<string> inputColumns)
+    {
+        var chain = new EstimatorChain<ITransformer>();
+        var temporaries = new List<string> { Infrastructure.Payload.PayloadColumn };
+        if (kind == TokenInputKind.Text)
         {
-            chain = chain.Append<ITransformer>(ml.Transforms.CustomMapping<TextClassifierInput, BinaryClassifierOutput>(BinaryTextClassifierFactory.Map, BinaryTextClassifierFactory.Contract));
+            chain = chain.Append<ITransformer>(ml.Transforms.CopyColumns(Infrastructure.Payload.TextColumn, inputColumn))
+                .Append<ITransformer>(ml.Transforms.Expression(Infrastructure.Payload.PayloadColumn, Infrastructure.Payload.Expression(payload), Infrastructure.Payload.TextColumn));
+            temporaries.Add(Infrastructure.Payload.TextColumn);
         }
         else
         {
-            chain = chain.Append<ITransformer>(ml.Transforms.CustomMapping<TextClassifierInput, MulticlassScores>(MulticlassTextClassifierFactory.Map, MulticlassTextClassifierFactory.Contract));
+            // A constant scalar for the payload Expression to read (an Expression over a vector would run once per element).
+            chain = chain.Append<ITransformer>(TokenConversion(ml, inputColumn, kind, isKey))
+                .Append<ITransformer>(ml.Transforms.CustomMapping<NoColumns, ConstantColumn>(ConstantColumnFactory.Map, ConstantColumnFactory.Contract))
+                .Append<ITransformer>(ml.Transforms.Expression(Infrastructure.Payload.PayloadColumn, Infrastructure.Payload.Expression(payload), Infrastructure.Payload.ConstantColumn));
+            temporaries.Add(Infrastructure.Payload.TokensColumn);
+            temporaries.Add(Infrastructure.Payload.ConstantColumn);
+        }
+        chain = (kind, binary) switch
+        {
+            (TokenInputKind.Text, true) => chain.Append<ITransformer>(ml.Transforms.CustomMapping<TextClassifierInput, BinaryClassifierOutput>(BinaryTextClassifierFactory.Map, BinaryTextClassifierFactory.Contract)),
+            (TokenInputKind.Tokens, true) => chain.Append<ITransformer>(ml.Transforms.CustomMapping<TokenStringsInput, BinaryClassifierOutput>(BinaryTextClassifierFactory.MapTokens, BinaryTokenStringsClassifierFactory.Contract)),
+            (TokenInputKind.Ids, true) => chain.Append<ITransformer>(ml.Transforms.CustomMapping<TokenIdsInput, BinaryClassifierOutput>(BinaryTextClassifierFactory.MapIds, BinaryTokenIdsClassifierFactory.Contract)),
+            (TokenInputKind.Text, false) => chain.Append<ITransformer>(ml.Transforms.CustomMapping<TextClassifierInput, MulticlassScores>(MulticlassTextClassifierFactory.Map, MulticlassTextClassifierFactory.Contract)),
+            (TokenInputKind.Tokens, false) => chain.Append<ITransformer>(ml.Transforms.CustomMapping<TokenStringsInput, MulticlassScores>(MulticlassTextClassifierFactory.MapTokens, MulticlassTokenStringsClassifierFactory.Contract)),
+            _ => chain.Append<ITransformer>(ml.Transforms.CustomMapping<TokenIdsInput, MulticlassScores>(MulticlassTextClassifierFactory.MapIds, MulticlassTokenIdsClassifierFactory.Contract)),
+        };
+        if (!binary)
+        {
             var slotColumns = SlotColumnNames(classes, inputColumns);
             for (int i = 0; i < classes.Length; i++)
                 chain = chain.Append<ITransformer>(ml.Transforms.CopyColumns(slotColumns[i], MulticlassScores.ColumnOf(i)));

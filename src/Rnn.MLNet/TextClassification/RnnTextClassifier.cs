@@ -49,11 +49,13 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
         ArgumentNullException.ThrowIfNull(input);
         var o = _options;
         var log = new TrainingLog(_env, _binary ? "RnnBinaryTextClassifier" : "RnnMulticlassTextClassifier", o.Progress);
-        var (texts, labels, classes) = Read(input, "training");
-        if (texts.Count == 0) throw new ArgumentException($"The training data has no rows with a label in '{o.LabelColumnName}'; cannot train on an empty set.", nameof(input));
+        var (kind, isKey) = InputKindOf(input.Schema);
+        var train = Read(input, "training", kind, isKey);
+        if (train.Labels.Count == 0) throw new ArgumentException($"The training data has no rows with a label in '{o.LabelColumnName}'; cannot train on an empty set.", nameof(input));
+        string[] classes = train.Classes;
         int k = classes.Length;
         var counts = new int[k];
-        foreach (int y in labels) counts[y]++;
+        foreach (int y in train.Labels) counts[y]++;
         int present = counts.Count(c => c > 0);
         if (present < 2)
             throw new ArgumentException($"The label column '{o.LabelColumnName}' has a single class ('{classes[Array.FindIndex(counts, c => c > 0)]}') in the training data; a classifier needs at least two.", nameof(input));
@@ -61,7 +63,14 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
 
         ulong seed = o.Seed is int s ? (ulong)s : log.NextSeed();
         var rng = new Rng(seed);
-        var vocab = Vocabulary.Build(texts.Select(t => o.LowerCase ? t.ToLowerInvariant() : t), Tokenizer.Create(o.Tokenizer), o.MaximumVocabularySize);
+        var vocab = kind switch
+        {
+            TokenInputKind.Text => Vocabulary.Build(train.Texts!.Select(t => o.LowerCase ? t.ToLowerInvariant() : t), Tokenizer.Create(o.Tokenizer), o.MaximumVocabularySize),
+            // Keys: id = key value (1..count) with id 0 for the missing key, so the vocabulary is <unk> + the key values.
+            TokenInputKind.Tokens when isKey => new Vocabulary(new WhitespaceTokenizer(), KeyValueVocabulary(input.Schema[o.TokenColumnName!])),
+            TokenInputKind.Tokens => Vocabulary.Build(train.Tokens!.Select(t => string.Join(' ', t.Select(x => o.LowerCase ? x.ToLowerInvariant() : x))), new WhitespaceTokenizer(), o.MaximumVocabularySize),
+            _ => new Vocabulary(new WhitespaceTokenizer(), Enumerable.Range(0, train.MaxId + 1).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList()),
+        };
         var net = new SequenceNetwork<float>(new NetworkOptions
         {
             Cell = o.Cell, Input = InputKind.Embedding, VocabularySize = vocab.Count, EmbeddingSize = o.EmbeddingSize,
@@ -69,15 +78,15 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
             OutputSize = _binary ? 1 : k, Output = OutputMode.LastStep,
         });
         Initializer.Initialize(net, InitScheme.PyTorchDefault, rng.NextUInt64());
-        var model = new TextClassifierModel(net, vocab, classes, _binary, o.LowerCase, o.MaximumLength);
+        var model = new TextClassifierModel(net, vocab, classes, _binary, o.LowerCase && !isKey, o.MaximumLength, kind);
 
-        var examples = texts.Select((t, i) => ToExample(model, t, labels[i])).ToList();
+        var examples = Examples(model, train);
         List<LabeledSequence>? valid = null;
         if (validation is not null)
         {
-            var (vt, vl, vc) = Read(validation, "validation");
-            if (!_binary && vc.Length != k) throw new ArgumentException($"The validation label column '{o.LabelColumnName}' has {vc.Length} classes; the training data has {k}.", nameof(validation));
-            valid = vt.Select((t, i) => ToExample(model, t, vl[i])).ToList();
+            var v = Read(validation, "validation", kind, isKey);
+            if (!_binary && v.Classes.Length != k) throw new ArgumentException($"The validation label column '{o.LabelColumnName}' has {v.Classes.Length} classes; the training data has {k}.", nameof(validation));
+            valid = Examples(model, v);
         }
         else if (o.ValidationFraction > 0)
         {
@@ -96,41 +105,98 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
         if (o.BalanceClasses)
         {
             if (_binary) posWeight = counts[1] > 0 ? (float)counts[0] / counts[1] : 1;
-            else classWeights = counts.Select(c => c > 0 ? (float)labels.Count / (present * c) : 0f).ToArray();
+            else classWeights = counts.Select(c => c > 0 ? (float)train.Labels.Count / (present * c) : 0f).ToArray();
         }
-        log.Info($"Training a {(_binary ? "binary" : $"{k}-class")} {o.Cell} text classifier: {examples.Count} texts, vocabulary {vocab.Count}, {net.Parameters.Count} parameters.");
+        log.Info($"Training a {(_binary ? "binary" : $"{k}-class")} {o.Cell} text classifier: {examples.Count} rows, vocabulary {vocab.Count}, {net.Parameters.Count} parameters.");
         var result = SequenceFitter.Fit(net, _binary ? LossKind.SigmoidBinaryCrossEntropy : LossKind.SoftmaxCrossEntropy, examples, valid, fit, classWeights, posWeight);
         o.CancellationToken.ThrowIfCancellationRequested();
-        return new RnnTextClassificationTransformer(_ml, model, input.Schema, o.TextColumnName, result);
+        return new RnnTextClassificationTransformer(_ml, model, input.Schema, o.TokenColumnName ?? o.TextColumnName, isKey, result);
     }
 
-    private LabeledSequence ToExample(TextClassifierModel model, string text, int label) => _binary
-        ? new LabeledSequence { Tokens = model.Encode(text), Values = new[] { (float)label } }
-        : new LabeledSequence { Tokens = model.Encode(text), Class = label };
+    private static List<string> KeyValueVocabulary(DataViewSchema.Column column)
+    {
+        var names = SchemaChecks.KeyNames(column);
+        var tokens = new List<string>(names.Length + 1) { Vocabulary.UnknownToken };
+        var seen = new HashSet<string>(StringComparer.Ordinal) { Vocabulary.UnknownToken };
+        for (int i = 0; i < names.Length; i++) tokens.Add(seen.Add(names[i]) ? names[i] : names[i] + "\u0000" + i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return tokens;
+    }
 
-    /// <summary>Reads texts and labels with one cursor over the two columns. Rows with a missing key label are skipped.</summary>
-    private (List<string> Texts, List<int> Labels, string[] Classes) Read(IDataView data, string what)
+    private List<LabeledSequence> Examples(TextClassifierModel model, RawData data)
+    {
+        var list = new List<LabeledSequence>(data.Labels.Count);
+        for (int i = 0; i < data.Labels.Count; i++)
+        {
+            int[] ids = model.InputKind switch
+            {
+                TokenInputKind.Text => model.Encode(data.Texts![i]),
+                TokenInputKind.Tokens => model.EncodeTokens(data.Tokens![i].Select(t => t.AsMemory()).ToArray()),
+                _ => model.EncodeIds(data.Ids![i]),
+            };
+            list.Add(_binary ? new LabeledSequence { Tokens = ids, Values = new[] { (float)data.Labels[i] } } : new LabeledSequence { Tokens = ids, Class = data.Labels[i] });
+        }
+        return list;
+    }
+
+    private const string TokenColumnExpected = "a vector of tokens (Text), of keys (e.g. MapValueToKey on tokens), or of non-negative integer ids (Single, Double or Int32)";
+
+    private static bool IsTokenVector(DataViewType t) =>
+        t is VectorDataViewType v && (v.ItemType is TextDataViewType || v.ItemType is KeyDataViewType || v.ItemType == NumberDataViewType.Single || v.ItemType == NumberDataViewType.Double || v.ItemType == NumberDataViewType.Int32);
+
+    private (TokenInputKind Kind, bool IsKey) InputKindOf(DataViewSchema schema)
     {
         var o = _options;
-        var textCol = SchemaChecks.Require(data.Schema, o.TextColumnName, "text", "String (Text)", SchemaChecks.IsText);
+        if (o.TokenColumnName is null)
+        {
+            SchemaChecks.Require(schema, o.TextColumnName, "text", "String (Text)", SchemaChecks.IsText);
+            return (TokenInputKind.Text, false);
+        }
+        var col = SchemaChecks.Require(schema, o.TokenColumnName, "token", TokenColumnExpected, IsTokenVector);
+        var item = ((VectorDataViewType)col.Type).ItemType;
+        if (item is KeyDataViewType)
+        {
+            if (col.Annotations.Schema.GetColumnOrNull("KeyValues") is null)
+                throw new ArgumentOutOfRangeException(nameof(schema), $"The token column '{o.TokenColumnName}' holds keys without key values; expected keys with their token texts (as MapValueToKey gives) or integer ids.");
+            return (TokenInputKind.Tokens, true);
+        }
+        return (item is TextDataViewType ? TokenInputKind.Tokens : TokenInputKind.Ids, false);
+    }
+
+    private sealed class RawData
+    {
+        public List<string>? Texts { get; set; }
+        public List<string[]>? Tokens { get; set; }
+        public List<float[]>? Ids { get; set; }
+        public List<int> Labels { get; } = new();
+        public string[] Classes { get; set; } = Array.Empty<string>();
+        public int MaxId { get; set; }
+    }
+
+    /// <summary>
+    /// Reads the input (text, tokens or ids, through the same conversion the saved chain applies) and the labels with
+    /// one cursor. Rows with a missing key label are skipped.
+    /// </summary>
+    private RawData Read(IDataView data, string what, TokenInputKind kind, bool isKey)
+    {
+        var o = _options;
+        var result = new RawData();
         DataViewSchema.Column labelCol;
-        string[] classes;
         if (_binary)
         {
             labelCol = SchemaChecks.Require(data.Schema, o.LabelColumnName, "label", "Boolean (binary classification)", t => t is BooleanDataViewType);
-            classes = new[] { "False", "True" };
+            result.Classes = new[] { "False", "True" };
         }
         else
         {
             labelCol = SchemaChecks.Require(data.Schema, o.LabelColumnName, "label", "a key type (multiclass classification; apply MapValueToKey to the label first)", t => t is KeyDataViewType);
-            classes = SchemaChecks.KeyNames(labelCol);
-            if (classes.Length > MulticlassScores.MaxClasses)
-                throw new ArgumentOutOfRangeException(nameof(data), $"The label column '{o.LabelColumnName}' has {classes.Length} classes; the multiclass component supports at most {MulticlassScores.MaxClasses}.");
+            result.Classes = SchemaChecks.KeyNames(labelCol);
+            if (result.Classes.Length > MulticlassScores.MaxClasses)
+                throw new ArgumentOutOfRangeException(nameof(data), $"The label column '{o.LabelColumnName}' has {result.Classes.Length} classes; the multiclass component supports at most {MulticlassScores.MaxClasses}.");
         }
-        var texts = new List<string>();
-        var labels = new List<int>();
-        using var cursor = data.GetRowCursor(new[] { textCol, labelCol });
-        var getText = cursor.GetGetter<ReadOnlyMemory<char>>(textCol);
+        IDataView source = kind == TokenInputKind.Text ? data : RnnTextClassificationTransformer.TokenConversion(_ml, o.TokenColumnName!, kind, isKey).Fit(data).Transform(data);
+        var inputCol = kind == TokenInputKind.Text ? source.Schema[o.TextColumnName] : source.Schema[Infrastructure.Payload.TokensColumn];
+        labelCol = source.Schema[labelCol.Name];
+        using var cursor = source.GetRowCursor(new[] { inputCol, labelCol });
         Func<int> getLabel;
         if (_binary)
         {
@@ -139,20 +205,41 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
             getLabel = () => { g(ref v); return v ? 1 : 0; };
         }
         else getLabel = SchemaChecks.KeyIndexGetter(cursor, labelCol);
+        var getText = kind == TokenInputKind.Text ? cursor.GetGetter<ReadOnlyMemory<char>>(inputCol) : null;
+        var getTokens = kind == TokenInputKind.Tokens ? cursor.GetGetter<VBuffer<ReadOnlyMemory<char>>>(inputCol) : null;
+        var getIds = kind == TokenInputKind.Ids ? cursor.GetGetter<VBuffer<float>>(inputCol) : null;
+        if (getText is not null) result.Texts = new();
+        if (getTokens is not null) result.Tokens = new();
+        if (getIds is not null) result.Ids = new();
         ReadOnlyMemory<char> text = default;
-        long row = 0, skipped = 0;
+        VBuffer<ReadOnlyMemory<char>> tokens = default;
+        VBuffer<float> ids = default;
+        long row = -1, skipped = 0;
         while (cursor.MoveNext())
         {
-            int y = getLabel();
             row++;
+            int y = getLabel();
             if (y < 0) { skipped++; continue; }
-            getText(ref text);
-            texts.Add(text.ToString());
-            labels.Add(y);
+            if (getText is not null) { getText(ref text); result.Texts!.Add(text.ToString()); }
+            else if (getTokens is not null) { getTokens(ref tokens); result.Tokens!.Add(tokens.DenseValues().Select(t => t.ToString()).ToArray()); }
+            else
+            {
+                getIds!(ref ids);
+                var values = ids.DenseValues().ToArray();
+                for (int j = 0; j < values.Length; j++)
+                {
+                    float v = values[j];
+                    if (!(v >= 0) || v != MathF.Floor(v) || v > 1 << 24)
+                        throw new ArgumentException($"Row {row} of the {what} data: token {j} of column '{o.TokenColumnName}' is {v}; expected a non-negative integer id.");
+                    result.MaxId = System.Math.Max(result.MaxId, (int)v);
+                }
+                result.Ids!.Add(values);
+            }
+            result.Labels.Add(y);
         }
         if (skipped > 0)
-            new TrainingLog(_env, "RnnTextClassifier", null).Warning($"{skipped} of {row} {what} rows have a missing label in '{o.LabelColumnName}' and were skipped.");
-        return (texts, labels, classes);
+            new TrainingLog(_env, "RnnTextClassifier", null).Warning($"{skipped} of {row + 1} {what} rows have a missing label in '{o.LabelColumnName}' and were skipped.");
+        return result;
     }
 
     /// <inheritdoc />
@@ -160,7 +247,15 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         var o = _options;
-        SchemaChecks.Require(inputSchema, o.TextColumnName, "text", "String (Text)", SchemaChecks.IsTextShape);
+        var kind = TokenInputKind.Text;
+        bool isKey = false;
+        if (o.TokenColumnName is null) SchemaChecks.Require(inputSchema, o.TextColumnName, "text", "String (Text)", SchemaChecks.IsTextShape);
+        else
+        {
+            var col = SchemaChecks.Require(inputSchema, o.TokenColumnName, "token", TokenColumnExpected, c => c.Kind != SchemaShape.Column.VectorKind.Scalar && (c.IsKey || c.ItemType is TextDataViewType || c.ItemType == NumberDataViewType.Single || c.ItemType == NumberDataViewType.Double || c.ItemType == NumberDataViewType.Int32));
+            isKey = col.IsKey;
+            kind = col.IsKey || col.ItemType is TextDataViewType ? TokenInputKind.Tokens : TokenInputKind.Ids;
+        }
         int k = 2;
         if (_binary)
             SchemaChecks.Require(inputSchema, o.LabelColumnName, "label", "Boolean (binary classification)", c => c.Kind == SchemaShape.Column.VectorKind.Scalar && c.ItemType is BooleanDataViewType);
@@ -172,7 +267,7 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
             if (k < 2 || k > MulticlassScores.MaxClasses) throw new ArgumentOutOfRangeException(nameof(inputSchema), $"The label column '{o.LabelColumnName}' has {k} classes; expected 2 to {MulticlassScores.MaxClasses}.");
         }
         var names = Enumerable.Range(0, k).Select(i => "class" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-        return RnnTextClassificationTransformer.BuildChain(_ml, "", names, _binary, o.TextColumnName, inputColumns: inputSchema.Select(c => c.Name))
+        return RnnTextClassificationTransformer.BuildChain(_ml, "", names, _binary, o.TokenColumnName ?? o.TextColumnName, kind, isKey, inputSchema.Select(c => c.Name))
             .GetOutputSchema(inputSchema);
     }
 }

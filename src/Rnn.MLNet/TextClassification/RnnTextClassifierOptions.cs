@@ -15,6 +15,12 @@ public sealed class RnnTextClassifierOptions
     /// <summary>Text column.</summary>
     public string TextColumnName { get; set; } = "Text";
 
+    /// <summary>
+    /// Alternative input: a column of token-id vectors (ML.NET keys, e.g. from MapValueToKey on tokens, or non-negative
+    /// integer ids as Single/Double/Int32). When set, <see cref="TextColumnName"/> is not read.
+    /// </summary>
+    public string? TokenColumnName { get; set; }
+
     /// <summary>Recurrent cell.</summary>
     public CellType Cell { get; set; } = CellType.Lstm;
 

@@ -33,13 +33,44 @@ public sealed class TextClassifierModel
     /// <summary>Texts are cut to their first MaxLength tokens.</summary>
     public int MaxLength { get; }
 
+    /// <summary>What the model reads: a text column, a vector of token strings (or keys, read through their key values), or integer ids.</summary>
+    public TokenInputKind InputKind { get; }
+
     /// <summary>The network (do not run it concurrently; <see cref="Predict"/> is thread-safe).</summary>
     public SequenceNetwork<float> Network => _pool.Prototype;
 
-    internal TextClassifierModel(SequenceNetwork<float> network, Vocabulary vocabulary, IReadOnlyList<string> classes, bool isBinary, bool lowerCase, int maxLength)
+    internal TextClassifierModel(SequenceNetwork<float> network, Vocabulary vocabulary, IReadOnlyList<string> classes, bool isBinary, bool lowerCase, int maxLength, TokenInputKind inputKind = TokenInputKind.Text)
     {
         _pool = new NetworkPool(network);
-        Vocabulary = vocabulary; Classes = classes; IsBinary = isBinary; LowerCase = lowerCase; MaxLength = maxLength;
+        Vocabulary = vocabulary; Classes = classes; IsBinary = isBinary; LowerCase = lowerCase; MaxLength = maxLength; InputKind = inputKind;
+    }
+
+    /// <summary>Ids of integer token ids as read from a Single column; ids outside the vocabulary read as 0.</summary>
+    public int[] EncodeIds(ReadOnlySpan<float> values)
+    {
+        var ids = new List<int>(System.Math.Min(values.Length, MaxLength));
+        foreach (float v in values)
+        {
+            if (ids.Count == MaxLength) break;
+            if (!(v >= 0) || float.IsInfinity(v)) throw new ArgumentException($"Token id {v} is not a non-negative integer.", nameof(values));
+            ids.Add(v < Vocabulary.Count ? (int)v : 0);
+        }
+        if (ids.Count == 0) ids.Add(0);
+        return ids.ToArray();
+    }
+
+    /// <summary>Ids of tokens given as strings (unknown tokens read as the unknown id).</summary>
+    public int[] EncodeTokens(ReadOnlySpan<ReadOnlyMemory<char>> tokens)
+    {
+        var ids = new List<int>(System.Math.Min(tokens.Length, MaxLength));
+        foreach (var t in tokens)
+        {
+            if (ids.Count == MaxLength) break;
+            string token = LowerCase ? t.ToString().ToLowerInvariant() : t.ToString();
+            ids.Add(Vocabulary.Contains(token) ? Vocabulary.IdOf(token) : System.Math.Max(0, Vocabulary.UnknownId));
+        }
+        if (ids.Count == 0) ids.Add(System.Math.Max(0, Vocabulary.UnknownId));
+        return ids.ToArray();
     }
 
     /// <summary>Token ids of a text as the model reads it (at least one token: an empty text reads as the unknown token).</summary>
@@ -54,9 +85,12 @@ public sealed class TextClassifierModel
     }
 
     /// <summary>Scores one text: binary → [logit]; multiclass → probabilities [K].</summary>
-    public float[] Predict(string? text)
+    public float[] Predict(string? text) => PredictIds(Encode(text));
+
+    /// <summary>Scores token ids: binary → [logit]; multiclass → probabilities [K].</summary>
+    public float[] PredictIds(int[] ids)
     {
-        var ids = Encode(text);
+        ArgumentNullException.ThrowIfNull(ids);
         var net = _pool.Rent();
         try
         {
@@ -79,6 +113,7 @@ public sealed class TextClassifierModel
         file.Properties["maxLength"] = MaxLength.ToString(CultureInfo.InvariantCulture);
         file.Lists["vocabulary"] = Vocabulary.Tokens.ToArray();
         file.Lists["classes"] = Classes.ToArray();
+        file.Properties["input"] = InputKind.ToString();
         return file;
     }
 
@@ -95,7 +130,8 @@ public sealed class TextClassifierModel
         if (vocab.Length != net.Options.VocabularySize) throw new System.IO.InvalidDataException($"Vocabulary has {vocab.Length} tokens; the network expects {net.Options.VocabularySize}.");
         bool binary = Prop("binary") == "1";
         if ((binary ? 1 : classes.Length) != net.Options.OutputSize) throw new System.IO.InvalidDataException($"{classes.Length} classes do not match the network's {net.Options.OutputSize} outputs.");
-        return new TextClassifierModel(net, new Vocabulary(Tokenizer.Create(tk), vocab), classes, binary, Prop("lowercase") == "1", maxLength);
+        if (!Enum.TryParse<TokenInputKind>(Prop("input"), out var input)) throw new System.IO.InvalidDataException($"Unknown input kind '{Prop("input")}'.");
+        return new TextClassifierModel(net, new Vocabulary(Tokenizer.Create(tk), vocab), classes, binary, Prop("lowercase") == "1", maxLength, input);
     }
 }
 
@@ -106,6 +142,37 @@ public sealed class TextClassifierInput
     [ColumnName(Payload.TextColumn)] public ReadOnlyMemory<char> Text { get; set; }
 
     /// <summary>The model payload (the same string on every row).</summary>
+    [ColumnName(Payload.PayloadColumn)] public ReadOnlyMemory<char> Model { get; set; }
+}
+
+/// <summary>What a text classifier reads.</summary>
+public enum TokenInputKind
+{
+    /// <summary>A text column, tokenized by the model.</summary>
+    Text,
+    /// <summary>A vector of token strings, or of keys (read through their key values).</summary>
+    Tokens,
+    /// <summary>A vector of non-negative integer ids (Single, Double or Int32).</summary>
+    Ids,
+}
+
+/// <summary>CustomMapping input: token strings and the serialized model.</summary>
+public sealed class TokenStringsInput
+{
+    /// <summary>The tokens (a private copy of the user's token column, keys mapped to their values).</summary>
+    [ColumnName(Payload.TokensColumn)] public ReadOnlyMemory<char>[] Tokens { get; set; } = Array.Empty<ReadOnlyMemory<char>>();
+
+    /// <summary>The model payload.</summary>
+    [ColumnName(Payload.PayloadColumn)] public ReadOnlyMemory<char> Model { get; set; }
+}
+
+/// <summary>CustomMapping input: token ids (converted to Single) and the serialized model.</summary>
+public sealed class TokenIdsInput
+{
+    /// <summary>The token ids (a private Single copy of the user's token column).</summary>
+    [ColumnName(Payload.TokensColumn)] public float[] Tokens { get; set; } = Array.Empty<float>();
+
+    /// <summary>The model payload.</summary>
     [ColumnName(Payload.PayloadColumn)] public ReadOnlyMemory<char> Model { get; set; }
 }
 
@@ -135,7 +202,23 @@ public sealed class BinaryTextClassifierFactory : CustomMappingFactory<TextClass
     internal static void Map(TextClassifierInput input, BinaryClassifierOutput output)
     {
         var model = Payload.Decode(input.Model, TextClassifierModel.FromFile);
-        float logit = model.Predict(input.Text.ToString())[0];
+        Write(model.Predict(input.Text.ToString())[0], output);
+    }
+
+    internal static void MapIds(TokenIdsInput input, BinaryClassifierOutput output)
+    {
+        var model = Payload.Decode(input.Model, TextClassifierModel.FromFile);
+        Write(model.PredictIds(model.EncodeIds(input.Tokens))[0], output);
+    }
+
+    internal static void MapTokens(TokenStringsInput input, BinaryClassifierOutput output)
+    {
+        var model = Payload.Decode(input.Model, TextClassifierModel.FromFile);
+        Write(model.PredictIds(model.EncodeTokens(input.Tokens))[0], output);
+    }
+
+    private static void Write(float logit, BinaryClassifierOutput output)
+    {
         output.Score = logit;
         output.Probability = SigmoidBinaryCrossEntropy.Sigmoid(logit);
         output.PredictedLabel = logit > 0;
@@ -155,7 +238,23 @@ public sealed class MulticlassTextClassifierFactory : CustomMappingFactory<TextC
     internal static void Map(TextClassifierInput input, MulticlassScores output)
     {
         var model = Payload.Decode(input.Model, TextClassifierModel.FromFile);
-        float[] p = model.Predict(input.Text.ToString());
+        Write(model, model.Predict(input.Text.ToString()), output);
+    }
+
+    internal static void MapIds(TokenIdsInput input, MulticlassScores output)
+    {
+        var model = Payload.Decode(input.Model, TextClassifierModel.FromFile);
+        Write(model, model.PredictIds(model.EncodeIds(input.Tokens)), output);
+    }
+
+    internal static void MapTokens(TokenStringsInput input, MulticlassScores output)
+    {
+        var model = Payload.Decode(input.Model, TextClassifierModel.FromFile);
+        Write(model, model.PredictIds(model.EncodeTokens(input.Tokens)), output);
+    }
+
+    private static void Write(TextClassifierModel model, float[] p, MulticlassScores output)
+    {
         int best = 0;
         for (int i = 0; i < p.Length; i++)
         {
@@ -164,4 +263,48 @@ public sealed class MulticlassTextClassifierFactory : CustomMappingFactory<TextC
         }
         output.Predicted = model.Classes[best].AsMemory();
     }
+}
+
+/// <summary>Binary classifier over a token-id column (contract <c>Rnn.MLNet.TokenClassifier.Binary.v1</c>).</summary>
+[CustomMappingFactoryAttribute(Contract)]
+public sealed class BinaryTokenIdsClassifierFactory : CustomMappingFactory<TokenIdsInput, BinaryClassifierOutput>
+{
+    /// <summary>The contract name saved in the model.</summary>
+    public const string Contract = "Rnn.MLNet.TokenClassifier.Binary.v1";
+
+    /// <inheritdoc />
+    public override Action<TokenIdsInput, BinaryClassifierOutput> GetMapping() => BinaryTextClassifierFactory.MapIds;
+}
+
+/// <summary>Multiclass classifier over a token-id column (contract <c>Rnn.MLNet.TokenClassifier.Multiclass.v1</c>).</summary>
+[CustomMappingFactoryAttribute(Contract)]
+public sealed class MulticlassTokenIdsClassifierFactory : CustomMappingFactory<TokenIdsInput, MulticlassScores>
+{
+    /// <summary>The contract name saved in the model.</summary>
+    public const string Contract = "Rnn.MLNet.TokenClassifier.Multiclass.v1";
+
+    /// <inheritdoc />
+    public override Action<TokenIdsInput, MulticlassScores> GetMapping() => MulticlassTextClassifierFactory.MapIds;
+}
+
+/// <summary>Binary classifier over a token-string or key column (contract <c>Rnn.MLNet.TokenStringClassifier.Binary.v1</c>).</summary>
+[CustomMappingFactoryAttribute(Contract)]
+public sealed class BinaryTokenStringsClassifierFactory : CustomMappingFactory<TokenStringsInput, BinaryClassifierOutput>
+{
+    /// <summary>The contract name saved in the model.</summary>
+    public const string Contract = "Rnn.MLNet.TokenStringClassifier.Binary.v1";
+
+    /// <inheritdoc />
+    public override Action<TokenStringsInput, BinaryClassifierOutput> GetMapping() => BinaryTextClassifierFactory.MapTokens;
+}
+
+/// <summary>Multiclass classifier over a token-string or key column (contract <c>Rnn.MLNet.TokenStringClassifier.Multiclass.v1</c>).</summary>
+[CustomMappingFactoryAttribute(Contract)]
+public sealed class MulticlassTokenStringsClassifierFactory : CustomMappingFactory<TokenStringsInput, MulticlassScores>
+{
+    /// <summary>The contract name saved in the model.</summary>
+    public const string Contract = "Rnn.MLNet.TokenStringClassifier.Multiclass.v1";
+
+    /// <inheritdoc />
+    public override Action<TokenStringsInput, MulticlassScores> GetMapping() => MulticlassTextClassifierFactory.MapTokens;
 }
