@@ -81,3 +81,66 @@ public class GemmTests
         Assert.Contains("A is too small", ex.Message);
     }
 }
+
+/// <summary>Pre-packed B and the multi-threaded split against the naive twin; thread count never changes a bit.</summary>
+public class GemmPackedAndParallelTests
+{
+    private static float[] Random(Rng rng, int n)
+    {
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float)rng.NextUniform(-1, 1);
+        return a;
+    }
+
+    [Theory]
+    [InlineData(false, false, 7, 33, 19)]
+    [InlineData(true, true, 3, 1100, 300)]   // small-M path reading the source matrix
+    [InlineData(false, true, 40, 2100, 270)] // crosses NC and KC blocks
+    [InlineData(true, false, 13, 1025, 257)]
+    public void PrepackedBMatchesReference(bool ta, bool tb, int m, int n, int k)
+    {
+        var rng = new Rng((ulong)(m + n + k));
+        var a = Random(rng, m * k);
+        var b = Random(rng, n * k);
+        var packed = new PackedB<float>();
+        packed.Pack(tb, n, k, b, tb ? k : n);
+        var fast = Random(rng, m * n);
+        var slow = (float[])fast.Clone();
+        Gemm.Multiply<float>(ta, m, packed, a, ta ? m : k, fast, n, accumulate: true);
+        GemmReference.Multiply<float>(ta, tb, m, n, k, a, ta ? m : k, b, tb ? k : n, slow, n, accumulate: true);
+        for (int i = 0; i < fast.Length; i++) Assert.True(System.Math.Abs(fast[i] - slow[i]) <= 1e-4 * (1 + System.Math.Abs(slow[i])), $"{i}: {fast[i]} vs {slow[i]}");
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void ThreadCountDoesNotChangeResults(int threads)
+    {
+        var rng = new Rng(11);
+        int m = 150, n = 1300, k = 300;
+        var a = Random(rng, m * k);
+        var b = Random(rng, n * k);
+        var packed = new PackedB<float>();
+        packed.Pack(true, n, k, b, k);
+        int saved = Parallelism.MaxThreads;
+        try
+        {
+            Parallelism.MaxThreads = 1;
+            var one = new float[m * n];
+            Gemm.Multiply<float>(false, true, m, n, k, a, k, b, k, one, n, false);
+            var onePacked = new float[m * n];
+            Gemm.Multiply<float>(false, m, packed, a, k, onePacked, n, false);
+            Parallelism.MaxThreads = threads;
+            var many = new float[m * n];
+            Gemm.Multiply<float>(false, true, m, n, k, a, k, b, k, many, n, false);
+            var manyPacked = new float[m * n];
+            Gemm.Multiply<float>(false, m, packed, a, k, manyPacked, n, false);
+            Assert.Equal(one, many);
+            Assert.Equal(onePacked, manyPacked);
+            var slow = new float[m * n];
+            GemmReference.Multiply<float>(false, true, m, n, k, a, k, b, k, slow, n, false);
+            for (int i = 0; i < slow.Length; i++) Assert.True(System.Math.Abs(many[i] - slow[i]) <= 1e-4 * (1 + System.Math.Abs(slow[i])));
+        }
+        finally { Parallelism.MaxThreads = saved; }
+    }
+}

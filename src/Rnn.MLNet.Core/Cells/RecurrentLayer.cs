@@ -45,6 +45,7 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     private T[] _dhNext = Array.Empty<T>(); // [B, H]
     private T[] _dc = Array.Empty<T>();     // [B, H]
     private T[] _dhDirect = Array.Empty<T>(); // [H]
+    private readonly PackedB<T> _packedHh = new(); // W_hh packed for the step products (forward: h·W_hhᵀ, backward: dah·W_hh)
 
     public RecurrentLayer(CellType cell, int inputSize, int hiddenSize, bool reverse, ParameterStore<T> store, string prefix, string suffix)
     {
@@ -94,7 +95,7 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         if (Cell == CellType.Lstm) Ensure(ref _c, (steps + 1) * B * H);
 
         // ax = X · W_ihᵀ + b_ih for all positions at once: [S·B, I] × [I, GH]
-        ReadOnlySpan<T> wIh = _store.Value(_wIh), wHh = _store.Value(_wHh), bIh = _store.Value(_bIh), bHh = _store.Value(_bHh);
+        ReadOnlySpan<T> wIh = _store.Value(_wIh), bIh = _store.Value(_bIh), bHh = _store.Value(_bHh);
         Span<T> ax = _ax.AsSpan(0, steps * B * GH);
         Gemm.Multiply(false, true, steps * B, GH, InputSize, input.Span, InputSize, wIh, InputSize, ax, GH, accumulate: false);
         for (int r = 0; r < steps * B; r++) TensorPrimitives.Add(ax.Slice(r * GH, GH), bIh, ax.Slice(r * GH, GH));
@@ -103,13 +104,14 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         if (Cell == CellType.Lstm) CopyOrZero(c0, _c.AsSpan(0, B * H));
 
         Span<T> ah = _ah.AsSpan(0, B * GH);
+        _packedHh.Pack(true, GH, H, _store.Values.AsMemory(_wHh.Offset, _wHh.Size), H); // once per sequence, not per step
         for (int k = 0; k < steps; k++)
         {
             int p = Position(k);
             ReadOnlySpan<T> hPrev = _h.AsSpan(k * B * H, B * H);
             Span<T> hNext = _h.AsSpan((k + 1) * B * H, B * H);
             // ah = h · W_hhᵀ + b_hh: [B, H] × [H, GH]
-            Gemm.Multiply(false, true, B, GH, H, hPrev, H, wHh, H, ah, GH, accumulate: false);
+            Gemm.Multiply(false, B, _packedHh, hPrev, H, ah, GH, accumulate: false);
             for (int b = 0; b < B; b++)
             {
                 Span<T> ahRow = ah.Slice(b * GH, GH);
@@ -166,8 +168,8 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         Span<T> dh = _dh.AsSpan(0, B * H), dhPrev = _dhNext.AsSpan(0, B * H), dc = _dc.AsSpan(0, B * H);
         CopyOrZero(dhFinal, dh);
         if (Cell == CellType.Lstm) CopyOrZero(dcFinal, dc);
-        ReadOnlySpan<T> wHh = _store.Value(_wHh);
         bool isGru = Cell == CellType.Gru;
+        _packedHh.Pack(false, H, GH, _store.Values.AsMemory(_wHh.Offset, _wHh.Size), H); // dh_prev = dah · W_hh at every step
 
         for (int k = S - 1; k >= 0; k--)
         {
@@ -206,7 +208,7 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
                 if (p >= _lengths[b] || isGru) src.CopyTo(dst);
                 else dst.Clear();
             }
-            Gemm.Multiply(false, false, B, H, GH, dahStep, GH, wHh, H, dhPrev, H, accumulate: true);
+            Gemm.Multiply(false, B, _packedHh, dahStep, GH, dhPrev, H, accumulate: true);
             dhPrev.CopyTo(dh);
         }
 

@@ -1,5 +1,6 @@
 using System;
 using System.Numerics;
+using System.Numerics.Tensors;
 
 namespace Rnn.MLNet.Losses;
 
@@ -25,37 +26,39 @@ public static class SoftmaxCrossEntropy
         if (logits.Length != n * classes) throw new ArgumentException($"Logits have {logits.Length} values; expected rows × classes = {n} × {classes}.", nameof(logits));
         if (!dLogits.IsEmpty && dLogits.Length != logits.Length) throw new ArgumentException("dLogits must have the shape of logits.", nameof(dLogits));
         if (!classWeights.IsEmpty && classWeights.Length != classes) throw new ArgumentException($"classWeights has {classWeights.Length} entries; expected {classes}.", nameof(classWeights));
+        // One pass per row: p = exp(z − max) (vectorized) kept in dLogits, loss = log Σp + max − z_y; then one scaling pass
+        // turns p into the gradient w·(softmax − onehot)/Σw once Σw is known.
         T total = T.Zero, weightSum = T.Zero;
         for (int r = 0; r < n; r++)
         {
             int y = targets[r];
             if (y == IgnoreIndex) continue;
             if ((uint)y >= (uint)classes) throw new ArgumentOutOfRangeException(nameof(targets), y, $"Target {y} in row {r} is outside [0, {classes}).");
+            weightSum += classWeights.IsEmpty ? T.One : classWeights[y];
+        }
+        T[]? rented = null;
+        for (int r = 0; r < n; r++)
+        {
+            int y = targets[r];
+            if (y == IgnoreIndex)
+            {
+                if (!dLogits.IsEmpty) dLogits.Slice(r * classes, classes).Clear();
+                continue;
+            }
             T w = classWeights.IsEmpty ? T.One : classWeights[y];
             ReadOnlySpan<T> z = logits.Slice(r * classes, classes);
-            T max = z[0];
-            for (int c = 1; c < classes; c++) if (z[c] > max) max = z[c];
-            T sum = T.Zero;
-            for (int c = 0; c < classes; c++) sum += T.Exp(z[c] - max);
-            T logSum = T.Log(sum) + max;
-            total += w * (logSum - z[y]);
-            weightSum += w;
-        }
-        if (!dLogits.IsEmpty)
-        {
-            dLogits.Clear();
-            if (weightSum > T.Zero)
-                for (int r = 0; r < n; r++)
-                {
-                    int y = targets[r];
-                    if (y == IgnoreIndex) continue;
-                    T scale = (classWeights.IsEmpty ? T.One : classWeights[y]) / weightSum;
-                    ReadOnlySpan<T> z = logits.Slice(r * classes, classes);
-                    Span<T> dz = dLogits.Slice(r * classes, classes);
-                    Softmax(z, dz);
-                    for (int c = 0; c < classes; c++) dz[c] *= scale;
-                    dz[y] -= scale;
-                }
+            Span<T> p = !dLogits.IsEmpty ? dLogits.Slice(r * classes, classes) : (rented ??= new T[classes]);
+            T max = TensorPrimitives.Max(z);
+            TensorPrimitives.Subtract(z, max, p);
+            TensorPrimitives.Exp<T>(p, p);
+            T sum = TensorPrimitives.Sum<T>(p);
+            total += w * (T.Log(sum) + max - z[y]);
+            if (!dLogits.IsEmpty)
+            {
+                T scale = w / weightSum;
+                TensorPrimitives.Multiply<T>(p, scale / sum, p);
+                p[y] -= scale;
+            }
         }
         return weightSum > T.Zero ? total / weightSum : T.Zero;
     }
@@ -63,11 +66,10 @@ public static class SoftmaxCrossEntropy
     /// <summary>Numerically stable softmax of one row.</summary>
     public static void Softmax<T>(ReadOnlySpan<T> z, Span<T> p) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        T max = z[0];
-        for (int c = 1; c < z.Length; c++) if (z[c] > max) max = z[c];
-        T sum = T.Zero;
-        for (int c = 0; c < z.Length; c++) { p[c] = T.Exp(z[c] - max); sum += p[c]; }
-        for (int c = 0; c < z.Length; c++) p[c] /= sum;
+        T max = TensorPrimitives.Max(z);
+        TensorPrimitives.Subtract(z, max, p);
+        TensorPrimitives.Exp<T>(p, p);
+        TensorPrimitives.Multiply<T>(p, T.One / TensorPrimitives.Sum<T>(p), p);
     }
 }
 

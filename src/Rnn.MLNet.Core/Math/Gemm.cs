@@ -10,9 +10,12 @@ namespace Rnn.MLNet.Math;
 /// op(A) is A stored [M,K] (lda ≥ K) or, with <c>transA</c>, A stored [K,M] (lda ≥ M); likewise for B.
 /// </summary>
 /// <remarks>
-/// Goto/BLIS structure: the K dimension is cut into blocks of <see cref="KC"/>, A into row panels of <see cref="MR"/> and B into
-/// column panels of NR (two SIMD vectors), each packed once per block into contiguous scratch so the micro-kernel streams
-/// both operands linearly. Edges are zero-padded in the packed copy and written back through a small tile.
+/// Goto/BLIS structure: K is cut into blocks of <see cref="KC"/>, N into blocks of <see cref="NC"/>; within a block A is
+/// packed into row panels of <see cref="MR"/> and B into column panels of NR (two SIMD vectors), so the micro-kernel
+/// streams both operands linearly. Edges are zero-padded in the packed copies and written back through a small tile.
+/// B can be packed once and reused (<see cref="PackedB{T}"/>): a recurrent layer multiplies by the same W_hh at every
+/// step. Large products are split over columns between <see cref="Parallelism.MaxThreads"/> threads; the summation order
+/// of every element is the same whatever the split, so results do not depend on the thread count.
 /// The naive twin is <see cref="GemmReference"/>; tests compare the two on every tail length.
 /// </remarks>
 internal static class Gemm
@@ -20,7 +23,12 @@ internal static class Gemm
     internal const int MR = 6;
     internal const int KC = 256;
     internal const int MC = 72;  // rows of A packed at once (multiple of MR)
-    internal const int NC = 1024; // columns of B packed at once
+    internal const int NC = 1024; // columns of B per block
+
+    /// <summary>Below this many multiply–adds a product runs on one thread.</summary>
+    internal const long ParallelThreshold = 1L << 19;
+
+    internal static int NR<T>() where T : unmanaged => Vector512.IsHardwareAccelerated ? 2 * Vector512<T>.Count : 2 * Vector256<T>.Count;
 
     public static void Multiply<T>(bool transA, bool transB, int m, int n, int k,
         ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, Span<T> c, int ldc, bool accumulate)
@@ -28,33 +36,112 @@ internal static class Gemm
     {
         if (m == 0 || n == 0) return;
         CheckSizes(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
-        if (k == 0)
-        {
-            if (!accumulate) for (int i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
-            return;
-        }
-
+        if (k == 0) { ClearOrKeep(m, n, c, ldc, accumulate); return; }
         if (m <= SmallM)
         {
             MultiplySmallM(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
             return;
         }
+        Run(transA, m, n, k, a, lda, null, transB, b, ldb, c, ldc, accumulate);
+    }
 
-        int nr = Vector512.IsHardwareAccelerated ? 2 * Vector512<T>.Count : 2 * Vector256<T>.Count;
-        int ncMax = System.Math.Min(NC, RoundUp(n, nr));
-        int kcMax = System.Math.Min(KC, k);
-        var scratch = GemmScratch<T>.Get(MC * kcMax, ncMax * kcMax);
-        Span<T> packA = scratch.A;
-        Span<T> packB = scratch.B;
-
-        for (int j0 = 0; j0 < n; j0 += NC)
+    /// <summary>C (+)= op(A) · B with B packed beforehand by <see cref="PackedB{T}.Pack"/>.</summary>
+    public static void Multiply<T>(bool transA, int m, PackedB<T> b, ReadOnlySpan<T> a, int lda, Span<T> c, int ldc, bool accumulate)
+        where T : unmanaged, INumber<T>
+    {
+        ArgumentNullException.ThrowIfNull(b);
+        int n = b.N, k = b.K;
+        if (m == 0 || n == 0) return;
+        CheckSizes(transA, false, m, n, k, a.Length, lda, n * k, n, c.Length, ldc);
+        if (k == 0) { ClearOrKeep(m, n, c, ldc, accumulate); return; }
+        if (m <= SmallM)
         {
-            int nc = System.Math.Min(NC, n - j0);
+            MultiplySmallM(transA, b.TransB, m, n, k, a, lda, b.Source.Span, b.Ldb, c, ldc, accumulate);
+            return;
+        }
+        Run(transA, m, n, k, a, lda, b, false, default, 0, c, ldc, accumulate);
+    }
+
+    private static void ClearOrKeep<T>(int m, int n, Span<T> c, int ldc, bool accumulate) where T : unmanaged
+    {
+        if (!accumulate) for (int i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
+    }
+
+    /// <summary>Runs the blocked product, split over column ranges when it is large enough.</summary>
+    private static unsafe void Run<T>(bool transA, int m, int n, int k, ReadOnlySpan<T> a, int lda, PackedB<T>? packed,
+        bool transB, ReadOnlySpan<T> b, int ldb, Span<T> c, int ldc, bool accumulate)
+        where T : unmanaged, INumber<T>
+    {
+        int nr = NR<T>();
+        int panels = (n + nr - 1) / nr;
+        int parts = (long)m * n * k >= ParallelThreshold ? System.Math.Min(Parallelism.MaxThreads, panels) : 1;
+        if (parts <= 1)
+        {
+            Blocked(transA, m, 0, n, k, a, lda, packed, transB, b, ldb, c, ldc, accumulate);
+            return;
+        }
+        fixed (T* pa = a, pb = b, pc = c)
+        {
+            var job = GemmJob<T>.Current;
+            job.Set(transA, m, n, k, pa, a.Length, lda, packed, transB, pb, b.Length, ldb, pc, c.Length, ldc, accumulate, nr);
+            WorkerPool.Run(job, parts);
+            job.Clear();
+        }
+    }
+
+    /// <summary>One part of a parallel product: a contiguous range of NR-wide column panels.</summary>
+    private sealed unsafe class GemmJob<T> : ParallelJob where T : unmanaged, INumber<T>
+    {
+        [ThreadStatic] private static GemmJob<T>? s_current;
+        public static GemmJob<T> Current => s_current ??= new GemmJob<T>();
+
+        private bool _transA, _transB, _accumulate;
+        private int _m, _n, _k, _lda, _ldb, _ldc, _nr, _aLen, _bLen, _cLen;
+        private T* _a, _b, _c;
+        private PackedB<T>? _packed;
+
+        public void Set(bool transA, int m, int n, int k, T* a, int aLen, int lda, PackedB<T>? packed, bool transB, T* b, int bLen, int ldb,
+            T* c, int cLen, int ldc, bool accumulate, int nr)
+        {
+            _transA = transA; _m = m; _n = n; _k = k; _a = a; _aLen = aLen; _lda = lda; _packed = packed; _transB = transB;
+            _b = b; _bLen = bLen; _ldb = ldb; _c = c; _cLen = cLen; _ldc = ldc; _accumulate = accumulate; _nr = nr;
+        }
+
+        public void Clear() { _a = _b = _c = null; _packed = null; }
+
+        public override void Execute(int part, int parts)
+        {
+            int panels = (_n + _nr - 1) / _nr;
+            int first = panels * part / parts, last = panels * (part + 1) / parts;
+            int j0 = first * _nr, j1 = System.Math.Min(_n, last * _nr);
+            if (j0 >= j1) return;
+            Blocked(_transA, _m, j0, j1, _k, new ReadOnlySpan<T>(_a, _aLen), _lda, _packed, _transB, new ReadOnlySpan<T>(_b, _bLen), _ldb,
+                new Span<T>(_c, _cLen), _ldc, _accumulate);
+        }
+    }
+
+    /// <summary>The blocked algorithm over columns [jStart, jEnd) (jStart a multiple of NR).</summary>
+    private static void Blocked<T>(bool transA, int m, int jStart, int jEnd, int k, ReadOnlySpan<T> a, int lda, PackedB<T>? packed,
+        bool transB, ReadOnlySpan<T> b, int ldb, Span<T> c, int ldc, bool accumulate)
+        where T : unmanaged, INumber<T>
+    {
+        int nr = NR<T>();
+        var scratch = GemmScratch<T>.Get(MC * System.Math.Min(KC, k), packed is null ? System.Math.Min(NC, RoundUp(jEnd - jStart, nr)) * System.Math.Min(KC, k) : 0);
+        Span<T> packA = scratch.A;
+        for (int j0 = jStart; j0 < jEnd;)
+        {
+            int nc = System.Math.Min(NC - j0 % NC, jEnd - j0); // never cross an NC block: packed B is stored by blocks
             for (int p0 = 0; p0 < k; p0 += KC)
             {
                 int kc = System.Math.Min(KC, k - p0);
                 bool acc = accumulate || p0 > 0;
-                PackB(transB, b, ldb, p0, j0, kc, nc, nr, packB);
+                ReadOnlySpan<T> packB;
+                if (packed is null)
+                {
+                    PackB(transB, b, ldb, p0, j0, kc, nc, nr, scratch.B);
+                    packB = scratch.B;
+                }
+                else packB = packed.Panels(p0, j0, kc, nc);
                 for (int i0 = 0; i0 < m; i0 += MC)
                 {
                     int mc = System.Math.Min(MC, m - i0);
@@ -62,7 +149,7 @@ internal static class Gemm
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int nValid = System.Math.Min(nr, nc - jr);
-                        ref T bPanel = ref packB[jr * kc];
+                        ref T bPanel = ref Unsafe.AsRef(in packB[jr * kc]);
                         for (int ir = 0; ir < mc; ir += MR)
                         {
                             int mValid = System.Math.Min(MR, mc - ir);
@@ -87,6 +174,7 @@ internal static class Gemm
                     }
                 }
             }
+            j0 += nc;
         }
     }
 
@@ -141,7 +229,7 @@ internal static class Gemm
             throw new ArgumentException($"C is too small: need {m}x{n} with leading dimension {ldc}, have {cLen} elements.");
     }
 
-    private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
+    internal static int RoundUp(int x, int to) => (x + to - 1) / to * to;
 
     // packA[panel][p][r] = op(A)[i0 + panel*MR + r, p0 + p], zero past the last row.
     private static void PackA<T>(bool transA, ReadOnlySpan<T> a, int lda, int i0, int p0, int mc, int kc, Span<T> packA)
@@ -173,7 +261,7 @@ internal static class Gemm
     }
 
     // packB[panel][p][c] = op(B)[p0 + p, j0 + panel*nr + c], zero past the last column.
-    private static void PackB<T>(bool transB, ReadOnlySpan<T> b, int ldb, int p0, int j0, int kc, int nc, int nr, Span<T> packB)
+    internal static void PackB<T>(bool transB, ReadOnlySpan<T> b, int ldb, int p0, int j0, int kc, int nc, int nr, Span<T> packB)
         where T : unmanaged, INumber<T>
     {
         for (int jr = 0; jr < nc; jr += nr)
@@ -327,6 +415,54 @@ internal static class Gemm
             if (s.BArray.Length < bSize) s.BArray = new T[bSize];
             return s;
         }
+    }
+}
+
+/// <summary>
+/// op(B) [K, N] packed once into the layout the GEMM micro-kernel reads, block by block (N blocks of NC, K blocks of KC,
+/// NR-wide panels inside). Reusing it saves re-packing a weight matrix at every time step.
+/// </summary>
+internal sealed class PackedB<T> where T : unmanaged, INumber<T>
+{
+    private T[] _data = Array.Empty<T>();
+    private int _nBlocks, _kBlocks, _nr;
+
+    public int N { get; private set; }
+    public int K { get; private set; }
+    public bool TransB { get; private set; }
+    public int Ldb { get; private set; }
+
+    /// <summary>The matrix packed last (kept by reference for the small-M path, which reads it directly).</summary>
+    public ReadOnlyMemory<T> Source { get; private set; }
+
+    /// <summary>Packs op(B) of <paramref name="b"/> (kept by reference for the small-M path); reuses this object's buffer.</summary>
+    public void Pack(bool transB, int n, int k, ReadOnlyMemory<T> b, int ldb)
+    {
+        Gemm.CheckSizes(false, transB, 1, n, k, k, k, b.Length, ldb, n, n);
+        _nr = Gemm.NR<T>();
+        N = n; K = k; TransB = transB; Ldb = ldb; Source = b;
+        _nBlocks = (n + Gemm.NC - 1) / Gemm.NC;
+        _kBlocks = (k + Gemm.KC - 1) / Gemm.KC;
+        long size = (long)Gemm.RoundUp(n, _nr) * k;
+        if (_data.Length < size) _data = new T[size];
+        for (int j0 = 0; j0 < n; j0 += Gemm.NC)
+            for (int p0 = 0; p0 < k; p0 += Gemm.KC)
+            {
+                int nc = System.Math.Min(Gemm.NC, n - j0), kc = System.Math.Min(Gemm.KC, k - p0);
+                Gemm.PackB<T>(transB, b.Span, ldb, p0, j0, kc, nc, _nr, _data.AsSpan(Offset(p0, j0)));
+            }
+    }
+
+    // Blocks are stored j0-major then p0; a block holds RoundUp(nc, nr) × kc values.
+    private int Offset(int p0, int j0) => j0 * K + p0 * Gemm.RoundUp(System.Math.Min(Gemm.NC, N - j0), _nr);
+
+    /// <summary>The panels of block (p0, j0) starting at column <paramref name="j"/> (a multiple of NR inside the block).</summary>
+    public ReadOnlySpan<T> Panels(int p0, int j, int kc, int nc)
+    {
+        int j0 = j / Gemm.NC * Gemm.NC;
+        int within = j - j0;
+        int start = Offset(p0, j0) + within * kc;
+        return _data.AsSpan(start, Gemm.RoundUp(nc, _nr) * kc);
     }
 }
 

@@ -37,9 +37,8 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
     private readonly T[][] _dirOut;   // per direction scratch output [S, B, H] (bidirectional only)
     private readonly T[][] _dropMask; // per layer l < L−1: scale (0 or 1/(1−p)) [S, B, D·H]
     private readonly bool[] _dropped;
-    private T[] _headIn = Array.Empty<T>();  // [N, D·H] rows read by the head (N = S·B or B)
+    private T[] _headIn = Array.Empty<T>();  // rows read by the head, batch-first: [B·S, D·H] per step, [B, D·H] last step
     private T[] _output = Array.Empty<T>();  // batch-first [B, S, O] or [B, O]
-    private T[] _logitsTm = Array.Empty<T>(); // time-major head output [S·B, O] (per-step mode)
     // Backward scratch.
     private T[] _dHeadIn = Array.Empty<T>();
     private T[] _dX = Array.Empty<T>();
@@ -177,16 +176,21 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         ReadOnlySpan<T> w = Parameters.Value(_headW), bias = Parameters.Value(_headB);
         if (Options.Output == OutputMode.PerStep)
         {
-            Ensure(ref _logitsTm, S * B * _o);
-            Span<T> logits = _logitsTm.AsSpan(0, S * B * _o);
-            Gemm.Multiply(false, true, S * B, _o, DH, top, DH, w, DH, logits, _o, accumulate: false);
+            // The head reads the top activations batch-first, so its (large) output needs no reordering:
+            // z [B·S, D·H] (zero rows at padding) → out = z · Wᵀ + b  [B·S, O], bias on valid rows only.
+            Ensure(ref _headIn, B * S * DH);
+            Span<T> z = _headIn.AsSpan(0, B * S * DH);
+            for (int b = 0; b < B; b++)
+                for (int t = 0; t < S; t++)
+                    top.Slice((t * B + b) * DH, DH).CopyTo(z.Slice((b * S + t) * DH, DH));
             Ensure(ref _output, B * S * _o);
-            for (int t = 0; t < S; t++)
-                for (int b = 0; b < B; b++)
+            Span<T> outp = _output.AsSpan(0, B * S * _o);
+            Gemm.Multiply(false, true, B * S, _o, DH, z, DH, w, DH, outp, _o, accumulate: false);
+            for (int b = 0; b < B; b++)
+                for (int t = 0; t < batch.Lengths[b]; t++)
                 {
-                    Span<T> dst = _output.AsSpan((b * S + t) * _o, _o);
-                    if (t < batch.Lengths[b]) TensorPrimitives.Add(logits.Slice((t * B + b) * _o, _o), bias, dst);
-                    else dst.Clear();
+                    Span<T> row = outp.Slice((b * S + t) * _o, _o);
+                    TensorPrimitives.Add(row, bias, row);
                 }
         }
         else
@@ -241,18 +245,17 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         dTop.Clear();
         if (Options.Output == OutputMode.PerStep)
         {
-            // Reorder dOutput to time-major, zero at padding, reusing the logits buffer.
-            Span<T> dLogits = _logitsTm.AsSpan(0, S * B * _o);
-            for (int t = 0; t < S; t++)
-                for (int b = 0; b < B; b++)
-                {
-                    Span<T> dst = dLogits.Slice((t * B + b) * _o, _o);
-                    if (t < batch.Lengths[b]) dOutput.Slice((b * S + t) * _o, _o).CopyTo(dst);
-                    else dst.Clear();
-                }
-            Gemm.Multiply(true, false, _o, DH, S * B, dLogits, _o, _x[L], DH, dW, DH, accumulate: true);
-            for (int r = 0; r < S * B; r++) TensorPrimitives.Add(dB, dLogits.Slice(r * _o, _o), dB);
-            Gemm.Multiply(false, false, S * B, DH, _o, dLogits, _o, w, DH, dTop, DH, accumulate: false);
+            // dW += doutᵀ · z (padding rows of z are zero), db += Σ valid rows, dz = dout · W, read back time-major.
+            ReadOnlySpan<T> z = _headIn.AsSpan(0, B * S * DH);
+            Gemm.Multiply(true, false, _o, DH, B * S, dOutput, _o, z, DH, dW, DH, accumulate: true);
+            for (int b = 0; b < B; b++)
+                for (int t = 0; t < batch.Lengths[b]; t++) TensorPrimitives.Add(dB, dOutput.Slice((b * S + t) * _o, _o), dB);
+            Ensure(ref _dHeadIn, B * S * DH);
+            Span<T> dz = _dHeadIn.AsSpan(0, B * S * DH);
+            Gemm.Multiply(false, false, B * S, DH, _o, dOutput, _o, w, DH, dz, DH, accumulate: false);
+            for (int b = 0; b < B; b++)
+                for (int t = 0; t < batch.Lengths[b]; t++)
+                    dz.Slice((b * S + t) * DH, DH).CopyTo(dTop.Slice((t * B + b) * DH, DH));
         }
         else
         {

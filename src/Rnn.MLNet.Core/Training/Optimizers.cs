@@ -109,7 +109,33 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
         T b1 = T.CreateChecked(Beta1), b2 = T.CreateChecked(Beta2), ob1 = T.One - b1, ob2 = T.One - b2;
         T stepSize = T.CreateChecked(LearningRate / bc1), invSqrtBc2 = T.CreateChecked(1 / System.Math.Sqrt(bc2));
         T eps = T.CreateChecked(Epsilon), wd = T.CreateChecked(WeightDecay), decay = T.CreateChecked(1 - LearningRate * WeightDecay);
-        for (int i = 0; i < w.Length; i++)
+        // Same arithmetic as the scalar rule below, Vector<T> wide:
+        //   g' = g + λw (L2) | w ← w(1 − lrλ) (AdamW);  m = β₁m + (1−β₁)g';  v = β₂v + (1−β₂)g'²;
+        //   w −= (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε)
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            int width = Vector<T>.Count;
+            var vb1 = new Vector<T>(b1); var vb2 = new Vector<T>(b2); var vob1 = new Vector<T>(ob1); var vob2 = new Vector<T>(ob2);
+            var vStep = new Vector<T>(stepSize); var vInv = new Vector<T>(invSqrtBc2); var vEps = new Vector<T>(eps);
+            var vWd = new Vector<T>(wd); var vDecay = new Vector<T>(decay);
+            var ws = System.Runtime.InteropServices.MemoryMarshal.Cast<T, Vector<T>>(w);
+            var gs = System.Runtime.InteropServices.MemoryMarshal.Cast<T, Vector<T>>(g);
+            var ms = System.Runtime.InteropServices.MemoryMarshal.Cast<T, Vector<T>>(m.AsSpan());
+            var vs = System.Runtime.InteropServices.MemoryMarshal.Cast<T, Vector<T>>(v.AsSpan());
+            for (int j = 0; j < ws.Length; j++)
+            {
+                Vector<T> wj = ws[j], gj = gs[j];
+                if (Decoupled) wj *= vDecay;
+                else gj += vWd * wj;
+                Vector<T> mj = vb1 * ms[j] + vob1 * gj;
+                Vector<T> vj = vb2 * vs[j] + vob2 * gj * gj;
+                ms[j] = mj; vs[j] = vj;
+                ws[j] = wj - vStep * mj / (Vector.SquareRoot(vj) * vInv + vEps);
+            }
+            i = ws.Length * width;
+        }
+        for (; i < w.Length; i++)
         {
             T gi = g[i];
             if (Decoupled) w[i] *= decay;

@@ -1,0 +1,126 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Text.Json;
+using Rnn.MLNet.Cells;
+using Rnn.MLNet.Math;
+using Rnn.MLNet.Models;
+using Rnn.MLNet.Training;
+
+namespace Rnn.MLNet.Benchmarks;
+
+/// <summary>
+/// The shared benchmark protocol (../shared/bench/rnn-configs.json), timed exactly as ../shared/bench/torch_peer.py times
+/// PyTorch: training = embedding → stacked cell → head → loss → backward → clip 5 → Adam 1e-3 on fixed random ids,
+/// 3 warm-up steps, then the median step over <c>--seconds</c> (at least 5 steps); latency = one sequence, forward +
+/// sigmoid, median over <c>--seconds</c> (at least 50 runs). One JSON object per line, the peer's fields plus ours.
+/// </summary>
+internal static class Protocol
+{
+    private sealed record Config(string Name, string Cell, string Task, int Vocab, int Embed, int Hidden, int Layers, int Batch, int Seq);
+
+    public static int Run(string[] args)
+    {
+        string? Get(string name) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : null; }
+        string configs = Get("--configs") ?? Path.Combine("..", "shared", "bench", "rnn-configs.json");
+        string? only = Get("--only");
+        double seconds = double.Parse(Get("--seconds") ?? "10", CultureInfo.InvariantCulture);
+        int threads = int.Parse(Get("--threads") ?? "1", CultureInfo.InvariantCulture);
+        if (!File.Exists(configs)) { Console.Error.WriteLine($"configs file '{configs}' not found (pass --configs)"); return 2; }
+        Parallelism.MaxThreads = threads;
+        using var doc = JsonDocument.Parse(File.ReadAllText(configs));
+        foreach (var (mode, key) in new[] { ("train", "configs"), ("latency", "latency") })
+        {
+            if (!doc.RootElement.TryGetProperty(key, out var list)) continue;
+            foreach (var e in list.EnumerateArray())
+            {
+                var c = new Config(e.GetProperty("name").GetString()!, e.GetProperty("cell").GetString()!, e.GetProperty("task").GetString()!,
+                    e.GetProperty("vocab").GetInt32(), e.GetProperty("embed").GetInt32(), e.GetProperty("hidden").GetInt32(),
+                    e.GetProperty("layers").GetInt32(), e.GetProperty("batch").GetInt32(), e.GetProperty("seq").GetInt32());
+                if (only is not null && c.Name != only) continue;
+                var result = new Dictionary<string, object>
+                {
+                    ["impl"] = "rnn-mlnet-" + typeof(SequenceNetwork<float>).Assembly.GetName().Version!.ToString(3),
+                    ["name"] = c.Name, ["mode"] = mode, ["threads"] = threads,
+                };
+                foreach (var kv in mode == "train" ? Train(c, seconds) : Latency(c, seconds)) result[kv.Key] = kv.Value;
+                result["peak_rss_mb"] = System.Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1);
+                Console.WriteLine(JsonSerializer.Serialize(result));
+            }
+        }
+        return 0;
+    }
+
+    private static SequenceNetwork<float> Build(Config c, bool lm)
+    {
+        var cell = c.Cell switch { "rnn" => CellType.RnnTanh, "lstm" => CellType.Lstm, "gru" => CellType.Gru, _ => throw new ArgumentException($"unknown cell '{c.Cell}'") };
+        var net = new SequenceNetwork<float>(new NetworkOptions
+        {
+            Cell = cell, Input = InputKind.Embedding, VocabularySize = c.Vocab, EmbeddingSize = c.Embed, HiddenSize = c.Hidden, Layers = c.Layers,
+            OutputSize = lm ? c.Vocab : 1, Output = lm ? OutputMode.PerStep : OutputMode.LastStep,
+        });
+        Initializer.Initialize(net, InitScheme.PyTorchDefault, 0);
+        return net;
+    }
+
+    private static Dictionary<string, object> Train(Config c, double seconds)
+    {
+        bool lm = c.Task == "lm";
+        var net = Build(c, lm);
+        var rng = new Rng(0);
+        int B = c.Batch, T = c.Seq;
+        var x = Enumerable.Range(0, B * T).Select(_ => rng.NextInt(c.Vocab)).ToArray();
+        var batch = SequenceBatch<float>.FromTokens(x, B, T);
+        var targets = lm
+            ? new Targets<float> { Classes = Enumerable.Range(0, B * T).Select(_ => rng.NextInt(c.Vocab)).ToArray() }
+            : new Targets<float> { Values = Enumerable.Range(0, B).Select(_ => (float)rng.NextInt(2)).ToArray() };
+        var trainer = new Trainer<float>(net, new Adam<float>(1e-3), lm ? LossKind.SoftmaxCrossEntropy : LossKind.SigmoidBinaryCrossEntropy) { ClipNorm = 5 };
+        for (int i = 0; i < 3; i++) trainer.TrainStep(batch, targets);
+        var times = new List<double>();
+        long allocated = 0;
+        var end = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
+        while (Stopwatch.GetTimestamp() < end || times.Count < 5)
+        {
+            long a0 = GC.GetAllocatedBytesForCurrentThread();
+            long t0 = Stopwatch.GetTimestamp();
+            trainer.TrainStep(batch, targets);
+            times.Add((Stopwatch.GetTimestamp() - t0) / (double)Stopwatch.Frequency);
+            allocated += GC.GetAllocatedBytesForCurrentThread() - a0;
+        }
+        times.Sort();
+        double median = times[times.Count / 2];
+        return new()
+        {
+            ["tokens_per_s"] = System.Math.Round(B * T / median, 1), ["step_ms_median"] = System.Math.Round(median * 1e3, 3), ["steps"] = times.Count,
+            ["alloc_bytes_per_step"] = allocated / times.Count,
+        };
+    }
+
+    private static Dictionary<string, object> Latency(Config c, double seconds)
+    {
+        var net = Build(c, lm: false);
+        var rng = new Rng(0);
+        var x = Enumerable.Range(0, c.Seq).Select(_ => rng.NextInt(c.Vocab)).ToArray();
+        var batch = SequenceBatch<float>.FromTokens(x, 1, c.Seq);
+        float Run() => Losses.SigmoidBinaryCrossEntropy.Sigmoid(net.Forward(batch)[0]);
+        for (int i = 0; i < 20; i++) Run();
+        var times = new List<double>();
+        var end = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
+        while (Stopwatch.GetTimestamp() < end || times.Count < 50)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            Run();
+            times.Add((Stopwatch.GetTimestamp() - t0) / (double)Stopwatch.Frequency);
+        }
+        times.Sort();
+        var r = new Dictionary<string, object>
+        {
+            ["us_per_seq"] = System.Math.Round(times[times.Count / 2] * 1e6, 2), ["us_p99"] = System.Math.Round(times[(int)(times.Count * 0.99)] * 1e6, 2),
+        };
+        foreach (var kv in PredictionEngineLatency.Measure(c.Vocab, c.Embed, c.Hidden, c.Cell, c.Seq, seconds)) r[kv.Key] = kv.Value;
+        return r;
+    }
+}

@@ -1,0 +1,96 @@
+using System;
+using System.Threading;
+
+namespace Rnn.MLNet.Math;
+
+/// <summary>A unit of work split into parts; part 0 runs on the calling thread.</summary>
+internal abstract class ParallelJob
+{
+    public abstract void Execute(int part, int parts);
+}
+
+/// <summary>
+/// A small fixed pool of worker threads for the matrix kernels: no allocation per call (jobs are reused objects), workers
+/// spin briefly before sleeping so a steady stream of products does not pay a wake-up each time. Only one caller uses the
+/// pool at a time; a concurrent caller simply runs its job on its own thread.
+/// </summary>
+internal static class WorkerPool
+{
+    private static Worker[] s_workers = Array.Empty<Worker>();
+    private static int s_busy;
+    private static int s_pending;
+    private static Exception? s_error;
+    private static readonly object s_grow = new();
+
+    /// <summary>Runs <paramref name="job"/> as <paramref name="parts"/> parts (capped by <see cref="Parallelism.MaxThreads"/>).</summary>
+    public static void Run(ParallelJob job, int parts)
+    {
+        parts = System.Math.Min(parts, Parallelism.MaxThreads);
+        if (parts <= 1 || Interlocked.CompareExchange(ref s_busy, 1, 0) != 0)
+        {
+            for (int p = 0; p < System.Math.Max(parts, 1); p++) job.Execute(p, System.Math.Max(parts, 1));
+            return;
+        }
+        try
+        {
+            EnsureWorkers(parts - 1);
+            s_error = null;
+            Volatile.Write(ref s_pending, parts - 1);
+            for (int w = 1; w < parts; w++) s_workers[w - 1].Start(job, w, parts);
+            job.Execute(0, parts);
+            var spin = new SpinWait();
+            while (Volatile.Read(ref s_pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
+            if (s_error is { } e) throw new AggregateException("A matrix kernel worker failed.", e);
+        }
+        finally { Volatile.Write(ref s_busy, 0); }
+    }
+
+    private static void EnsureWorkers(int count)
+    {
+        if (s_workers.Length >= count) return;
+        lock (s_grow)
+        {
+            if (s_workers.Length >= count) return;
+            var grown = new Worker[count];
+            Array.Copy(s_workers, grown, s_workers.Length);
+            for (int i = s_workers.Length; i < count; i++) grown[i] = new Worker(i + 1);
+            s_workers = grown;
+        }
+    }
+
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "Workers live as long as the process.")]
+    private sealed class Worker
+    {
+        private readonly ManualResetEventSlim _go = new(false, spinCount: 2000);
+        private ParallelJob? _job;
+        private int _part, _parts;
+
+        public Worker(int index)
+        {
+            var thread = new Thread(Loop) { IsBackground = true, Name = "Rnn.MLNet worker " + index };
+            thread.Start();
+        }
+
+        public void Start(ParallelJob job, int part, int parts)
+        {
+            _job = job; _part = part; _parts = parts;
+            _go.Set();
+        }
+
+        private void Loop()
+        {
+            while (true)
+            {
+                _go.Wait();
+                _go.Reset();
+                try { _job!.Execute(_part, _parts); }
+                catch (Exception e) { s_error = e; }
+                finally
+                {
+                    _job = null;
+                    Interlocked.Decrement(ref s_pending);
+                }
+            }
+        }
+    }
+}
