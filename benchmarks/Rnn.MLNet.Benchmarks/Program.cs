@@ -17,6 +17,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "model-size") return ModelSize.Run();
         if (args.Length > 0 && args[0] == "protocol") return Protocol.Run(args);
         if (args.Length > 0 && args[0] == "gemm") return GemmThroughput.Run(args);
+        if (args.Length > 0 && args[0] == "profile") return StepProfile.Run(args);
         if (args.Length > 1 && args[0] == "model-load") return ModelSize.Load(args[1]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;

@@ -24,7 +24,17 @@ internal static class ElmanCell
     public static void Backward<T>(bool relu, ReadOnlySpan<T> h, ReadOnlySpan<T> dh, Span<T> da)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        for (int j = 0; j < h.Length; j++)
+        int j = 0;
+        if (Vector.IsHardwareAccelerated && !relu)
+        {
+            var one = Vector<T>.One;
+            for (; j <= h.Length - Vector<T>.Count; j += Vector<T>.Count)
+            {
+                var hv = new Vector<T>(h.Slice(j));
+                (new Vector<T>(dh.Slice(j)) * (one - hv * hv)).CopyTo(da.Slice(j));
+            }
+        }
+        for (; j < h.Length; j++)
             da[j] = relu ? (h[j] > T.Zero ? dh[j] : T.Zero) : dh[j] * (T.One - h[j] * h[j]);
     }
 }
@@ -59,7 +69,25 @@ internal static class LstmCell
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = c.Length;
-        for (int j = 0; j < n; j++)
+        int j = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            // The scalar loop below, Vector<T> wide (same operations in the same order per element).
+            var one = Vector<T>.One;
+            for (; j <= n - Vector<T>.Count; j += Vector<T>.Count)
+            {
+                var i = new Vector<T>(gates.Slice(j)); var f = new Vector<T>(gates.Slice(n + j));
+                var g = new Vector<T>(gates.Slice(2 * n + j)); var o = new Vector<T>(gates.Slice(3 * n + j));
+                var tc = new Vector<T>(tanhC.Slice(j)); var dhv = new Vector<T>(dh.Slice(j));
+                var dcNext = new Vector<T>(dc.Slice(j)) + dhv * o * (one - tc * tc);
+                (dcNext * g * i * (one - i)).CopyTo(da.Slice(j));
+                (dcNext * new Vector<T>(c.Slice(j)) * f * (one - f)).CopyTo(da.Slice(n + j));
+                (dcNext * i * (one - g * g)).CopyTo(da.Slice(2 * n + j));
+                (dhv * tc * o * (one - o)).CopyTo(da.Slice(3 * n + j));
+                (dcNext * f).CopyTo(dc.Slice(j));
+            }
+        }
+        for (; j < n; j++)
         {
             T i = gates[j], f = gates[n + j], g = gates[2 * n + j], o = gates[3 * n + j];
             T tc = tanhC[j];
@@ -105,7 +133,25 @@ internal static class GruCell
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = h.Length;
-        for (int j = 0; j < n; j++)
+        int j = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var one = Vector<T>.One;
+            for (; j <= n - Vector<T>.Count; j += Vector<T>.Count)
+            {
+                var r = new Vector<T>(gates.Slice(j)); var z = new Vector<T>(gates.Slice(n + j)); var nn = new Vector<T>(gates.Slice(2 * n + j));
+                var dhv = new Vector<T>(dh.Slice(j));
+                var dn = dhv * (one - z);
+                var dz = dhv * (new Vector<T>(h.Slice(j)) - nn);
+                var dan = dn * (one - nn * nn);
+                var dar = dan * new Vector<T>(ahN.Slice(j)) * r * (one - r);
+                var daz = dz * z * (one - z);
+                dar.CopyTo(dax.Slice(j)); daz.CopyTo(dax.Slice(n + j)); dan.CopyTo(dax.Slice(2 * n + j));
+                dar.CopyTo(dah.Slice(j)); daz.CopyTo(dah.Slice(n + j)); (dan * r).CopyTo(dah.Slice(2 * n + j));
+                (dhv * z).CopyTo(dhDirect.Slice(j));
+            }
+        }
+        for (; j < n; j++)
         {
             T r = gates[j], z = gates[n + j], nn = gates[2 * n + j];
             T dn = dh[j] * (T.One - z);

@@ -56,7 +56,7 @@ internal static class Gemm
         if (k == 0) { ClearOrKeep(m, n, c, ldc, accumulate); return; }
         if (m <= SmallM)
         {
-            MultiplySmallM(transA, b.TransB, m, n, k, a, lda, b.Source.Span, b.Ldb, c, ldc, accumulate);
+            RowTimesMatrix(transA, m, n, k, a, lda, b.KN, c, ldc, accumulate);
             return;
         }
         Run(transA, m, n, k, a, lda, b, false, default, 0, c, ldc, accumulate);
@@ -212,6 +212,44 @@ internal static class Gemm
                 if (!accumulate) ci.Clear();
                 for (int p = 0; p < k; p++)
                     if (ai[p] != T.Zero) System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(b.Slice(p * ldb, n), ai[p], ci, ci);
+            }
+        }
+    }
+
+    // C[i, :] (+)= Σ_p A[i, p] · B[p, :] with B as [K, N] row-major: four rows of B per pass over C's row, so C is read and
+    // written once per four multiply–adds (a streaming step with batch 1 is this product).
+    private static void RowTimesMatrix<T>(bool transA, int m, int n, int k, ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> bkn, Span<T> c, int ldc, bool accumulate)
+        where T : unmanaged, INumber<T>
+    {
+        int w = Vector<T>.Count;
+        for (int i = 0; i < m; i++)
+        {
+            Span<T> ci = c.Slice(i * ldc, n);
+            if (!accumulate) ci.Clear();
+            int rowStep = transA ? lda : 1, rowStart = transA ? i : i * lda; // A[i, p] = a[rowStart + p·rowStep]
+            int p0 = 0;
+            for (; p0 + 4 <= k; p0 += 4)
+            {
+                T a0 = a[rowStart + p0 * rowStep], a1 = a[rowStart + (p0 + 1) * rowStep], a2 = a[rowStart + (p0 + 2) * rowStep], a3 = a[rowStart + (p0 + 3) * rowStep];
+                ReadOnlySpan<T> b0 = bkn.Slice(p0 * n, n), b1 = bkn.Slice((p0 + 1) * n, n), b2 = bkn.Slice((p0 + 2) * n, n), b3 = bkn.Slice((p0 + 3) * n, n);
+                int j = 0;
+                if (Vector.IsHardwareAccelerated)
+                {
+                    Vector<T> v0 = new(a0), v1 = new(a1), v2 = new(a2), v3 = new(a3);
+                    for (; j <= n - w; j += w)
+                    {
+                        var acc = new Vector<T>(ci.Slice(j));
+                        acc += v0 * new Vector<T>(b0.Slice(j)) + v1 * new Vector<T>(b1.Slice(j)) + v2 * new Vector<T>(b2.Slice(j)) + v3 * new Vector<T>(b3.Slice(j));
+                        acc.CopyTo(ci.Slice(j));
+                    }
+                }
+                for (; j < n; j++) ci[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j];
+            }
+            for (; p0 < k; p0++)
+            {
+                T ap = a[rowStart + p0 * rowStep];
+                ReadOnlySpan<T> bp = bkn.Slice(p0 * n, n);
+                for (int j = 0; j < n; j++) ci[j] += ap * bp[j];
             }
         }
     }
@@ -432,15 +470,26 @@ internal sealed class PackedB<T> where T : unmanaged, INumber<T>
     public bool TransB { get; private set; }
     public int Ldb { get; private set; }
 
-    /// <summary>The matrix packed last (kept by reference for the small-M path, which reads it directly).</summary>
-    public ReadOnlyMemory<T> Source { get; private set; }
+    private T[] _kn = Array.Empty<T>();
+    private ReadOnlyMemory<T> _source;
+
+    /// <summary>op(B) as [K, N] row-major for the few-row path: the source itself, or a transposed copy when it is Bᵀ.</summary>
+    public ReadOnlySpan<T> KN => TransB ? _kn.AsSpan(0, N * K) : _source.Span;
 
     /// <summary>Packs op(B) of <paramref name="b"/> (kept by reference for the small-M path); reuses this object's buffer.</summary>
     public void Pack(bool transB, int n, int k, ReadOnlyMemory<T> b, int ldb)
     {
         Gemm.CheckSizes(false, transB, 1, n, k, k, k, b.Length, ldb, n, n);
         _nr = Gemm.NR<T>();
-        N = n; K = k; TransB = transB; Ldb = ldb; Source = b;
+        N = n; K = k; TransB = transB; Ldb = ldb; _source = b;
+        if (transB)
+        {
+            if (_kn.Length < n * k) _kn = new T[n * k];
+            var src = b.Span;
+            for (int j = 0; j < n; j++)
+                for (int p = 0; p < k; p++) _kn[p * n + j] = src[j * ldb + p];
+        }
+        else if (ldb != n) throw new ArgumentException("A packed B that is not transposed must be dense (ldb = N).", nameof(ldb));
         _nBlocks = (n + Gemm.NC - 1) / Gemm.NC;
         _kBlocks = (k + Gemm.KC - 1) / Gemm.KC;
         long size = (long)Gemm.RoundUp(n, _nr) * k;
