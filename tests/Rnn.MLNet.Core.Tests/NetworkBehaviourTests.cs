@@ -230,3 +230,33 @@ public class NetworkBehaviourTests
         Assert.Equal(Run(), Run());
     }
 }
+
+/// <summary>The steady-state training step allocates nothing on the managed heap (buffers are reused).</summary>
+public class AllocationTests
+{
+    [Theory]
+    [InlineData(CellType.Lstm, 2, false)]
+    [InlineData(CellType.Gru, 1, true)]
+    [InlineData(CellType.RnnTanh, 2, false)]
+    public void SteadyStateTrainingStepAllocatesNothing(CellType cell, int layers, bool lastStep)
+    {
+        var net = new SequenceNetwork<float>(new NetworkOptions
+        {
+            Cell = cell, Input = InputKind.Embedding, VocabularySize = 50, EmbeddingSize = 16, HiddenSize = 32, Layers = layers,
+            Dropout = layers > 1 ? 0.2f : 0, OutputSize = lastStep ? 1 : 50, Output = lastStep ? OutputMode.LastStep : OutputMode.PerStep,
+        });
+        Initializer.Initialize(net, InitScheme.PyTorchDefault, 1);
+        var rng = new Rng(2);
+        var tokens = Enumerable.Range(0, 8 * 12).Select(_ => rng.NextInt(50)).ToArray();
+        var batch = SequenceBatch<float>.FromTokens(tokens, 8, 12, Enumerable.Range(0, 8).Select(i => 12 - i).ToArray());
+        var targets = lastStep
+            ? new Targets<float> { Values = Enumerable.Range(0, 8).Select(i => (float)(i % 2)).ToArray() }
+            : new Targets<float> { Classes = tokens };
+        var trainer = new Trainer<float>(net, new Adam<float>(1e-3), lastStep ? LossKind.SigmoidBinaryCrossEntropy : LossKind.SoftmaxCrossEntropy);
+        for (int i = 0; i < 30; i++) trainer.TrainStep(batch, targets); // warm-up: buffers grow, methods tier up
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++) trainer.TrainStep(batch, targets);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated == 0, $"{allocated} bytes allocated in 20 steady-state steps");
+    }
+}
