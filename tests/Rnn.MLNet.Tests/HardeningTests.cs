@@ -1,0 +1,179 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.IO.Compression;
+using System.Linq;
+using System.Text;
+using Microsoft.ML;
+using Rnn.MLNet.Cells;
+using Rnn.MLNet.Math;
+using Rnn.MLNet.TextClassification;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Rnn.MLNet.Tests;
+
+/// <summary>Tests that attack the ML.NET layer: corrupt model archives, hostile texts, thread counts.</summary>
+public class HardeningTests
+{
+    private readonly ITestOutputHelper _out;
+    public HardeningTests(ITestOutputHelper output) => _out = output;
+
+    public sealed class Scored
+    {
+        public float Score { get; set; }
+        public float Probability { get; set; }
+    }
+
+    private static (MLContext Ml, ITransformer Model, IDataView Data) SmallModel()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(SyntheticData.Sentiment(120, 1));
+        var model = ml.BinaryClassification.Trainers.RnnText(new RnnTextClassifierOptions { HiddenSize = 6, EmbeddingSize = 4, Epochs = 1, Seed = 1, Tokenizer = Text.TokenizerKind.Character }).Fit(data);
+        return (ml, model, data);
+    }
+
+    /// <summary>
+    /// The payload inside the saved .zip is corrupted in place (one base64 character changed, or the payload cut short):
+    /// loading and scoring must end in an exception that says the model is corrupt — never a crash or a wrong score.
+    /// </summary>
+    [Fact]
+    public void CorruptedPayloadsInsideTheZipAreRejected()
+    {
+        var (ml, model, data) = SmallModel();
+        using var ms = new MemoryStream();
+        ml.Model.Save(model, data.Schema, ms);
+        byte[] zip = ms.ToArray();
+        // Find the archive entry and offset of the base64 payload: the longest run of base64 characters, which ML.NET
+        // stores as UTF-16 (each character followed by a zero byte).
+        using var archive = new ZipArchive(new MemoryStream(zip), ZipArchiveMode.Read);
+        var entries = archive.Entries.Select(e => { using var s = e.Open(); using var b = new MemoryStream(); s.CopyTo(b); return (e.FullName, Bytes: b.ToArray()); }).ToList();
+        string name = "";
+        byte[] bytes = Array.Empty<byte>();
+        int bestStart = 0, bestLength = 0;
+        foreach (var (entryName, content) in entries)
+        {
+            for (int parity = 0; parity < 2; parity++)
+            {
+                int start = parity;
+                for (int i = parity; i + 1 <= content.Length; i += 2)
+                {
+                    bool b64 = i + 1 < content.Length && content[i + 1] == 0 &&
+                        (char.IsAsciiLetterOrDigit((char)content[i]) || content[i] == '+' || content[i] == '/' || content[i] == '=');
+                    if (!b64)
+                    {
+                        if ((i - start) / 2 > bestLength) { bestLength = (i - start) / 2; bestStart = start; name = entryName; bytes = content; }
+                        start = i + 2;
+                    }
+                }
+            }
+        }
+        Assert.True(bestLength > 500, $"payload not found (longest base64 run {bestLength} in {name})");
+        var rng = new Rng(3);
+        int rejected = 0;
+        for (int trial = 0; trial < 40; trial++)
+        {
+            var mutated = (byte[])bytes.Clone();
+            int at = bestStart + 2 * (16 + rng.NextInt(bestLength - 32)); // a character past the magic/version, inside the payload
+            byte replacement;
+            do replacement = (byte)"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[rng.NextInt(64)]; while (replacement == mutated[at]);
+            mutated[at] = replacement;
+            byte[] corrupted = Rezip(entries, name, mutated);
+            var ml2 = new MLContext();
+            var ex = Record.Exception(() =>
+            {
+                var loaded = ml2.Model.Load(new MemoryStream(corrupted), out _);
+                _ = ml2.Data.CreateEnumerable<Scored>(loaded.Transform(data), false).Sum(s => s.Score);
+            });
+            Assert.NotNull(ex);
+            var inner = ex!;
+            while (inner.InnerException is not null && inner is not InvalidDataException) inner = inner.InnerException;
+            Assert.True(inner is InvalidDataException, $"trial {trial}: {ex.GetType().Name}: {ex.Message}");
+            Assert.Contains("corrupt", inner.Message, StringComparison.OrdinalIgnoreCase);
+            rejected++;
+        }
+        _out.WriteLine($"{rejected} corrupted payloads rejected");
+    }
+
+    private static byte[] Rezip(List<(string FullName, byte[] Bytes)> entries, string replace, byte[] with)
+    {
+        using var outStream = new MemoryStream();
+        using (var w = new ZipArchive(outStream, ZipArchiveMode.Create, leaveOpen: true))
+            foreach (var (entryName, content) in entries)
+            {
+                using var s = w.CreateEntry(entryName).Open();
+                s.Write(entryName == replace ? with : content);
+            }
+        return outStream.ToArray();
+    }
+
+    [Fact]
+    public void TruncatedAndRandomZipsFailWithAnExceptionNotACrash()
+    {
+        var (ml, model, data) = SmallModel();
+        using var ms = new MemoryStream();
+        ml.Model.Save(model, data.Schema, ms);
+        byte[] zip = ms.ToArray();
+        var rng = new Rng(9);
+        int cases = 0;
+        var sw = Stopwatch.StartNew();
+        foreach (int n in Enumerable.Range(0, 60).Select(_ => rng.NextInt(zip.Length)).Append(0).Append(zip.Length / 2))
+        {
+            var ex = Record.Exception(() => new MLContext().Model.Load(new MemoryStream(zip, 0, n), out _).Transform(data).Preview(2));
+            Assert.NotNull(ex);
+            cases++;
+        }
+        for (int i = 0; i < 40; i++)
+        {
+            var junk = new byte[rng.NextInt(5000)];
+            for (int j = 0; j < junk.Length; j++) junk[j] = (byte)rng.NextInt(256);
+            Assert.NotNull(Record.Exception(() => new MLContext().Model.Load(new MemoryStream(junk), out _)));
+            cases++;
+        }
+        _out.WriteLine($"{cases} truncated/random archives rejected in {sw.Elapsed.TotalSeconds:F1}s");
+    }
+
+    public sealed class TextRow
+    {
+        public bool Label { get; set; }
+        public string? Text { get; set; }
+    }
+
+    [Fact]
+    public void HostileTextsScoreWithoutCrashing()
+    {
+        var (ml, model, _) = SmallModel();
+        var engine = ml.Model.CreatePredictionEngine<TextRow, Scored>(model);
+        var texts = new List<string?>
+        {
+            null, "", " ", "\r\n\r\n", "한국어 텍스트", "emoji 👩‍👩‍👧 🇫🇷 🏳️‍🌈", "e\u0301\u0301\u0301", "lone \ud800 high and \udfff low",
+            "\0\u0001\u001f control", new string('x', 1 << 20), string.Concat(Enumerable.Repeat("word ", 200_000)), "CR\rLF\nCRLF\r\n mixed",
+        };
+        foreach (var t in texts)
+        {
+            var s = engine.Predict(new TextRow { Text = t });
+            Assert.True(float.IsFinite(s.Score), $"score {s.Score} for a text of length {t?.Length}");
+            Assert.InRange(s.Probability, 0, 1);
+        }
+    }
+
+    [Fact]
+    public void ThreadCountDoesNotChangeTrainedWeights()
+    {
+        float[] Train(int threads)
+        {
+            int saved = Parallelism.MaxThreads;
+            Parallelism.MaxThreads = threads;
+            try
+            {
+                var ml = new MLContext(seed: 3);
+                var m = ml.BinaryClassification.Trainers.RnnText(new RnnTextClassifierOptions { Cell = CellType.Lstm, HiddenSize = 96, EmbeddingSize = 64, Epochs = 2, Seed = 3, BatchSize = 64 })
+                    .Fit(ml.Data.LoadFromEnumerable(SyntheticData.Sentiment(400, 4)));
+                return m.Model.Network.Parameters.Values;
+            }
+            finally { Parallelism.MaxThreads = saved; }
+        }
+        Assert.Equal(Train(1), Train(2));
+    }
+}
