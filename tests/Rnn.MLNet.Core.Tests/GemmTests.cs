@@ -94,7 +94,10 @@ public class GemmPackedAndParallelTests
 
     [Theory]
     [InlineData(false, false, 7, 33, 19)]
-    [InlineData(true, true, 3, 1100, 300)]   // small-M path reading the source matrix
+    [InlineData(true, true, 3, 1100, 300)]   // few-row paths reading the source matrix: dot rows (Bᵀ) …
+    [InlineData(false, false, 2, 71, 43)]    // … and four-row axpy (B), with every vector tail
+    [InlineData(false, true, 4, 37, 35)]
+    [InlineData(false, false, 1, 1, 1)]
     [InlineData(false, true, 40, 2100, 270)] // crosses NC and KC blocks
     [InlineData(true, false, 13, 1025, 257)]
     public void PrepackedBMatchesReference(bool ta, bool tb, int m, int n, int k)

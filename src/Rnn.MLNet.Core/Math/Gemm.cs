@@ -56,9 +56,11 @@ internal static class Gemm
         if (k == 0) { ClearOrKeep(m, n, c, ldc, accumulate); return; }
         if (m <= SmallM)
         {
-            RowTimesMatrix(transA, m, n, k, a, lda, b.KN, c, ldc, accumulate);
+            if (b.TransB) RowsDotRows(transA, m, n, k, a, lda, b.Source.Span, b.Ldb, c, ldc, accumulate);
+            else RowTimesMatrix(transA, m, n, k, a, lda, b.Source.Span, b.Ldb, c, ldc, accumulate);
             return;
         }
+        b.EnsurePanels(); // before any worker reads them
         Run(transA, m, n, k, a, lda, b, false, default, 0, c, ldc, accumulate);
     }
 
@@ -216,9 +218,9 @@ internal static class Gemm
         }
     }
 
-    // C[i, :] (+)= Σ_p A[i, p] · B[p, :] with B as [K, N] row-major: four rows of B per pass over C's row, so C is read and
+    // C[i, :] (+)= Σ_p A[i, p] · B[p, :] with B stored [K, N] (row stride ldb): four rows of B per pass over C's row, so C is read and
     // written once per four multiply–adds (a streaming step with batch 1 is this product).
-    private static void RowTimesMatrix<T>(bool transA, int m, int n, int k, ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> bkn, Span<T> c, int ldc, bool accumulate)
+    private static void RowTimesMatrix<T>(bool transA, int m, int n, int k, ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> bkn, int ldb, Span<T> c, int ldc, bool accumulate)
         where T : unmanaged, INumber<T>
     {
         int w = Vector<T>.Count;
@@ -231,9 +233,26 @@ internal static class Gemm
             for (; p0 + 4 <= k; p0 += 4)
             {
                 T a0 = a[rowStart + p0 * rowStep], a1 = a[rowStart + (p0 + 1) * rowStep], a2 = a[rowStart + (p0 + 2) * rowStep], a3 = a[rowStart + (p0 + 3) * rowStep];
-                ReadOnlySpan<T> b0 = bkn.Slice(p0 * n, n), b1 = bkn.Slice((p0 + 1) * n, n), b2 = bkn.Slice((p0 + 2) * n, n), b3 = bkn.Slice((p0 + 3) * n, n);
+                ReadOnlySpan<T> b0 = bkn.Slice(p0 * ldb, n), b1 = bkn.Slice((p0 + 1) * ldb, n), b2 = bkn.Slice((p0 + 2) * ldb, n), b3 = bkn.Slice((p0 + 3) * ldb, n);
                 int j = 0;
-                if (Vector.IsHardwareAccelerated)
+                if (Vector512.IsHardwareAccelerated)
+                {
+                    int w5 = Vector512<T>.Count;
+                    Vector512<T> v0 = Vector512.Create(a0), v1 = Vector512.Create(a1), v2 = Vector512.Create(a2), v3 = Vector512.Create(a3);
+                    ref T rc = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(ci);
+                    ref T r0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(b0), r1 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(b1);
+                    ref T r2 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(b2), r3 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(b3);
+                    for (; j <= n - w5; j += w5)
+                    {
+                        var acc = Vector512.LoadUnsafe(ref rc, (nuint)j);
+                        acc = Fma(v0, Vector512.LoadUnsafe(ref r0, (nuint)j), acc);
+                        acc = Fma(v1, Vector512.LoadUnsafe(ref r1, (nuint)j), acc);
+                        acc = Fma(v2, Vector512.LoadUnsafe(ref r2, (nuint)j), acc);
+                        acc = Fma(v3, Vector512.LoadUnsafe(ref r3, (nuint)j), acc);
+                        acc.StoreUnsafe(ref rc, (nuint)j);
+                    }
+                }
+                else if (Vector.IsHardwareAccelerated)
                 {
                     Vector<T> v0 = new(a0), v1 = new(a1), v2 = new(a2), v3 = new(a3);
                     for (; j <= n - w; j += w)
@@ -248,8 +267,69 @@ internal static class Gemm
             for (; p0 < k; p0++)
             {
                 T ap = a[rowStart + p0 * rowStep];
-                ReadOnlySpan<T> bp = bkn.Slice(p0 * n, n);
+                ReadOnlySpan<T> bp = bkn.Slice(p0 * ldb, n);
                 for (int j = 0; j < n; j++) ci[j] += ap * bp[j];
+            }
+        }
+    }
+
+    // C[i, j] (+)= dot(A[i, :], B[j, :]) with B stored [N, K]: four rows of B per pass over A's row, four vector accumulators.
+    private static void RowsDotRows<T>(bool transA, int m, int n, int k, ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, Span<T> c, int ldc, bool accumulate)
+        where T : unmanaged, INumber<T>
+    {
+        int w = Vector<T>.Count;
+        T[]? copy = null;
+        for (int i = 0; i < m; i++)
+        {
+            ReadOnlySpan<T> ai;
+            if (!transA) ai = a.Slice(i * lda, k);
+            else
+            {
+                copy ??= new T[k];
+                for (int p = 0; p < k; p++) copy[p] = a[p * lda + i];
+                ai = copy;
+            }
+            Span<T> ci = c.Slice(i * ldc, n);
+            int j = 0;
+            for (; j + 4 <= n; j += 4)
+            {
+                ReadOnlySpan<T> b0 = b.Slice(j * ldb, k), b1 = b.Slice((j + 1) * ldb, k), b2 = b.Slice((j + 2) * ldb, k), b3 = b.Slice((j + 3) * ldb, k);
+                T s0 = T.Zero, s1 = T.Zero, s2 = T.Zero, s3 = T.Zero;
+                int p = 0;
+                if (Vector512.IsHardwareAccelerated && k >= Vector512<T>.Count)
+                {
+                    int w5 = Vector512<T>.Count;
+                    Vector512<T> v0 = default, v1 = default, v2 = default, v3 = default;
+                    ref T ra = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(ai);
+                    ref T r0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(b0), r1 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(b1);
+                    ref T r2 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(b2), r3 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(b3);
+                    for (; p <= k - w5; p += w5)
+                    {
+                        var x = Vector512.LoadUnsafe(ref ra, (nuint)p);
+                        v0 = Fma(x, Vector512.LoadUnsafe(ref r0, (nuint)p), v0); v1 = Fma(x, Vector512.LoadUnsafe(ref r1, (nuint)p), v1);
+                        v2 = Fma(x, Vector512.LoadUnsafe(ref r2, (nuint)p), v2); v3 = Fma(x, Vector512.LoadUnsafe(ref r3, (nuint)p), v3);
+                    }
+                    s0 = Vector512.Sum(v0); s1 = Vector512.Sum(v1); s2 = Vector512.Sum(v2); s3 = Vector512.Sum(v3);
+                }
+                else if (Vector.IsHardwareAccelerated && k >= w)
+                {
+                    Vector<T> v0 = Vector<T>.Zero, v1 = Vector<T>.Zero, v2 = Vector<T>.Zero, v3 = Vector<T>.Zero;
+                    for (; p <= k - w; p += w)
+                    {
+                        var x = new Vector<T>(ai.Slice(p));
+                        v0 += x * new Vector<T>(b0.Slice(p)); v1 += x * new Vector<T>(b1.Slice(p));
+                        v2 += x * new Vector<T>(b2.Slice(p)); v3 += x * new Vector<T>(b3.Slice(p));
+                    }
+                    s0 = Vector.Sum(v0); s1 = Vector.Sum(v1); s2 = Vector.Sum(v2); s3 = Vector.Sum(v3);
+                }
+                for (; p < k; p++) { T x = ai[p]; s0 += x * b0[p]; s1 += x * b1[p]; s2 += x * b2[p]; s3 += x * b3[p]; }
+                if (accumulate) { ci[j] += s0; ci[j + 1] += s1; ci[j + 2] += s2; ci[j + 3] += s3; }
+                else { ci[j] = s0; ci[j + 1] = s1; ci[j + 2] = s2; ci[j + 3] = s3; }
+            }
+            for (; j < n; j++)
+            {
+                T dot = System.Numerics.Tensors.TensorPrimitives.Dot(ai, b.Slice(j * ldb, k));
+                ci[j] = accumulate ? ci[j] + dot : dot;
             }
         }
     }
@@ -470,26 +550,31 @@ internal sealed class PackedB<T> where T : unmanaged, INumber<T>
     public bool TransB { get; private set; }
     public int Ldb { get; private set; }
 
-    private T[] _kn = Array.Empty<T>();
-    private ReadOnlyMemory<T> _source;
+    private bool _panelsValid;
 
-    /// <summary>op(B) as [K, N] row-major for the few-row path: the source itself, or a transposed copy when it is Bᵀ.</summary>
-    public ReadOnlySpan<T> KN => TransB ? _kn.AsSpan(0, N * K) : _source.Span;
+    /// <summary>The matrix as given (kept by reference: the few-row paths read it directly).</summary>
+    public ReadOnlyMemory<T> Source { get; private set; }
 
-    /// <summary>Packs op(B) of <paramref name="b"/> (kept by reference for the small-M path); reuses this object's buffer.</summary>
+    /// <summary>
+    /// Sets op(B) to <paramref name="b"/> (kept by reference; it must not change while this object is used). The panels
+    /// are packed on the first product that needs them (few-row products read the matrix directly); the buffer is reused.
+    /// </summary>
     public void Pack(bool transB, int n, int k, ReadOnlyMemory<T> b, int ldb)
     {
         Gemm.CheckSizes(false, transB, 1, n, k, k, k, b.Length, ldb, n, n);
         _nr = Gemm.NR<T>();
-        N = n; K = k; TransB = transB; Ldb = ldb; _source = b;
-        if (transB)
-        {
-            if (_kn.Length < n * k) _kn = new T[n * k];
-            var src = b.Span;
-            for (int j = 0; j < n; j++)
-                for (int p = 0; p < k; p++) _kn[p * n + j] = src[j * ldb + p];
-        }
-        else if (ldb != n) throw new ArgumentException("A packed B that is not transposed must be dense (ldb = N).", nameof(ldb));
+        N = n; K = k; TransB = transB; Ldb = ldb; Source = b;
+        _panelsValid = false;
+    }
+
+    /// <summary>Packs the panels if this matrix has not been packed yet.</summary>
+    public void EnsurePanels()
+    {
+        if (_panelsValid) return;
+        int n = N, k = K;
+        var b = Source;
+        bool transB = TransB;
+        int ldb = Ldb;
         _nBlocks = (n + Gemm.NC - 1) / Gemm.NC;
         _kBlocks = (k + Gemm.KC - 1) / Gemm.KC;
         long size = (long)Gemm.RoundUp(n, _nr) * k;
@@ -500,6 +585,7 @@ internal sealed class PackedB<T> where T : unmanaged, INumber<T>
                 int nc = System.Math.Min(Gemm.NC, n - j0), kc = System.Math.Min(Gemm.KC, k - p0);
                 Gemm.PackB<T>(transB, b.Span, ldb, p0, j0, kc, nc, _nr, _data.AsSpan(Offset(p0, j0)));
             }
+        _panelsValid = true;
     }
 
     // Blocks are stored j0-major then p0; a block holds RoundUp(nc, nr) × kc values.
