@@ -117,6 +117,27 @@ public class ModelFileTests
     }
 
     [Fact]
+    public void EveryOptionsFieldForgedWithAValidChecksumIsRejectedWithoutWork()
+    {
+        // Found by the fuzzer: Layers = 2³¹ − 1 once made validation loop for seconds. Each of the nine option ints is forged
+        // to extreme values with a correct checksum; all must be rejected at once and without allocating the claimed sizes.
+        byte[] bytes = File1().ToBytes();
+        int payloadStart = 20, payloadLength = bytes.Length - 24;
+        foreach (int field in Enumerable.Range(0, 9))
+            foreach (int forged in new[] { int.MaxValue, int.MinValue, -1, 1 << 30, 0 })
+            {
+                var copy = (byte[])bytes.Clone();
+                BitConverter.GetBytes(forged).CopyTo(copy, payloadStart + 4 * field);
+                BitConverter.GetBytes(Crc32.Compute(copy.AsSpan(payloadStart, payloadLength))).CopyTo(copy, payloadStart + payloadLength);
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                var sw = System.Diagnostics.Stopwatch.StartNew();
+                Assert.Throws<InvalidDataException>(() => ModelFile.Read(copy));
+                Assert.True(sw.Elapsed.TotalSeconds < 5, $"field {field} = {forged} took {sw.Elapsed.TotalSeconds:F1}s");
+                Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20, $"field {field} = {forged} allocated too much");
+            }
+    }
+
+    [Fact]
     public void RandomBytesAreRejected()
     {
         var rng = new Rng(42);

@@ -84,25 +84,28 @@ public sealed class NetworkOptions
         if (Input == InputKind.Embedding && EmbeddingSize < 1) throw new ArgumentException($"EmbeddingSize must be at least 1; got {EmbeddingSize}.", nameof(EmbeddingSize));
         if (Input == InputKind.Dense && FeatureSize < 1) throw new ArgumentException($"FeatureSize must be at least 1 for dense input; got {FeatureSize}.", nameof(FeatureSize));
         if (HiddenSize < 1) throw new ArgumentException($"HiddenSize must be at least 1; got {HiddenSize}.", nameof(HiddenSize));
-        if (Layers < 1) throw new ArgumentException($"Layers must be at least 1; got {Layers}.", nameof(Layers));
+        if (Layers < 1 || Layers > MaxLayers) throw new ArgumentException($"Layers must be in 1..{MaxLayers}; got {Layers}.", nameof(Layers));
         if (OutputSize < 1) throw new ArgumentException($"OutputSize must be at least 1; got {OutputSize}.", nameof(OutputSize));
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"Dropout must be in [0, 1); got {Dropout}.", nameof(Dropout));
         const long maxParameters = 1L << 30;
         if (ParameterCount() > maxParameters) throw new ArgumentException($"The network would have {ParameterCount()} parameters, more than the limit {maxParameters}.");
     }
 
-    /// <summary>Total parameter count for these options.</summary>
+    /// <summary>Most stacked layers a network may have (a bound that keeps validating untrusted options cheap).</summary>
+    public const int MaxLayers = 64;
+
+    /// <summary>Total parameter count for these options (closed form, computed in double so absurd sizes cannot overflow).</summary>
     public long ParameterCount()
     {
-        long n = Input == InputKind.Embedding ? (long)VocabularySize * EmbeddingSize : 0;
-        long gh = (long)Cell.GateCount() * HiddenSize;
-        for (int l = 0; l < Layers; l++)
+        double d = Directions, h = HiddenSize, gh = (double)Cell.GateCount() * HiddenSize, layers = System.Math.Max(0, Layers);
+        double n = Input == InputKind.Embedding ? (double)VocabularySize * EmbeddingSize : 0;
+        if (layers > 0)
         {
-            long inSize = l == 0 ? RecurrentInputSize : (long)Directions * HiddenSize;
-            n += Directions * (gh * inSize + gh * HiddenSize + 2 * gh);
+            n += d * (gh * RecurrentInputSize + gh * h + 2 * gh);              // layer 0
+            n += (layers - 1) * d * (gh * d * h + gh * h + 2 * gh);             // layers 1..L−1
         }
-        n += (long)OutputSize * Directions * HiddenSize + OutputSize;
-        return n;
+        n += (double)OutputSize * d * h + OutputSize;
+        return n >= long.MaxValue ? long.MaxValue : (long)n;
     }
 
     /// <summary>A copy of these options.</summary>
