@@ -88,7 +88,9 @@ public sealed class ModelFile
         using (var w = new BinaryWriter(payload, Encoding.UTF8, leaveOpen: true))
         {
             var o = Options;
-            foreach (int v in new[] { (int)o.Cell, (int)o.Input, o.VocabularySize, o.EmbeddingSize, o.FeatureSize, o.HiddenSize, o.Layers, o.OutputSize, (int)o.Output })
+            // Sizes the input kind does not use are written as 0 (and must read back as 0).
+            int vocab = o.Input == InputKind.Dense ? 0 : o.VocabularySize, embed = o.Input == InputKind.Embedding ? o.EmbeddingSize : 0, features = o.Input == InputKind.Dense ? o.FeatureSize : 0;
+            foreach (int v in new[] { (int)o.Cell, (int)o.Input, vocab, embed, features, o.HiddenSize, o.Layers, o.OutputSize, (int)o.Output })
                 w.Write(v);
             w.Write(o.Bidirectional ? (byte)1 : (byte)0);
             w.Write(o.Dropout);
@@ -181,6 +183,8 @@ public sealed class ModelFile
         o.Bidirectional = bi == 1;
         o.Dropout = r.Single();
         if (!Enum.IsDefined(o.Input) || !Enum.IsDefined(o.Output)) throw new InvalidDataException($"Unknown input kind {(int)o.Input} or output mode {(int)o.Output}.");
+        if ((o.Input == InputKind.Dense && o.VocabularySize != 0) || (o.Input != InputKind.Embedding && o.EmbeddingSize != 0) || (o.Input != InputKind.Dense && o.FeatureSize != 0))
+            throw new InvalidDataException($"Sizes unused by {o.Input} input must be 0 (vocabulary {o.VocabularySize}, embedding {o.EmbeddingSize}, features {o.FeatureSize}).");
         try { o.Validate(); }
         catch (ArgumentException e) { throw new InvalidDataException("The stored network options are invalid: " + e.Message, e); }
 
