@@ -44,6 +44,27 @@ public class TextTests
     }
 
     [Fact]
+    public void WordTokenizerKeepsSurrogatePairsWhole()
+    {
+        var tokens = new WordTokenizer().Split("great 😀😀 food👍🏽 ❤️");
+        Assert.Equal(new[] { "great", "😀", "😀", "food", "👍", "🏽", "❤️" }, tokens);
+        Assert.DoesNotContain(tokens, t => t.Length == 1 && char.IsSurrogate(t[0]));
+    }
+
+    [Fact]
+    public void VocabulariesWithAnyUnicodeSurviveTheModelFileExactly()
+    {
+        string text = "lone \ud800 and \udfff surrogates, 😀, 한국어, e\u0301, \0 and \uFFFD";
+        var vocab = Vocabulary.Build(new[] { text }, new CharacterTokenizer(), addUnknown: true);
+        var file = new Serialization.ModelFile(new NetworkOptions { Input = InputKind.OneHot, VocabularySize = vocab.Count, HiddenSize = 2, OutputSize = 2 },
+            new float[new NetworkOptions { Input = InputKind.OneHot, VocabularySize = vocab.Count, HiddenSize = 2, OutputSize = 2 }.ParameterCount()]);
+        file.Lists["vocabulary"] = vocab.Tokens.ToArray();
+        var back = Serialization.ModelFile.Read(file.ToBytes()).Lists["vocabulary"];
+        Assert.Equal(vocab.Tokens, back);
+        Assert.Equal(text, new Vocabulary(new CharacterTokenizer(), back).Decode(vocab.Encode(text)));
+    }
+
+    [Fact]
     public void VocabularyLimitKeepsTheMostFrequentAndMapsTheRestToUnknown()
     {
         var vocab = Vocabulary.Build(new[] { "a a a b b c d", "a b e" }, new WhitespaceTokenizer(), maxSize: 3);

@@ -26,7 +26,7 @@ namespace Rnn.MLNet.Serialization;
 ///   i32 n, then n × (string name, i32 m, m × string)  lists
 ///   i64 count, then count × f32                       weights, in SequenceNetwork.Layout order
 /// u32 crc32(payload)
-/// string = i32 byteLength + UTF-8 bytes
+/// string = i32 charCount + UTF-16LE code units (exact for every .NET string, lone surrogates included)
 /// </code>
 /// Every length is checked against the bytes that remain before anything is allocated, so a truncated or corrupt file
 /// ends in <see cref="InvalidDataException"/> and never in a huge allocation.
@@ -38,8 +38,8 @@ public sealed class ModelFile
     /// <summary>Current format version.</summary>
     public const uint FormatVersion = 1;
 
-    /// <summary>Largest string stored (bytes).</summary>
-    public const int MaxStringBytes = 1 << 20;
+    /// <summary>Largest string stored (UTF-16 code units).</summary>
+    public const int MaxStringChars = 1 << 20;
 
     /// <summary>The network's architecture.</summary>
     public NetworkOptions Options { get; }
@@ -214,12 +214,12 @@ public sealed class ModelFile
         return file;
     }
 
+    // UTF-16 code units as they are: UTF-8 would turn a lone surrogate (a legal token of the character tokenizer) into U+FFFD.
     private static void WriteString(BinaryWriter w, string s)
     {
-        byte[] b = Encoding.UTF8.GetBytes(s);
-        if (b.Length > MaxStringBytes) throw new ArgumentException($"A stored string is {b.Length} bytes; the limit is {MaxStringBytes}.");
-        w.Write(b.Length);
-        w.Write(b);
+        if (s.Length > MaxStringChars) throw new ArgumentException($"A stored string is {s.Length} characters; the limit is {MaxStringChars}.");
+        w.Write(s.Length);
+        foreach (char c in s) w.Write((ushort)c);
     }
 
     private ref struct SpanReader
@@ -253,8 +253,9 @@ public sealed class ModelFile
         public string String()
         {
             int n = Int32();
-            if (n < 0 || n > MaxStringBytes) throw new InvalidDataException($"String length {n} at byte {_pos - 4} is outside [0, {MaxStringBytes}].");
-            return Encoding.UTF8.GetString(Take(n));
+            if (n < 0 || n > MaxStringChars) throw new InvalidDataException($"String length {n} at byte {_pos - 4} is outside [0, {MaxStringChars}].");
+            var bytes = Take(2 * n);
+            return string.Create(n, bytes.ToArray(), static (chars, b) => { for (int i = 0; i < chars.Length; i++) chars[i] = (char)(b[2 * i] | (b[2 * i + 1] << 8)); });
         }
 
         public void Floats(float[] dst)

@@ -61,10 +61,13 @@ public sealed class CharacterTokenizer : Tokenizer
     public override string Join(IEnumerable<string> tokens) => string.Concat(tokens);
 }
 
-/// <summary>Word tokenizer: runs of letters/digits (with inner apostrophes) and single punctuation or symbol characters.</summary>
+/// <summary>
+/// Word tokenizer: runs of letters/digits (with inner apostrophes), and single punctuation or symbol characters — a
+/// surrogate pair (an emoji) counts as one character, followed by its combining marks and variation selectors.
+/// </summary>
 public sealed partial class WordTokenizer : Tokenizer
 {
-    [GeneratedRegex(@"[\p{L}\p{M}\p{N}_]+(?:'[\p{L}\p{M}\p{N}_]+)*|[^\s\p{L}\p{M}\p{N}_]", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"[\p{L}\p{M}\p{N}_]+(?:'[\p{L}\p{M}\p{N}_]+)*|(?:[\uD800-\uDBFF][\uDC00-\uDFFF]|[^\s\p{L}\p{M}\p{N}_])[\p{M}\uFE0E\uFE0F]*", RegexOptions.CultureInvariant)]
     private static partial Regex TokenPattern();
 
     /// <inheritdoc />

@@ -130,6 +130,12 @@ public sealed class RnnLanguageModel
         return FromFile(file);
     }
 
+    private static Vocabulary StoredVocabulary(TokenizerKind kind, string[] tokens)
+    {
+        try { return new Vocabulary(Tokenizer.Create(kind), tokens); }
+        catch (ArgumentException e) { throw new System.IO.InvalidDataException("The stored vocabulary is invalid: " + e.Message, e); }
+    }
+
     internal ModelFile ToFile()
     {
         var file = ModelFile.From(Network);
@@ -150,7 +156,7 @@ public sealed class RnnLanguageModel
         var net = file.CreateNetwork();
         if (vocab.Length != net.Options.VocabularySize || vocab.Length != net.Options.OutputSize)
             throw new InvalidDataException($"Vocabulary has {vocab.Length} tokens; the network expects {net.Options.VocabularySize}.");
-        var v = new Vocabulary(Tokenizer.Create(tk), vocab);
+        var v = StoredVocabulary(tk, vocab);
         string sep = Prop("separator");
         if (!v.Contains(sep)) throw new InvalidDataException($"The separator '{sep}' is not in the vocabulary.");
         return new RnnLanguageModel(net, v, sep, Prop("lowercase") == "1");

@@ -103,6 +103,12 @@ public sealed class TextClassifierModel
         finally { _pool.Return(net); }
     }
 
+    private static Vocabulary StoredVocabulary(TokenizerKind kind, string[] tokens)
+    {
+        try { return new Vocabulary(Tokenizer.Create(kind), tokens); }
+        catch (ArgumentException e) { throw new System.IO.InvalidDataException("The stored vocabulary is invalid: " + e.Message, e); }
+    }
+
     internal ModelFile ToFile()
     {
         var file = ModelFile.From(Network);
@@ -131,7 +137,7 @@ public sealed class TextClassifierModel
         bool binary = Prop("binary") == "1";
         if ((binary ? 1 : classes.Length) != net.Options.OutputSize) throw new System.IO.InvalidDataException($"{classes.Length} classes do not match the network's {net.Options.OutputSize} outputs.");
         if (!Enum.TryParse<TokenInputKind>(Prop("input"), out var input)) throw new System.IO.InvalidDataException($"Unknown input kind '{Prop("input")}'.");
-        return new TextClassifierModel(net, new Vocabulary(Tokenizer.Create(tk), vocab), classes, binary, Prop("lowercase") == "1", maxLength, input);
+        return new TextClassifierModel(net, StoredVocabulary(tk, vocab), classes, binary, Prop("lowercase") == "1", maxLength, input);
     }
 }
 
