@@ -158,6 +158,23 @@ public class HardeningTests
         }
     }
 
+    [Theory]
+    [InlineData(Text.TokenizerKind.Character)]
+    [InlineData(Text.TokenizerKind.Word)]
+    public void VocabulariesWithEmojiAndLoneSurrogatesSurviveSaveAndLoad(Text.TokenizerKind tokenizer)
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = SyntheticData.Sentiment(80, 5).Select((r, i) => new TextRow { Label = r.Label, Text = r.Text + (i % 3 == 0 ? " 😀👍🏽 \ud800" : " 한국어 e\u0301 \udfff") }).ToList();
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var model = ml.BinaryClassification.Trainers.RnnText(new RnnTextClassifierOptions { Tokenizer = tokenizer, HiddenSize = 6, EmbeddingSize = 4, Epochs = 1, Seed = 1 }).Fit(data);
+        var before = ml.Data.CreateEnumerable<Scored>(model.Transform(data), false).Select(s => s.Score).ToArray();
+        using var ms = new MemoryStream();
+        ml.Model.Save(model, data.Schema, ms);
+        ms.Position = 0;
+        var loaded = new MLContext().Model.Load(ms, out _);
+        Assert.Equal(before, ml.Data.CreateEnumerable<Scored>(loaded.Transform(data), false).Select(s => s.Score).ToArray());
+    }
+
     [Fact]
     public void ThreadCountDoesNotChangeTrainedWeights()
     {
