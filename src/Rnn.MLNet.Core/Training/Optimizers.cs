@@ -205,8 +205,10 @@ public enum OptimizerKind
     Adam,
     /// <summary><see cref="Adam{T}"/> with decoupled weight decay.</summary>
     AdamW,
-    /// <summary><see cref="Sgd{T}"/> (with momentum 0.9).</summary>
+    /// <summary>Plain <see cref="Sgd{T}"/> (PyTorch's default: no momentum), as in Zaremba et al.'s PTB language models.</summary>
     Sgd,
+    /// <summary><see cref="Sgd{T}"/> with momentum 0.9.</summary>
+    SgdMomentum,
     /// <summary><see cref="Adagrad{T}"/>.</summary>
     Adagrad,
     /// <summary><see cref="RmsProp{T}"/>.</summary>
@@ -221,7 +223,8 @@ public static class Optimizers
     {
         OptimizerKind.Adam => new Adam<T>(learningRate, weightDecay: weightDecay),
         OptimizerKind.AdamW => new Adam<T>(learningRate, weightDecay: weightDecay == 0 ? 0.01 : weightDecay, decoupledWeightDecay: true),
-        OptimizerKind.Sgd => new Sgd<T>(learningRate, momentum: 0.9, weightDecay: weightDecay),
+        OptimizerKind.Sgd => new Sgd<T>(learningRate, weightDecay: weightDecay),
+        OptimizerKind.SgdMomentum => new Sgd<T>(learningRate, momentum: 0.9, weightDecay: weightDecay),
         OptimizerKind.Adagrad => new Adagrad<T>(learningRate),
         OptimizerKind.RmsProp => new RmsProp<T>(learningRate),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown optimizer."),

@@ -50,6 +50,12 @@ public sealed class RnnLanguageModelOptions
     public OptimizerKind Optimizer { get; set; } = OptimizerKind.Adam;
     /// <summary>Gradient clip.</summary>
     public double ClipNorm { get; set; } = 5;
+    /// <summary>Learning-rate schedule applied after each epoch (e.g. <see cref="StepDecaySchedule"/>, <see cref="ReduceOnPlateauSchedule"/>), or null.</summary>
+    public ILearningRateSchedule? Schedule { get; set; }
+    /// <summary>Weight initialization (PyTorch's default U(±1/√H) unless set).</summary>
+    public InitScheme Init { get; set; } = InitScheme.PyTorchDefault;
+    /// <summary>Uniform init range ±InitRange for every weight instead of <see cref="Init"/> when positive (Zaremba et al. use 0.1).</summary>
+    public double InitRange { get; set; }
     /// <summary>Fraction of rows (the last ones) held out for validation when no validation set is given.</summary>
     public double ValidationFraction { get; set; }
     /// <summary>Early-stopping patience in epochs (0 = off).</summary>
@@ -115,7 +121,14 @@ public sealed class RnnLanguageModelEstimator : IEstimator<RnnLanguageModelTrans
             Cell = o.Cell, Input = InputKind.Embedding, VocabularySize = vocab.Count, EmbeddingSize = o.EmbeddingSize, HiddenSize = o.HiddenSize,
             Layers = o.Layers, Dropout = o.Dropout, OutputSize = vocab.Count, Output = OutputMode.PerStep,
         });
-        Initializer.Initialize(net, InitScheme.PyTorchDefault, rng.NextUInt64());
+        ulong initSeed = rng.NextUInt64();
+        if (o.InitRange > 0)
+        {
+            var initRng = new Rng(initSeed);
+            var w = net.Parameters.Values;
+            for (int i = 0; i < w.Length; i++) w[i] = (float)initRng.NextUniform(-o.InitRange, o.InitRange);
+        }
+        else Initializer.Initialize(net, o.Init, initSeed);
         var model = new RnnLanguageModel(net, vocab, sep, o.LowerCase);
         int[] trainStream = RnnLanguageModel.Stream(model, texts);
         if (trainStream.Length <= o.BatchSize + 1)
@@ -125,7 +138,7 @@ public sealed class RnnLanguageModelEstimator : IEstimator<RnnLanguageModelTrans
         var result = SequenceFitter.FitStream(net, trainStream, validStream, new FitOptions
         {
             Epochs = o.Epochs, BatchSize = o.BatchSize, BpttSteps = o.BpttSteps, LearningRate = o.LearningRate, Optimizer = o.Optimizer,
-            ClipNorm = o.ClipNorm, EarlyStoppingPatience = o.EarlyStoppingPatience, Seed = rng.NextUInt64(), Progress = log.Epoch,
+            ClipNorm = o.ClipNorm, EarlyStoppingPatience = o.EarlyStoppingPatience, Seed = rng.NextUInt64(), Progress = log.Epoch, Schedule = o.Schedule,
             Cancellation = o.CancellationToken, TimeLimit = o.TimeLimit, BatchProgress = o.BatchProgress,
             Sampler = o.SamplePrompt is null ? null : () => o.SamplePrompt + model.Generate(o.SamplePrompt, o.EpochSampling),
         });
