@@ -72,7 +72,9 @@ Console.WriteLine($"\nvalidation loss {validLoss:F4} nats/char (perplexity {Math
 
 // Save, load in a fresh MLContext, and generate from the loaded model.
 string path = Path.Combine(Path.GetTempPath(), "char-lm.zip");
-ml.Model.Save(model, ml.Data.LoadFromEnumerable(new[] { new Line() }).Schema, path);
+string temporary = path + ".partial";
+ml.Model.Save(model, ml.Data.LoadFromEnumerable(new[] { new Line() }).Schema, temporary);
+File.Move(temporary, path, overwrite: true); // an interrupted save never replaces a good file with half of one
 var loaded = RnnLanguageModel.FromTransformer(new MLContext().Model.Load(path, out _));
 Console.WriteLine($"saved to {path} ({new FileInfo(path).Length / 1e6:F1} MB); generated after loading:\n");
 Console.WriteLine(options.Prompt + loaded.Generate(options.Prompt, new SamplingOptions { MaxTokens = 400, Temperature = 0.8, Seed = 7 }));

@@ -72,7 +72,8 @@ public class HardeningTests
         Assert.True(bestLength > 500, $"payload not found (longest base64 run {bestLength} in {name})");
         var rng = new Rng(3);
         int rejected = 0;
-        for (int trial = 0; trial < 40; trial++)
+        long worstAllocated = 0;
+        for (int trial = 0; trial < 300; trial++)
         {
             var mutated = (byte[])bytes.Clone();
             int at = bestStart + 2 * (16 + rng.NextInt(bestLength - 32)); // a character past the magic/version, inside the payload
@@ -81,11 +82,13 @@ public class HardeningTests
             mutated[at] = replacement;
             byte[] corrupted = Rezip(entries, name, mutated);
             var ml2 = new MLContext();
+            long a0 = GC.GetAllocatedBytesForCurrentThread();
             var ex = Record.Exception(() =>
             {
                 var loaded = ml2.Model.Load(new MemoryStream(corrupted), out _);
                 _ = ml2.Data.CreateEnumerable<Scored>(loaded.Transform(data), false).Sum(s => s.Score);
             });
+            worstAllocated = System.Math.Max(worstAllocated, GC.GetAllocatedBytesForCurrentThread() - a0);
             Assert.NotNull(ex);
             var inner = ex!;
             while (inner.InnerException is not null && inner is not InvalidDataException) inner = inner.InnerException;
@@ -93,7 +96,8 @@ public class HardeningTests
             Assert.Contains("corrupt", inner.Message, StringComparison.OrdinalIgnoreCase);
             rejected++;
         }
-        _out.WriteLine($"{rejected} corrupted payloads rejected");
+        _out.WriteLine($"{rejected} corrupted payloads rejected; worst allocation for one case {worstAllocated / 1e6:F1} MB");
+        Assert.True(worstAllocated < 64 << 20, $"a corrupted payload made loading allocate {worstAllocated} bytes");
     }
 
     private static byte[] Rezip(List<(string FullName, byte[] Bytes)> entries, string replace, byte[] with)
