@@ -140,7 +140,7 @@ public sealed class RnnLanguageModelEstimator : IEstimator<RnnLanguageModelTrans
             Epochs = o.Epochs, BatchSize = o.BatchSize, BpttSteps = o.BpttSteps, LearningRate = o.LearningRate, Optimizer = o.Optimizer,
             ClipNorm = o.ClipNorm, EarlyStoppingPatience = o.EarlyStoppingPatience, Seed = rng.NextUInt64(), Progress = log.Epoch, Schedule = o.Schedule,
             Cancellation = o.CancellationToken, TimeLimit = o.TimeLimit, BatchProgress = o.BatchProgress,
-            Sampler = o.SamplePrompt is null ? null : () => o.SamplePrompt + model.Generate(o.SamplePrompt, o.EpochSampling),
+            Sampler = o.SamplePrompt is null ? null : () => vocab.Tokenizer.Join(new[] { o.SamplePrompt, model.Generate(o.SamplePrompt, o.EpochSampling) }),
         });
         o.CancellationToken.ThrowIfCancellationRequested();
         return new RnnLanguageModelTransformer(_ml, model, input.Schema, o.TextColumnName, result);
