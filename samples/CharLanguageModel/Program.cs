@@ -51,7 +51,7 @@ Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); Console.Wr
 var clock = Stopwatch.StartNew();
 var estimator = ml.Transforms.Text.RnnLanguageModel(new RnnLanguageModelOptions
 {
-    Tokenizer = TokenizerKind.Character, Cell = CellType.Lstm, Layers = 2, HiddenSize = options.Hidden, EmbeddingSize = 64,
+    Tokenizer = TokenizerKind.Character, Cell = CellType.Lstm, Layers = 2, HiddenSize = options.Hidden, EmbeddingSize = 64, Dropout = 0.2f,
     Epochs = 1000, BatchSize = 32, BpttSteps = 64, LearningRate = 2e-3, TimeLimit = TimeSpan.FromMinutes(options.Minutes), Seed = 1,
     SamplePrompt = options.Prompt, CancellationToken = stop.Token,
     Progress = r => Console.WriteLine($"\n{r}\n--- sample ---\n{r.Sample}\n--------------"),
@@ -62,7 +62,9 @@ var estimator = ml.Transforms.Text.RnnLanguageModel(new RnnLanguageModelOptions
     },
 });
 RnnLanguageModelTransformer model;
-try { model = estimator.Fit(ml.Data.LoadFromEnumerable(trainLines.Select(t => new Line { Text = t }))); }
+// The validation text is scored after every epoch; the weights of the best epoch are kept (char-rnn's advice: watch the
+// gap between training and validation loss).
+try { model = estimator.Fit(ml.Data.LoadFromEnumerable(trainLines.Select(t => new Line { Text = t })), ml.Data.LoadFromEnumerable(validLines.Select(t => new Line { Text = t }))); }
 catch (OperationCanceledException) { Console.WriteLine("training cancelled; nothing saved."); return 130; }
 double minutes = clock.Elapsed.TotalMinutes;
 double tokensPerSecond = model.TrainingResult.History.Average(h => h.TokensPerSecond);
