@@ -65,6 +65,20 @@ public sealed class ModelFile
         Weights = weights;
     }
 
+    /// <summary>A property the reader requires.</summary>
+    /// <exception cref="InvalidDataException">The file has no such property.</exception>
+    public string RequireProperty(string key) =>
+        Properties.TryGetValue(key, out var v) ? v : throw new InvalidDataException($"The model lacks the property '{key}'.");
+
+    /// <summary>A vocabulary stored as a list, rebuilt with its tokenizer.</summary>
+    /// <exception cref="InvalidDataException">The list is missing or not a valid vocabulary (duplicates, empty).</exception>
+    public Text.Vocabulary RequireVocabulary(string listName, Text.TokenizerKind tokenizer)
+    {
+        if (!Lists.TryGetValue(listName, out var tokens)) throw new InvalidDataException($"The model lacks the list '{listName}'.");
+        try { return new Text.Vocabulary(Text.Tokenizer.Create(tokenizer), tokens); }
+        catch (ArgumentException e) { throw new InvalidDataException("The stored vocabulary is invalid: " + e.Message, e); }
+    }
+
     /// <summary>Captures a network (weights are copied).</summary>
     public static ModelFile From(SequenceNetwork<float> network)
     {

@@ -130,9 +130,7 @@ public static class SequenceFitter
         var order = new int[train.Count];
         for (int i = 0; i < order.Length; i++) order[i] = i;
         var result = new FitResult();
-        float[]? best = null;
-        double bestLoss = double.PositiveInfinity;
-        int sinceBest = 0;
+        var best = new BestWeights();
         var total = Stopwatch.StartNew();
         for (int epoch = 1; epoch <= options.Epochs; epoch++)
         {
@@ -157,24 +155,9 @@ public static class SequenceFitter
             }
             var report = new EpochReport(epoch, options.Epochs, sum / done, vLoss, vAcc, tokens / System.Math.Max(sw.Elapsed.TotalSeconds, 1e-9),
                 trainer.Optimizer.LearningRate, total.Elapsed, trainer.Optimizer.StepCount);
-            result.History.Add(report);
-            options.Progress?.Invoke(report);
-            double monitored = vLoss ?? double.NaN;
-            if (vLoss is not null)
-            {
-                if (monitored < bestLoss)
-                {
-                    bestLoss = monitored; sinceBest = 0; result.BestEpoch = epoch; result.BestValidationLoss = monitored;
-                    best = (float[])network.Parameters.Values.Clone();
-                }
-                else if (options.EarlyStoppingPatience > 0 && ++sinceBest >= options.EarlyStoppingPatience) break;
-            }
-            else result.BestEpoch = epoch;
-            if (options.Schedule is not null)
-                trainer.Optimizer.LearningRate = options.Schedule.NextRate(epoch, trainer.Optimizer.LearningRate, vLoss ?? sum / done);
-            if (result.Stopped) break;
+            if (EndEpoch(trainer, options, result, best, report)) break;
         }
-        if (best is not null) best.CopyTo(network.Parameters.Values, 0);
+        best.Restore(network);
         return result;
     }
 
@@ -242,9 +225,7 @@ public static class SequenceFitter
         var trainer = new Trainer<float>(network, Optimizers.Create<float>(options.Optimizer, options.LearningRate, options.WeightDecay), LossKind.SoftmaxCrossEntropy)
         { ClipNorm = options.ClipNorm };
         var result = new FitResult();
-        float[]? best = null;
-        double bestLoss = double.PositiveInfinity;
-        int sinceBest = 0;
+        var best = new BestWeights();
         var total = Stopwatch.StartNew();
         var state = network.CreateState(B);
         int columnLength = (train.Length - 1) / B;
@@ -267,19 +248,9 @@ public static class SequenceFitter
             double? vLoss = validation is { Length: > 1 } ? StreamLoss(network, validation, System.Math.Min(B, validation.Length - 1), T) : null;
             var report = new EpochReport(epoch, options.Epochs, sum / tokens, vLoss, null, tokens / System.Math.Max(sw.Elapsed.TotalSeconds, 1e-9),
                 trainer.Optimizer.LearningRate, total.Elapsed, trainer.Optimizer.StepCount) { Sample = options.Sampler?.Invoke() };
-            result.History.Add(report);
-            options.Progress?.Invoke(report);
-            if (vLoss is double v)
-            {
-                if (v < bestLoss) { bestLoss = v; sinceBest = 0; result.BestEpoch = epoch; result.BestValidationLoss = v; best = (float[])network.Parameters.Values.Clone(); }
-                else if (options.EarlyStoppingPatience > 0 && ++sinceBest >= options.EarlyStoppingPatience) break;
-            }
-            else result.BestEpoch = epoch;
-            if (options.Schedule is not null)
-                trainer.Optimizer.LearningRate = options.Schedule.NextRate(epoch, trainer.Optimizer.LearningRate, vLoss ?? sum / tokens);
-            if (result.Stopped) break;
+            if (EndEpoch(trainer, options, result, best, report)) break;
         }
-        if (best is not null) best.CopyTo(network.Parameters.Values, 0);
+        best.Restore(network);
         return result;
     }
 
@@ -317,6 +288,39 @@ public static class SequenceFitter
                 next[b * steps + t] = stream[pos + 1];
             }
         return (SequenceBatch<float>.FromTokens(tokens, B, steps), new Targets<float> { Classes = next });
+    }
+
+    /// <summary>The weights of the best validation epoch so far, and the epochs since it.</summary>
+    private sealed class BestWeights
+    {
+        public float[]? Weights;
+        public double Loss = double.PositiveInfinity;
+        public int SinceBest;
+
+        public void Restore(SequenceNetwork<float> network) => Weights?.CopyTo(network.Parameters.Values, 0);
+    }
+
+    /// <summary>
+    /// End-of-epoch bookkeeping shared by both loops: report, keep the best validation weights, early stopping, schedule.
+    /// Returns true when training should stop.
+    /// </summary>
+    private static bool EndEpoch(Trainer<float> trainer, FitOptions options, FitResult result, BestWeights best, EpochReport report)
+    {
+        result.History.Add(report);
+        options.Progress?.Invoke(report);
+        if (report.ValidationLoss is double v)
+        {
+            if (v < best.Loss)
+            {
+                best.Loss = v; best.SinceBest = 0; result.BestEpoch = report.Epoch; result.BestValidationLoss = v;
+                best.Weights = (float[])trainer.Network.Parameters.Values.Clone();
+            }
+            else if (options.EarlyStoppingPatience > 0 && ++best.SinceBest >= options.EarlyStoppingPatience) return true;
+        }
+        else result.BestEpoch = report.Epoch;
+        if (options.Schedule is not null)
+            trainer.Optimizer.LearningRate = options.Schedule.NextRate(report.Epoch, trainer.Optimizer.LearningRate, report.ValidationLoss ?? report.TrainLoss);
+        return result.Stopped;
     }
 
     private static bool ShouldStop(FitOptions o, Stopwatch total) =>

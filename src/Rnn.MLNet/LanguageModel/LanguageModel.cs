@@ -130,12 +130,6 @@ public sealed class RnnLanguageModel
         return FromFile(file);
     }
 
-    private static Vocabulary StoredVocabulary(TokenizerKind kind, string[] tokens)
-    {
-        try { return new Vocabulary(Tokenizer.Create(kind), tokens); }
-        catch (ArgumentException e) { throw new System.IO.InvalidDataException("The stored vocabulary is invalid: " + e.Message, e); }
-    }
-
     internal ModelFile ToFile()
     {
         var file = ModelFile.From(Network);
@@ -149,14 +143,14 @@ public sealed class RnnLanguageModel
 
     internal static RnnLanguageModel FromFile(ModelFile file)
     {
-        string Prop(string k) => file.Properties.TryGetValue(k, out var v) ? v : throw new InvalidDataException($"The model lacks the property '{k}'.");
+        string Prop(string k) => file.RequireProperty(k);
         if (Prop("kind") != Kind) throw new InvalidDataException($"The model is a '{Prop("kind")}', not a language model.");
         if (!Enum.TryParse<TokenizerKind>(Prop("tokenizer"), out var tk)) throw new InvalidDataException($"Unknown tokenizer '{Prop("tokenizer")}'.");
         if (!file.Lists.TryGetValue("vocabulary", out var vocab)) throw new InvalidDataException("The model lacks its vocabulary.");
         var net = file.CreateNetwork();
         if (vocab.Length != net.Options.VocabularySize || vocab.Length != net.Options.OutputSize)
             throw new InvalidDataException($"Vocabulary has {vocab.Length} tokens; the network expects {net.Options.VocabularySize}.");
-        var v = StoredVocabulary(tk, vocab);
+        var v = file.RequireVocabulary("vocabulary", tk);
         string sep = Prop("separator");
         if (!v.Contains(sep)) throw new InvalidDataException($"The separator '{sep}' is not in the vocabulary.");
         return new RnnLanguageModel(net, v, sep, Prop("lowercase") == "1");

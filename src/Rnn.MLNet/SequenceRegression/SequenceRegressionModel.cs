@@ -100,7 +100,7 @@ public sealed class SequenceRegressionModel
 
     internal static SequenceRegressionModel FromFile(ModelFile file)
     {
-        string Prop(string k) => file.Properties.TryGetValue(k, out var v) ? v : throw new InvalidDataException($"The model lacks the property '{k}'.");
+        string Prop(string k) => file.RequireProperty(k);
         static float Parse(string s) => float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out float v) && float.IsFinite(v) ? v : throw new InvalidDataException($"'{s}' is not a finite number.");
         if (Prop("kind") != Kind) throw new InvalidDataException($"The model is a '{Prop("kind")}', not a sequence regressor.");
         var net = file.CreateNetwork();

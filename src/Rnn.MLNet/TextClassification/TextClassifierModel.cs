@@ -103,12 +103,6 @@ public sealed class TextClassifierModel
         finally { _pool.Return(net); }
     }
 
-    private static Vocabulary StoredVocabulary(TokenizerKind kind, string[] tokens)
-    {
-        try { return new Vocabulary(Tokenizer.Create(kind), tokens); }
-        catch (ArgumentException e) { throw new System.IO.InvalidDataException("The stored vocabulary is invalid: " + e.Message, e); }
-    }
-
     internal ModelFile ToFile()
     {
         var file = ModelFile.From(Network);
@@ -125,7 +119,7 @@ public sealed class TextClassifierModel
 
     internal static TextClassifierModel FromFile(ModelFile file)
     {
-        string Prop(string k) => file.Properties.TryGetValue(k, out var v) ? v : throw new System.IO.InvalidDataException($"The model lacks the property '{k}'.");
+        string Prop(string k) => file.RequireProperty(k);
         if (Prop("kind") != Kind) throw new System.IO.InvalidDataException($"The model is a '{Prop("kind")}', not a text classifier.");
         if (!Enum.TryParse<TokenizerKind>(Prop("tokenizer"), out var tk)) throw new System.IO.InvalidDataException($"Unknown tokenizer '{Prop("tokenizer")}'.");
         if (!file.Lists.TryGetValue("vocabulary", out var vocab) || !file.Lists.TryGetValue("classes", out var classes))
@@ -137,7 +131,7 @@ public sealed class TextClassifierModel
         bool binary = Prop("binary") == "1";
         if ((binary ? 1 : classes.Length) != net.Options.OutputSize) throw new System.IO.InvalidDataException($"{classes.Length} classes do not match the network's {net.Options.OutputSize} outputs.");
         if (!Enum.TryParse<TokenInputKind>(Prop("input"), out var input)) throw new System.IO.InvalidDataException($"Unknown input kind '{Prop("input")}'.");
-        return new TextClassifierModel(net, StoredVocabulary(tk, vocab), classes, binary, Prop("lowercase") == "1", maxLength, input);
+        return new TextClassifierModel(net, file.RequireVocabulary("vocabulary", tk), classes, binary, Prop("lowercase") == "1", maxLength, input);
     }
 }
 
