@@ -87,6 +87,11 @@ public class ConcurrencyAndControlTests
     }
 }
 
+/// <summary>Reads process-wide decode counters, so it runs alone (other tests decode payloads too).</summary>
+[CollectionDefinition(nameof(PayloadCounters), DisableParallelization = true)]
+public sealed class PayloadCounters { }
+
+[Collection(nameof(PayloadCounters))]
 public class PayloadTests
 {
     [Fact]
