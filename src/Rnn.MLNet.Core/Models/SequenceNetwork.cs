@@ -26,27 +26,17 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
     /// <summary>All weights and their gradients.</summary>
     public ParameterStore<T> Parameters { get; }
 
-    private readonly RecurrentLayer<T>[] _layers; // [L·D], index l·D + d
+    private readonly RecurrentStack<T> _stack;
     private readonly Parameter? _embedding;       // [V, E]
     private readonly Parameter _headW, _headB;    // [O, D·H], [O]
     private readonly int _d, _h, _o;
 
     // Forward caches.
     private SequenceBatch<T>? _batch;
-    private readonly T[][] _x;        // _x[l]: input of layer l [S, B, I_l]; _x[L]: top output [S, B, D·H]
-    private readonly T[][] _dirOut;   // per direction scratch output [S, B, H] (bidirectional only)
-    private readonly T[][] _dropMask; // per layer l < L−1: scale (0 or 1/(1−p)) [S, B, D·H]
-    private readonly bool[] _dropped;
     private T[] _headIn = Array.Empty<T>();  // rows read by the head, batch-first: [B·S, D·H] per step, [B, D·H] last step
     private T[] _output = Array.Empty<T>();  // batch-first [B, S, O] or [B, O]
     // Backward scratch.
     private T[] _dHeadIn = Array.Empty<T>();
-    private T[] _dX = Array.Empty<T>();
-    private T[] _dNext = Array.Empty<T>();
-    private T[] _dDir = Array.Empty<T>();
-    private T[] _dDirIn = Array.Empty<T>();
-    private T[] _dh0 = Array.Empty<T>();
-    private T[] _dc0 = Array.Empty<T>();
 
     /// <summary>Random stream for dropout masks; replace it to make masks repeat (gradient checks do).</summary>
     public Rng DropoutRng { get; set; }
@@ -64,34 +54,20 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         if (Options.Input == InputKind.Embedding) _embedding = Parameters["embedding.weight"];
         _headW = Parameters["head.weight"];
         _headB = Parameters["head.bias"];
-        _layers = new RecurrentLayer<T>[Options.Layers * _d];
-        for (int l = 0; l < Options.Layers; l++)
-            for (int d = 0; d < _d; d++)
-                _layers[l * _d + d] = new RecurrentLayer<T>(Options.Cell, l == 0 ? Options.RecurrentInputSize : _d * _h, _h, d == 1, Parameters, "rnn.", Suffix(l, d));
-        _x = new T[Options.Layers + 1][];
-        for (int i = 0; i < _x.Length; i++) _x[i] = Array.Empty<T>();
-        _dirOut = new T[_d][];
-        for (int i = 0; i < _d; i++) _dirOut[i] = Array.Empty<T>();
-        _dropMask = new T[Options.Layers][];
-        for (int i = 0; i < _dropMask.Length; i++) _dropMask[i] = Array.Empty<T>();
-        _dropped = new bool[Options.Layers];
+        _stack = new RecurrentStack<T>(Options.Cell, Options.RecurrentInputSize, _h, Options.Layers, Options.Bidirectional, Options.Dropout, Parameters, "rnn.");
         DropoutRng = new Rng(0x5EED);
     }
 
     /// <summary>Another instance over the same weights with its own buffers (for inference on another thread).</summary>
     public SequenceNetwork<T> CloneForInference() => new(Options, Parameters);
 
-    private static string Suffix(int layer, int direction) => direction == 0 ? $"l{layer}" : $"l{layer}_reverse";
-
     /// <summary>Parameter names and shapes, PyTorch style (embedding.weight, rnn.weight_ih_l0, …, head.weight, head.bias).</summary>
     public static IEnumerable<(string Name, int[] Shape)> Layout(NetworkOptions o)
     {
         ArgumentNullException.ThrowIfNull(o);
         if (o.Input == InputKind.Embedding) yield return ("embedding.weight", new[] { o.VocabularySize, o.EmbeddingSize });
-        for (int l = 0; l < o.Layers; l++)
-            for (int d = 0; d < o.Directions; d++)
-                foreach (var (name, shape) in RecurrentLayer<T>.Layout(o.Cell, l == 0 ? o.RecurrentInputSize : o.Directions * o.HiddenSize, o.HiddenSize, Suffix(l, d)))
-                    yield return ("rnn." + name, shape);
+        foreach (var p in RecurrentStack<T>.Layout(o.Cell, o.RecurrentInputSize, o.HiddenSize, o.Layers, o.Bidirectional, "rnn."))
+            yield return p;
         yield return ("head.weight", new[] { o.OutputSize, o.Directions * o.HiddenSize });
         yield return ("head.bias", new[] { o.OutputSize });
     }
@@ -119,13 +95,11 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         if (initialState is not null && initialState.Batch != batch.Batch)
             throw new ArgumentException($"The initial state is for batch size {initialState.Batch}; the batch has {batch.Batch} sequences.", nameof(initialState));
         _batch = batch;
-        int B = batch.Batch, S = batch.Steps, L = Options.Layers, DH = _d * _h;
+        int B = batch.Batch, S = batch.Steps, DH = _d * _h;
 
         // Input stage → _x[0] [S, B, I0]
         int i0 = Options.RecurrentInputSize;
-        Ensure(ref _x[0], S * B * i0);
-        Span<T> x0 = _x[0].AsSpan(0, S * B * i0);
-        x0.Clear();
+        Span<T> x0 = _stack.Input(S, B);
         for (int b = 0; b < B; b++)
             for (int t = 0; t < batch.Lengths[b]; t++)
             {
@@ -138,41 +112,9 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
                 }
             }
 
-        // Recurrent stack
-        for (int l = 0; l < L; l++)
-        {
-            Ensure(ref _x[l + 1], S * B * DH);
-            Span<T> next = _x[l + 1].AsSpan(0, S * B * DH);
-            for (int d = 0; d < _d; d++)
-            {
-                var layer = _layers[l * _d + d];
-                ReadOnlySpan<T> h0 = initialState is null ? default : initialState.Hidden.AsSpan((l * _d + d) * B * _h, B * _h);
-                ReadOnlySpan<T> c0 = initialState is null || initialState.Cell.Length == 0 ? default : initialState.Cell.AsSpan((l * _d + d) * B * _h, B * _h);
-                if (_d == 1)
-                {
-                    layer.Forward(_x[l].AsMemory(0, S * B * layer.InputSize), S, B, batch.Lengths, h0, c0, next);
-                }
-                else
-                {
-                    Ensure(ref _dirOut[d], S * B * _h);
-                    Span<T> o = _dirOut[d].AsSpan(0, S * B * _h);
-                    layer.Forward(_x[l].AsMemory(0, S * B * layer.InputSize), S, B, batch.Lengths, h0, c0, o);
-                    for (int r = 0; r < S * B; r++) o.Slice(r * _h, _h).CopyTo(next.Slice(r * DH + d * _h, _h));
-                }
-            }
-            _dropped[l] = training && Options.Dropout > 0 && l < L - 1;
-            if (_dropped[l])
-            {
-                Ensure(ref _dropMask[l], S * B * DH);
-                Span<T> mask = _dropMask[l].AsSpan(0, S * B * DH);
-                T scale = T.One / (T.One - T.CreateChecked(Options.Dropout));
-                for (int i = 0; i < mask.Length; i++) mask[i] = DropoutRng.NextDouble() < Options.Dropout ? T.Zero : scale;
-                TensorPrimitives.Multiply(next, mask, next);
-            }
-        }
+        ReadOnlySpan<T> top = _stack.Forward(S, B, batch.Lengths, training, DropoutRng, initialState);
 
         // Head
-        ReadOnlySpan<T> top = _x[L].AsSpan(0, S * B * DH);
         ReadOnlySpan<T> w = Parameters.Value(_headW), bias = Parameters.Value(_headB);
         if (Options.Output == OutputMode.PerStep)
         {
@@ -217,12 +159,7 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         ArgumentNullException.ThrowIfNull(state);
         var batch = _batch ?? throw new InvalidOperationException("Run Forward first.");
         if (state.Batch != batch.Batch) throw new ArgumentException($"The state is for batch size {state.Batch}; the last batch had {batch.Batch}.", nameof(state));
-        int n = batch.Batch * _h;
-        for (int i = 0; i < _layers.Length; i++)
-        {
-            _layers[i].FinalHidden.CopyTo(state.Hidden.AsSpan(i * n, n));
-            if (state.Cell.Length > 0) _layers[i].FinalCell.CopyTo(state.Cell.AsSpan(i * n, n));
-        }
+        _stack.CopyFinalState(state);
     }
 
     /// <summary>
@@ -235,14 +172,12 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
     {
         var batch = _batch ?? throw new InvalidOperationException("Run Forward before Backward.");
         if (dOutput.Length != OutputRows * _o) throw new ArgumentException($"dOutput has {dOutput.Length} values; the output has {OutputRows * _o}.", nameof(dOutput));
-        int B = batch.Batch, S = batch.Steps, L = Options.Layers, DH = _d * _h;
+        int B = batch.Batch, S = batch.Steps, DH = _d * _h;
 
         // Head backward: out = z · Wᵀ + b  →  dW += doutᵀ · z,  db += Σ dout,  dz = dout · W
         ReadOnlySpan<T> w = Parameters.Value(_headW);
         Span<T> dW = Parameters.Gradient(_headW), dB = Parameters.Gradient(_headB);
-        Ensure(ref _dX, S * B * System.Math.Max(DH, Options.RecurrentInputSize));
-        Span<T> dTop = _dX.AsSpan(0, S * B * DH);
-        dTop.Clear();
+        Span<T> dTop = _stack.TopGradient();
         if (Options.Output == OutputMode.PerStep)
         {
             // dW += doutᵀ · z (padding rows of z are zero), db += Σ valid rows, dz = dout · W, read back time-major.
@@ -272,53 +207,10 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
                 }
         }
 
-        // Recurrent stack, top to bottom. dCur holds dL/d(_x[l+1]); each layer writes dL/d(_x[l]) into dNext.
-        Ensure(ref _dNext, S * B * System.Math.Max(DH, Options.RecurrentInputSize));
-        Ensure(ref _dh0, B * _h);
-        Ensure(ref _dc0, B * _h);
-        T[] cur = _dX, nxt = _dNext;
-        for (int l = L - 1; l >= 0; l--)
-        {
-            Span<T> dCur = cur.AsSpan(0, S * B * DH);
-            if (_dropped[l]) TensorPrimitives.Multiply(dCur, _dropMask[l].AsSpan(0, S * B * DH), dCur);
-            int inSize = _layers[l * _d].InputSize;
-            bool needInput = l > 0 || Options.Input != InputKind.OneHot;
-            Span<T> dIn = nxt.AsSpan(0, S * B * inSize);
-            for (int d = 0; d < _d; d++)
-            {
-                var layer = _layers[l * _d + d];
-                int idx = l * _d + d;
-                ReadOnlySpan<T> dOut;
-                if (_d == 1) dOut = dCur;
-                else
-                {
-                    Ensure(ref _dDir, S * B * _h);
-                    Span<T> dd = _dDir.AsSpan(0, S * B * _h);
-                    for (int r = 0; r < S * B; r++) dCur.Slice(r * DH + d * _h, _h).CopyTo(dd.Slice(r * _h, _h));
-                    dOut = dd;
-                }
-                ReadOnlySpan<T> dhN = dFinalState is null ? default : dFinalState.Hidden.AsSpan(idx * B * _h, B * _h);
-                ReadOnlySpan<T> dcN = dFinalState is null || dFinalState.Cell.Length == 0 ? default : dFinalState.Cell.AsSpan(idx * B * _h, B * _h);
-                Span<T> dIn_d = default;
-                if (needInput)
-                {
-                    if (d == 0) dIn_d = dIn;
-                    else { Ensure(ref _dDirIn, S * B * inSize); dIn_d = _dDirIn.AsSpan(0, S * B * inSize); }
-                }
-                Span<T> dh0 = dInitialState is null ? default : _dh0.AsSpan(0, B * _h);
-                Span<T> dc0 = dInitialState is null || dInitialState.Cell.Length == 0 ? default : _dc0.AsSpan(0, B * _h);
-                layer.Backward(dOut, dhN, dcN, dIn_d, dh0, dc0);
-                if (needInput && d == 1) TensorPrimitives.Add(dIn, dIn_d, dIn);
-                if (dInitialState is not null)
-                {
-                    dh0.CopyTo(dInitialState.Hidden.AsSpan(idx * B * _h, B * _h));
-                    if (!dc0.IsEmpty) dc0.CopyTo(dInitialState.Cell.AsSpan(idx * B * _h, B * _h));
-                }
-            }
-            (cur, nxt) = (nxt, cur);
-        }
+        // Recurrent stack, top to bottom.
+        ReadOnlySpan<T> cur = _stack.Backward(dFinalState, dInitialState, needInputGradient: Options.Input != InputKind.OneHot);
 
-        // Input stage backward; cur now holds dL/d(_x[0]) [S, B, I0].
+        // Input stage backward; cur holds dL/d(input) [S, B, I0].
         int i0 = Options.RecurrentInputSize;
         if (Options.Input == InputKind.Embedding)
         {
@@ -327,7 +219,7 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
                 for (int t = 0; t < batch.Lengths[b]; t++)
                 {
                     Span<T> row = dE.Slice(batch.Tokens![b * S + t] * i0, i0);
-                    TensorPrimitives.Add(row, cur.AsSpan((t * B + b) * i0, i0), row);
+                    TensorPrimitives.Add(row, cur.Slice((t * B + b) * i0, i0), row);
                 }
         }
         else if (Options.Input == InputKind.Dense && !dFeatures.IsEmpty)
@@ -336,7 +228,7 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
             dFeatures.Clear();
             for (int b = 0; b < B; b++)
                 for (int t = 0; t < batch.Lengths[b]; t++)
-                    cur.AsSpan((t * B + b) * i0, i0).CopyTo(dFeatures.Slice((b * S + t) * i0, i0));
+                    cur.Slice((t * B + b) * i0, i0).CopyTo(dFeatures.Slice((b * S + t) * i0, i0));
         }
     }
 
