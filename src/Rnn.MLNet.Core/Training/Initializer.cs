@@ -29,47 +29,76 @@ public static class Initializer
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(network);
+        Initialize(network.Parameters, scheme, seed);
+    }
+
+    /// <summary>
+    /// Initializes every parameter of a store by its PyTorch-style name: <c>…embedding.weight</c> N(0, 1); recurrent
+    /// tensors (<c>…weight_ih_…</c>, <c>…weight_hh_…</c>, <c>…bias_ih_…</c>, <c>…bias_hh_…</c>) by <paramref name="scheme"/>
+    /// with the gate count and hidden size read from the matching <c>weight_hh</c>; any other <c>X.weight</c> / <c>X.bias</c>
+    /// pair is a linear layer, U(−1/√fan_in, 1/√fan_in) as nn.Linear.
+    /// </summary>
+    public static void Initialize<T>(ParameterStore<T> store, InitScheme scheme, ulong seed)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(store);
         var rng = new Rng(seed);
-        var store = network.Parameters;
-        int h = network.Options.HiddenSize;
-        int gates = network.Options.Cell switch { Cells.CellType.Lstm => 4, Cells.CellType.Gru => 3, _ => 1 };
         foreach (var p in store.Parameters)
         {
             Span<T> v = store.Value(p);
-            if (p.Name == "embedding.weight")
+            string? recurrentHh = RecurrentWeightHh(p.Name);
+            if (p.Name.EndsWith("embedding.weight", StringComparison.Ordinal))
             {
                 for (int i = 0; i < v.Length; i++) v[i] = T.CreateChecked(rng.NextNormal());
             }
-            else if (p.Name.StartsWith("head.", StringComparison.Ordinal))
+            else if (recurrentHh is null)
             {
-                int fanIn = store["head.weight"].Shape[1];
-                double bound = 1.0 / System.Math.Sqrt(fanIn);
-                Uniform(v, rng, bound);
-            }
-            else if (scheme == InitScheme.PyTorchDefault)
-            {
-                Uniform(v, rng, 1.0 / System.Math.Sqrt(h));
-            }
-            else if (p.Shape.Length == 1)
-            {
-                v.Clear();
-                // Orthogonal scheme: the gates that keep memory start leaning towards "keep" (1 in b_ih and in b_hh, so
-                // σ(2) ≈ 0.88): the LSTM forget gate f (block 1 of i f g o) and the GRU update gate z (block 1 of r z n).
-                if (scheme == InitScheme.Orthogonal && gates > 1) v.Slice(h, h).Fill(T.One);
+                // A linear layer: fan_in is the width of its weight's rows.
+                int dot = p.Name.LastIndexOf('.');
+                string weightName = (dot < 0 ? "" : p.Name[..(dot + 1)]) + "weight";
+                int fanIn = store.Contains(weightName) && store[weightName].Shape.Length == 2 ? store[weightName].Shape[1] : p.Shape[^1];
+                Uniform(v, rng, 1.0 / System.Math.Sqrt(fanIn));
             }
             else
             {
-                int fanIn = p.Shape[1];
-                bool recurrent = p.Name.Contains(".weight_hh_", StringComparison.Ordinal);
-                for (int g = 0; g < gates; g++)
+                var hh = store[recurrentHh];
+                int h = hh.Shape[1], gates = hh.Shape[0] / h;
+                if (scheme == InitScheme.PyTorchDefault)
                 {
-                    Span<T> block = v.Slice(g * h * fanIn, h * fanIn); // one gate's [H, fan_in] rows
-                    if (scheme == InitScheme.Orthogonal && recurrent) Orthogonal(block, h, fanIn, rng);
-                    else if (scheme == InitScheme.Kaiming) Uniform(block, rng, System.Math.Sqrt(6.0 / fanIn));
-                    else Uniform(block, rng, System.Math.Sqrt(6.0 / (fanIn + h)));
+                    Uniform(v, rng, 1.0 / System.Math.Sqrt(h));
+                }
+                else if (p.Shape.Length == 1)
+                {
+                    v.Clear();
+                    // Orthogonal scheme: the gates that keep memory start leaning towards "keep" (1 in b_ih and in b_hh, so
+                    // σ(2) ≈ 0.88): the LSTM forget gate f (block 1 of i f g o) and the GRU update gate z (block 1 of r z n).
+                    if (scheme == InitScheme.Orthogonal && gates > 1) v.Slice(h, h).Fill(T.One);
+                }
+                else
+                {
+                    int fanIn = p.Shape[1];
+                    bool recurrent = p.Name.Contains("weight_hh_", StringComparison.Ordinal);
+                    for (int g = 0; g < gates; g++)
+                    {
+                        Span<T> block = v.Slice(g * h * fanIn, h * fanIn); // one gate's [H, fan_in] rows
+                        if (scheme == InitScheme.Orthogonal && recurrent) Orthogonal(block, h, fanIn, rng);
+                        else if (scheme == InitScheme.Kaiming) Uniform(block, rng, System.Math.Sqrt(6.0 / fanIn));
+                        else Uniform(block, rng, System.Math.Sqrt(6.0 / (fanIn + h)));
+                    }
                 }
             }
         }
+    }
+
+    /// <summary>For a recurrent tensor name (…weight_ih_l0, …bias_hh_l1_reverse) the name of its weight_hh; else null.</summary>
+    private static string? RecurrentWeightHh(string name)
+    {
+        foreach (string part in new[] { "weight_ih_", "weight_hh_", "bias_ih_", "bias_hh_" })
+        {
+            int at = name.LastIndexOf(part, StringComparison.Ordinal);
+            if (at >= 0) return name[..at] + "weight_hh_" + name[(at + part.Length)..];
+        }
+        return null;
     }
 
     private static void Uniform<T>(Span<T> v, Rng rng, double bound) where T : unmanaged, IFloatingPointIeee754<T>

@@ -155,9 +155,9 @@ public static class SequenceFitter
             }
             var report = new EpochReport(epoch, options.Epochs, sum / done, vLoss, vAcc, tokens / System.Math.Max(sw.Elapsed.TotalSeconds, 1e-9),
                 trainer.Optimizer.LearningRate, total.Elapsed, trainer.Optimizer.StepCount);
-            if (EndEpoch(trainer, options, result, best, report)) break;
+            if (EndEpoch(trainer.Network.Parameters, trainer.Optimizer, options, result, best, report)) break;
         }
-        best.Restore(network);
+        best.Restore(network.Parameters);
         return result;
     }
 
@@ -248,9 +248,9 @@ public static class SequenceFitter
             double? vLoss = validation is { Length: > 1 } ? StreamLoss(network, validation, System.Math.Min(B, validation.Length - 1), T) : null;
             var report = new EpochReport(epoch, options.Epochs, sum / tokens, vLoss, null, tokens / System.Math.Max(sw.Elapsed.TotalSeconds, 1e-9),
                 trainer.Optimizer.LearningRate, total.Elapsed, trainer.Optimizer.StepCount) { Sample = options.Sampler?.Invoke() };
-            if (EndEpoch(trainer, options, result, best, report)) break;
+            if (EndEpoch(trainer.Network.Parameters, trainer.Optimizer, options, result, best, report)) break;
         }
-        best.Restore(network);
+        best.Restore(network.Parameters);
         return result;
     }
 
@@ -291,20 +291,20 @@ public static class SequenceFitter
     }
 
     /// <summary>The weights of the best validation epoch so far, and the epochs since it.</summary>
-    private sealed class BestWeights
+    internal sealed class BestWeights
     {
         public float[]? Weights;
         public double Loss = double.PositiveInfinity;
         public int SinceBest;
 
-        public void Restore(SequenceNetwork<float> network) => Weights?.CopyTo(network.Parameters.Values, 0);
+        public void Restore(ParameterStore<float> store) => Weights?.CopyTo(store.Values, 0);
     }
 
     /// <summary>
     /// End-of-epoch bookkeeping shared by both loops: report, keep the best validation weights, early stopping, schedule.
     /// Returns true when training should stop.
     /// </summary>
-    private static bool EndEpoch(Trainer<float> trainer, FitOptions options, FitResult result, BestWeights best, EpochReport report)
+    internal static bool EndEpoch(ParameterStore<float> store, Optimizer<float> optimizer, FitOptions options, FitResult result, BestWeights best, EpochReport report)
     {
         result.History.Add(report);
         options.Progress?.Invoke(report);
@@ -313,17 +313,17 @@ public static class SequenceFitter
             if (v < best.Loss)
             {
                 best.Loss = v; best.SinceBest = 0; result.BestEpoch = report.Epoch; result.BestValidationLoss = v;
-                best.Weights = (float[])trainer.Network.Parameters.Values.Clone();
+                best.Weights = (float[])store.Values.Clone();
             }
             else if (options.EarlyStoppingPatience > 0 && ++best.SinceBest >= options.EarlyStoppingPatience) return true;
         }
         else result.BestEpoch = report.Epoch;
         if (options.Schedule is not null)
-            trainer.Optimizer.LearningRate = options.Schedule.NextRate(report.Epoch, trainer.Optimizer.LearningRate, report.ValidationLoss ?? report.TrainLoss);
+            optimizer.LearningRate = options.Schedule.NextRate(report.Epoch, optimizer.LearningRate, report.ValidationLoss ?? report.TrainLoss);
         return result.Stopped;
     }
 
-    private static bool ShouldStop(FitOptions o, Stopwatch total) =>
+    internal static bool ShouldStop(FitOptions o, Stopwatch total) =>
         o.Cancellation.IsCancellationRequested || (o.TimeLimit is TimeSpan limit && total.Elapsed > limit);
 
     private static int ArgMax(ReadOnlySpan<float> v)
