@@ -28,6 +28,10 @@ namespace Rnn.MLNet.Serialization;
 /// u32 crc32(payload)
 /// string = i32 charCount + UTF-16LE code units (exact for every .NET string, lone surrogates included)
 /// </code>
+/// Version 2 holds an <see cref="EncoderDecoderNetwork{T}"/>: the same layout with the network fields replaced by
+/// <c>i32 ×9 cell, source kind, source vocabulary, features, target vocabulary, embedding, hidden, layers, attention;
+/// u8 bidirectional encoder; u8 feed features every step; f32 dropout</c> and the weights in
+/// <see cref="EncoderDecoderNetwork{T}.Layout"/> order. Sequence networks are still written as version 1.
 /// Every length is checked against the bytes that remain before anything is allocated, so a truncated or corrupt file
 /// ends in <see cref="InvalidDataException"/> and never in a huge allocation.
 /// </remarks>
@@ -35,16 +39,32 @@ public sealed class ModelFile
 {
     private static ReadOnlySpan<byte> Magic => "RNNMLNET"u8;
 
-    /// <summary>Current format version.</summary>
+    /// <summary>Format version of sequence-network files.</summary>
     public const uint FormatVersion = 1;
+
+    /// <summary>Format version of encoder–decoder files.</summary>
+    public const uint EncoderDecoderFormatVersion = 2;
+
+    private readonly NetworkOptions? _network;
+    private readonly EncoderDecoderOptions? _encoderDecoder;
+
+    /// <summary>True when the file holds an encoder–decoder network (<see cref="EncoderDecoderOptions"/>), false for a sequence network (<see cref="Options"/>).</summary>
+    public bool IsEncoderDecoder => _encoderDecoder is not null;
+
+    /// <summary>The encoder–decoder architecture.</summary>
+    /// <exception cref="InvalidDataException">The file holds a sequence network.</exception>
+    public EncoderDecoderOptions EncoderDecoderOptions =>
+        _encoderDecoder ?? throw new InvalidDataException("The model holds a sequence network, not an encoder-decoder network.");
 
     /// <summary>Largest string stored (UTF-16 code units).</summary>
     public const int MaxStringChars = 1 << 20;
 
-    /// <summary>The network's architecture.</summary>
-    public NetworkOptions Options { get; }
+    /// <summary>The sequence network's architecture.</summary>
+    /// <exception cref="InvalidDataException">The file holds an encoder–decoder network.</exception>
+    public NetworkOptions Options =>
+        _network ?? throw new InvalidDataException("The model holds an encoder-decoder network, not a sequence network.");
 
-    /// <summary>Weights in <see cref="SequenceNetwork{T}.Layout"/> order.</summary>
+    /// <summary>Weights in <see cref="SequenceNetwork{T}.Layout"/> (or <see cref="EncoderDecoderNetwork{T}.Layout"/>) order.</summary>
     public float[] Weights { get; }
 
     /// <summary>Named string properties.</summary>
@@ -61,8 +81,36 @@ public sealed class ModelFile
         options.Validate();
         if (weights.LongLength != options.ParameterCount())
             throw new ArgumentException($"{weights.Length} weights given; the options describe {options.ParameterCount()}.", nameof(weights));
-        Options = options.Clone();
+        _network = options.Clone();
         Weights = weights;
+    }
+
+    /// <summary>Creates a model file from encoder–decoder options and weights.</summary>
+    public ModelFile(EncoderDecoderOptions options, float[] weights)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(weights);
+        options.Validate();
+        if (weights.LongLength != options.ParameterCount())
+            throw new ArgumentException($"{weights.Length} weights given; the options describe {options.ParameterCount()}.", nameof(weights));
+        _encoderDecoder = options.Clone();
+        Weights = weights;
+    }
+
+    /// <summary>Captures an encoder–decoder network (weights are copied).</summary>
+    public static ModelFile From(EncoderDecoderNetwork<float> network)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        return new ModelFile(network.Options, (float[])network.Parameters.Values.Clone());
+    }
+
+    /// <summary>Builds the encoder–decoder network holding these weights.</summary>
+    /// <exception cref="InvalidDataException">The file holds a sequence network.</exception>
+    public EncoderDecoderNetwork<float> CreateEncoderDecoder()
+    {
+        var net = new EncoderDecoderNetwork<float>(EncoderDecoderOptions);
+        Weights.CopyTo(net.Parameters.Values, 0);
+        return net;
     }
 
     /// <summary>A property the reader requires.</summary>
@@ -101,13 +149,26 @@ public sealed class ModelFile
         using var payload = new MemoryStream();
         using (var w = new BinaryWriter(payload, Encoding.UTF8, leaveOpen: true))
         {
-            var o = Options;
-            // Sizes the input kind does not use are written as 0 (and must read back as 0).
-            int vocab = o.Input == InputKind.Dense ? 0 : o.VocabularySize, embed = o.Input == InputKind.Embedding ? o.EmbeddingSize : 0, features = o.Input == InputKind.Dense ? o.FeatureSize : 0;
-            foreach (int v in new[] { (int)o.Cell, (int)o.Input, vocab, embed, features, o.HiddenSize, o.Layers, o.OutputSize, (int)o.Output })
-                w.Write(v);
-            w.Write(o.Bidirectional ? (byte)1 : (byte)0);
-            w.Write(o.Dropout);
+            if (_encoderDecoder is { } e)
+            {
+                // Sizes the source kind does not use are written as 0 (and must read back as 0).
+                int srcVocab = e.Source == SourceKind.Tokens ? e.SourceVocabularySize : 0, features = e.Source == SourceKind.Features ? e.FeatureSize : 0;
+                foreach (int v in new[] { (int)e.Cell, (int)e.Source, srcVocab, features, e.TargetVocabularySize, e.EmbeddingSize, e.HiddenSize, e.Layers, (int)e.Attention })
+                    w.Write(v);
+                w.Write(e.BidirectionalEncoder ? (byte)1 : (byte)0);
+                w.Write(e.FeedFeaturesEveryStep ? (byte)1 : (byte)0);
+                w.Write(e.Dropout);
+            }
+            else
+            {
+                var o = Options;
+                // Sizes the input kind does not use are written as 0 (and must read back as 0).
+                int vocab = o.Input == InputKind.Dense ? 0 : o.VocabularySize, embed = o.Input == InputKind.Embedding ? o.EmbeddingSize : 0, features = o.Input == InputKind.Dense ? o.FeatureSize : 0;
+                foreach (int v in new[] { (int)o.Cell, (int)o.Input, vocab, embed, features, o.HiddenSize, o.Layers, o.OutputSize, (int)o.Output })
+                    w.Write(v);
+                w.Write(o.Bidirectional ? (byte)1 : (byte)0);
+                w.Write(o.Dropout);
+            }
             w.Write(Properties.Count);
             foreach (var kv in Properties) { WriteString(w, kv.Key); WriteString(w, kv.Value); }
             w.Write(Lists.Count);
@@ -124,7 +185,7 @@ public sealed class ModelFile
         var bytes = payload.GetBuffer().AsSpan(0, (int)payload.Length);
         using var bw = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
         bw.Write(Magic);
-        bw.Write(FormatVersion);
+        bw.Write(IsEncoderDecoder ? EncoderDecoderFormatVersion : FormatVersion);
         bw.Write((ulong)bytes.Length);
         bw.Write(bytes);
         bw.Write(Crc32.Compute(bytes));
@@ -177,7 +238,8 @@ public sealed class ModelFile
         if (data.Length < header + 4) throw new InvalidDataException($"The data is {data.Length} bytes, too short for a model (header alone is {header + 4}).");
         if (!data.Slice(0, 8).SequenceEqual(Magic)) throw new InvalidDataException("The data does not start with the model signature 'RNNMLNET'.");
         uint version = BitConverter.ToUInt32(data.Slice(8, 4));
-        if (version != FormatVersion) throw new InvalidDataException($"Model format version {version} is not supported (this library reads version {FormatVersion}).");
+        if (version != FormatVersion && version != EncoderDecoderFormatVersion)
+            throw new InvalidDataException($"Model format version {version} is not supported (this library reads versions {FormatVersion} and {EncoderDecoderFormatVersion}).");
         ulong length = BitConverter.ToUInt64(data.Slice(12, 8));
         if (length != (ulong)(data.Length - header - 4))
             throw new InvalidDataException($"The header announces {length} payload bytes but {data.Length - header - 4} are present (truncated or extended file).");
@@ -187,20 +249,11 @@ public sealed class ModelFile
         if (stored != actual) throw new InvalidDataException($"Checksum mismatch (stored {stored:x8}, computed {actual:x8}): the file is corrupt.");
 
         var r = new SpanReader(payload);
-        var o = new NetworkOptions
-        {
-            Cell = (CellType)r.Int32(), Input = (InputKind)r.Int32(), VocabularySize = r.Int32(), EmbeddingSize = r.Int32(),
-            FeatureSize = r.Int32(), HiddenSize = r.Int32(), Layers = r.Int32(), OutputSize = r.Int32(), Output = (OutputMode)r.Int32(),
-        };
-        byte bi = r.Byte();
-        if (bi > 1) throw new InvalidDataException($"Bidirectional flag is {bi}; expected 0 or 1.");
-        o.Bidirectional = bi == 1;
-        o.Dropout = r.Single();
-        if (!Enum.IsDefined(o.Input) || !Enum.IsDefined(o.Output)) throw new InvalidDataException($"Unknown input kind {(int)o.Input} or output mode {(int)o.Output}.");
-        if ((o.Input == InputKind.Dense && o.VocabularySize != 0) || (o.Input != InputKind.Embedding && o.EmbeddingSize != 0) || (o.Input != InputKind.Dense && o.FeatureSize != 0))
-            throw new InvalidDataException($"Sizes unused by {o.Input} input must be 0 (vocabulary {o.VocabularySize}, embedding {o.EmbeddingSize}, features {o.FeatureSize}).");
-        try { o.Validate(); }
-        catch (ArgumentException e) { throw new InvalidDataException("The stored network options are invalid: " + e.Message, e); }
+        NetworkOptions? o = null;
+        EncoderDecoderOptions? e = null;
+        if (version == FormatVersion) o = ReadNetworkOptions(ref r);
+        else e = ReadEncoderDecoderOptions(ref r);
+        long expected = o?.ParameterCount() ?? e!.ParameterCount();
 
         int nProps = r.Count(8);
         var props = new List<(string, string)>(nProps);
@@ -216,16 +269,58 @@ public sealed class ModelFile
             lists.Add((name, items));
         }
         long count = r.Int64();
-        if (count != o.ParameterCount()) throw new InvalidDataException($"The file holds {count} weights; its options describe {o.ParameterCount()}.");
+        if (count != expected) throw new InvalidDataException($"The file holds {count} weights; its options describe {expected}.");
         if (count * 4 != r.Remaining) throw new InvalidDataException($"{count} weights need {count * 4} bytes; {r.Remaining} remain.");
         var weights = new float[count];
         r.Floats(weights);
-        var file = new ModelFile(o, weights);
+        var file = o is not null ? new ModelFile(o, weights) : new ModelFile(e!, weights);
         foreach (var (k, v) in props)
             if (!file.Properties.TryAdd(k, v)) throw new InvalidDataException($"Property '{k}' appears twice.");
         foreach (var (k, v) in lists)
             if (!file.Lists.TryAdd(k, v)) throw new InvalidDataException($"List '{k}' appears twice.");
         return file;
+    }
+
+    private static NetworkOptions ReadNetworkOptions(ref SpanReader r)
+    {
+        var o = new NetworkOptions
+        {
+            Cell = (CellType)r.Int32(), Input = (InputKind)r.Int32(), VocabularySize = r.Int32(), EmbeddingSize = r.Int32(),
+            FeatureSize = r.Int32(), HiddenSize = r.Int32(), Layers = r.Int32(), OutputSize = r.Int32(), Output = (OutputMode)r.Int32(),
+        };
+        o.Bidirectional = Flag(ref r, "Bidirectional");
+        o.Dropout = r.Single();
+        if (!Enum.IsDefined(o.Input) || !Enum.IsDefined(o.Output)) throw new InvalidDataException($"Unknown input kind {(int)o.Input} or output mode {(int)o.Output}.");
+        if ((o.Input == InputKind.Dense && o.VocabularySize != 0) || (o.Input != InputKind.Embedding && o.EmbeddingSize != 0) || (o.Input != InputKind.Dense && o.FeatureSize != 0))
+            throw new InvalidDataException($"Sizes unused by {o.Input} input must be 0 (vocabulary {o.VocabularySize}, embedding {o.EmbeddingSize}, features {o.FeatureSize}).");
+        try { o.Validate(); }
+        catch (ArgumentException ex) { throw new InvalidDataException("The stored network options are invalid: " + ex.Message, ex); }
+        return o;
+    }
+
+    private static EncoderDecoderOptions ReadEncoderDecoderOptions(ref SpanReader r)
+    {
+        var e = new EncoderDecoderOptions
+        {
+            Cell = (CellType)r.Int32(), Source = (SourceKind)r.Int32(), SourceVocabularySize = r.Int32(), FeatureSize = r.Int32(),
+            TargetVocabularySize = r.Int32(), EmbeddingSize = r.Int32(), HiddenSize = r.Int32(), Layers = r.Int32(), Attention = (AttentionKind)r.Int32(),
+        };
+        e.BidirectionalEncoder = Flag(ref r, "Bidirectional encoder");
+        e.FeedFeaturesEveryStep = Flag(ref r, "Feed features every step");
+        e.Dropout = r.Single();
+        if (!Enum.IsDefined(e.Source)) throw new InvalidDataException($"Unknown source kind {(int)e.Source}.");
+        if ((e.Source == SourceKind.Tokens && e.FeatureSize != 0) || (e.Source == SourceKind.Features && e.SourceVocabularySize != 0))
+            throw new InvalidDataException($"Sizes unused by a {e.Source} source must be 0 (source vocabulary {e.SourceVocabularySize}, features {e.FeatureSize}).");
+        try { e.Validate(); }
+        catch (ArgumentException ex) { throw new InvalidDataException("The stored encoder-decoder options are invalid: " + ex.Message, ex); }
+        return e;
+    }
+
+    private static bool Flag(ref SpanReader r, string what)
+    {
+        byte b = r.Byte();
+        if (b > 1) throw new InvalidDataException($"{what} flag is {b}; expected 0 or 1.");
+        return b == 1;
     }
 
     // UTF-16 code units as they are: UTF-8 would turn a lone surrogate (a legal token of the character tokenizer) into U+FFFD.
