@@ -4,6 +4,8 @@ using Rnn.MLNet.Cells;
 using Rnn.MLNet.Infrastructure;
 using Rnn.MLNet.LanguageModel;
 using Rnn.MLNet.SequenceRegression;
+using Rnn.MLNet.SequenceToSequence;
+using Rnn.MLNet.Tagging;
 using Rnn.MLNet.TextClassification;
 
 namespace Rnn.MLNet;
@@ -49,8 +51,6 @@ public static class RnnCatalog
         return new RnnTextClassifier(CatalogEnvironment.Of(catalog), options, binary: false);
     }
 
-
-
     /// <summary>A recurrent next-token language model over a text column (character or word level).</summary>
     /// <param name="catalog">The text transforms catalog.</param>
     /// <param name="textColumnName">Text column.</param>
@@ -86,5 +86,84 @@ public static class RnnCatalog
     {
         ArgumentNullException.ThrowIfNull(catalog);
         return new RnnSequenceRegressor(CatalogEnvironment.Of(catalog), options);
+    }
+
+    /// <summary>A sequence-to-sequence encoder–decoder: reads a text column, writes a generated text column (translation-like tasks).</summary>
+    /// <param name="catalog">The text transforms catalog.</param>
+    /// <param name="outputColumnName">Column receiving the generated text.</param>
+    /// <param name="sourceColumnName">Source text column.</param>
+    /// <param name="targetColumnName">Target text column (training).</param>
+    /// <param name="attention">Attention of the decoder over the encoder outputs.</param>
+    /// <param name="hiddenSize">Hidden size per encoder direction.</param>
+    /// <param name="epochs">Epochs.</param>
+    /// <param name="seed">Seed (null: from the MLContext).</param>
+    public static RnnSequenceToSequenceEstimator RnnSequenceToSequence(this TransformsCatalog.TextTransforms catalog, string outputColumnName = "Generated",
+        string sourceColumnName = "Source", string targetColumnName = "Target", Models.AttentionKind attention = Models.AttentionKind.General, int hiddenSize = 128, int epochs = 20, int? seed = null)
+        => RnnSequenceToSequence(catalog, new RnnSequenceToSequenceOptions
+        {
+            OutputColumnName = outputColumnName, SourceColumnName = sourceColumnName, TargetColumnName = targetColumnName, Attention = attention,
+            HiddenSize = hiddenSize, Epochs = epochs, Seed = seed,
+        });
+
+    /// <summary>A sequence-to-sequence encoder–decoder with every option.</summary>
+    public static RnnSequenceToSequenceEstimator RnnSequenceToSequence(this TransformsCatalog.TextTransforms catalog, RnnSequenceToSequenceOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new RnnSequenceToSequenceEstimator(CatalogEnvironment.Of(catalog), options);
+    }
+
+    /// <summary>One-to-many generation: reads a feature vector column, writes a generated text column (describe a vector).</summary>
+    /// <param name="catalog">The text transforms catalog.</param>
+    /// <param name="outputColumnName">Column receiving the generated text.</param>
+    /// <param name="featureColumnName">Vector of Single of known size.</param>
+    /// <param name="targetColumnName">Target text column (training).</param>
+    /// <param name="hiddenSize">Decoder hidden size.</param>
+    /// <param name="epochs">Epochs.</param>
+    /// <param name="seed">Seed (null: from the MLContext).</param>
+    public static RnnVectorToSequenceEstimator RnnVectorToSequence(this TransformsCatalog.TextTransforms catalog, string outputColumnName = "Generated",
+        string featureColumnName = "Features", string targetColumnName = "Target", int hiddenSize = 128, int epochs = 20, int? seed = null)
+        => RnnVectorToSequence(catalog, new RnnVectorToSequenceOptions
+        {
+            OutputColumnName = outputColumnName, FeatureColumnName = featureColumnName, TargetColumnName = targetColumnName, HiddenSize = hiddenSize, Epochs = epochs, Seed = seed,
+        });
+
+    /// <summary>One-to-many generation with every option.</summary>
+    public static RnnVectorToSequenceEstimator RnnVectorToSequence(this TransformsCatalog.TextTransforms catalog, RnnVectorToSequenceOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new RnnVectorToSequenceEstimator(CatalogEnvironment.Of(catalog), options);
+    }
+
+    /// <summary>A per-token tagger (bidirectional): a tokens column in, a tags column (vector of keys with key values) out.</summary>
+    /// <param name="catalog">The text transforms catalog.</param>
+    /// <param name="outputColumnName">Column receiving the predicted tags.</param>
+    /// <param name="tokensColumnName">Tokens: a vector of text or of keys with key values.</param>
+    /// <param name="labelColumnName">Reference tags (training): one per token, text or keys.</param>
+    /// <param name="hiddenSize">Hidden size per direction.</param>
+    /// <param name="epochs">Epochs.</param>
+    /// <param name="seed">Seed (null: from the MLContext).</param>
+    public static RnnSequenceTaggerEstimator RnnSequenceTagger(this TransformsCatalog.TextTransforms catalog, string outputColumnName = "PredictedTags",
+        string tokensColumnName = "Tokens", string labelColumnName = "Tags", int hiddenSize = 64, int epochs = 10, int? seed = null)
+        => RnnSequenceTagger(catalog, new RnnSequenceTaggerOptions
+        {
+            OutputColumnName = outputColumnName, TokensColumnName = tokensColumnName, LabelColumnName = labelColumnName, HiddenSize = hiddenSize, Epochs = epochs, Seed = seed,
+        });
+
+    /// <summary>A per-token tagger with every option.</summary>
+    public static RnnSequenceTaggerEstimator RnnSequenceTagger(this TransformsCatalog.TextTransforms catalog, RnnSequenceTaggerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new RnnSequenceTaggerEstimator(CatalogEnvironment.Of(catalog), options);
+    }
+
+    /// <summary>Per-token accuracy of a tagger's output (see <see cref="SequenceTaggingEvaluator"/>).</summary>
+    /// <param name="catalog">The multiclass classification catalog.</param>
+    /// <param name="data">Scored data.</param>
+    /// <param name="labelColumnName">Reference tags.</param>
+    /// <param name="predictedColumnName">Predicted tags.</param>
+    public static SequenceTaggingMetrics EvaluateSequenceTags(this MulticlassClassificationCatalog catalog, IDataView data, string labelColumnName = "Tags", string predictedColumnName = "PredictedTags")
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return SequenceTaggingEvaluator.Evaluate(data, labelColumnName, predictedColumnName);
     }
 }

@@ -1,0 +1,333 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using Rnn.MLNet.Cells;
+using Rnn.MLNet.Infrastructure;
+using Rnn.MLNet.LanguageModel;
+using Rnn.MLNet.Math;
+using Rnn.MLNet.Models;
+using Rnn.MLNet.Text;
+using Rnn.MLNet.TextClassification;
+using Rnn.MLNet.Training;
+
+namespace Rnn.MLNet.SequenceToSequence;
+
+/// <summary>Settings shared by the encoder–decoder components: the target text, the decoder, training and decoding.</summary>
+public abstract class SequenceGeneratorOptions
+{
+    /// <summary>Target text column (training only).</summary>
+    public string TargetColumnName { get; set; } = "Target";
+    /// <summary>Column that receives the generated text.</summary>
+    public string OutputColumnName { get; set; } = "Generated";
+    /// <summary>How target texts are split (word, whitespace or character tokens).</summary>
+    public TokenizerKind TargetTokenizer { get; set; } = TokenizerKind.Word;
+    /// <summary>Lower-case texts first.</summary>
+    public bool LowerCase { get; set; }
+    /// <summary>Recurrent cell of encoder and decoder.</summary>
+    public CellType Cell { get; set; } = CellType.Lstm;
+    /// <summary>Embedding width.</summary>
+    public int EmbeddingSize { get; set; } = 64;
+    /// <summary>Hidden size (per encoder direction).</summary>
+    public int HiddenSize { get; set; } = 128;
+    /// <summary>Layers of encoder and decoder.</summary>
+    public int Layers { get; set; } = 1;
+    /// <summary>Dropout between stacked layers.</summary>
+    public float Dropout { get; set; }
+    /// <summary>Epochs.</summary>
+    public int Epochs { get; set; } = 20;
+    /// <summary>Examples per batch.</summary>
+    public int BatchSize { get; set; } = 32;
+    /// <summary>Learning rate.</summary>
+    public double LearningRate { get; set; } = 3e-3;
+    /// <summary>Optimizer.</summary>
+    public OptimizerKind Optimizer { get; set; } = OptimizerKind.Adam;
+    /// <summary>Global gradient-norm clip.</summary>
+    public double ClipNorm { get; set; } = 5;
+    /// <summary>Weight initialization.</summary>
+    public InitScheme Init { get; set; } = InitScheme.Orthogonal;
+    /// <summary>Beam width used when the model runs in the pipeline (1 = greedy).</summary>
+    public int BeamWidth { get; set; } = 1;
+    /// <summary>Most tokens generated per row.</summary>
+    public int MaxOutputLength { get; set; } = 100;
+    /// <summary>Beam ranking: log-probability / (length + 1)^LengthPenalty.</summary>
+    public double LengthPenalty { get; set; } = 1.0;
+    /// <summary>Fraction of rows (the last ones) held out for validation when no validation set is given.</summary>
+    public double ValidationFraction { get; set; }
+    /// <summary>Early-stopping patience in epochs (0 = off); the best validation epoch's weights are kept.</summary>
+    public int EarlyStoppingPatience { get; set; }
+    /// <summary>Stop training after this long (null = no limit).</summary>
+    public TimeSpan? TimeLimit { get; set; }
+    /// <summary>Seed (null: from the MLContext).</summary>
+    public int? Seed { get; set; }
+    /// <summary>Per-epoch callback.</summary>
+    public Action<EpochReport>? Progress { get; set; }
+    /// <summary>Per-batch callback (epoch, examples done, examples, running loss).</summary>
+    public Action<int, int, int, double>? BatchProgress { get; set; }
+    /// <summary>Cancellation between batches.</summary>
+    public CancellationToken CancellationToken { get; set; }
+
+    internal DecodingOptions Decoding => new() { BeamWidth = BeamWidth, MaxLength = MaxOutputLength, LengthPenalty = LengthPenalty };
+
+    internal void Validate()
+    {
+        if (string.IsNullOrEmpty(TargetColumnName)) throw new ArgumentException("TargetColumnName must be set.");
+        if (string.IsNullOrEmpty(OutputColumnName)) throw new ArgumentException("OutputColumnName must be set.");
+        if (!Enum.IsDefined(TargetTokenizer)) throw new ArgumentException($"Unknown tokenizer {(int)TargetTokenizer}.");
+        if (!(ValidationFraction >= 0 && ValidationFraction < 1)) throw new ArgumentException($"ValidationFraction must be in [0, 1); got {ValidationFraction}.");
+        Decoding.Validate();
+    }
+}
+
+/// <summary>Options of the sequence-to-sequence component (text in, text out).</summary>
+public sealed class RnnSequenceToSequenceOptions : SequenceGeneratorOptions
+{
+    /// <summary>Source text column.</summary>
+    public string SourceColumnName { get; set; } = "Source";
+    /// <summary>How source texts are split.</summary>
+    public TokenizerKind SourceTokenizer { get; set; } = TokenizerKind.Word;
+    /// <summary>Largest source vocabulary (0 = no limit; rarer tokens become &lt;unk&gt;).</summary>
+    public int MaximumSourceVocabularySize { get; set; }
+    /// <summary>Longest source accepted, in tokens; longer sources are an error (in training and in the pipeline).</summary>
+    public int MaxSourceLength { get; set; } = 200;
+    /// <summary>Encoder reads both ways (decoder hidden size 2H).</summary>
+    public bool BidirectionalEncoder { get; set; } = true;
+    /// <summary>Luong attention of the decoder over the encoder outputs.</summary>
+    public AttentionKind Attention { get; set; } = AttentionKind.General;
+}
+
+/// <summary>Options of the one-to-many component (feature vector in, text out).</summary>
+public sealed class RnnVectorToSequenceOptions : SequenceGeneratorOptions
+{
+    /// <summary>Feature column: a vector of Single of known size.</summary>
+    public string FeatureColumnName { get; set; } = "Features";
+    /// <summary>Also feed the vector beside the token embedding at every decoder step (it always sets the initial state).</summary>
+    public bool FeedFeaturesEveryStep { get; set; }
+}
+
+/// <summary>Trains an encoder–decoder that reads a text column and writes a text column (translation-like tasks).</summary>
+public sealed class RnnSequenceToSequenceEstimator : IEstimator<RnnSequenceGeneratorTransformer>
+{
+    private readonly IHostEnvironment _env;
+    private readonly MLContext _ml = new();
+    private readonly RnnSequenceToSequenceOptions _o;
+
+    internal RnnSequenceToSequenceEstimator(IHostEnvironment env, RnnSequenceToSequenceOptions options)
+    {
+        _env = env ?? throw new ArgumentNullException(nameof(env));
+        _o = options ?? throw new ArgumentNullException(nameof(options));
+        _o.Validate();
+        if (string.IsNullOrEmpty(_o.SourceColumnName)) throw new ArgumentException("SourceColumnName must be set.", nameof(options));
+        if (_o.MaxSourceLength < 1) throw new ArgumentException($"MaxSourceLength must be at least 1; got {_o.MaxSourceLength}.", nameof(options));
+    }
+
+    /// <inheritdoc />
+    public RnnSequenceGeneratorTransformer Fit(IDataView input) => Fit(input, null);
+
+    /// <summary>Trains, validating on <paramref name="validation"/> each epoch (loss and next-token accuracy).</summary>
+    public RnnSequenceGeneratorTransformer Fit(IDataView input, IDataView? validation)
+    {
+        var o = _o;
+        var log = new TrainingLog(_env, "RnnSequenceToSequence", o.Progress);
+        var sources = RnnLanguageModel.ReadTexts(input, o.SourceColumnName);
+        var targets = RnnLanguageModel.ReadTexts(input, o.TargetColumnName);
+        if (sources.Count == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
+        string Lower(string s) => o.LowerCase ? s.ToLowerInvariant() : s;
+        var srcVocab = Vocabulary.Build(sources.Select(Lower), Tokenizer.Create(o.SourceTokenizer), o.MaximumSourceVocabularySize);
+        var tgtVocab = GeneratorTraining.TargetVocabulary(targets.Select(Lower), o.TargetTokenizer);
+        ulong seed = o.Seed is int s ? (ulong)s : log.NextSeed();
+        var rng = new Rng(seed);
+        var net = new EncoderDecoderNetwork<float>(new EncoderDecoderOptions
+        {
+            Cell = o.Cell, Source = SourceKind.Tokens, SourceVocabularySize = srcVocab.Count, TargetVocabularySize = tgtVocab.Count,
+            EmbeddingSize = o.EmbeddingSize, HiddenSize = o.HiddenSize, Layers = o.Layers, BidirectionalEncoder = o.BidirectionalEncoder,
+            Attention = o.Attention, Dropout = o.Dropout,
+        });
+        Initializer.Initialize(net.Parameters, o.Init, rng.NextUInt64());
+        var model = new SequenceGeneratorModel(net, srcVocab, tgtVocab, o.LowerCase, o.MaxSourceLength, o.Decoding);
+        List<SequencePair> Pairs(List<string> src, List<string> tgt, string what) =>
+            src.Select((x, i) => GeneratorTraining.Pair(what, i, () => model.EncodeSource(x, o.SourceColumnName), null, () => model.EncodeTarget(tgt[i], o.TargetColumnName), o.TargetColumnName)).ToList();
+        var train = Pairs(sources, targets, "training");
+        List<SequencePair>? valid = validation is null ? null
+            : Pairs(RnnLanguageModel.ReadTexts(validation, o.SourceColumnName), RnnLanguageModel.ReadTexts(validation, o.TargetColumnName), "validation");
+        var result = GeneratorTraining.Fit(net, train, valid, o, rng, log);
+        return new RnnSequenceGeneratorTransformer(_ml, model, input.Schema, o.SourceColumnName, o.OutputColumnName, result);
+    }
+
+    /// <inheritdoc />
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        SchemaChecks.Require(inputSchema, _o.SourceColumnName, "source", "String (Text)", SchemaChecks.IsTextShape);
+        return RnnSequenceGeneratorTransformer.BuildChain(_ml, "", _o.SourceColumnName, _o.OutputColumnName, vectorSource: false).GetOutputSchema(inputSchema);
+    }
+}
+
+/// <summary>Trains a decoder that writes a text column from a feature vector column (one-to-many).</summary>
+public sealed class RnnVectorToSequenceEstimator : IEstimator<RnnSequenceGeneratorTransformer>
+{
+    private readonly IHostEnvironment _env;
+    private readonly MLContext _ml = new();
+    private readonly RnnVectorToSequenceOptions _o;
+
+    internal RnnVectorToSequenceEstimator(IHostEnvironment env, RnnVectorToSequenceOptions options)
+    {
+        _env = env ?? throw new ArgumentNullException(nameof(env));
+        _o = options ?? throw new ArgumentNullException(nameof(options));
+        _o.Validate();
+        if (string.IsNullOrEmpty(_o.FeatureColumnName)) throw new ArgumentException("FeatureColumnName must be set.", nameof(options));
+    }
+
+    /// <inheritdoc />
+    public RnnSequenceGeneratorTransformer Fit(IDataView input) => Fit(input, null);
+
+    /// <summary>Trains, validating on <paramref name="validation"/> each epoch.</summary>
+    public RnnSequenceGeneratorTransformer Fit(IDataView input, IDataView? validation)
+    {
+        var o = _o;
+        var log = new TrainingLog(_env, "RnnVectorToSequence", o.Progress);
+        var features = GeneratorTraining.ReadVectors(input, o.FeatureColumnName, "training");
+        var targets = RnnLanguageModel.ReadTexts(input, o.TargetColumnName);
+        if (features.Count == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
+        var tgtVocab = GeneratorTraining.TargetVocabulary(targets.Select(t => o.LowerCase ? t.ToLowerInvariant() : t), o.TargetTokenizer);
+        ulong seed = o.Seed is int s ? (ulong)s : log.NextSeed();
+        var rng = new Rng(seed);
+        var net = new EncoderDecoderNetwork<float>(new EncoderDecoderOptions
+        {
+            Cell = o.Cell, Source = SourceKind.Features, FeatureSize = features[0].Length, FeedFeaturesEveryStep = o.FeedFeaturesEveryStep,
+            TargetVocabularySize = tgtVocab.Count, EmbeddingSize = o.EmbeddingSize, HiddenSize = o.HiddenSize, Layers = o.Layers, Dropout = o.Dropout,
+        });
+        Initializer.Initialize(net.Parameters, o.Init, rng.NextUInt64());
+        var model = new SequenceGeneratorModel(net, null, tgtVocab, o.LowerCase, int.MaxValue, o.Decoding);
+        List<SequencePair> Pairs(List<float[]> f, List<string> tgt, string what) =>
+            f.Select((x, i) => GeneratorTraining.Pair(what, i, null, x, () => model.EncodeTarget(tgt[i], o.TargetColumnName), o.TargetColumnName)).ToList();
+        var train = Pairs(features, targets, "training");
+        List<SequencePair>? valid = null;
+        if (validation is not null)
+        {
+            var vf = GeneratorTraining.ReadVectors(validation, o.FeatureColumnName, "validation");
+            if (vf.Count > 0 && vf[0].Length != features[0].Length)
+                throw new ArgumentException($"The validation column '{o.FeatureColumnName}' has {vf[0].Length} features; the training data has {features[0].Length}.", nameof(validation));
+            valid = Pairs(vf, RnnLanguageModel.ReadTexts(validation, o.TargetColumnName), "validation");
+        }
+        var result = GeneratorTraining.Fit(net, train, valid, o, rng, log);
+        return new RnnSequenceGeneratorTransformer(_ml, model, input.Schema, o.FeatureColumnName, o.OutputColumnName, result);
+    }
+
+    /// <inheritdoc />
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        SchemaChecks.Require(inputSchema, _o.FeatureColumnName, "feature", "a vector of Single", c => c.Kind == SchemaShape.Column.VectorKind.Vector && c.ItemType == NumberDataViewType.Single);
+        return RnnSequenceGeneratorTransformer.BuildChain(_ml, "", _o.FeatureColumnName, _o.OutputColumnName, vectorSource: true).GetOutputSchema(inputSchema);
+    }
+}
+
+/// <summary>A fitted encoder–decoder in a pipeline: adds the generated text column; <see cref="Model"/> generates directly.</summary>
+public sealed class RnnSequenceGeneratorTransformer : ChainedTransformer
+{
+    /// <summary>The model.</summary>
+    public SequenceGeneratorModel Model { get; }
+
+    /// <summary>Training history.</summary>
+    public FitResult TrainingResult { get; }
+
+    internal RnnSequenceGeneratorTransformer(MLContext ml, SequenceGeneratorModel model, DataViewSchema schema, string inputColumn, string outputColumn, FitResult result)
+        : base(BuildChain(ml, Payload.Encode(model.ToFile()), inputColumn, outputColumn, model.SourceVocabulary is null).Fit(new EmptyDataView(schema)))
+    {
+        Model = model;
+        TrainingResult = result;
+    }
+
+    /// <summary>Copy the input → payload constant → CustomMapping → copy the private result to the output name → drop temporaries.</summary>
+    internal static EstimatorChain<ITransformer> BuildChain(MLContext ml, string payload, string inputColumn, string outputColumn, bool vectorSource)
+    {
+        var chain = new EstimatorChain<ITransformer>();
+        if (vectorSource)
+        {
+            chain = chain.Append<ITransformer>(ml.Transforms.CopyColumns(Payload.FeaturesColumn, inputColumn))
+                .Append<ITransformer>(ml.Transforms.CustomMapping<NoColumns, ConstantColumn>(ConstantColumnFactory.Map, ConstantColumnFactory.Contract))
+                .Append<ITransformer>(ml.Transforms.Expression(Payload.PayloadColumn, Payload.Expression(payload), Payload.ConstantColumn))
+                .Append<ITransformer>(ml.Transforms.CustomMapping<GeneratorFeaturesInput, GeneratedTextOutput>(VectorToSequenceFactory.Map, VectorToSequenceFactory.Contract));
+        }
+        else
+        {
+            chain = chain.Append<ITransformer>(ml.Transforms.CopyColumns(Payload.TextColumn, inputColumn))
+                .Append<ITransformer>(ml.Transforms.Expression(Payload.PayloadColumn, Payload.Expression(payload), Payload.TextColumn))
+                .Append<ITransformer>(ml.Transforms.CustomMapping<TextClassifierInput, GeneratedTextOutput>(SequenceToSequenceFactory.Map, SequenceToSequenceFactory.Contract));
+        }
+        return chain.Append<ITransformer>(ml.Transforms.CopyColumns(outputColumn, GeneratedTextOutput.GeneratedColumn))
+            .Append<ITransformer>(ml.Transforms.DropColumns(vectorSource
+                ? new[] { Payload.FeaturesColumn, Payload.ConstantColumn, Payload.PayloadColumn, GeneratedTextOutput.GeneratedColumn }
+                : new[] { Payload.TextColumn, Payload.PayloadColumn, GeneratedTextOutput.GeneratedColumn }));
+    }
+}
+
+/// <summary>What the two encoder–decoder estimators share: vocabulary, data reading and the training run.</summary>
+internal static class GeneratorTraining
+{
+    public static Vocabulary TargetVocabulary(IEnumerable<string> targets, TokenizerKind kind)
+    {
+        var tokenizer = Tokenizer.Create(kind);
+        var list = targets.ToList();
+        if (list.Any(t => t.Contains(SequenceGeneratorModel.EndToken, StringComparison.Ordinal)))
+            throw new ArgumentException($"A target text contains the reserved end-of-sequence token '{SequenceGeneratorModel.EndToken}'.");
+        var tokens = new List<string> { SequenceGeneratorModel.EndToken };
+        if (list.Any(t => tokenizer.Split(t).Count > 0)) tokens.AddRange(Vocabulary.Build(list, tokenizer, addUnknown: false).Tokens);
+        if (tokens.Count < 2) throw new ArgumentException("The target texts contain no tokens: there is nothing to learn to generate.");
+        return new Vocabulary(tokenizer, tokens);
+    }
+
+    public static SequencePair Pair(string what, int row, Func<int[]>? source, float[]? features, Func<int[]> target, string targetColumn)
+    {
+        try
+        {
+            var t = target();
+            if (t.Length == 0) throw new ArgumentException($"The target text in column '{targetColumn}' is empty; every example needs at least one target token.");
+            return new SequencePair { Source = source?.Invoke(), Features = features, Target = t };
+        }
+        catch (ArgumentException e) { throw new ArgumentException($"Row {row} of the {what} data: {e.Message}", e); }
+    }
+
+    public static List<float[]> ReadVectors(IDataView data, string column, string what)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var col = SchemaChecks.Require(data.Schema, column, "feature", "a vector of Single of known size",
+            t => t is VectorDataViewType v && v.ItemType == NumberDataViewType.Single && v.IsKnownSize);
+        var list = new List<float[]>();
+        using var cursor = data.GetRowCursor(new[] { col });
+        var get = cursor.GetGetter<VBuffer<float>>(col);
+        VBuffer<float> v = default;
+        while (cursor.MoveNext())
+        {
+            get(ref v);
+            var values = v.DenseValues().ToArray();
+            for (int j = 0; j < values.Length; j++)
+                if (!float.IsFinite(values[j])) throw new ArgumentException($"Row {list.Count} of the {what} data: feature {j} of column '{column}' is {values[j]}; features must be finite numbers.");
+            list.Add(values);
+        }
+        return list;
+    }
+
+    public static FitResult Fit(EncoderDecoderNetwork<float> net, List<SequencePair> train, List<SequencePair>? valid, SequenceGeneratorOptions o, Rng rng, TrainingLog log)
+    {
+        if (valid is null && o.ValidationFraction > 0 && train.Count > 1)
+        {
+            int n = System.Math.Max(1, (int)(train.Count * o.ValidationFraction));
+            valid = train.GetRange(train.Count - n, n);
+            train = train.GetRange(0, train.Count - n);
+        }
+        log.Info($"Training a {o.Cell} encoder-decoder: {train.Count} examples, target vocabulary {net.Options.TargetVocabularySize}, {net.Parameters.Count} parameters.");
+        var result = EncoderDecoderFitter.Fit(net, train, valid, new FitOptions
+        {
+            Epochs = o.Epochs, BatchSize = o.BatchSize, LearningRate = o.LearningRate, Optimizer = o.Optimizer, ClipNorm = o.ClipNorm,
+            EarlyStoppingPatience = o.EarlyStoppingPatience, Seed = rng.NextUInt64(), Progress = log.Epoch, BatchProgress = o.BatchProgress,
+            Cancellation = o.CancellationToken, TimeLimit = o.TimeLimit,
+        });
+        o.CancellationToken.ThrowIfCancellationRequested();
+        return result;
+    }
+}

@@ -1,0 +1,218 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
+using Rnn.MLNet.Infrastructure;
+using Rnn.MLNet.Models;
+using Rnn.MLNet.Serialization;
+using Rnn.MLNet.Text;
+using Rnn.MLNet.TextClassification;
+using Rnn.MLNet.Training;
+
+namespace Rnn.MLNet.SequenceToSequence;
+
+/// <summary>
+/// A trained encoder–decoder with its vocabularies: text → text (sequence-to-sequence) or feature vector → text
+/// (one-to-many). Thread-safe; decoding settings (beam width, length limits) are saved with it.
+/// </summary>
+public sealed class SequenceGeneratorModel
+{
+    internal const string Kind = "encoder-decoder";
+
+    /// <summary>The end-of-sequence token of every target vocabulary (id 0).</summary>
+    public const string EndToken = "</s>";
+
+    private readonly EncoderDecoderNetwork<float> _prototype;
+    private readonly ConcurrentBag<EncoderDecoderNetwork<float>> _free = new();
+
+    /// <summary>Source vocabulary (text sources), else null.</summary>
+    public Vocabulary? SourceVocabulary { get; }
+
+    /// <summary>Target vocabulary; id 0 is <see cref="EndToken"/>.</summary>
+    public Vocabulary TargetVocabulary { get; }
+
+    /// <summary>Texts are lower-cased before tokenizing.</summary>
+    public bool LowerCase { get; }
+
+    /// <summary>Longest source accepted, in tokens; longer sources are an error.</summary>
+    public int MaxSourceLength { get; }
+
+    /// <summary>How outputs are decoded.</summary>
+    public DecodingOptions Decoding { get; }
+
+    /// <summary>The network (use the methods of this class for thread-safe access).</summary>
+    public EncoderDecoderNetwork<float> Network => _prototype;
+
+    internal SequenceGeneratorModel(EncoderDecoderNetwork<float> network, Vocabulary? source, Vocabulary target, bool lowerCase, int maxSourceLength, DecodingOptions decoding)
+    {
+        _prototype = network; SourceVocabulary = source; TargetVocabulary = target; LowerCase = lowerCase; MaxSourceLength = maxSourceLength;
+        decoding.Validate();
+        Decoding = decoding;
+    }
+
+    /// <summary>Source token ids of a text.</summary>
+    /// <exception cref="ArgumentException">The text has no tokens, or more than <see cref="MaxSourceLength"/>.</exception>
+    public int[] EncodeSource(string? text, string column = "Source")
+    {
+        var vocab = SourceVocabulary ?? throw new InvalidOperationException("This model generates from feature vectors, not from text.");
+        int[] ids = vocab.Encode(LowerCase ? text?.ToLowerInvariant() : text);
+        if (ids.Length == 0) throw new ArgumentException($"The source text in column '{column}' is empty; it needs at least one token.", nameof(text));
+        if (ids.Length > MaxSourceLength)
+            throw new ArgumentException($"The source text in column '{column}' has {ids.Length} tokens; this model accepts at most {MaxSourceLength} (MaxSourceLength).", nameof(text));
+        return ids;
+    }
+
+    /// <summary>Target token ids of a text (training); every token must be in the target vocabulary.</summary>
+    /// <exception cref="ArgumentException">A token is not in the target vocabulary.</exception>
+    public int[] EncodeTarget(string? text, string column = "Target")
+    {
+        var tokens = TargetVocabulary.Tokenizer.Split(LowerCase ? text?.ToLowerInvariant() : text);
+        var ids = new int[tokens.Count];
+        for (int i = 0; i < ids.Length; i++)
+        {
+            if (!TargetVocabulary.Contains(tokens[i]) || tokens[i] == EndToken)
+                throw new ArgumentException($"The target token '{tokens[i]}' in column '{column}' is not in the output vocabulary of {TargetVocabulary.Count - 1} tokens learned in training.", nameof(text));
+            ids[i] = TargetVocabulary.IdOf(tokens[i]);
+        }
+        return ids;
+    }
+
+    /// <summary>Generates the output text for a source text.</summary>
+    public string Generate(string? source, DecodingOptions? decoding = null) =>
+        TargetVocabulary.Decode(Run(net => net.Decode(EncodeSource(source), decoding ?? Decoding)).Tokens);
+
+    /// <summary>Generates the output text for a feature vector.</summary>
+    public string Generate(ReadOnlySpan<float> features, DecodingOptions? decoding = null)
+    {
+        if (SourceVocabulary is not null) throw new InvalidOperationException("This model translates text; pass a string.");
+        if (features.Length != _prototype.Options.FeatureSize)
+            throw new ArgumentException($"The feature vector has {features.Length} values; this model expects {_prototype.Options.FeatureSize}.", nameof(features));
+        var copy = features.ToArray();
+        return TargetVocabulary.Decode(Run(net => net.DecodeFeatures(copy, decoding ?? Decoding)).Tokens);
+    }
+
+    private DecodedSequence Run(Func<EncoderDecoderNetwork<float>, DecodedSequence> decode)
+    {
+        var net = _free.TryTake(out var n) ? n : _prototype.CloneForInference();
+        try { return decode(net); }
+        finally { _free.Add(net); }
+    }
+
+    /// <summary>The model inside a transformer (also one returned by <c>mlContext.Model.Load</c>).</summary>
+    /// <exception cref="ArgumentException">The transformer holds no Rnn.MLNet encoder–decoder.</exception>
+    public static SequenceGeneratorModel FromTransformer(ITransformer transformer)
+    {
+        var file = ModelFinder.FindAll(transformer).FirstOrDefault(f => f.Properties.GetValueOrDefault("kind") == Kind)
+            ?? throw new ArgumentException("The transformer contains no Rnn.MLNet encoder-decoder model.", nameof(transformer));
+        return FromFile(file);
+    }
+
+    internal ModelFile ToFile()
+    {
+        var file = ModelFile.From(_prototype);
+        file.Properties["kind"] = Kind;
+        file.Properties["lowercase"] = LowerCase ? "1" : "0";
+        file.Properties["maxSourceLength"] = MaxSourceLength.ToString(CultureInfo.InvariantCulture);
+        file.Properties["beamWidth"] = Decoding.BeamWidth.ToString(CultureInfo.InvariantCulture);
+        file.Properties["maxLength"] = Decoding.MaxLength.ToString(CultureInfo.InvariantCulture);
+        file.Properties["lengthPenalty"] = Decoding.LengthPenalty.ToString("R", CultureInfo.InvariantCulture);
+        file.Properties["targetTokenizer"] = TargetVocabulary.Tokenizer.Kind.ToString();
+        file.Lists["target"] = TargetVocabulary.Tokens.ToArray();
+        if (SourceVocabulary is not null)
+        {
+            file.Properties["sourceTokenizer"] = SourceVocabulary.Tokenizer.Kind.ToString();
+            file.Lists["source"] = SourceVocabulary.Tokens.ToArray();
+        }
+        return file;
+    }
+
+    internal static SequenceGeneratorModel FromFile(ModelFile file)
+    {
+        string Prop(string k) => file.RequireProperty(k);
+        if (Prop("kind") != Kind) throw new InvalidDataException($"The model is a '{Prop("kind")}', not an encoder-decoder.");
+        var net = file.CreateEncoderDecoder();
+        var o = net.Options;
+        var target = file.RequireVocabulary("target", ParseTokenizer(Prop("targetTokenizer")));
+        if (target.Count != o.TargetVocabularySize || target.Tokens[0] != EndToken)
+            throw new InvalidDataException($"The target vocabulary has {target.Count} tokens starting with '{target.Tokens[0]}'; the network expects {o.TargetVocabularySize} starting with '{EndToken}'.");
+        Vocabulary? source = null;
+        if (o.Source == SourceKind.Tokens)
+        {
+            source = file.RequireVocabulary("source", ParseTokenizer(Prop("sourceTokenizer")));
+            if (source.Count != o.SourceVocabularySize) throw new InvalidDataException($"The source vocabulary has {source.Count} tokens; the network expects {o.SourceVocabularySize}.");
+        }
+        var decoding = new DecodingOptions { BeamWidth = Int(Prop("beamWidth")), MaxLength = Int(Prop("maxLength")), LengthPenalty = Double(Prop("lengthPenalty")) };
+        try { decoding.Validate(); }
+        catch (ArgumentException e) { throw new InvalidDataException("The stored decoding settings are invalid: " + e.Message, e); }
+        int maxSource = Int(Prop("maxSourceLength"));
+        if (maxSource < 1) throw new InvalidDataException($"The stored maximum source length {maxSource} is not positive.");
+        return new SequenceGeneratorModel(net, source, target, Prop("lowercase") == "1", maxSource, decoding);
+    }
+
+    private static TokenizerKind ParseTokenizer(string s) =>
+        Enum.TryParse<TokenizerKind>(s, out var k) && Enum.IsDefined(k) ? k : throw new InvalidDataException($"Unknown tokenizer '{s}'.");
+
+    private static int Int(string s) =>
+        int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : throw new InvalidDataException($"'{s}' is not an integer.");
+
+    private static double Double(string s) =>
+        double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v : throw new InvalidDataException($"'{s}' is not a number.");
+}
+
+/// <summary>CustomMapping output of the encoder–decoders: the generated text in a private column.</summary>
+public sealed class GeneratedTextOutput
+{
+    /// <summary>The generated text.</summary>
+    [ColumnName(GeneratedColumn)] public ReadOnlyMemory<char> Generated { get; set; }
+
+    internal const string GeneratedColumn = "RnnMLNet.Generated";
+}
+
+/// <summary>CustomMapping input of the vector-to-text model: the feature vector and the serialized model.</summary>
+public sealed class GeneratorFeaturesInput
+{
+    /// <summary>The feature vector (a private copy of the user's column).</summary>
+    [ColumnName(Payload.FeaturesColumn)] public float[] Features { get; set; } = Array.Empty<float>();
+
+    /// <summary>The model payload.</summary>
+    [ColumnName(Payload.PayloadColumn)] public ReadOnlyMemory<char> Model { get; set; }
+}
+
+/// <summary>Runs a text-to-text encoder–decoder inside a CustomMapping (contract <c>Rnn.MLNet.SequenceToSequence.v1</c>).</summary>
+[CustomMappingFactoryAttribute(Contract)]
+public sealed class SequenceToSequenceFactory : CustomMappingFactory<TextClassifierInput, GeneratedTextOutput>
+{
+    /// <summary>The contract name saved in the model.</summary>
+    public const string Contract = "Rnn.MLNet.SequenceToSequence.v1";
+
+    /// <inheritdoc />
+    public override Action<TextClassifierInput, GeneratedTextOutput> GetMapping() => Map;
+
+    internal static void Map(TextClassifierInput input, GeneratedTextOutput output)
+    {
+        var model = Payload.Decode(input.Model, SequenceGeneratorModel.FromFile);
+        output.Generated = model.Generate(input.Text.ToString()).AsMemory();
+    }
+}
+
+/// <summary>Runs a vector-to-text encoder–decoder inside a CustomMapping (contract <c>Rnn.MLNet.VectorToSequence.v1</c>).</summary>
+[CustomMappingFactoryAttribute(Contract)]
+public sealed class VectorToSequenceFactory : CustomMappingFactory<GeneratorFeaturesInput, GeneratedTextOutput>
+{
+    /// <summary>The contract name saved in the model.</summary>
+    public const string Contract = "Rnn.MLNet.VectorToSequence.v1";
+
+    /// <inheritdoc />
+    public override Action<GeneratorFeaturesInput, GeneratedTextOutput> GetMapping() => Map;
+
+    internal static void Map(GeneratorFeaturesInput input, GeneratedTextOutput output)
+    {
+        var model = Payload.Decode(input.Model, SequenceGeneratorModel.FromFile);
+        output.Generated = model.Generate(input.Features).AsMemory();
+    }
+}
