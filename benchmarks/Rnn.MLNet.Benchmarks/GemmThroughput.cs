@@ -32,7 +32,7 @@ internal static class GemmThroughput
                 var sw = Stopwatch.StartNew();
                 while (sw.Elapsed.TotalSeconds < seconds || reps < 3) { Gemm.Multiply<float>(ta, tb, m, n, k, a, colsA, b, colsB, c, n, false); reps++; }
                 double gflops = 2.0 * m * n * k * reps / sw.Elapsed.TotalSeconds / 1e9;
-                Console.WriteLine(FormattableString.Invariant($"{{\"m\":{m},\"n\":{n},\"k\":{k},\"layout\":\"{layout}\",\"threads\":{Parallelism.MaxThreads},\"gflops\":{gflops:F1}}}"));
+                Console.WriteLine(FormattableString.Invariant($"{{\"impl\":\"rnn-mlnet\",\"m\":{m},\"n\":{n},\"k\":{k},\"layout\":\"{layout}\",\"threads\":{Parallelism.MaxThreads},\"gflops\":{gflops:F1}}}"));
             }
         return 0;
     }

@@ -2,7 +2,7 @@
 // logistic regression on the same split.
 //
 //   dotnet run -c Release --project samples/SpamDetection -- [--train F] [--test F] [--positive spam]
-//        [--tokenizer word|char] [--cell lstm|gru|rnntanh] [--hidden N] [--epochs N] [--lr X] [--seed N]
+//        [--tokenizer word|char] [--cell lstm|gru|rnntanh] [--hidden N] [--epochs N] [--lr X] [--seed N] [--seeds K]
 //
 // Files are `label\ttext` with a header row; labels ham/spam or 0/1 (--positive names the positive label; default spam,
 // or 1 when no label is "spam"). Messages contain `"` and HTML entities, so lines are split on the first tab with no
@@ -39,26 +39,53 @@ Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); Console.Wr
 // The recurrent model: words → embedding → 2 bidirectional LSTM layers → logistic head on the final states.
 // Words seen once in training become <unk> (the vocabulary keeps words seen at least twice), so the model learns what an
 // unknown word means instead of meeting an untrained <unk> embedding only at test time; that mattered most here.
-// The result depends on the seed: over seeds 1-10 the test accuracy ranged 97.58-99.32% (mean 98.37%); the default seed 7
-// is the best of those ten.
+// A single model depends on its seed (over seeds 1-10 the test accuracy ranged 97.58-99.32%), and choosing the seed by
+// the held-out 10% of the training file did not work (it picked one of the worst), so the sample trains K models (seeds
+// seed..seed+K-1, default 1..5) and averages their probabilities: an ensemble, which needs no choice at all. The test
+// file is read only to score the ensemble and the baseline.
 int vocabulary = Vocabulary.Build(trainRows.Select(r => r.Text.ToLowerInvariant()), Tokenizer.Create(options.Tokenizer), minCount: 2).Count;
-var rnnOptions = new RnnTextClassifierOptions
+RnnTextClassifierOptions RnnOptions(int seed) => new()
 {
     Tokenizer = options.Tokenizer, MaximumVocabularySize = vocabulary, MaximumLength = options.Tokenizer == TokenizerKind.Character ? 300 : 100,
     Cell = options.Cell, Layers = 2, Dropout = 0.3f, HiddenSize = options.Hidden, EmbeddingSize = 64, Bidirectional = true,
     Epochs = options.Epochs, BatchSize = 32, LearningRate = options.LearningRate,
-    ValidationFraction = 0.1, EarlyStoppingPatience = 4, Seed = options.Seed, CancellationToken = stop.Token,
+    ValidationFraction = 0.1, EarlyStoppingPatience = 4, Seed = seed, CancellationToken = stop.Token,
     Progress = r => Console.WriteLine($"  {r}"),
 };
-Console.WriteLine($"\ntraining a {options.Tokenizer.ToString().ToLowerInvariant()}-level 2-layer bidirectional {options.Cell} (hidden {options.Hidden}, vocabulary {vocabulary});" +
+Console.WriteLine($"\ntraining {options.Seeds} {options.Tokenizer.ToString().ToLowerInvariant()}-level 2-layer bidirectional {options.Cell} models (hidden {options.Hidden}, vocabulary {vocabulary});" +
     " 10% of train held out for early stopping…");
 var clock = Stopwatch.StartNew();
-RnnTextClassificationTransformer rnn;
-try { rnn = ml.BinaryClassification.Trainers.RnnText(rnnOptions).Fit(train); }
-catch (OperationCanceledException) { Console.WriteLine("training cancelled; nothing saved."); return 130; }
+var members = new List<RnnTextClassificationTransformer>();
+for (int seed = options.Seed; seed < options.Seed + options.Seeds; seed++)
+{
+    Console.WriteLine($"seed {seed}:");
+    try { members.Add(ml.BinaryClassification.Trainers.RnnText(RnnOptions(seed)).Fit(train)); }
+    catch (OperationCanceledException) { Console.WriteLine("training cancelled; nothing saved."); return 130; }
+}
 double trainSeconds = clock.Elapsed.TotalSeconds;
-Console.WriteLine($"trained in {trainSeconds:F1} s; kept epoch {rnn.TrainingResult.BestEpoch}");
-var metrics = ml.BinaryClassification.Evaluate(rnn.Transform(test));
+Console.WriteLine($"trained {members.Count} models in {trainSeconds:F1} s");
+
+// The ensemble's probability is the mean of the members'; ML.NET's evaluator scores it like any binary classifier.
+float[] MeanProbability(IEnumerable<ITransformer> models, IDataView data)
+{
+    var sums = new float[testRows.Count];
+    int n = 0;
+    foreach (var m in models)
+    {
+        int i = 0;
+        foreach (var p in ml.Data.CreateEnumerable<Prediction>(m.Transform(data), reuseRowObject: false)) sums[i++] += p.Probability;
+        n++;
+    }
+    return sums.Select(x => x / n).ToArray();
+}
+var ensembleP = MeanProbability(members, test);
+var scoredView = ml.Data.LoadFromEnumerable(testRows.Select((r, i) => new EnsembleScore
+{
+    Label = r.Label, Probability = ensembleP[i], PredictedLabel = ensembleP[i] > 0.5f,
+    Score = MathF.Log(Math.Clamp(ensembleP[i], 1e-7f, 1 - 1e-7f) / (1 - Math.Clamp(ensembleP[i], 1e-7f, 1 - 1e-7f))),
+}));
+var metrics = ml.BinaryClassification.Evaluate(scoredView);
+var memberAccuracies = members.Select(m => ml.BinaryClassification.Evaluate(m.Transform(test)).Accuracy).ToList();
 
 // The baseline: ML.NET's bag of word and character n-grams + SDCA logistic regression, on the same split.
 clock.Restart();
@@ -69,7 +96,7 @@ var baselineMetrics = ml.BinaryClassification.Evaluate(baseline.Transform(test))
 Console.WriteLine($"baseline (FeaturizeText + SdcaLogisticRegression) trained in {clock.Elapsed.TotalSeconds:F1} s");
 
 Console.WriteLine($"\n{"",-28}{"accuracy",10}{"F1",8}{"AUC",8}{"precision",11}{"recall",8}");
-foreach (var (name, m) in new[] { ($"RNN ({options.Cell}, {options.Tokenizer})", metrics), ("FeaturizeText + SDCA", baselineMetrics) })
+foreach (var (name, m) in new[] { ($"RNN ensemble of {members.Count}", metrics), ("FeaturizeText + SDCA", baselineMetrics) })
     Console.WriteLine($"{name,-28}{m.Accuracy,10:P2}{m.F1Score,8:F3}{m.AreaUnderRocCurve,8:F4}{m.PositivePrecision,11:F3}{m.PositiveRecall,8:F3}");
 Console.WriteLine($"\nconfusion matrix of the RNN on the test set (rows: truth, columns: predicted)");
 var cm = metrics.ConfusionMatrix;
@@ -77,23 +104,25 @@ Console.WriteLine($"{"",14}{options.Positive,10}{"not " + options.Positive,14}")
 Console.WriteLine($"{options.Positive,14}{cm.Counts[0][0],10}{cm.Counts[0][1],14}");
 Console.WriteLine($"{"not " + options.Positive,14}{cm.Counts[1][0],10}{cm.Counts[1][1],14}");
 
-// Save atomically, load in a fresh MLContext and score a few test messages with the loaded model.
-string path = Path.Combine(Path.GetTempPath(), "spam-detection.zip");
-ml.Model.Save(rnn, train.Schema, path + ".tmp");
-File.Move(path + ".tmp", path, overwrite: true);
-var loaded = new MLContext().Model.Load(path, out _);
-var engine = ml.Model.CreatePredictionEngine<Message, Prediction>(loaded);
-Console.WriteLine($"\nsaved to {path} ({new FileInfo(path).Length / 1e3:F0} kB); a few test messages scored by the loaded model:");
-var scored = testRows.Select(r => (Row: r, P: engine.Predict(r))).ToList();
-var shown = scored.Where(s => s.Row.Label).Take(3)
-    .Concat(scored.Where(s => !s.Row.Label).Take(3))
-    .Concat(scored.Where(s => s.P.PredictedLabel != s.Row.Label).Take(4))
-    .Distinct();
-foreach (var (row, p) in shown)
+Console.WriteLine($"(the members alone: {string.Join(", ", memberAccuracies.Select(a => a.ToString("P1", CultureInfo.InvariantCulture)))})");
+
+// Save each member atomically, load them in a fresh MLContext and score a few test messages with the loaded ensemble.
+var loadedMembers = new List<ITransformer>();
+for (int i = 0; i < members.Count; i++)
+{
+    string path = Path.Combine(Path.GetTempPath(), $"spam-detection-{i + 1}.zip");
+    ml.Model.Save(members[i], train.Schema, path + ".tmp");
+    File.Move(path + ".tmp", path, overwrite: true);
+    loadedMembers.Add(new MLContext().Model.Load(path, out _));
+}
+var reloadedP = MeanProbability(loadedMembers, test);
+Console.WriteLine($"\nsaved the {members.Count} members to {Path.GetTempPath()}spam-detection-*.zip; reloaded ensemble scores identical: {reloadedP.SequenceEqual(ensembleP)}");
+var shown = testRows.Select((r, i) => (Row: r, P: reloadedP[i])).ToList();
+foreach (var (row, p) in shown.Where(s => s.Row.Label).Take(3).Concat(shown.Where(s => !s.Row.Label).Take(3)).Concat(shown.Where(s => (s.P > 0.5f) != s.Row.Label).Take(4)).Distinct())
 {
     string text = row.Text.Length > 90 ? row.Text[..87] + "..." : row.Text;
-    string verdict = p.PredictedLabel == row.Label ? "  " : "✗ ";
-    Console.WriteLine($"{verdict}P({options.Positive})={p.Probability:F3}  [{(row.Label ? options.Positive : "not " + options.Positive)}] {text}");
+    string verdict = (p > 0.5f) == row.Label ? "  " : "✗ ";
+    Console.WriteLine($"{verdict}P({options.Positive})={p:F3}  [{(row.Label ? options.Positive : "not " + options.Positive)}] {text}");
 }
 
 Console.WriteLine(JsonSerializer.Serialize(new
@@ -104,6 +133,8 @@ Console.WriteLine(JsonSerializer.Serialize(new
     baseline_accuracy = Math.Round(baselineMetrics.Accuracy, 4),
     baseline_f1 = Math.Round(baselineMetrics.F1Score, 4),
     train_seconds = Math.Round(trainSeconds, 1),
+    members = members.Count,
+    member_accuracy_mean = Math.Round(memberAccuracies.Average(), 4),
 }));
 return 0;
 
@@ -127,13 +158,21 @@ internal sealed class Message
     }
 }
 
+internal sealed class EnsembleScore
+{
+    public bool Label { get; set; }
+    public float Score { get; set; }
+    public float Probability { get; set; }
+    public bool PredictedLabel { get; set; }
+}
+
 internal sealed class Prediction
 {
     public bool PredictedLabel { get; set; }
     public float Probability { get; set; }
 }
 
-internal sealed record Args(string Train, string Test, string Positive, TokenizerKind Tokenizer, CellType Cell, int Hidden, int Epochs, double LearningRate, int Seed)
+internal sealed record Args(string Train, string Test, string Positive, TokenizerKind Tokenizer, CellType Cell, int Hidden, int Epochs, double LearningRate, int Seed, int Seeds)
 {
     public static Args Parse(string[] args)
     {
@@ -163,7 +202,7 @@ internal sealed record Args(string Train, string Test, string Positive, Tokenize
         var cell = Enum.Parse<CellType>(Get("--cell") ?? "Lstm", ignoreCase: true);
         int Int(string name, int fallback) => int.Parse(Get(name) ?? fallback.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
         return new Args(train, test, positive, tokenizer, cell, Int("--hidden", 64), Int("--epochs", 30),
-            double.Parse(Get("--lr") ?? "0.003", CultureInfo.InvariantCulture), Int("--seed", 7));
+            double.Parse(Get("--lr") ?? "0.003", CultureInfo.InvariantCulture), Int("--seed", 1), System.Math.Max(1, Int("--seeds", 5)));
     }
 }
 
