@@ -1,13 +1,14 @@
 // A word-level LSTM language model on the Penn Treebank (Zaremba et al. 2014's "small" setup) in an ML.NET pipeline.
 //
-//   dotnet run -c Release --project samples/WordLanguageModel -- [--data DIR] [--minutes M]
+//   dotnet run -c Release --project samples/WordLanguageModel -- [--data DIR] [--minutes M] [--dropout P] [--epochs N] [--decay-after N]
 //   dotnet run -c Release --project samples/WordLanguageModel -- --text "You say goodbye and I say hello."
 //
 // Without --data it reads ../shared/data/ptb/ when present, else a small built-in corpus. 2 layers × 200 LSTM,
 // embeddings 200, truncated BPTT over 20 steps carrying the state across batches of 20 streams, plain SGD with the rate
 // halved each epoch after the 4th. Zaremba's lr 1 / clip 5 apply to a loss summed over the 20 steps; our loss is the mean
 // per token, so the same update is lr 20 / clip 0.25 (as PyTorch's word_language_model example). Trained for at most
-// --minutes, keeping the best validation epoch.
+// --minutes, keeping the best validation epoch. --dropout adds dropout between the two layers (default 0, Zaremba's
+// non-regularized model); --decay-after sets the epoch after which the rate halves (default 4).
 // Ctrl+C stops between batches. The last line is JSON.
 using System;
 using System.Diagnostics;
@@ -50,6 +51,8 @@ if (Get("--text") is string toy)
 
 string dir = Get("--data") ?? Path.GetFullPath(Path.Combine("..", "shared", "data", "ptb"));
 double minutes = double.Parse(Get("--minutes") ?? "20", CultureInfo.InvariantCulture);
+float dropout = float.Parse(Get("--dropout") ?? "0", CultureInfo.InvariantCulture);
+int epochs = int.Parse(Get("--epochs") ?? "13", CultureInfo.InvariantCulture), decayAfter = int.Parse(Get("--decay-after") ?? "4", CultureInfo.InvariantCulture);
 string[] Lines(string name)
 {
     string path = Path.Combine(dir, name);
@@ -68,8 +71,8 @@ var clock = Stopwatch.StartNew();
 var estimator = ml.Transforms.Text.RnnLanguageModel(new RnnLanguageModelOptions
 {
     Tokenizer = TokenizerKind.Whitespace, Separator = "<eos>", Cell = CellType.Lstm, Layers = 2, HiddenSize = 200, EmbeddingSize = 200,
-    Epochs = 13, BatchSize = 20, BpttSteps = 20, Optimizer = OptimizerKind.Sgd, LearningRate = 20, ClipNorm = 0.25, InitRange = 0.1,
-    Schedule = new ZarembaSchedule(), TimeLimit = TimeSpan.FromMinutes(minutes), Seed = 1, CancellationToken = stop.Token,
+    Dropout = dropout, Epochs = epochs, BatchSize = 20, BpttSteps = 20, Optimizer = OptimizerKind.Sgd, LearningRate = 20, ClipNorm = 0.25, InitRange = 0.1,
+    Schedule = new ZarembaSchedule(decayAfter), TimeLimit = TimeSpan.FromMinutes(minutes), Seed = 1, CancellationToken = stop.Token,
     SamplePrompt = "the", EpochSampling = new SamplingOptions { MaxTokens = 25, Temperature = 0.8, Seed = 3, StopToken = "<eos>" },
     Progress = r => Console.WriteLine($"\n{r} | valid ppl {Math.Exp(r.ValidationLoss ?? double.NaN):F1}\n  sample: {r.Sample}"),
     BatchProgress = (epoch, batch, batches, loss) =>
@@ -89,7 +92,7 @@ double validPpl = model.Model.Perplexity(valid);
 double testPpl = model.Model.Perplexity(test);
 Console.WriteLine($"\nbest epoch {model.TrainingResult.BestEpoch}: valid perplexity {validPpl:F1}, test perplexity {testPpl:F1} after {elapsed:F1} min");
 Console.WriteLine("generated: the " + model.Model.Generate("the", new SamplingOptions { MaxTokens = 30, Temperature = 0.8, Seed = 11, StopToken = "<eos>" }));
-Console.WriteLine(JsonSerializer.Serialize(new { valid_ppl = Math.Round(validPpl, 2), test_ppl = Math.Round(testPpl, 2), minutes = Math.Round(elapsed, 2) }));
+Console.WriteLine(JsonSerializer.Serialize(new { valid_ppl = Math.Round(validPpl, 2), test_ppl = Math.Round(testPpl, 2), minutes = Math.Round(elapsed, 2), dropout }));
 return 0;
 
 internal sealed class Line
@@ -97,10 +100,10 @@ internal sealed class Line
     public string Text { get; set; } = "";
 }
 
-/// <summary>Zaremba et al.'s small-model schedule: the initial rate for 4 epochs, then halved after every epoch.</summary>
-internal sealed class ZarembaSchedule : ILearningRateSchedule
+/// <summary>Zaremba et al.'s small-model schedule: the initial rate for <c>decayAfter</c> epochs (4 in the paper), then halved after every epoch.</summary>
+internal sealed class ZarembaSchedule(int decayAfter) : ILearningRateSchedule
 {
-    public double NextRate(int epoch, double currentRate, double validationLoss) => epoch >= 4 ? currentRate * 0.5 : currentRate;
+    public double NextRate(int epoch, double currentRate, double validationLoss) => epoch >= decayAfter ? currentRate * 0.5 : currentRate;
 }
 
 internal static class DemoCorpus
