@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
@@ -18,8 +17,7 @@ namespace Rnn.MLNet.Tagging;
 public sealed class SequenceTaggerModel
 {
     internal const string Kind = "tagger";
-    private readonly SequenceNetwork<float> _prototype;
-    private readonly ConcurrentBag<SequenceNetwork<float>> _free = new();
+    private readonly NetworkPool _pool;
 
     /// <summary>Token vocabulary (unknown tokens map to &lt;unk&gt;).</summary>
     public Vocabulary Vocabulary { get; }
@@ -31,11 +29,11 @@ public sealed class SequenceTaggerModel
     public bool LowerCase { get; }
 
     /// <summary>The network.</summary>
-    public SequenceNetwork<float> Network => _prototype;
+    public SequenceNetwork<float> Network => _pool.Prototype;
 
     internal SequenceTaggerModel(SequenceNetwork<float> network, Vocabulary vocabulary, IReadOnlyList<string> tags, bool lowerCase)
     {
-        _prototype = network; Vocabulary = vocabulary; Tags = tags; LowerCase = lowerCase;
+        _pool = new NetworkPool(network); Vocabulary = vocabulary; Tags = tags; LowerCase = lowerCase;
     }
 
     /// <summary>Token ids as the model reads them.</summary>
@@ -52,7 +50,7 @@ public sealed class SequenceTaggerModel
     {
         var ids = Encode(tokens);
         if (ids.Length == 0) return Array.Empty<string>();
-        var net = _free.TryTake(out var n) ? n : _prototype.CloneForInference();
+        var net = _pool.Rent();
         try
         {
             var y = net.Forward(SequenceBatch<float>.FromTokens(ids, 1, ids.Length));
@@ -67,7 +65,7 @@ public sealed class SequenceTaggerModel
             }
             return tags;
         }
-        finally { _free.Add(net); }
+        finally { _pool.Return(net); }
     }
 
     /// <summary>The tagger inside a transformer (also one returned by <c>mlContext.Model.Load</c>).</summary>
@@ -81,7 +79,7 @@ public sealed class SequenceTaggerModel
 
     internal ModelFile ToFile()
     {
-        var file = ModelFile.From(_prototype);
+        var file = ModelFile.From(Network);
         file.Properties["kind"] = Kind;
         file.Properties["lowercase"] = LowerCase ? "1" : "0";
         file.Lists["vocabulary"] = Vocabulary.Tokens.ToArray();
