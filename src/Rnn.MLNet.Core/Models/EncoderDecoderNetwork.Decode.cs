@@ -96,7 +96,8 @@ public sealed partial class EncoderDecoderNetwork<T>
         }
         var alive = new List<Hypothesis> { new() { Tokens = new List<int>(), StateRow = 0 } };
         var finished = new List<Hypothesis>();
-        var lengths = new int[W];
+        var ones = new int[W]; // every live hypothesis advances one step (the stack reads entries 0..n−1)
+        Array.Fill(ones, 1);
         var logits = new T[W * V];
         var z = new T[W * K];
         var concat = new T[2 * K];
@@ -124,8 +125,7 @@ public sealed partial class EncoderDecoderNetwork<T>
                     if (lstm) state.Cell.AsSpan((l * W + hyp.StateRow) * K, K).CopyTo(rowState.Cell.AsSpan((l * n + r) * K, K));
                 }
             }
-            Array.Fill(lengths, 1);
-            ReadOnlySpan<T> top = _decoder.Forward(1, n, lengths.AsSpan(0, n).ToArray(), false, DropoutRng, rowState);
+            ReadOnlySpan<T> top = _decoder.Forward(1, n, ones, false, DropoutRng, rowState);
             _decoder.CopyFinalState(rowState);
             for (int r = 0; r < n; r++)
             {
