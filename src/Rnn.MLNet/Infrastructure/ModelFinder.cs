@@ -29,6 +29,12 @@ internal static class ModelFinder
         [ColumnName(Payload.PayloadColumn)] public string Model { get; set; } = "";
     }
 
+    /// <summary>The first Rnn.MLNet model of the given kind inside a transformer (a fitted chain or one loaded from a .zip).</summary>
+    /// <exception cref="ArgumentException">There is none; the message names <paramref name="what"/>.</exception>
+    public static ModelFile FindKind(ITransformer transformer, string kind, string what) =>
+        FindAll(transformer).FirstOrDefault(f => f.Properties.GetValueOrDefault("kind") == kind)
+            ?? throw new ArgumentException($"The transformer contains no Rnn.MLNet {what}.", nameof(transformer));
+
     public static List<ModelFile> FindAll(ITransformer transformer)
     {
         ArgumentNullException.ThrowIfNull(transformer);

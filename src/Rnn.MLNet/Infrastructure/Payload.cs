@@ -91,16 +91,23 @@ public sealed class ConstantColumnFactory : Microsoft.ML.Transforms.CustomMappin
 }
 
 /// <summary>Inference copies of one network, one per concurrent caller (a network owns its activation buffers).</summary>
-internal sealed class NetworkPool
+internal class NetworkPool<TNetwork> where TNetwork : class
 {
-    private readonly SequenceNetwork<float> _prototype;
-    private readonly ConcurrentBag<SequenceNetwork<float>> _free = new();
+    private readonly Func<TNetwork, TNetwork> _clone;
+    private readonly ConcurrentBag<TNetwork> _free = new();
 
-    public NetworkPool(SequenceNetwork<float> prototype) => _prototype = prototype;
+    public NetworkPool(TNetwork prototype, Func<TNetwork, TNetwork> clone)
+    {
+        Prototype = prototype;
+        _clone = clone;
+    }
 
-    public SequenceNetwork<float> Prototype => _prototype;
+    public TNetwork Prototype { get; }
 
-    public SequenceNetwork<float> Rent() => _free.TryTake(out var n) ? n : _prototype.CloneForInference();
+    public TNetwork Rent() => _free.TryTake(out var n) ? n : _clone(Prototype);
 
-    public void Return(SequenceNetwork<float> network) => _free.Add(network);
+    public void Return(TNetwork network) => _free.Add(network);
 }
+
+/// <summary>The pool of a <see cref="SequenceNetwork{T}"/>.</summary>
+internal sealed class NetworkPool(SequenceNetwork<float> prototype) : NetworkPool<SequenceNetwork<float>>(prototype, n => n.CloneForInference());

@@ -125,8 +125,7 @@ public sealed class RnnLanguageModel
     /// <exception cref="ArgumentException">The transformer holds no Rnn.MLNet language model.</exception>
     public static RnnLanguageModel FromTransformer(ITransformer transformer)
     {
-        var file = ModelFinder.FindAll(transformer).FirstOrDefault(f => f.Properties.GetValueOrDefault("kind") == Kind)
-            ?? throw new ArgumentException("The transformer contains no Rnn.MLNet language model.", nameof(transformer));
+        var file = ModelFinder.FindKind(transformer, Kind, "language model");
         return FromFile(file);
     }
 

@@ -188,8 +188,7 @@ public sealed class RnnSequenceRegressionTransformer : ChainedTransformer
     /// <summary>The sequence regressor inside a transformer, also one returned by <c>mlContext.Model.Load</c>.</summary>
     public static SequenceRegressionModel ModelFrom(ITransformer transformer)
     {
-        var file = ModelFinder.FindAll(transformer).FirstOrDefault(f => f.Properties.GetValueOrDefault("kind") == SequenceRegressionModel.Kind)
-            ?? throw new ArgumentException("The transformer contains no Rnn.MLNet sequence regressor.", nameof(transformer));
+        var file = ModelFinder.FindKind(transformer, SequenceRegressionModel.Kind, "sequence regressor");
         return SequenceRegressionModel.FromFile(file);
     }
 

@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
@@ -27,8 +26,7 @@ public sealed class SequenceGeneratorModel
     /// <summary>The end-of-sequence token of every target vocabulary (id 0).</summary>
     public const string EndToken = "</s>";
 
-    private readonly EncoderDecoderNetwork<float> _prototype;
-    private readonly ConcurrentBag<EncoderDecoderNetwork<float>> _free = new();
+    private readonly NetworkPool<EncoderDecoderNetwork<float>> _pool;
 
     /// <summary>Source vocabulary (text sources), else null.</summary>
     public Vocabulary? SourceVocabulary { get; }
@@ -46,11 +44,11 @@ public sealed class SequenceGeneratorModel
     public DecodingOptions Decoding { get; }
 
     /// <summary>The network (use the methods of this class for thread-safe access).</summary>
-    public EncoderDecoderNetwork<float> Network => _prototype;
+    public EncoderDecoderNetwork<float> Network => _pool.Prototype;
 
     internal SequenceGeneratorModel(EncoderDecoderNetwork<float> network, Vocabulary? source, Vocabulary target, bool lowerCase, int maxSourceLength, DecodingOptions decoding)
     {
-        _prototype = network; SourceVocabulary = source; TargetVocabulary = target; LowerCase = lowerCase; MaxSourceLength = maxSourceLength;
+        _pool = new NetworkPool<EncoderDecoderNetwork<float>>(network, n => n.CloneForInference()); SourceVocabulary = source; TargetVocabulary = target; LowerCase = lowerCase; MaxSourceLength = maxSourceLength;
         decoding.Validate();
         Decoding = decoding;
     }
@@ -90,31 +88,30 @@ public sealed class SequenceGeneratorModel
     public string Generate(ReadOnlySpan<float> features, DecodingOptions? decoding = null)
     {
         if (SourceVocabulary is not null) throw new InvalidOperationException("This model translates text; pass a string.");
-        if (features.Length != _prototype.Options.FeatureSize)
-            throw new ArgumentException($"The feature vector has {features.Length} values; this model expects {_prototype.Options.FeatureSize}.", nameof(features));
+        if (features.Length != Network.Options.FeatureSize)
+            throw new ArgumentException($"The feature vector has {features.Length} values; this model expects {Network.Options.FeatureSize}.", nameof(features));
         var copy = features.ToArray();
         return TargetVocabulary.Decode(Run(net => net.DecodeFeatures(copy, decoding ?? Decoding)).Tokens);
     }
 
     private DecodedSequence Run(Func<EncoderDecoderNetwork<float>, DecodedSequence> decode)
     {
-        var net = _free.TryTake(out var n) ? n : _prototype.CloneForInference();
+        var net = _pool.Rent();
         try { return decode(net); }
-        finally { _free.Add(net); }
+        finally { _pool.Return(net); }
     }
 
     /// <summary>The model inside a transformer (also one returned by <c>mlContext.Model.Load</c>).</summary>
     /// <exception cref="ArgumentException">The transformer holds no Rnn.MLNet encoder–decoder.</exception>
     public static SequenceGeneratorModel FromTransformer(ITransformer transformer)
     {
-        var file = ModelFinder.FindAll(transformer).FirstOrDefault(f => f.Properties.GetValueOrDefault("kind") == Kind)
-            ?? throw new ArgumentException("The transformer contains no Rnn.MLNet encoder-decoder model.", nameof(transformer));
+        var file = ModelFinder.FindKind(transformer, Kind, "encoder-decoder model");
         return FromFile(file);
     }
 
     internal ModelFile ToFile()
     {
-        var file = ModelFile.From(_prototype);
+        var file = ModelFile.From(Network);
         file.Properties["kind"] = Kind;
         file.Properties["lowercase"] = LowerCase ? "1" : "0";
         file.Properties["maxSourceLength"] = MaxSourceLength.ToString(CultureInfo.InvariantCulture);

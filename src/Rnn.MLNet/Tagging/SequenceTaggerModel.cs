@@ -72,8 +72,7 @@ public sealed class SequenceTaggerModel
     /// <exception cref="ArgumentException">The transformer holds no Rnn.MLNet tagger.</exception>
     public static SequenceTaggerModel FromTransformer(ITransformer transformer)
     {
-        var file = ModelFinder.FindAll(transformer).FirstOrDefault(f => f.Properties.GetValueOrDefault("kind") == Kind)
-            ?? throw new ArgumentException("The transformer contains no Rnn.MLNet tagger.", nameof(transformer));
+        var file = ModelFinder.FindKind(transformer, Kind, "tagger");
         return FromFile(file);
     }
 
