@@ -58,15 +58,10 @@ public static class EncoderDecoderFitter
                 ReadOnlySpan<float> logits = network.Forward(batch, training: true);
                 if (dLogits.Length < logits.Length) dLogits = new float[logits.Length];
                 double loss = SoftmaxCrossEntropy.Compute(logits, targets, network.Options.TargetVocabularySize, dLogits.AsSpan(0, logits.Length));
-                long step = optimizer.StepCount + 1;
-                if (!double.IsFinite(loss))
-                    throw new TrainingDivergedException(step, $"The training loss became {loss} at step {step}. Lower the learning rate (now {optimizer.LearningRate:g4}) or enable gradient clipping (now {options.ClipNorm}).");
+                Trainer<float>.ThrowIfDiverged(loss, optimizer, options.ClipNorm);
                 network.Parameters.ZeroGradients();
                 network.Backward(dLogits.AsSpan(0, logits.Length));
-                double norm = GradientClipping.ClipByGlobalNorm(network.Parameters, options.ClipNorm);
-                if (!double.IsFinite(norm))
-                    throw new TrainingDivergedException(step, $"The gradient norm became {norm} at step {step}. Lower the learning rate (now {optimizer.LearningRate:g4}) or the clip norm (now {options.ClipNorm}).");
-                optimizer.Step(network.Parameters);
+                Trainer<float>.ClipAndStep(network.Parameters, optimizer, options.ClipNorm);
                 sum += loss * idx.Length;
                 done += idx.Length;
                 foreach (int i in idx) tokens += train[i].Target.Length + 1;

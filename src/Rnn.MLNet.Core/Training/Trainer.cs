@@ -92,16 +92,32 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (_dOutput.Length < n) _dOutput = new T[n];
         Span<T> dOut = _dOutput.AsSpan(0, n);
         double loss = double.CreateChecked(ComputeLoss(batch, targets, dOut));
-        long step = Optimizer.StepCount + 1;
-        if (!double.IsFinite(loss))
-            throw new TrainingDivergedException(step, $"The training loss became {loss} at step {step}. Lower the learning rate (now {Optimizer.LearningRate:g4}), enable gradient clipping (now {ClipNorm}), or check the inputs and targets for extreme values.");
+        ThrowIfDiverged(loss, Optimizer, ClipNorm);
         Network.Parameters.ZeroGradients();
         Network.Backward(dOut);
-        LastGradientNorm = GradientClipping.ClipByGlobalNorm(Network.Parameters, ClipNorm);
-        if (!double.IsFinite(LastGradientNorm))
-            throw new TrainingDivergedException(step, $"The gradient norm became {LastGradientNorm} at step {step}. Lower the learning rate (now {Optimizer.LearningRate:g4}) or the clip norm (now {ClipNorm}).");
-        Optimizer.Step(Network.Parameters);
+        LastGradientNorm = ClipAndStep(Network.Parameters, Optimizer, ClipNorm);
         return loss;
+    }
+
+    /// <summary>Before backward: a non-finite loss stops training (no update is applied).</summary>
+    /// <exception cref="TrainingDivergedException">The loss is not finite.</exception>
+    internal static void ThrowIfDiverged(double loss, Optimizer<T> optimizer, double clipNorm)
+    {
+        long step = optimizer.StepCount + 1;
+        if (!double.IsFinite(loss))
+            throw new TrainingDivergedException(step, $"The training loss became {loss} at step {step}. Lower the learning rate (now {optimizer.LearningRate:g4}), enable gradient clipping (now {clipNorm}), or check the inputs and targets for extreme values.");
+    }
+
+    /// <summary>After backward: clip the gradients by global norm and take the optimizer step; returns the norm before clipping.</summary>
+    /// <exception cref="TrainingDivergedException">The gradient norm is not finite; no update is applied.</exception>
+    internal static double ClipAndStep(ParameterStore<T> parameters, Optimizer<T> optimizer, double clipNorm)
+    {
+        double norm = GradientClipping.ClipByGlobalNorm(parameters, clipNorm);
+        long step = optimizer.StepCount + 1;
+        if (!double.IsFinite(norm))
+            throw new TrainingDivergedException(step, $"The gradient norm became {norm} at step {step}. Lower the learning rate (now {optimizer.LearningRate:g4}) or the clip norm (now {clipNorm}).");
+        optimizer.Step(parameters);
+        return norm;
     }
 
     /// <summary>The loss of a batch without training (dropout off). Writes nothing into the gradients.</summary>
