@@ -20,12 +20,6 @@ public class SequenceShapeToyTests
     private readonly ITestOutputHelper _out;
     public SequenceShapeToyTests(ITestOutputHelper output) => _out = output;
 
-    private static Vocabulary TargetVocabulary(IEnumerable<string> targets, Tokenizer tokenizer)
-    {
-        var built = Vocabulary.Build(targets, tokenizer, addUnknown: false);
-        return new Vocabulary(tokenizer, new[] { "</s>" }.Concat(built.Tokens).ToList()); // id 0 = end of sequence
-    }
-
     [Theory]
     [InlineData(AttentionKind.General, false)]
     [InlineData(AttentionKind.None, true)]
@@ -33,7 +27,7 @@ public class SequenceShapeToyTests
     {
         var (train, test) = SyntheticTasks.SpelledNumbers(999, 800, seed: 1);
         var src = Vocabulary.Build(train.Select(p => p.Source), new WhitespaceTokenizer());
-        var tgt = TargetVocabulary(train.Select(p => p.Target), new CharacterTokenizer());
+        var tgt = Vocabulary.BuildTarget(train.Select(p => p.Target), new CharacterTokenizer());
         List<SequencePair> Encode(List<TextPair> pairs) => pairs.Select(p => new SequencePair { Source = src.Encode(p.Source), Target = tgt.Encode(p.Target) }).ToList();
         var net = new EncoderDecoderNetwork<float>(new EncoderDecoderOptions
         {
@@ -93,7 +87,7 @@ public class SequenceShapeToyTests
     {
         var train = SyntheticTasks.ColourPhrases(3000, seed: 1);
         var test = SyntheticTasks.ColourPhrases(500, seed: 2);
-        var tgt = TargetVocabulary(train.Select(c => c.Phrase), new WhitespaceTokenizer());
+        var tgt = Vocabulary.BuildTarget(train.Select(c => c.Phrase), new WhitespaceTokenizer());
         List<SequencePair> Encode(List<DescribedVector> data) => data.Select(c => new SequencePair { Features = c.Features, Target = tgt.Encode(c.Phrase) }).ToList();
         var net = new EncoderDecoderNetwork<float>(new EncoderDecoderOptions
         {

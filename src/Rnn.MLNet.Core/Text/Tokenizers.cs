@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -149,11 +150,26 @@ public sealed class Vocabulary
     {
         ArgumentNullException.ThrowIfNull(texts);
         ArgumentNullException.ThrowIfNull(tokenizer);
+        return CountTokens(texts.SelectMany(tokenizer.Split), tokenizer, maxSize, addUnknown, minCount, nameof(texts));
+    }
+
+    /// <summary>
+    /// Builds a vocabulary from tokens already split (e.g. a token column), with the rules of <see cref="Build"/>;
+    /// <paramref name="tokenizer"/> is the one <see cref="Encode"/> and <see cref="Decode"/> will use.
+    /// </summary>
+    public static Vocabulary FromTokens(IEnumerable<string> tokens, Tokenizer tokenizer, int maxSize = 0, bool addUnknown = true, int minCount = 1)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        return CountTokens(tokens, tokenizer, maxSize, addUnknown, minCount, nameof(tokens));
+    }
+
+    private static Vocabulary CountTokens(IEnumerable<string> tokens, Tokenizer tokenizer, int maxSize, bool addUnknown, int minCount, string paramName)
+    {
         if (maxSize < 0) throw new ArgumentOutOfRangeException(nameof(maxSize), maxSize, "maxSize must be 0 (no limit) or positive.");
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (var text in texts)
-            foreach (var tok in tokenizer.Split(text))
-                counts[tok] = counts.TryGetValue(tok, out long c) ? c + 1 : 1;
+        foreach (var tok in tokens)
+            counts[tok] = counts.TryGetValue(tok, out long c) ? c + 1 : 1;
         counts.Remove(UnknownToken);
         var ordered = new List<KeyValuePair<string, long>>(counts);
         ordered.RemoveAll(kv => kv.Value < minCount);
@@ -162,10 +178,31 @@ public sealed class Vocabulary
         bool unk = addUnknown || truncated || ordered.Count < counts.Count;
         int keep = maxSize > 0 ? System.Math.Min(ordered.Count, maxSize - (unk ? 1 : 0)) : ordered.Count;
         if (keep < 0) keep = 0;
-        var tokens = new List<string>(keep + 1);
-        if (unk) tokens.Add(UnknownToken);
-        for (int i = 0; i < keep; i++) tokens.Add(ordered[i].Key);
-        if (tokens.Count == 0) throw new ArgumentException("The texts contain no tokens; cannot build a vocabulary from empty data.", nameof(texts));
+        var list = new List<string>(keep + 1);
+        if (unk) list.Add(UnknownToken);
+        for (int i = 0; i < keep; i++) list.Add(ordered[i].Key);
+        if (list.Count == 0) throw new ArgumentException("The texts contain no tokens; cannot build a vocabulary from empty data.", paramName);
+        return new Vocabulary(tokenizer, list);
+    }
+
+    /// <summary>The end-of-sequence token of a target vocabulary (<see cref="BuildTarget"/>).</summary>
+    public const string EndToken = "</s>";
+
+    /// <summary>
+    /// A target vocabulary for an encoder–decoder: <see cref="EndToken"/> at id 0 (the network's end-of-sequence id), then
+    /// the tokens of <paramref name="texts"/> by frequency; no unknown token (a target token outside it is an error).
+    /// </summary>
+    /// <exception cref="ArgumentException">A text contains <see cref="EndToken"/>, or the texts have no tokens.</exception>
+    public static Vocabulary BuildTarget(IEnumerable<string?> texts, Tokenizer tokenizer)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        var list = texts.ToList();
+        if (list.Any(t => t is not null && t.Contains(EndToken, StringComparison.Ordinal)))
+            throw new ArgumentException($"A target text contains the reserved end-of-sequence token '{EndToken}'.", nameof(texts));
+        var tokens = new List<string> { EndToken };
+        if (list.Any(t => tokenizer.Split(t).Count > 0)) tokens.AddRange(Build(list, tokenizer, addUnknown: false).Tokens);
+        if (tokens.Count < 2) throw new ArgumentException("The target texts contain no tokens: there is nothing to learn to generate.", nameof(texts));
         return new Vocabulary(tokenizer, tokens);
     }
 

@@ -137,7 +137,7 @@ public sealed class RnnSequenceToSequenceEstimator : IEstimator<RnnSequenceGener
         if (sources.Count == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
         string Lower(string s) => o.LowerCase ? s.ToLowerInvariant() : s;
         var srcVocab = Vocabulary.Build(sources.Select(Lower), Tokenizer.Create(o.SourceTokenizer), o.MaximumSourceVocabularySize);
-        var tgtVocab = GeneratorTraining.TargetVocabulary(targets.Select(Lower), o.TargetTokenizer);
+        var tgtVocab = Vocabulary.BuildTarget(targets.Select(Lower), Tokenizer.Create(o.TargetTokenizer));
         ulong seed = o.Seed is int s ? (ulong)s : log.NextSeed();
         var rng = new Rng(seed);
         var net = new EncoderDecoderNetwork<float>(new EncoderDecoderOptions
@@ -192,7 +192,7 @@ public sealed class RnnVectorToSequenceEstimator : IEstimator<RnnSequenceGenerat
         var features = GeneratorTraining.ReadVectors(input, o.FeatureColumnName, "training");
         var targets = RnnLanguageModel.ReadTexts(input, o.TargetColumnName);
         if (features.Count == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
-        var tgtVocab = GeneratorTraining.TargetVocabulary(targets.Select(t => o.LowerCase ? t.ToLowerInvariant() : t), o.TargetTokenizer);
+        var tgtVocab = Vocabulary.BuildTarget(targets.Select(t => o.LowerCase ? t.ToLowerInvariant() : t), Tokenizer.Create(o.TargetTokenizer));
         ulong seed = o.Seed is int s ? (ulong)s : log.NextSeed();
         var rng = new Rng(seed);
         var net = new EncoderDecoderNetwork<float>(new EncoderDecoderOptions
@@ -266,21 +266,9 @@ public sealed class RnnSequenceGeneratorTransformer : ChainedTransformer
     }
 }
 
-/// <summary>What the two encoder–decoder estimators share: vocabulary, data reading and the training run.</summary>
+/// <summary>What the two encoder–decoder estimators share: data reading and the training run.</summary>
 internal static class GeneratorTraining
 {
-    public static Vocabulary TargetVocabulary(IEnumerable<string> targets, TokenizerKind kind)
-    {
-        var tokenizer = Tokenizer.Create(kind);
-        var list = targets.ToList();
-        if (list.Any(t => t.Contains(SequenceGeneratorModel.EndToken, StringComparison.Ordinal)))
-            throw new ArgumentException($"A target text contains the reserved end-of-sequence token '{SequenceGeneratorModel.EndToken}'.");
-        var tokens = new List<string> { SequenceGeneratorModel.EndToken };
-        if (list.Any(t => tokenizer.Split(t).Count > 0)) tokens.AddRange(Vocabulary.Build(list, tokenizer, addUnknown: false).Tokens);
-        if (tokens.Count < 2) throw new ArgumentException("The target texts contain no tokens: there is nothing to learn to generate.");
-        return new Vocabulary(tokenizer, tokens);
-    }
-
     public static SequencePair Pair(string what, int row, Func<int[]>? source, float[]? features, Func<int[]> target, string targetColumn)
     {
         try

@@ -24,7 +24,7 @@ public sealed class SequenceGeneratorModel
     internal const string Kind = "encoder-decoder";
 
     /// <summary>The end-of-sequence token of every target vocabulary (id 0).</summary>
-    public const string EndToken = "</s>";
+    public const string EndToken = Vocabulary.EndToken;
 
     private readonly NetworkPool<EncoderDecoderNetwork<float>> _pool;
 

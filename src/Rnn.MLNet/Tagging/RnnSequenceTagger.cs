@@ -97,7 +97,8 @@ public sealed class RnnSequenceTaggerEstimator : IEstimator<RnnSequenceTaggerTra
         var sentences = ReadTokenVectors(_ml, input, o.TokensColumnName, "tokens");
         var labels = ReadTokenVectors(_ml, input, o.LabelColumnName, "tags");
         if (sentences.Count == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
-        var vocab = BuildVocabulary(sentences, o);
+        if (sentences.All(t => t.Length == 0)) throw new ArgumentException($"Every row of '{o.TokensColumnName}' is empty; there is nothing to tag.", nameof(input));
+        var vocab = Vocabulary.FromTokens(sentences.SelectMany(t => t).Select(t => o.LowerCase ? t.ToLowerInvariant() : t), new WhitespaceTokenizer(), o.MaximumVocabularySize);
         var tagList = labels.SelectMany(t => t).Distinct(StringComparer.Ordinal).OrderBy(t => t, StringComparer.Ordinal).ToList();
         if (tagList.Count < 2) throw new ArgumentException($"The tags column '{o.LabelColumnName}' holds {tagList.Count} distinct tag(s); a tagger needs at least 2.", nameof(input));
         ulong seed = o.Seed is int s ? (ulong)s : log.NextSeed();
@@ -121,7 +122,6 @@ public sealed class RnnSequenceTaggerEstimator : IEstimator<RnnSequenceTaggerTra
             return new LabeledSequence { Tokens = model.Encode(x), StepClasses = y };
         }).Where(e => e.Tokens!.Length > 0).ToList();
         var train = Examples(sentences, labels, "training");
-        if (train.Count == 0) throw new ArgumentException($"Every row of '{o.TokensColumnName}' is empty; there is nothing to tag.", nameof(input));
         List<LabeledSequence>? valid = validation is null ? null
             : Examples(ReadTokenVectors(_ml, validation, o.TokensColumnName, "tokens"), ReadTokenVectors(_ml, validation, o.LabelColumnName, "tags"), "validation");
         if (valid is null && o.ValidationFraction > 0 && train.Count > 1)
@@ -140,21 +140,6 @@ public sealed class RnnSequenceTaggerEstimator : IEstimator<RnnSequenceTaggerTra
         o.CancellationToken.ThrowIfCancellationRequested();
         bool isKey = IsKeyVector(input.Schema[o.TokensColumnName].Type);
         return new RnnSequenceTaggerTransformer(_ml, model, input.Schema, o.TokensColumnName, isKey, o.OutputColumnName, result);
-    }
-
-    private static Vocabulary BuildVocabulary(List<string[]> sentences, RnnSequenceTaggerOptions o)
-    {
-        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (var s in sentences)
-            foreach (var raw in s)
-            {
-                string t = o.LowerCase ? raw.ToLowerInvariant() : raw;
-                counts[t] = counts.TryGetValue(t, out long c) ? c + 1 : 1;
-            }
-        counts.Remove(Vocabulary.UnknownToken);
-        var ordered = counts.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key);
-        if (o.MaximumVocabularySize > 0) ordered = ordered.Take(System.Math.Max(1, o.MaximumVocabularySize - 1));
-        return new Vocabulary(new WhitespaceTokenizer(), new[] { Vocabulary.UnknownToken }.Concat(ordered).ToList());
     }
 
     internal static bool IsKeyVector(DataViewType t) => t is VectorDataViewType v && v.ItemType is KeyDataViewType;
