@@ -23,11 +23,11 @@ using Rnn.MLNet.Cells;
 using Rnn.MLNet.Text;
 using Rnn.MLNet.TextClassification;
 
-var options = Args.Parse(args);
+var options = Args.Parse(args, "sms-spam", DemoData.Write, train => File.ReadLines(train).Skip(1).Any(l => l.StartsWith("spam\t", StringComparison.OrdinalIgnoreCase)) ? "spam" : "1", defaultCell: "Lstm", defaultEpochs: 30, defaultLearningRate: 0.003);
 var ml = new MLContext(seed: 1); // the baseline's seed; --seed changes only the recurrent model
 
-var trainRows = Message.ReadFile(options.Train, options.Positive);
-var testRows = Message.ReadFile(options.Test, options.Positive);
+var trainRows = LabeledText.ReadFile(options.Train, options.Positive);
+var testRows = LabeledText.ReadFile(options.Test, options.Positive);
 Console.WriteLine($"train: {options.Train} ({trainRows.Count} messages, {trainRows.Count(r => r.Label)} '{options.Positive}')");
 Console.WriteLine($"test:  {options.Test} ({testRows.Count} messages, {testRows.Count(r => r.Label)} '{options.Positive}')");
 IDataView train = ml.Data.LoadFromEnumerable(trainRows);
@@ -66,38 +66,19 @@ double trainSeconds = clock.Elapsed.TotalSeconds;
 Console.WriteLine($"trained {members.Count} models in {trainSeconds:F1} s");
 
 // The ensemble's probability is the mean of the members'; ML.NET's evaluator scores it like any binary classifier.
-float[] MeanProbability(IEnumerable<ITransformer> models, IDataView data)
-{
-    var sums = new float[testRows.Count];
-    int n = 0;
-    foreach (var m in models)
-    {
-        int i = 0;
-        foreach (var p in ml.Data.CreateEnumerable<Prediction>(m.Transform(data), reuseRowObject: false)) sums[i++] += p.Probability;
-        n++;
-    }
-    return sums.Select(x => x / n).ToArray();
-}
-var ensembleP = MeanProbability(members, test);
-var scoredView = ml.Data.LoadFromEnumerable(testRows.Select((r, i) => new EnsembleScore
-{
-    Label = r.Label, Probability = ensembleP[i], PredictedLabel = ensembleP[i] > 0.5f,
-    Score = MathF.Log(Math.Clamp(ensembleP[i], 1e-7f, 1 - 1e-7f) / (1 - Math.Clamp(ensembleP[i], 1e-7f, 1 - 1e-7f))),
-}));
-var metrics = ml.BinaryClassification.Evaluate(scoredView);
+var ensembleP = Ensemble.MeanProbability(ml, members, test, testRows.Count);
+var metrics = Ensemble.Evaluate(ml, testRows, ensembleP);
 var memberAccuracies = members.Select(m => ml.BinaryClassification.Evaluate(m.Transform(test)).Accuracy).ToList();
 
 // The baseline: ML.NET's bag of word and character n-grams + SDCA logistic regression, on the same split.
 clock.Restart();
-var baseline = ml.Transforms.Text.FeaturizeText("Features", nameof(Message.Text))
+var baseline = ml.Transforms.Text.FeaturizeText("Features", nameof(LabeledText.Text))
     .Append(ml.BinaryClassification.Trainers.SdcaLogisticRegression())
     .Fit(train);
 var baselineMetrics = ml.BinaryClassification.Evaluate(baseline.Transform(test));
 Console.WriteLine($"baseline (FeaturizeText + SdcaLogisticRegression) trained in {clock.Elapsed.TotalSeconds:F1} s");
 
-Console.WriteLine($"\n{"",-28}{"accuracy",10}{"F1",8}{"AUC",8}{"precision",11}{"recall",8}");
-foreach (var (name, m) in new[] { ($"RNN ensemble of {members.Count}", metrics), ("FeaturizeText + SDCA", baselineMetrics) })
-    Console.WriteLine($"{name,-28}{m.Accuracy,10:P2}{m.F1Score,8:F3}{m.AreaUnderRocCurve,8:F4}{m.PositivePrecision,11:F3}{m.PositiveRecall,8:F3}");
+Ensemble.PrintComparison(metrics, members.Count, baselineMetrics);
 Console.WriteLine($"\nconfusion matrix of the RNN on the test set (rows: truth, columns: predicted)");
 var cm = metrics.ConfusionMatrix;
 Console.WriteLine($"{"",14}{options.Positive,10}{"not " + options.Positive,14}");
@@ -107,23 +88,9 @@ Console.WriteLine($"{"not " + options.Positive,14}{cm.Counts[1][0],10}{cm.Counts
 Console.WriteLine($"(the members alone: {string.Join(", ", memberAccuracies.Select(a => a.ToString("P1", CultureInfo.InvariantCulture)))})");
 
 // Save each member atomically, load them in a fresh MLContext and score a few test messages with the loaded ensemble.
-var loadedMembers = new List<ITransformer>();
-for (int i = 0; i < members.Count; i++)
-{
-    string path = Path.Combine(Path.GetTempPath(), $"spam-detection-{i + 1}.zip");
-    ml.Model.Save(members[i], train.Schema, path + ".tmp");
-    File.Move(path + ".tmp", path, overwrite: true);
-    loadedMembers.Add(new MLContext().Model.Load(path, out _));
-}
-var reloadedP = MeanProbability(loadedMembers, test);
+var reloadedP = Ensemble.MeanProbability(ml, Ensemble.SaveAndReload(ml, members, train.Schema, "spam-detection"), test, testRows.Count);
 Console.WriteLine($"\nsaved the {members.Count} members to {Path.GetTempPath()}spam-detection-*.zip; reloaded ensemble scores identical: {reloadedP.SequenceEqual(ensembleP)}");
-var shown = testRows.Select((r, i) => (Row: r, P: reloadedP[i])).ToList();
-foreach (var (row, p) in shown.Where(s => s.Row.Label).Take(3).Concat(shown.Where(s => !s.Row.Label).Take(3)).Concat(shown.Where(s => (s.P > 0.5f) != s.Row.Label).Take(4)).Distinct())
-{
-    string text = row.Text.Length > 90 ? row.Text[..87] + "..." : row.Text;
-    string verdict = (p > 0.5f) == row.Label ? "  " : "✗ ";
-    Console.WriteLine($"{verdict}P({options.Positive})={p:F3}  [{(row.Label ? options.Positive : "not " + options.Positive)}] {text}");
-}
+Ensemble.PrintExamples(testRows, reloadedP, options.Positive, "not " + options.Positive);
 
 Console.WriteLine(JsonSerializer.Serialize(new
 {
@@ -137,74 +104,6 @@ Console.WriteLine(JsonSerializer.Serialize(new
     member_accuracy_mean = Math.Round(memberAccuracies.Average(), 4),
 }));
 return 0;
-
-internal sealed class Message
-{
-    public bool Label { get; set; }
-    public string Text { get; set; } = "";
-
-    /// <summary>Reads `label\ttext` lines after a header, splitting on the first tab (no quoting: texts keep their quotes).</summary>
-    public static List<Message> ReadFile(string path, string positive)
-    {
-        var rows = new List<Message>();
-        foreach (string line in File.ReadLines(path).Skip(1))
-        {
-            if (line.Length == 0) continue;
-            int tab = line.IndexOf('\t', StringComparison.Ordinal);
-            if (tab < 0) throw new InvalidDataException($"'{path}': the line '{line}' has no tab; expected label<TAB>text.");
-            rows.Add(new Message { Label = string.Equals(line[..tab].Trim(), positive, StringComparison.OrdinalIgnoreCase), Text = line[(tab + 1)..] });
-        }
-        return rows;
-    }
-}
-
-internal sealed class EnsembleScore
-{
-    public bool Label { get; set; }
-    public float Score { get; set; }
-    public float Probability { get; set; }
-    public bool PredictedLabel { get; set; }
-}
-
-internal sealed class Prediction
-{
-    public bool PredictedLabel { get; set; }
-    public float Probability { get; set; }
-}
-
-internal sealed record Args(string Train, string Test, string Positive, TokenizerKind Tokenizer, CellType Cell, int Hidden, int Epochs, double LearningRate, int Seed, int Seeds)
-{
-    public static Args Parse(string[] args)
-    {
-        string? Get(string name) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : null; }
-        string shared = Path.GetFullPath(Path.Combine("..", "shared", "data", "sms-spam"));
-        string train = Get("--train") ?? Path.Combine(shared, "train.tsv");
-        string test = Get("--test") ?? Path.Combine(shared, "test.tsv");
-        if (Get("--train") is null && !File.Exists(train))
-        {
-            // No shared data on this machine: write a small built-in demo set so `dotnet run` works anywhere.
-            string dir = Path.Combine(Path.GetTempPath(), "spam-demo");
-            Directory.CreateDirectory(dir);
-            train = Path.Combine(dir, "train.tsv"); test = Path.Combine(dir, "test.tsv");
-            DemoData.Write(train, test);
-            Console.WriteLine("(shared data not found: training on a small built-in demo set)");
-        }
-        foreach (var f in new[] { train, test })
-            if (!File.Exists(f)) throw new FileNotFoundException($"Data file '{f}' does not exist (pass --train and --test).", f);
-        string positive = Get("--positive")
-            ?? (File.ReadLines(train).Skip(1).Any(l => l.StartsWith("spam\t", StringComparison.OrdinalIgnoreCase)) ? "spam" : "1");
-        var tokenizer = (Get("--tokenizer") ?? "word").ToLowerInvariant() switch
-        {
-            "char" or "character" => TokenizerKind.Character,
-            "word" => TokenizerKind.Word,
-            var t => throw new ArgumentException($"--tokenizer must be char or word; got '{t}'."),
-        };
-        var cell = Enum.Parse<CellType>(Get("--cell") ?? "Lstm", ignoreCase: true);
-        int Int(string name, int fallback) => int.Parse(Get(name) ?? fallback.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
-        return new Args(train, test, positive, tokenizer, cell, Int("--hidden", 64), Int("--epochs", 30),
-            double.Parse(Get("--lr") ?? "0.003", CultureInfo.InvariantCulture), Int("--seed", 1), System.Math.Max(1, Int("--seeds", 5)));
-    }
-}
 
 internal static class DemoData
 {
