@@ -20,6 +20,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "protocol") return Protocol.Run(args);
         if (args.Length > 0 && args[0] == "gemm") return GemmThroughput.Run(args);
         if (args.Length > 0 && args[0] == "profile") return StepProfile.Run(args);
+        if (args.Length > 0 && args[0] == "latency-profile") return LatencyProfile.Run(args);
         if (args.Length > 0 && args[0] == "fuzz") return LongRuns.Fuzz(args);
         if (args.Length > 0 && args[0] == "soak") return LongRuns.Soak(args);
         if (args.Length > 1 && args[0] == "model-load") return ModelSize.Load(args[1]);

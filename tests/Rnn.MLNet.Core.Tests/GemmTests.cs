@@ -115,6 +115,76 @@ public class GemmPackedAndParallelTests
     }
 
     [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void PrepackedBAllTailLengthsMatchReference(bool ta, bool tb)
+    {
+        // m ≤ 4 takes the few-row panel path (four panels at a time, then one, then a partial one), m > 4 the blocked one;
+        // n runs past four 32-wide panels so every group and tail is hit, in float and double.
+        var rng = new Rng(5);
+        foreach (int m in new[] { 1, 2, 3, 4, 5, 7 })
+            for (int n = 1; n <= 140; n += n < 40 ? 1 : 7)
+                foreach (int k in new[] { 1, 5, 64 })
+                {
+                    CheckPacked<float>(rng, ta, tb, m, n, k, accumulate: (n + k) % 2 == 0, tol: 1e-5);
+                    CheckPacked<double>(rng, ta, tb, m, n, k, accumulate: (n + k) % 2 == 1, tol: 1e-12);
+                }
+    }
+
+    private static void CheckPacked<T>(Rng rng, bool ta, bool tb, int m, int n, int k, bool accumulate, double tol) where T : unmanaged, INumber<T>
+    {
+        T[] R(int len) { var x = new T[len]; for (int i = 0; i < len; i++) x[i] = T.CreateChecked(rng.NextUniform(-1, 1)); return x; }
+        var a = R(m * k);
+        var b = R(n * k);
+        var packed = new PackedB<T>();
+        packed.Pack(tb, n, k, b, tb ? k : n);
+        var fast = R(m * n);
+        var slow = (T[])fast.Clone();
+        Gemm.Multiply<T>(ta, m, packed, a, ta ? m : k, fast, n, accumulate);
+        GemmReference.Multiply<T>(ta, tb, m, n, k, a, ta ? m : k, b, tb ? k : n, slow, n, accumulate);
+        for (int i = 0; i < fast.Length; i++)
+        {
+            double f = double.CreateChecked(fast[i]), s = double.CreateChecked(slow[i]);
+            Assert.True(System.Math.Abs(f - s) <= tol * (1 + System.Math.Abs(s)), $"m={m} n={n} k={k} ta={ta} tb={tb} acc={accumulate}: {i}: {f} vs {s}");
+        }
+    }
+
+    [Fact]
+    public void PackReusingKeepsPanelsOnlyWhileTheWeightsAreUnchanged()
+    {
+        var rng = new Rng(9);
+        int m = 1, n = 70, k = 33;
+        var a = Random(rng, m * k);
+        var b = Random(rng, n * k);
+        var packed = new PackedB<float>();
+        float[] Product()
+        {
+            packed.PackReusing(true, n, k, b, k);
+            var c = new float[m * n];
+            Gemm.Multiply<float>(false, m, packed, a, k, c, n, accumulate: false);
+            return c;
+        }
+        float[] Expected()
+        {
+            var c = new float[m * n];
+            GemmReference.Multiply<float>(false, true, m, n, k, a, k, b, k, c, n, accumulate: false);
+            return c;
+        }
+        var first = Product();
+        Assert.Equal(first, Product()); // reused
+        b[n * k - 1] += 0.5f;           // the last element changes: the comparison must see it
+        var changed = Product();
+        var expected = Expected();
+        for (int i = 0; i < n; i++) Assert.True(System.Math.Abs(changed[i] - expected[i]) <= 1e-5 * (1 + System.Math.Abs(expected[i])), $"{i}");
+        Assert.NotEqual(first[n - 1], changed[n - 1]);
+        packed.Pack(false, k, n, b, k); // used another way in between (as backward does), then reused: packs again
+        var again = Product();
+        Assert.Equal(changed, again);
+    }
+
+    [Theory]
     [InlineData(2)]
     [InlineData(3)]
     public void ThreadCountDoesNotChangeResults(int threads)

@@ -6,18 +6,18 @@ namespace Rnn.MLNet.Cells;
 
 // Point-wise halves of one time step for each cell, over one batch row at a time.
 // Shape key: H = hidden size, G = gate count. The matrix products (W_ih x for all steps, W_hh h per step) are done by
-// RecurrentLayer; these functions take the two pre-activation rows ax = W_ih x + b_ih and ah = W_hh h + b_hh ([G·H] each).
+// RecurrentLayer. The Elman cell and the LSTM take the summed pre-activations a = W_ih x + b_ih + W_hh h + b_hh ([G·H]);
+// the GRU takes the two rows ax = W_ih x + b_ih and ah = W_hh h + b_hh apart, since r multiplies ah_n alone.
 
 /// <summary>Elman cell: h' = act(ax + ah).</summary>
 internal static class ElmanCell
 {
-    // forward: h' = tanh(ax + ah)  (or relu)
-    public static void Forward<T>(bool relu, ReadOnlySpan<T> ax, ReadOnlySpan<T> ah, Span<T> h)
+    // forward: h' = tanh(a)  (or relu), a = W_ih x + b_ih + W_hh h + b_hh
+    public static void Forward<T>(bool relu, ReadOnlySpan<T> a, Span<T> h)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        TensorPrimitives.Add(ax, ah, h);
-        if (relu) TensorPrimitives.Max(h, T.Zero, h);
-        else TensorPrimitives.Tanh(h, h);
+        if (relu) TensorPrimitives.Max(a, T.Zero, h);
+        else TensorPrimitives.Tanh(a, h);
     }
 
     // backward of h' = tanh(a): da = dh ⊙ (1 − h'²);  of relu: da = dh ⊙ [h' > 0]
@@ -42,15 +42,14 @@ internal static class ElmanCell
 /// <summary>LSTM cell, PyTorch gate order i, f, g, o.</summary>
 internal static class LstmCell
 {
-    // forward:
-    //   [i f g o] = [σ σ tanh σ](ax + ah)          gates [4H]
+    // forward (gates holds the pre-activations a = W_ih x + b_ih + W_hh h + b_hh on entry, activated in place):
+    //   [i f g o] = [σ σ tanh σ](a)                  gates [4H]
     //   c' = f ⊙ c + i ⊙ g
     //   h' = o ⊙ tanh(c')                            tanhC [H] cached for backward
-    public static void Forward<T>(ReadOnlySpan<T> ax, ReadOnlySpan<T> ah, ReadOnlySpan<T> c, Span<T> gates, Span<T> cNext, Span<T> tanhC, Span<T> hNext)
+    public static void Forward<T>(Span<T> gates, ReadOnlySpan<T> c, Span<T> cNext, Span<T> tanhC, Span<T> hNext)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = c.Length;
-        TensorPrimitives.Add(ax, ah, gates);
         Span<T> i = gates.Slice(0, n), f = gates.Slice(n, n), g = gates.Slice(2 * n, n), o = gates.Slice(3 * n, n);
         TensorPrimitives.Sigmoid(gates.Slice(0, 2 * n), gates.Slice(0, 2 * n));
         TensorPrimitives.Tanh(g, g);

@@ -30,9 +30,9 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     // Caches of the last forward pass.
     private int _steps, _batch;
     private int[] _lengths = Array.Empty<int>();
-    private T[] _ax = Array.Empty<T>();     // [S, B, GH] by position: W_ih x + b_ih
-    private T[] _ah = Array.Empty<T>();     // [B, GH] scratch: W_hh h + b_hh for one step
-    private T[] _gates = Array.Empty<T>();  // [S, B, GH] by step: activated gates (LSTM i f g o, GRU r z n)
+    private T[] _ax = Array.Empty<T>();     // [S, B, GH] by position: W_ih x + b_ih (+ b_hh for RNN and LSTM)
+    private T[] _ah = Array.Empty<T>();     // [B, GH] GRU scratch: W_hh h + b_hh for one step
+    private T[] _gates = Array.Empty<T>();  // [S, B, GH] by step: pre-activations, then activated in place (LSTM i f g o, GRU r z n)
     private T[] _h = Array.Empty<T>();      // [S+1, B, H] by step
     private T[] _c = Array.Empty<T>();      // [S+1, B, H] by step (LSTM)
     private T[] _aux = Array.Empty<T>();    // [S, B, H] by step: LSTM tanh(c'), GRU ah_n
@@ -46,6 +46,7 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     private T[] _dc = Array.Empty<T>();     // [B, H]
     private T[] _dhDirect = Array.Empty<T>(); // [H]
     private readonly PackedB<T> _packedHh = new(); // W_hh packed for the step products (forward: h·W_hhᵀ, backward: dah·W_hh)
+    private readonly PackedB<T> _packedIh = new(); // W_ih packed for inference, kept while the weights are unchanged
 
     public RecurrentLayer(CellType cell, int inputSize, int hiddenSize, bool reverse, ParameterStore<T> store, string prefix, string suffix)
     {
@@ -81,9 +82,12 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     /// <summary>
     /// Runs the layer over <paramref name="input"/> [S, B, I] and writes the outputs [S, B, H] (zero at padding).
     /// <paramref name="h0"/> / <paramref name="c0"/> are [B, H] initial states or empty for zeros. The input is kept by
-    /// reference for <see cref="Backward"/> and must not change in between.
+    /// reference for <see cref="Backward"/> and must not change in between. <paramref name="inference"/> keeps the packed
+    /// weight copies from one call to the next while the weights are unchanged (see <see cref="PackedB{T}.PackReusing"/>);
+    /// training packs them afresh every call, since every optimizer step changes them.
     /// </summary>
-    public void Forward(ReadOnlyMemory<T> input, int steps, int batch, int[] lengths, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, Span<T> output)
+    public void Forward(ReadOnlyMemory<T> input, int steps, int batch, int[] lengths, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, Span<T> output,
+        bool inference = false)
     {
         int H = HiddenSize, GH = GateSize, B = batch;
         _steps = steps; _batch = batch; _lengths = lengths; _input = input;
@@ -93,31 +97,57 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         Ensure(ref _h, (steps + 1) * B * H);
         if (Cell != CellType.RnnTanh && Cell != CellType.RnnRelu) Ensure(ref _aux, steps * B * H);
         if (Cell == CellType.Lstm) Ensure(ref _c, (steps + 1) * B * H);
+        bool isGru = Cell == CellType.Gru;
 
-        // ax = X · W_ihᵀ + b_ih for all positions at once: [S·B, I] × [I, GH]
-        ReadOnlySpan<T> wIh = _store.Value(_wIh), bIh = _store.Value(_bIh), bHh = _store.Value(_bHh);
+        // ax = X · W_ihᵀ + b_ih (+ b_hh, except for the GRU, whose b_hn sits inside r ⊙ (·)) for all positions at once:
+        // [S·B, I] × [I, GH]
+        ReadOnlySpan<T> bIh = _store.Value(_bIh), bHh = _store.Value(_bHh);
         Span<T> ax = _ax.AsSpan(0, steps * B * GH);
-        Gemm.Multiply(false, true, steps * B, GH, InputSize, input.Span, InputSize, wIh, InputSize, ax, GH, accumulate: false);
-        for (int r = 0; r < steps * B; r++) TensorPrimitives.Add(ax.Slice(r * GH, GH), bIh, ax.Slice(r * GH, GH));
+        var wIh = _store.Values.AsMemory(_wIh.Offset, _wIh.Size);
+        var wHh = _store.Values.AsMemory(_wHh.Offset, _wHh.Size);
+        if (inference)
+        {
+            _packedIh.PackReusing(true, GH, InputSize, wIh, InputSize);
+            Gemm.Multiply(false, steps * B, _packedIh, input.Span, InputSize, ax, GH, accumulate: false);
+            _packedHh.PackReusing(true, GH, H, wHh, H);
+        }
+        else
+        {
+            Gemm.Multiply(false, true, steps * B, GH, InputSize, input.Span, InputSize, wIh.Span, InputSize, ax, GH, accumulate: false);
+            _packedHh.Pack(true, GH, H, wHh, H); // once per sequence, not per step
+        }
+        for (int r = 0; r < steps * B; r++)
+        {
+            Span<T> row = ax.Slice(r * GH, GH);
+            TensorPrimitives.Add(row, bIh, row);
+            if (!isGru) TensorPrimitives.Add(row, bHh, row);
+        }
 
         CopyOrZero(h0, _h.AsSpan(0, B * H));
         if (Cell == CellType.Lstm) CopyOrZero(c0, _c.AsSpan(0, B * H));
 
         Span<T> ah = _ah.AsSpan(0, B * GH);
-        _packedHh.Pack(true, GH, H, _store.Values.AsMemory(_wHh.Offset, _wHh.Size), H); // once per sequence, not per step
         for (int k = 0; k < steps; k++)
         {
             int p = Position(k);
             ReadOnlySpan<T> hPrev = _h.AsSpan(k * B * H, B * H);
             Span<T> hNext = _h.AsSpan((k + 1) * B * H, B * H);
-            // ah = h · W_hhᵀ + b_hh: [B, H] × [H, GH]
-            Gemm.Multiply(false, B, _packedHh, hPrev, H, ah, GH, accumulate: false);
+            Span<T> gatesStep = _gates.AsSpan(k * B * GH, B * GH);
+            if (isGru)
+            {
+                // ah = h · W_hhᵀ + b_hh: [B, H] × [H, GH], kept apart from ax (the GRU needs ah_n on its own)
+                Gemm.Multiply(false, B, _packedHh, hPrev, H, ah, GH, accumulate: false);
+                for (int b = 0; b < B; b++) TensorPrimitives.Add(ah.Slice(b * GH, GH), bHh, ah.Slice(b * GH, GH));
+            }
+            else
+            {
+                // pre-activations straight into the gate cache: gates = ax[p] + h · W_hhᵀ ([B, H] × [H, GH])
+                ax.Slice(p * B * GH, B * GH).CopyTo(gatesStep);
+                Gemm.Multiply(false, B, _packedHh, hPrev, H, gatesStep, GH, accumulate: true);
+            }
             for (int b = 0; b < B; b++)
             {
-                Span<T> ahRow = ah.Slice(b * GH, GH);
-                TensorPrimitives.Add(ahRow, bHh, ahRow);
-                ReadOnlySpan<T> axRow = ax.Slice((p * B + b) * GH, GH);
-                Span<T> gRow = _gates.AsSpan((k * B + b) * GH, GH);
+                Span<T> gRow = gatesStep.Slice(b * GH, GH);
                 ReadOnlySpan<T> hp = hPrev.Slice(b * H, H);
                 Span<T> hn = hNext.Slice(b * H, H);
                 bool valid = p < lengths[b];
@@ -131,14 +161,13 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
                 {
                     case CellType.RnnTanh:
                     case CellType.RnnRelu:
-                        ElmanCell.Forward(Cell == CellType.RnnRelu, axRow, ahRow, hn);
+                        ElmanCell.Forward(Cell == CellType.RnnRelu, gRow, hn);
                         break;
                     case CellType.Lstm:
-                        LstmCell.Forward(axRow, ahRow, _c.AsSpan((k * B + b) * H, H), gRow, _c.AsSpan(((k + 1) * B + b) * H, H),
-                            _aux.AsSpan((k * B + b) * H, H), hn);
+                        LstmCell.Forward(gRow, _c.AsSpan((k * B + b) * H, H), _c.AsSpan(((k + 1) * B + b) * H, H), _aux.AsSpan((k * B + b) * H, H), hn);
                         break;
                     case CellType.Gru:
-                        GruCell.Forward(axRow, ahRow, hp, gRow, _aux.AsSpan((k * B + b) * H, H), hn);
+                        GruCell.Forward(ax.Slice((p * B + b) * GH, GH), ah.Slice(b * GH, GH), hp, gRow, _aux.AsSpan((k * B + b) * H, H), hn);
                         break;
                 }
             }

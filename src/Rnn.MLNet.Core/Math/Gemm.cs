@@ -54,13 +54,12 @@ internal static class Gemm
         if (m == 0 || n == 0) return;
         CheckSizes(transA, false, m, n, k, a.Length, lda, n * k, n, c.Length, ldc);
         if (k == 0) { ClearOrKeep(m, n, c, ldc, accumulate); return; }
+        b.EnsurePanels(); // before any worker reads them
         if (m <= SmallM)
         {
-            if (b.TransB) RowsDotRows(transA, m, n, k, a, lda, b.Source.Span, b.Ldb, c, ldc, accumulate);
-            else RowTimesMatrix(transA, m, n, k, a, lda, b.Source.Span, b.Ldb, c, ldc, accumulate);
+            PanelRows(transA, m, b, a, lda, c, ldc, accumulate);
             return;
         }
-        b.EnsurePanels(); // before any worker reads them
         Run(transA, m, n, k, a, lda, b, false, default, 0, c, ldc, accumulate);
     }
 
@@ -218,120 +217,156 @@ internal static class Gemm
         }
     }
 
-    // C[i, :] (+)= Σ_p A[i, p] · B[p, :] with B stored [K, N] (row stride ldb): four rows of B per pass over C's row, so C is read and
-    // written once per four multiply–adds (a streaming step with batch 1 is this product).
-    private static void RowTimesMatrix<T>(bool transA, int m, int n, int k, ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> bkn, int ldb, Span<T> c, int ldc, bool accumulate)
+
+    // A few rows of C against pre-packed B (a recurrent step with batch ≤ SmallM: h · W_hhᵀ): each row of op(A) is
+    // multiplied into the NR-wide k-major panels one panel at a time, so B streams through contiguous memory; the k loop
+    // is unrolled by four into four accumulator pairs (independent multiply–add chains), summed at the end.
+    private static void PanelRows<T>(bool transA, int m, PackedB<T> b, ReadOnlySpan<T> a, int lda, Span<T> c, int ldc, bool accumulate)
         where T : unmanaged, INumber<T>
     {
-        int w = Vector<T>.Count;
+        int n = b.N, k = b.K;
+        var scratch = GemmScratch<T>.Get(transA ? k : 0, 0);
         for (int i = 0; i < m; i++)
         {
-            Span<T> ci = c.Slice(i * ldc, n);
-            if (!accumulate) ci.Clear();
-            int rowStep = transA ? lda : 1, rowStart = transA ? i : i * lda; // A[i, p] = a[rowStart + p·rowStep]
-            int p0 = 0;
-            for (; p0 + 4 <= k; p0 += 4)
+            ReadOnlySpan<T> row;
+            if (!transA) row = a.Slice(i * lda, k);
+            else
             {
-                T a0 = a[rowStart + p0 * rowStep], a1 = a[rowStart + (p0 + 1) * rowStep], a2 = a[rowStart + (p0 + 2) * rowStep], a3 = a[rowStart + (p0 + 3) * rowStep];
-                ReadOnlySpan<T> b0 = bkn.Slice(p0 * ldb, n), b1 = bkn.Slice((p0 + 1) * ldb, n), b2 = bkn.Slice((p0 + 2) * ldb, n), b3 = bkn.Slice((p0 + 3) * ldb, n);
-                int j = 0;
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    int w5 = Vector512<T>.Count;
-                    Vector512<T> v0 = Vector512.Create(a0), v1 = Vector512.Create(a1), v2 = Vector512.Create(a2), v3 = Vector512.Create(a3);
-                    ref T rc = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(ci);
-                    ref T r0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(b0), r1 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(b1);
-                    ref T r2 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(b2), r3 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(b3);
-                    for (; j <= n - w5; j += w5)
-                    {
-                        var acc = Vector512.LoadUnsafe(ref rc, (nuint)j);
-                        acc = Fma(v0, Vector512.LoadUnsafe(ref r0, (nuint)j), acc);
-                        acc = Fma(v1, Vector512.LoadUnsafe(ref r1, (nuint)j), acc);
-                        acc = Fma(v2, Vector512.LoadUnsafe(ref r2, (nuint)j), acc);
-                        acc = Fma(v3, Vector512.LoadUnsafe(ref r3, (nuint)j), acc);
-                        acc.StoreUnsafe(ref rc, (nuint)j);
-                    }
-                }
-                else if (Vector.IsHardwareAccelerated)
-                {
-                    Vector<T> v0 = new(a0), v1 = new(a1), v2 = new(a2), v3 = new(a3);
-                    for (; j <= n - w; j += w)
-                    {
-                        var acc = new Vector<T>(ci.Slice(j));
-                        acc += v0 * new Vector<T>(b0.Slice(j)) + v1 * new Vector<T>(b1.Slice(j)) + v2 * new Vector<T>(b2.Slice(j)) + v3 * new Vector<T>(b3.Slice(j));
-                        acc.CopyTo(ci.Slice(j));
-                    }
-                }
-                for (; j < n; j++) ci[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j];
+                Span<T> gathered = scratch.A.Slice(0, k);
+                for (int p = 0; p < k; p++) gathered[p] = a[p * lda + i];
+                row = gathered;
             }
-            for (; p0 < k; p0++)
+            for (int j0 = 0; j0 < n; j0 += NC)
             {
-                T ap = a[rowStart + p0 * rowStep];
-                ReadOnlySpan<T> bp = bkn.Slice(p0 * ldb, n);
-                for (int j = 0; j < n; j++) ci[j] += ap * bp[j];
+                int nc = System.Math.Min(NC, n - j0);
+                for (int p0 = 0; p0 < k; p0 += KC)
+                {
+                    int kc = System.Math.Min(KC, k - p0);
+                    Span<T> cRow = c.Slice(i * ldc + j0, nc);
+                    bool acc = accumulate || p0 > 0;
+                    if (Vector512.IsHardwareAccelerated) RowPanels512(kc, nc, row.Slice(p0, kc), b.Panels(p0, j0, kc, nc), cRow, acc, scratch.Tile);
+                    else RowPanels256(kc, nc, row.Slice(p0, kc), b.Panels(p0, j0, kc, nc), cRow, acc, scratch.Tile);
+                }
             }
         }
     }
 
-    // C[i, j] (+)= dot(A[i, :], B[j, :]) with B stored [N, K]: four rows of B per pass over A's row, four vector accumulators.
-    private static void RowsDotRows<T>(bool transA, int m, int n, int k, ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, Span<T> c, int ldc, bool accumulate)
+    // c[0, nc) (+)= Σ_p a[p] · panels[p, 0..nc): panel q holds columns [q·NR, (q+1)·NR) as kc rows of NR (= 2 vectors).
+    private static void RowPanels512<T>(int kc, int nc, ReadOnlySpan<T> a, ReadOnlySpan<T> panels, Span<T> c, bool accumulate, Span<T> tile)
         where T : unmanaged, INumber<T>
     {
-        int w = Vector<T>.Count;
-        T[]? copy = null;
-        for (int i = 0; i < m; i++)
+        int w = Vector512<T>.Count, nr = 2 * w, stride = kc * nr;
+        ref T ra = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(a);
+        int j = 0;
+        for (; j + 4 * nr <= nc; j += 4 * nr) // four whole panels: eight accumulators, one broadcast per eight loads
         {
-            ReadOnlySpan<T> ai;
-            if (!transA) ai = a.Slice(i * lda, k);
+            ref T b0 = ref Unsafe.AsRef(in panels[j * kc]);
+            Vector512<T> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+            for (int p = 0; p < kc; p++)
+            {
+                var x = Vector512.Create(Unsafe.Add(ref ra, p));
+                ref T bp = ref Unsafe.Add(ref b0, p * nr);
+                c0 = Fma(x, Vector512.LoadUnsafe(ref bp), c0); c1 = Fma(x, Vector512.LoadUnsafe(ref bp, (nuint)w), c1);
+                c2 = Fma(x, Vector512.LoadUnsafe(ref bp, (nuint)stride), c2); c3 = Fma(x, Vector512.LoadUnsafe(ref bp, (nuint)(stride + w)), c3);
+                c4 = Fma(x, Vector512.LoadUnsafe(ref bp, (nuint)(2 * stride)), c4); c5 = Fma(x, Vector512.LoadUnsafe(ref bp, (nuint)(2 * stride + w)), c5);
+                c6 = Fma(x, Vector512.LoadUnsafe(ref bp, (nuint)(3 * stride)), c6); c7 = Fma(x, Vector512.LoadUnsafe(ref bp, (nuint)(3 * stride + w)), c7);
+            }
+            ref T cj = ref c[j];
+            if (accumulate)
+            {
+                c0 += Vector512.LoadUnsafe(ref cj); c1 += Vector512.LoadUnsafe(ref cj, (nuint)w);
+                c2 += Vector512.LoadUnsafe(ref cj, (nuint)(2 * w)); c3 += Vector512.LoadUnsafe(ref cj, (nuint)(3 * w));
+                c4 += Vector512.LoadUnsafe(ref cj, (nuint)(4 * w)); c5 += Vector512.LoadUnsafe(ref cj, (nuint)(5 * w));
+                c6 += Vector512.LoadUnsafe(ref cj, (nuint)(6 * w)); c7 += Vector512.LoadUnsafe(ref cj, (nuint)(7 * w));
+            }
+            c0.StoreUnsafe(ref cj); c1.StoreUnsafe(ref cj, (nuint)w); c2.StoreUnsafe(ref cj, (nuint)(2 * w)); c3.StoreUnsafe(ref cj, (nuint)(3 * w));
+            c4.StoreUnsafe(ref cj, (nuint)(4 * w)); c5.StoreUnsafe(ref cj, (nuint)(5 * w)); c6.StoreUnsafe(ref cj, (nuint)(6 * w)); c7.StoreUnsafe(ref cj, (nuint)(7 * w));
+        }
+        for (; j < nc; j += nr) // the remaining panels one at a time; a partial one goes through the tile
+        {
+            ref T bp = ref Unsafe.AsRef(in panels[j * kc]);
+            Vector512<T> c0 = default, c1 = default;
+            for (int p = 0; p < kc; p++)
+            {
+                var x = Vector512.Create(Unsafe.Add(ref ra, p));
+                c0 = Fma(x, Vector512.LoadUnsafe(ref bp, (nuint)(p * nr)), c0);
+                c1 = Fma(x, Vector512.LoadUnsafe(ref bp, (nuint)(p * nr + w)), c1);
+            }
+            int valid = System.Math.Min(nr, nc - j);
+            if (valid == nr)
+            {
+                ref T cj = ref c[j];
+                if (accumulate) { c0 += Vector512.LoadUnsafe(ref cj); c1 += Vector512.LoadUnsafe(ref cj, (nuint)w); }
+                c0.StoreUnsafe(ref cj); c1.StoreUnsafe(ref cj, (nuint)w);
+            }
             else
             {
-                copy ??= new T[k];
-                for (int p = 0; p < k; p++) copy[p] = a[p * lda + i];
-                ai = copy;
-            }
-            Span<T> ci = c.Slice(i * ldc, n);
-            int j = 0;
-            for (; j + 4 <= n; j += 4)
-            {
-                ReadOnlySpan<T> b0 = b.Slice(j * ldb, k), b1 = b.Slice((j + 1) * ldb, k), b2 = b.Slice((j + 2) * ldb, k), b3 = b.Slice((j + 3) * ldb, k);
-                T s0 = T.Zero, s1 = T.Zero, s2 = T.Zero, s3 = T.Zero;
-                int p = 0;
-                if (Vector512.IsHardwareAccelerated && k >= Vector512<T>.Count)
-                {
-                    int w5 = Vector512<T>.Count;
-                    Vector512<T> v0 = default, v1 = default, v2 = default, v3 = default;
-                    ref T ra = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(ai);
-                    ref T r0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(b0), r1 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(b1);
-                    ref T r2 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(b2), r3 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(b3);
-                    for (; p <= k - w5; p += w5)
-                    {
-                        var x = Vector512.LoadUnsafe(ref ra, (nuint)p);
-                        v0 = Fma(x, Vector512.LoadUnsafe(ref r0, (nuint)p), v0); v1 = Fma(x, Vector512.LoadUnsafe(ref r1, (nuint)p), v1);
-                        v2 = Fma(x, Vector512.LoadUnsafe(ref r2, (nuint)p), v2); v3 = Fma(x, Vector512.LoadUnsafe(ref r3, (nuint)p), v3);
-                    }
-                    s0 = Vector512.Sum(v0); s1 = Vector512.Sum(v1); s2 = Vector512.Sum(v2); s3 = Vector512.Sum(v3);
-                }
-                else if (Vector.IsHardwareAccelerated && k >= w)
-                {
-                    Vector<T> v0 = Vector<T>.Zero, v1 = Vector<T>.Zero, v2 = Vector<T>.Zero, v3 = Vector<T>.Zero;
-                    for (; p <= k - w; p += w)
-                    {
-                        var x = new Vector<T>(ai.Slice(p));
-                        v0 += x * new Vector<T>(b0.Slice(p)); v1 += x * new Vector<T>(b1.Slice(p));
-                        v2 += x * new Vector<T>(b2.Slice(p)); v3 += x * new Vector<T>(b3.Slice(p));
-                    }
-                    s0 = Vector.Sum(v0); s1 = Vector.Sum(v1); s2 = Vector.Sum(v2); s3 = Vector.Sum(v3);
-                }
-                for (; p < k; p++) { T x = ai[p]; s0 += x * b0[p]; s1 += x * b1[p]; s2 += x * b2[p]; s3 += x * b3[p]; }
-                if (accumulate) { ci[j] += s0; ci[j + 1] += s1; ci[j + 2] += s2; ci[j + 3] += s3; }
-                else { ci[j] = s0; ci[j + 1] = s1; ci[j + 2] = s2; ci[j + 3] = s3; }
-            }
-            for (; j < n; j++)
-            {
-                T dot = System.Numerics.Tensors.TensorPrimitives.Dot(ai, b.Slice(j * ldb, k));
-                ci[j] = accumulate ? ci[j] + dot : dot;
+                c0.StoreUnsafe(ref tile[0]); c1.StoreUnsafe(ref tile[0], (nuint)w);
+                AddOrCopy(tile.Slice(0, valid), c.Slice(j, valid), accumulate);
             }
         }
+    }
+
+    // The same, Vector256 wide.
+    private static void RowPanels256<T>(int kc, int nc, ReadOnlySpan<T> a, ReadOnlySpan<T> panels, Span<T> c, bool accumulate, Span<T> tile)
+        where T : unmanaged, INumber<T>
+    {
+        int w = Vector256<T>.Count, nr = 2 * w, stride = kc * nr;
+        ref T ra = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(a);
+        int j = 0;
+        for (; j + 4 * nr <= nc; j += 4 * nr) // four whole panels: eight accumulators, one broadcast per eight loads
+        {
+            ref T b0 = ref Unsafe.AsRef(in panels[j * kc]);
+            Vector256<T> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+            for (int p = 0; p < kc; p++)
+            {
+                var x = Vector256.Create(Unsafe.Add(ref ra, p));
+                ref T bp = ref Unsafe.Add(ref b0, p * nr);
+                c0 = Fma(x, Vector256.LoadUnsafe(ref bp), c0); c1 = Fma(x, Vector256.LoadUnsafe(ref bp, (nuint)w), c1);
+                c2 = Fma(x, Vector256.LoadUnsafe(ref bp, (nuint)stride), c2); c3 = Fma(x, Vector256.LoadUnsafe(ref bp, (nuint)(stride + w)), c3);
+                c4 = Fma(x, Vector256.LoadUnsafe(ref bp, (nuint)(2 * stride)), c4); c5 = Fma(x, Vector256.LoadUnsafe(ref bp, (nuint)(2 * stride + w)), c5);
+                c6 = Fma(x, Vector256.LoadUnsafe(ref bp, (nuint)(3 * stride)), c6); c7 = Fma(x, Vector256.LoadUnsafe(ref bp, (nuint)(3 * stride + w)), c7);
+            }
+            ref T cj = ref c[j];
+            if (accumulate)
+            {
+                c0 += Vector256.LoadUnsafe(ref cj); c1 += Vector256.LoadUnsafe(ref cj, (nuint)w);
+                c2 += Vector256.LoadUnsafe(ref cj, (nuint)(2 * w)); c3 += Vector256.LoadUnsafe(ref cj, (nuint)(3 * w));
+                c4 += Vector256.LoadUnsafe(ref cj, (nuint)(4 * w)); c5 += Vector256.LoadUnsafe(ref cj, (nuint)(5 * w));
+                c6 += Vector256.LoadUnsafe(ref cj, (nuint)(6 * w)); c7 += Vector256.LoadUnsafe(ref cj, (nuint)(7 * w));
+            }
+            c0.StoreUnsafe(ref cj); c1.StoreUnsafe(ref cj, (nuint)w); c2.StoreUnsafe(ref cj, (nuint)(2 * w)); c3.StoreUnsafe(ref cj, (nuint)(3 * w));
+            c4.StoreUnsafe(ref cj, (nuint)(4 * w)); c5.StoreUnsafe(ref cj, (nuint)(5 * w)); c6.StoreUnsafe(ref cj, (nuint)(6 * w)); c7.StoreUnsafe(ref cj, (nuint)(7 * w));
+        }
+        for (; j < nc; j += nr) // the remaining panels one at a time; a partial one goes through the tile
+        {
+            ref T bp = ref Unsafe.AsRef(in panels[j * kc]);
+            Vector256<T> c0 = default, c1 = default;
+            for (int p = 0; p < kc; p++)
+            {
+                var x = Vector256.Create(Unsafe.Add(ref ra, p));
+                c0 = Fma(x, Vector256.LoadUnsafe(ref bp, (nuint)(p * nr)), c0);
+                c1 = Fma(x, Vector256.LoadUnsafe(ref bp, (nuint)(p * nr + w)), c1);
+            }
+            int valid = System.Math.Min(nr, nc - j);
+            if (valid == nr)
+            {
+                ref T cj = ref c[j];
+                if (accumulate) { c0 += Vector256.LoadUnsafe(ref cj); c1 += Vector256.LoadUnsafe(ref cj, (nuint)w); }
+                c0.StoreUnsafe(ref cj); c1.StoreUnsafe(ref cj, (nuint)w);
+            }
+            else
+            {
+                c0.StoreUnsafe(ref tile[0]); c1.StoreUnsafe(ref tile[0], (nuint)w);
+                AddOrCopy(tile.Slice(0, valid), c.Slice(j, valid), accumulate);
+            }
+        }
+    }
+
+    private static void AddOrCopy<T>(ReadOnlySpan<T> src, Span<T> dst, bool accumulate) where T : unmanaged, INumber<T>
+    {
+        if (!accumulate) { src.CopyTo(dst); return; }
+        for (int q = 0; q < src.Length; q++) dst[q] += src[q];
     }
 
     internal static void CheckSizes(bool transA, bool transB, int m, int n, int k, int aLen, int lda, int bLen, int ldb, int cLen, int ldc)
@@ -396,13 +431,36 @@ internal static class Gemm
             }
             else
             {
+                // A transposing copy, four source rows at a time so every store writes four adjacent columns.
                 if (cols < nr) panel.Clear();
-                for (int col = 0; col < cols; col++)
+                int col = 0;
+                for (; col + 4 <= cols; col += 4)
+                {
+                    int r = (j0 + jr + col) * ldb + p0;
+                    ReadOnlySpan<T> s0 = b.Slice(r, kc), s1 = b.Slice(r + ldb, kc), s2 = b.Slice(r + 2 * ldb, kc), s3 = b.Slice(r + 3 * ldb, kc);
+                    for (int p = 0; p < kc; p++) Store4(ref panel[p * nr + col], s0[p], s1[p], s2[p], s3[p]);
+                }
+                for (; col < cols; col++)
                 {
                     ReadOnlySpan<T> src = b.Slice((j0 + jr + col) * ldb + p0, kc);
                     for (int p = 0; p < kc; p++) panel[p * nr + col] = src[p];
                 }
             }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store4<T>(ref T dst, T x0, T x1, T x2, T x3) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+            Vector128.Create(Unsafe.As<T, float>(ref x0), Unsafe.As<T, float>(ref x1), Unsafe.As<T, float>(ref x2), Unsafe.As<T, float>(ref x3))
+                .StoreUnsafe(ref Unsafe.As<T, float>(ref dst));
+        else if (typeof(T) == typeof(double))
+            Vector256.Create(Unsafe.As<T, double>(ref x0), Unsafe.As<T, double>(ref x1), Unsafe.As<T, double>(ref x2), Unsafe.As<T, double>(ref x3))
+                .StoreUnsafe(ref Unsafe.As<T, double>(ref dst));
+        else
+        {
+            dst = x0; Unsafe.Add(ref dst, 1) = x1; Unsafe.Add(ref dst, 2) = x2; Unsafe.Add(ref dst, 3) = x3;
         }
     }
 
@@ -519,18 +577,17 @@ internal static class Gemm
     private sealed class GemmScratch<T> where T : unmanaged
     {
         [ThreadStatic] private static GemmScratch<T>? s_current;
-        public T[] AArray = Array.Empty<T>();
-        public T[] BArray = Array.Empty<T>();
+        private readonly AlignedBuffer<T> _a = new(), _b = new();
         public T[] TileArray = new T[MR * 2 * System.Math.Max(Vector512<T>.Count, Vector256<T>.Count)];
-        public Span<T> A => AArray;
-        public Span<T> B => BArray;
+        public Span<T> A => _a.Span;
+        public Span<T> B => _b.Span;
         public Span<T> Tile => TileArray;
 
         public static GemmScratch<T> Get(int aSize, int bSize)
         {
             var s = s_current ??= new GemmScratch<T>();
-            if (s.AArray.Length < aSize) s.AArray = new T[aSize];
-            if (s.BArray.Length < bSize) s.BArray = new T[bSize];
+            s._a.EnsureCapacity(aSize);
+            s._b.EnsureCapacity(bSize);
             return s;
         }
     }
@@ -542,7 +599,7 @@ internal static class Gemm
 /// </summary>
 internal sealed class PackedB<T> where T : unmanaged, INumber<T>
 {
-    private T[] _data = Array.Empty<T>();
+    private readonly AlignedBuffer<T> _data = new(); // 64-byte aligned: every panel row is two whole vectors
     private int _nBlocks, _kBlocks, _nr;
 
     public int N { get; private set; }
@@ -565,6 +622,30 @@ internal sealed class PackedB<T> where T : unmanaged, INumber<T>
         _nr = Gemm.NR<T>();
         N = n; K = k; TransB = transB; Ldb = ldb; Source = b;
         _panelsValid = false;
+        _snapshotValid = false;
+    }
+
+    private T[] _snapshot = Array.Empty<T>();
+    private bool _snapshotValid;
+
+    /// <summary>
+    /// <see cref="Pack"/> for weights that rarely change (inference): keeps the packed panels when <paramref name="b"/> is the
+    /// same memory, used the same way, and still holds bit for bit the values it held when they were packed (compared with
+    /// a copy kept for the purpose; a comparison costs a fraction of a packing). Otherwise packs now and keeps a new copy.
+    /// </summary>
+    public void PackReusing(bool transB, int n, int k, ReadOnlyMemory<T> b, int ldb)
+    {
+        if (n == 0 || k == 0) { Pack(transB, n, k, b, ldb); return; }
+        int extent = ((transB ? n : k) - 1) * ldb + (transB ? k : n);
+        if (_snapshotValid && _panelsValid && transB == TransB && n == N && k == K && ldb == Ldb && b.Equals(Source)
+            && System.Runtime.InteropServices.MemoryMarshal.AsBytes(b.Span.Slice(0, extent))
+                .SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(_snapshot.AsSpan(0, extent))))
+            return;
+        Pack(transB, n, k, b, ldb);
+        EnsurePanels();
+        if (_snapshot.Length < extent) _snapshot = new T[extent];
+        b.Span.Slice(0, extent).CopyTo(_snapshot);
+        _snapshotValid = true;
     }
 
     /// <summary>Packs the panels if this matrix has not been packed yet.</summary>
@@ -578,12 +659,12 @@ internal sealed class PackedB<T> where T : unmanaged, INumber<T>
         _nBlocks = (n + Gemm.NC - 1) / Gemm.NC;
         _kBlocks = (k + Gemm.KC - 1) / Gemm.KC;
         long size = (long)Gemm.RoundUp(n, _nr) * k;
-        if (_data.Length < size) _data = new T[size];
+        _data.EnsureCapacity(checked((int)size));
         for (int j0 = 0; j0 < n; j0 += Gemm.NC)
             for (int p0 = 0; p0 < k; p0 += Gemm.KC)
             {
                 int nc = System.Math.Min(Gemm.NC, n - j0), kc = System.Math.Min(Gemm.KC, k - p0);
-                Gemm.PackB<T>(transB, b.Span, ldb, p0, j0, kc, nc, _nr, _data.AsSpan(Offset(p0, j0)));
+                Gemm.PackB<T>(transB, b.Span, ldb, p0, j0, kc, nc, _nr, _data.Span.Slice(Offset(p0, j0)));
             }
         _panelsValid = true;
     }
@@ -597,7 +678,7 @@ internal sealed class PackedB<T> where T : unmanaged, INumber<T>
         int j0 = j / Gemm.NC * Gemm.NC;
         int within = j - j0;
         int start = Offset(p0, j0) + within * kc;
-        return _data.AsSpan(start, Gemm.RoundUp(nc, _nr) * kc);
+        return _data.Span.Slice(start, Gemm.RoundUp(nc, _nr) * kc);
     }
 }
 

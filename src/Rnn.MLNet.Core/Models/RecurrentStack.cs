@@ -102,13 +102,13 @@ internal sealed class RecurrentStack<T> where T : unmanaged, IFloatingPointIeee7
                 ReadOnlySpan<T> c0 = initialState is null || initialState.Cell.Length == 0 ? default : initialState.Cell.AsSpan(idx * B * _h, B * _h);
                 if (_d == 1)
                 {
-                    layer.Forward(_x[l].AsMemory(0, S * B * layer.InputSize), S, B, lengths, h0, c0, next);
+                    layer.Forward(_x[l].AsMemory(0, S * B * layer.InputSize), S, B, lengths, h0, c0, next, inference: !training);
                 }
                 else
                 {
                     Ensure(ref _dirOut[d], S * B * _h);
                     Span<T> o = _dirOut[d].AsSpan(0, S * B * _h);
-                    layer.Forward(_x[l].AsMemory(0, S * B * layer.InputSize), S, B, lengths, h0, c0, o);
+                    layer.Forward(_x[l].AsMemory(0, S * B * layer.InputSize), S, B, lengths, h0, c0, o, inference: !training);
                     for (int r = 0; r < S * B; r++) o.Slice(r * _h, _h).CopyTo(next.Slice(r * DH + d * _h, _h));
                 }
             }

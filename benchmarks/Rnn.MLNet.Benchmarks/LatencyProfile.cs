@@ -1,0 +1,60 @@
+using System;
+using System.Diagnostics;
+using System.Globalization;
+using System.Linq;
+using System.Numerics.Tensors;
+using Rnn.MLNet.Cells;
+using Rnn.MLNet.Math;
+using Rnn.MLNet.Models;
+using Rnn.MLNet.Training;
+
+namespace Rnn.MLNet.Benchmarks;
+
+/// <summary>
+/// <c>latency-profile [--embed E] [--hidden H] [--seq T] [--vocab V] [--threads N]</c>: where the time of one single-sequence
+/// LSTM classification goes (the protocol's latency row), the whole forward first, then its parts timed one by one.
+/// </summary>
+internal static class LatencyProfile
+{
+    public static int Run(string[] args)
+    {
+        string Get(string name, string def) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : def; }
+        int I(string n, string d) => int.Parse(Get(n, d), CultureInfo.InvariantCulture);
+        Parallelism.MaxThreads = I("--threads", "1");
+        int V = I("--vocab", "20000"), E = I("--embed", "64"), H = I("--hidden", "128"), T = I("--seq", "50"), GH = 4 * H;
+        var net = new SequenceNetwork<float>(new NetworkOptions { Cell = CellType.Lstm, Input = InputKind.Embedding, VocabularySize = V, EmbeddingSize = E, HiddenSize = H, OutputSize = 1, Output = OutputMode.LastStep });
+        Initializer.Initialize(net, InitScheme.PyTorchDefault, 0);
+        var rng = new Rng(0);
+        var batch = SequenceBatch<float>.FromTokens(Enumerable.Range(0, T).Select(_ => rng.NextInt(V)).ToArray(), 1, T);
+        var x = new float[T * E]; var ax = new float[T * GH]; var gates = new float[T * GH];
+        var h = new float[(T + 1) * H]; var c = new float[(T + 1) * H]; var tc = new float[T * H];
+        var wIh = net.Parameters.Values.AsMemory(net.Parameters["rnn.weight_ih_l0"].Offset, GH * E);
+        var wHh = net.Parameters.Values.AsMemory(net.Parameters["rnn.weight_hh_l0"].Offset, GH * H);
+        var pIh = new PackedB<float>(); var pHh = new PackedB<float>();
+        pIh.PackReusing(true, GH, E, wIh, E); pHh.PackReusing(true, GH, H, wHh, H);
+        var parts = new (string Name, Action Body)[]
+        {
+            ("whole forward", () => net.Forward(batch)),
+            ("pack reuse check W_ih+W_hh", () => { pIh.PackReusing(true, GH, E, wIh, E); pHh.PackReusing(true, GH, H, wHh, H); }),
+            ("pack W_ih+W_hh afresh", () => { pIh.Pack(true, GH, E, wIh, E); pIh.EnsurePanels(); pHh.Pack(true, GH, H, wHh, H); pHh.EnsurePanels(); }),
+            ("ax GEMM [T,E]x[E,4H]", () => { pIh.PackReusing(true, GH, E, wIh, E); Gemm.Multiply(false, T, pIh, x, E, ax, GH, false); }),
+            ("T step GEMVs [1,H]x[H,4H]", () => { pHh.PackReusing(true, GH, H, wHh, H); for (int t = 0; t < T; t++) Gemm.Multiply(false, 1, pHh, h.AsSpan(t * H, H), H, gates.AsSpan(t * GH, GH), GH, true); }),
+            ("T LSTM cells", () => { for (int t = 0; t < T; t++) LstmCell.Forward(gates.AsSpan(t * GH, GH), c.AsSpan(t * H, H), c.AsSpan((t + 1) * H, H), tc.AsSpan(t * H, H), h.AsSpan((t + 1) * H, H)); }),
+            ("bias rows", () => { for (int t = 0; t < T; t++) TensorPrimitives.Add(ax.AsSpan(t * GH, GH), ax.AsSpan(0, GH), ax.AsSpan(t * GH, GH)); }),
+        };
+        foreach (var (name, body) in parts)
+        {
+            for (int i = 0; i < 200; i++) body();
+            var times = new double[2000];
+            for (int i = 0; i < times.Length; i++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                body();
+                times[i] = (Stopwatch.GetTimestamp() - t0) * 1e6 / Stopwatch.Frequency;
+            }
+            Array.Sort(times);
+            Console.WriteLine(FormattableString.Invariant($"{name,-30} median {times[times.Length / 2],8:F1} us   p10 {times[times.Length / 10],8:F1} us"));
+        }
+        return 0;
+    }
+}
