@@ -11,8 +11,8 @@ namespace Rnn.MLNet.Models;
 /// <param name="Shape">Row-major shape.</param>
 public sealed record Parameter(string Name, int Offset, int[] Shape)
 {
-    /// <summary>Number of elements.</summary>
-    public int Size => Shape.Aggregate(1, (a, b) => a * b);
+    /// <summary>Number of elements (computed once: slices are taken on every forward pass).</summary>
+    public int Size { get; } = Shape.Aggregate(1, (a, b) => checked(a * b));
 
     /// <summary>Shape as text, e.g. <c>[512, 128]</c>.</summary>
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
