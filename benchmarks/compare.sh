@@ -50,7 +50,8 @@ for key in ours:
     print(f"{name:16} {mode:8} {a:>10.1f} {unit:3} {b if b else float('nan'):>10.1f} {unit:3} {ratio:>7.2f}x {ra:>8.0f}M {rb:>8.0f}M")
     if mode == "latency":
         pe = best(ours[key], "prediction_engine_us_per_seq", False)
-        if pe and b: print(f"{name:16} {'PredEng':8} {pe:>10.1f} us  {b:>10.1f} us  {b / pe:>7.2f}x")
+        pr = max((r.get("prediction_engine_peak_rss_mb", 0) for r in ours[key]), default=0)
+        if pe and b: print(f"{name:16} {'PredEng':8} {pe:>10.1f} us  {b:>10.1f} us  {b / pe:>7.2f}x {pr:>8.0f}M")
 print("ratio: ours / PyTorch for throughput, PyTorch / ours for latency (higher is better for us)")
 PY
 rm -f "$out"

@@ -47,7 +47,7 @@ internal static class Protocol
                     ["name"] = c.Name, ["mode"] = mode, ["threads"] = threads,
                 };
                 foreach (var kv in mode == "train" ? Train(c, seconds) : Latency(c, seconds)) result[kv.Key] = kv.Value;
-                result["peak_rss_mb"] = System.Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1);
+                if (!result.ContainsKey("peak_rss_mb")) result["peak_rss_mb"] = PeakRssMb();
                 Console.WriteLine(JsonSerializer.Serialize(result));
             }
         }
@@ -99,6 +99,8 @@ internal static class Protocol
         };
     }
 
+    private static double PeakRssMb() => System.Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1);
+
     private static Dictionary<string, object> Latency(Config c, double seconds)
     {
         var net = Build(c, lm: false);
@@ -120,7 +122,11 @@ internal static class Protocol
         {
             ["us_per_seq"] = System.Math.Round(times[times.Count / 2] * 1e6, 2), ["us_p99"] = System.Math.Round(times[(int)(times.Count * 0.99)] * 1e6, 2),
         };
+        // The core path's peak is read before ML.NET is loaded: the PyTorch peer's process holds only its own model too.
+        // The PredictionEngine measurement that follows (MLContext, a trained pipeline) reports its own peak.
+        r["peak_rss_mb"] = PeakRssMb();
         foreach (var kv in PredictionEngineLatency.Measure(c.Vocab, c.Embed, c.Hidden, c.Cell, c.Seq, seconds)) r[kv.Key] = kv.Value;
+        r["prediction_engine_peak_rss_mb"] = PeakRssMb();
         return r;
     }
 }
