@@ -10,6 +10,7 @@ namespace Rnn.MLNet.Benchmarks;
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- fuzz [--cases N]          the model-file fuzzer (long run)
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- soak [--threads N] [--seconds S]   concurrent scoring soak
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- protocol --configs ../shared/bench/rnn-configs.json [--only NAME] [--seconds S] [--threads N]
+/// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- latency-profile [--hidden H] [--threads N]   where a single-sequence forward pass spends its time
 /// </code>
 /// </summary>
 public static class Program
