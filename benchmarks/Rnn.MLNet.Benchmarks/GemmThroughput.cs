@@ -13,9 +13,8 @@ internal static class GemmThroughput
 {
     public static int Run(string[] args)
     {
-        string? Get(string name) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : null; }
-        Parallelism.MaxThreads = int.Parse(Get("--threads") ?? "1", CultureInfo.InvariantCulture);
-        double seconds = double.Parse(Get("--seconds") ?? "1", CultureInfo.InvariantCulture);
+        Parallelism.MaxThreads = int.Parse(CommandLine.Option(args, "--threads") ?? "1", CultureInfo.InvariantCulture);
+        double seconds = double.Parse(CommandLine.Option(args, "--seconds") ?? "1", CultureInfo.InvariantCulture);
         // (M, N, K): lm head at lstm-ptb-small (S·B=400, V=10000, H=200), lstm-char recurrent step (B=32, 4H=1024, H=256),
         // lstm-char input projection (S·B=2048, 4H=1024, E/H=256), lstm-large step (20, 2600, 650) and head (700, 10000, 650).
         var shapes = new (int M, int N, int K)[] { (400, 10000, 200), (32, 1024, 256), (2048, 1024, 256), (20, 2600, 650), (700, 10000, 650), (1600, 512, 128) };

@@ -18,10 +18,8 @@ internal static class LatencyProfile
 {
     public static int Run(string[] args)
     {
-        string Get(string name, string def) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : def; }
-        int I(string n, string d) => int.Parse(Get(n, d), CultureInfo.InvariantCulture);
-        Parallelism.MaxThreads = I("--threads", "1");
-        int V = I("--vocab", "20000"), E = I("--embed", "64"), H = I("--hidden", "128"), T = I("--seq", "50"), GH = 4 * H;
+        Parallelism.MaxThreads = CommandLine.Int(args, "--threads", 1);
+        int V = CommandLine.Int(args, "--vocab", 20000), E = CommandLine.Int(args, "--embed", 64), H = CommandLine.Int(args, "--hidden", 128), T = CommandLine.Int(args, "--seq", 50), GH = 4 * H;
         var net = new SequenceNetwork<float>(new NetworkOptions { Cell = CellType.Lstm, Input = InputKind.Embedding, VocabularySize = V, EmbeddingSize = E, HiddenSize = H, OutputSize = 1, Output = OutputMode.LastStep });
         Initializer.Initialize(net, InitScheme.PyTorchDefault, 0);
         var rng = new Rng(0);

@@ -25,12 +25,11 @@ namespace Rnn.MLNet.Benchmarks;
 /// </summary>
 internal static class LongRuns
 {
-    private static string? Get(string[] args, string name) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : null; }
 
     public static int Fuzz(string[] args)
     {
-        int cases = int.Parse(Get(args, "--cases") ?? "100000", CultureInfo.InvariantCulture);
-        var rng = new Rng(ulong.Parse(Get(args, "--seed") ?? "1", CultureInfo.InvariantCulture));
+        int cases = int.Parse(CommandLine.Option(args, "--cases") ?? "100000", CultureInfo.InvariantCulture);
+        var rng = new Rng(ulong.Parse(CommandLine.Option(args, "--seed") ?? "1", CultureInfo.InvariantCulture));
         var net = new SequenceNetwork<float>(new NetworkOptions { Cell = CellType.Lstm, Input = InputKind.Embedding, VocabularySize = 30, EmbeddingSize = 8, HiddenSize = 12, Layers = 2, Bidirectional = true, OutputSize = 3, Output = OutputMode.LastStep });
         Initializer.Initialize(net, InitScheme.Xavier, 1);
         var file = ModelFile.From(net);
@@ -87,8 +86,8 @@ internal static class LongRuns
 
     public static int Soak(string[] args)
     {
-        int threads = int.Parse(Get(args, "--threads") ?? "8", CultureInfo.InvariantCulture);
-        double seconds = double.Parse(Get(args, "--seconds") ?? "60", CultureInfo.InvariantCulture);
+        int threads = int.Parse(CommandLine.Option(args, "--threads") ?? "8", CultureInfo.InvariantCulture);
+        double seconds = double.Parse(CommandLine.Option(args, "--seconds") ?? "60", CultureInfo.InvariantCulture);
         var ml = new MLContext(seed: 1);
         var rng = new Rng(1);
         string[] words = { "good", "bad", "great", "awful", "the", "food", "was", "not", "very", "service", "😀", "한국어" };

@@ -24,11 +24,10 @@ internal static class Protocol
 
     public static int Run(string[] args)
     {
-        string? Get(string name) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : null; }
-        string configs = Get("--configs") ?? Path.Combine("..", "shared", "bench", "rnn-configs.json");
-        string? only = Get("--only");
-        double seconds = double.Parse(Get("--seconds") ?? "10", CultureInfo.InvariantCulture);
-        int threads = int.Parse(Get("--threads") ?? "1", CultureInfo.InvariantCulture);
+        string configs = CommandLine.Option(args, "--configs") ?? Path.Combine("..", "shared", "bench", "rnn-configs.json");
+        string? only = CommandLine.Option(args, "--only");
+        double seconds = double.Parse(CommandLine.Option(args, "--seconds") ?? "10", CultureInfo.InvariantCulture);
+        int threads = int.Parse(CommandLine.Option(args, "--threads") ?? "1", CultureInfo.InvariantCulture);
         if (!File.Exists(configs)) { Console.Error.WriteLine($"configs file '{configs}' not found (pass --configs)"); return 2; }
         Parallelism.MaxThreads = threads;
         using var doc = JsonDocument.Parse(File.ReadAllText(configs));

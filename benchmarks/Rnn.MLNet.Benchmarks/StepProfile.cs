@@ -14,12 +14,10 @@ internal static class StepProfile
 {
     public static int Run(string[] args)
     {
-        string Get(string name, string def) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : def; }
-        int I(string n, string d) => int.Parse(Get(n, d), CultureInfo.InvariantCulture);
-        Parallelism.MaxThreads = I("--threads", "1");
-        bool lm = Get("--task", "lm") == "lm";
-        int V = I("--vocab", "65"), E = I("--embed", "64"), H = I("--hidden", "256"), L = I("--layers", "2"), B = I("--batch", "32"), T = I("--seq", "64");
-        var cell = Get("--cell", "lstm") switch { "rnn" => CellType.RnnTanh, "gru" => CellType.Gru, _ => CellType.Lstm };
+        Parallelism.MaxThreads = CommandLine.Int(args, "--threads", 1);
+        bool lm = (CommandLine.Option(args, "--task") ?? "lm") == "lm";
+        int V = CommandLine.Int(args, "--vocab", 65), E = CommandLine.Int(args, "--embed", 64), H = CommandLine.Int(args, "--hidden", 256), L = CommandLine.Int(args, "--layers", 2), B = CommandLine.Int(args, "--batch", 32), T = CommandLine.Int(args, "--seq", 64);
+        var cell = (CommandLine.Option(args, "--cell") ?? "lstm") switch { "rnn" => CellType.RnnTanh, "gru" => CellType.Gru, _ => CellType.Lstm };
         var net = new SequenceNetwork<float>(new NetworkOptions { Cell = cell, Input = InputKind.Embedding, VocabularySize = V, EmbeddingSize = E, HiddenSize = H, Layers = L, OutputSize = lm ? V : 1, Output = lm ? OutputMode.PerStep : OutputMode.LastStep });
         Initializer.Initialize(net, InitScheme.PyTorchDefault, 0);
         var rng = new Rng(0);

@@ -8,7 +8,7 @@ namespace Rnn.MLNet.Tests;
 /// <summary>The packed SIMD GEMM against its naive twin on every transpose combination and tail length.</summary>
 public class GemmTests
 {
-    private static T[] Random<T>(Rng rng, int n) where T : INumber<T>
+    internal static T[] Random<T>(Rng rng, int n) where T : INumber<T>
     {
         var a = new T[n];
         for (int i = 0; i < n; i++) a[i] = T.CreateChecked(rng.NextUniform(-1, 1));
@@ -94,8 +94,8 @@ public class GemmPackedAndParallelTests
 
     [Theory]
     [InlineData(false, false, 7, 33, 19)]
-    [InlineData(true, true, 3, 1100, 300)]   // few-row paths reading the source matrix: dot rows (Bᵀ) …
-    [InlineData(false, false, 2, 71, 43)]    // … and four-row axpy (B), with every vector tail
+    [InlineData(true, true, 3, 1100, 300)]   // few-row panel path across NC blocks (Bᵀ) …
+    [InlineData(false, false, 2, 71, 43)]    // … and with a partial last panel (B)
     [InlineData(false, true, 4, 37, 35)]
     [InlineData(false, false, 1, 1, 1)]
     [InlineData(false, true, 40, 2100, 270)] // crosses NC and KC blocks
@@ -135,12 +135,11 @@ public class GemmPackedAndParallelTests
 
     private static void CheckPacked<T>(Rng rng, bool ta, bool tb, int m, int n, int k, bool accumulate, double tol) where T : unmanaged, INumber<T>
     {
-        T[] R(int len) { var x = new T[len]; for (int i = 0; i < len; i++) x[i] = T.CreateChecked(rng.NextUniform(-1, 1)); return x; }
-        var a = R(m * k);
-        var b = R(n * k);
+        var a = GemmTests.Random<T>(rng, m * k);
+        var b = GemmTests.Random<T>(rng, n * k);
         var packed = new PackedB<T>();
         packed.Pack(tb, n, k, b, tb ? k : n);
-        var fast = R(m * n);
+        var fast = GemmTests.Random<T>(rng, m * n);
         var slow = (T[])fast.Clone();
         Gemm.Multiply<T>(ta, m, packed, a, ta ? m : k, fast, n, accumulate);
         GemmReference.Multiply<T>(ta, tb, m, n, k, a, ta ? m : k, b, tb ? k : n, slow, n, accumulate);

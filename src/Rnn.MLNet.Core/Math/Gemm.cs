@@ -167,8 +167,7 @@ internal static class Gemm
                                 {
                                     Span<T> dst = c.Slice((i0 + ir + r) * ldc + j0 + jr, nValid);
                                     ReadOnlySpan<T> src = t.Slice(r * nr, nValid);
-                                    if (acc) for (int q = 0; q < nValid; q++) dst[q] += src[q];
-                                    else src.CopyTo(dst);
+                                    AddOrCopy(src, dst, acc);
                                 }
                             }
                         }
@@ -609,12 +608,12 @@ internal sealed class PackedB<T> where T : unmanaged, INumber<T>
 
     private bool _panelsValid;
 
-    /// <summary>The matrix as given (kept by reference: the few-row paths read it directly).</summary>
+    /// <summary>The matrix as given (kept by reference and packed from on first use).</summary>
     public ReadOnlyMemory<T> Source { get; private set; }
 
     /// <summary>
     /// Sets op(B) to <paramref name="b"/> (kept by reference; it must not change while this object is used). The panels
-    /// are packed on the first product that needs them (few-row products read the matrix directly); the buffer is reused.
+    /// are packed on the first product that needs them; the buffer is reused.
     /// </summary>
     public void Pack(bool transB, int n, int k, ReadOnlyMemory<T> b, int ldb)
     {
