@@ -9,7 +9,8 @@ written into a preallocated C (torch.mm(out=...)), timed the same way (repeat fo
 import argparse, json, time
 import torch
 
-SHAPES = [(400, 10000, 200), (32, 1024, 256), (2048, 1024, 256), (20, 2600, 650), (700, 10000, 650), (1600, 512, 128)]
+SHAPES = [(400, 10000, 200), (32, 1024, 256), (2048, 1024, 256), (20, 2600, 650), (700, 10000, 650), (1600, 512, 128),
+          (10000, 650, 700), (700, 650, 10000), (2600, 650, 700), (700, 650, 2600), (20, 650, 2600)]
 
 def main():
     ap = argparse.ArgumentParser()

@@ -6,18 +6,26 @@ using Rnn.MLNet.Math;
 namespace Rnn.MLNet.Benchmarks;
 
 /// <summary>
-/// <c>gemm [--threads N] [--seconds S]</c>: GFLOP/s of the packed GEMM at the shapes the protocol configs use, in all three
+/// <c>gemm [--threads N[,N…]] [--seconds S] [--only MxNxK]</c>: GFLOP/s of the packed GEMM at the shapes the protocol configs use, in all three
 /// layouts a training step needs (forward A·Bᵀ, backward-data A·B, backward-weights Aᵀ·B). One JSON line per shape.
 /// </summary>
 internal static class GemmThroughput
 {
     public static int Run(string[] args)
     {
-        Parallelism.MaxThreads = int.Parse(CommandLine.Option(args, "--threads") ?? "1", CultureInfo.InvariantCulture);
+        // --threads 1,2 alternates the thread counts shape by shape, so their ratio is measured under the same conditions.
+        int[] threadCounts = Array.ConvertAll((CommandLine.Option(args, "--threads") ?? "1").Split(','), t => int.Parse(t, CultureInfo.InvariantCulture));
         double seconds = double.Parse(CommandLine.Option(args, "--seconds") ?? "1", CultureInfo.InvariantCulture);
         // (M, N, K): lm head at lstm-ptb-small (S·B=400, V=10000, H=200), lstm-char recurrent step (B=32, 4H=1024, H=256),
-        // lstm-char input projection (S·B=2048, 4H=1024, E/H=256), lstm-large step (20, 2600, 650) and head (700, 10000, 650).
-        var shapes = new (int M, int N, int K)[] { (400, 10000, 200), (32, 1024, 256), (2048, 1024, 256), (20, 2600, 650), (700, 10000, 650), (1600, 512, 128) };
+        // lstm-char input projection (S·B=2048, 4H=1024, E/H=256), lstm-large step (20, 2600, 650) and head (700, 10000, 650);
+        // then lstm-large's backward products: head weight gradient (V=10000, H=650, S·B=700) and input gradient (700, 650, V),
+        // layer weight gradients (4H=2600, 650, 700), layer input gradient (700, 650, 2600) and the step's dh (20, 650, 2600).
+        var shapes = new (int M, int N, int K)[]
+        {
+            (400, 10000, 200), (32, 1024, 256), (2048, 1024, 256), (20, 2600, 650), (700, 10000, 650), (1600, 512, 128),
+            (10000, 650, 700), (700, 650, 10000), (2600, 650, 700), (700, 650, 2600), (20, 650, 2600),
+        };
+        if (CommandLine.Option(args, "--only") is { } only) shapes = Array.FindAll(shapes, s => FormattableString.Invariant($"{s.M}x{s.N}x{s.K}") == only);
         foreach (var (m, n, k) in shapes)
             foreach (var (ta, tb, layout) in new[] { (false, true, "A·Bᵀ"), (false, false, "A·B"), (true, false, "Aᵀ·B") })
             {
@@ -26,12 +34,16 @@ internal static class GemmThroughput
                 var a = new float[rowsA * colsA]; var b = new float[rowsB * colsB]; var c = new float[m * n];
                 for (int i = 0; i < a.Length; i++) a[i] = (float)rng.NextUniform(-1, 1);
                 for (int i = 0; i < b.Length; i++) b[i] = (float)rng.NextUniform(-1, 1);
-                Gemm.Multiply<float>(ta, tb, m, n, k, a, colsA, b, colsB, c, n, false);
-                int reps = 0;
-                var sw = Stopwatch.StartNew();
-                while (sw.Elapsed.TotalSeconds < seconds || reps < 3) { Gemm.Multiply<float>(ta, tb, m, n, k, a, colsA, b, colsB, c, n, false); reps++; }
-                double gflops = 2.0 * m * n * k * reps / sw.Elapsed.TotalSeconds / 1e9;
-                Console.WriteLine(FormattableString.Invariant($"{{\"impl\":\"rnn-mlnet\",\"m\":{m},\"n\":{n},\"k\":{k},\"layout\":\"{layout}\",\"threads\":{Parallelism.MaxThreads},\"gflops\":{gflops:F1}}}"));
+                foreach (int threads in threadCounts)
+                {
+                    Parallelism.MaxThreads = threads;
+                    Gemm.Multiply<float>(ta, tb, m, n, k, a, colsA, b, colsB, c, n, false);
+                    int reps = 0;
+                    var sw = Stopwatch.StartNew();
+                    while (sw.Elapsed.TotalSeconds < seconds || reps < 3) { Gemm.Multiply<float>(ta, tb, m, n, k, a, colsA, b, colsB, c, n, false); reps++; }
+                    double gflops = 2.0 * m * n * k * reps / sw.Elapsed.TotalSeconds / 1e9;
+                    Console.WriteLine(FormattableString.Invariant($"{{\"impl\":\"rnn-mlnet\",\"m\":{m},\"n\":{n},\"k\":{k},\"layout\":\"{layout}\",\"threads\":{threads},\"gflops\":{gflops:F1}}}"));
+                }
             }
         return 0;
     }

@@ -184,34 +184,43 @@ public class GemmPackedAndParallelTests
     }
 
     [Theory]
-    [InlineData(2)]
-    [InlineData(3)]
-    public void ThreadCountDoesNotChangeResults(int threads)
+    [InlineData(150, 1300, 300, false, "Columns")]
+    [InlineData(401, 100, 300, false, "Rows")]   // rows: each part packs all of B, here the small operand
+    [InlineData(300, 130, 200, true, "Rows")]    // pre-packed B: nothing repeated
+    [InlineData(45, 70, 1300, false, "Depth")]   // long summation: two halves, the second through a partial C
+    [InlineData(20, 2600, 650, true, "Columns")] // a recurrent step at lstm-large
+    public void EverySplitMatchesReferenceAndIgnoresThreadCount(int m, int n, int k, bool prepacked, string expected)
     {
-        var rng = new Rng(11);
-        int m = 150, n = 1300, k = 300;
-        var a = Random(rng, m * k);
-        var b = Random(rng, n * k);
-        var packed = new PackedB<float>();
-        packed.Pack(true, n, k, b, k);
+        Assert.Equal(expected, Gemm.ChooseSplit(m, n, k, prepacked).ToString());
         int saved = Parallelism.MaxThreads;
         try
         {
-            Parallelism.MaxThreads = 1;
-            var one = new float[m * n];
-            Gemm.Multiply<float>(false, true, m, n, k, a, k, b, k, one, n, false);
-            var onePacked = new float[m * n];
-            Gemm.Multiply<float>(false, m, packed, a, k, onePacked, n, false);
-            Parallelism.MaxThreads = threads;
-            var many = new float[m * n];
-            Gemm.Multiply<float>(false, true, m, n, k, a, k, b, k, many, n, false);
-            var manyPacked = new float[m * n];
-            Gemm.Multiply<float>(false, m, packed, a, k, manyPacked, n, false);
-            Assert.Equal(one, many);
-            Assert.Equal(onePacked, manyPacked);
-            var slow = new float[m * n];
-            GemmReference.Multiply<float>(false, true, m, n, k, a, k, b, k, slow, n, false);
-            for (int i = 0; i < slow.Length; i++) Assert.True(System.Math.Abs(many[i] - slow[i]) <= 1e-4 * (1 + System.Math.Abs(slow[i])));
+            foreach (var (ta, tb) in new[] { (false, false), (false, true), (true, false), (true, true) })
+                foreach (bool accumulate in new[] { false, true })
+                {
+                    var rng = new Rng((ulong)(m + n + k + (ta ? 1 : 0) + (tb ? 2 : 0)));
+                    var a = Random(rng, m * k);
+                    var b = Random(rng, n * k);
+                    var c0 = Random(rng, m * n);
+                    var packed = new PackedB<float>();
+                    packed.Pack(tb, n, k, b, tb ? k : n);
+                    float[] Product(int threads)
+                    {
+                        Parallelism.MaxThreads = threads;
+                        var c = (float[])c0.Clone();
+                        if (prepacked) Gemm.Multiply<float>(ta, m, packed, a, ta ? m : k, c, n, accumulate);
+                        else Gemm.Multiply<float>(ta, tb, m, n, k, a, ta ? m : k, b, tb ? k : n, c, n, accumulate);
+                        return c;
+                    }
+                    var one = Product(1);
+                    Assert.Equal(one, Product(2)); // bit for bit, whatever the thread count
+                    Assert.Equal(one, Product(3));
+                    Assert.Equal(one, Product(4));
+                    var slow = (float[])c0.Clone();
+                    GemmReference.Multiply<float>(ta, tb, m, n, k, a, ta ? m : k, b, tb ? k : n, slow, n, accumulate);
+                    for (int i = 0; i < slow.Length; i++)
+                        Assert.True(System.Math.Abs(one[i] - slow[i]) <= 1e-4 * (1 + System.Math.Abs(slow[i])), $"ta={ta} tb={tb} acc={accumulate}: C[{i}] {one[i]} vs {slow[i]}");
+                }
         }
         finally { Parallelism.MaxThreads = saved; }
     }

@@ -14,8 +14,9 @@ namespace Rnn.MLNet.Math;
 /// packed into row panels of <see cref="MR"/> and B into column panels of NR (two SIMD vectors), so the micro-kernel
 /// streams both operands linearly. Edges are zero-padded in the packed copies and written back through a small tile.
 /// B can be packed once and reused (<see cref="PackedB{T}"/>): a recurrent layer multiplies by the same W_hh at every
-/// step. Large products are split over columns between <see cref="Parallelism.MaxThreads"/> threads; the summation order
-/// of every element is the same whatever the split, so results do not depend on the thread count.
+/// step. Large products are split between <see cref="Parallelism.MaxThreads"/> threads over columns, rows or the summation,
+/// whichever repeats the least packing (<see cref="ChooseSplit"/>); the choice depends on the shape only and the summation
+/// order of every element is the same whatever the thread count, so results do not depend on it.
 /// The naive twin is <see cref="GemmReference"/>; tests compare the two on every tail length.
 /// </remarks>
 internal static class Gemm
@@ -68,56 +69,145 @@ internal static class Gemm
         if (!accumulate) for (int i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
     }
 
-    /// <summary>Runs the blocked product, split over column ranges when it is large enough.</summary>
+    /// <summary>How a large product is cut into independent parts.</summary>
+    internal enum Split
+    {
+        /// <summary>Ranges of NR-wide column panels; every part packs all of op(A).</summary>
+        Columns,
+        /// <summary>Ranges of MR-row panels; every part packs all of op(B) (nothing when B is pre-packed).</summary>
+        Rows,
+        /// <summary>
+        /// Two halves of the summation, the second into a partial C that is then added: no packing is repeated, at the cost
+        /// of one extra M×N pass. Chosen from the shape alone and used whatever the thread count (one thread runs both
+        /// halves in turn), so results stay bit-identical for any number of threads.
+        /// </summary>
+        Depth,
+    }
+
+    /// <summary>
+    /// The split that repeats the least work for a product of this shape (depends on the shape only, never on the thread
+    /// count). Column parts repeat the packing of op(A) (M·K values), row parts that of op(B) (K·N, none when pre-packed),
+    /// the depth split costs an M·N partial result; rows need enough rows and depth enough summation to be worth cutting.
+    /// </summary>
+    internal static Split ChooseSplit(int m, int n, int k, bool prepacked)
+    {
+        if ((long)m * n * k < ParallelThreshold) return Split.Columns;
+        long columns = (long)m * k;
+        long rows = m >= 2 * MC ? (prepacked ? 0 : (long)k * n) : long.MaxValue;
+        long depth = !prepacked && k >= 4 * KC ? (long)m * n : long.MaxValue;
+        if (depth < columns && depth < rows) return Split.Depth;
+        return rows < columns ? Split.Rows : Split.Columns;
+    }
+
+    /// <summary>Runs the blocked product, split into parts (see <see cref="Split"/>) when it is large enough.</summary>
     private static unsafe void Run<T>(bool transA, int m, int n, int k, ReadOnlySpan<T> a, int lda, PackedB<T>? packed,
         bool transB, ReadOnlySpan<T> b, int ldb, Span<T> c, int ldc, bool accumulate)
         where T : unmanaged, INumber<T>
     {
         int nr = NR<T>();
-        int panels = (n + nr - 1) / nr;
-        int parts = (long)m * n * k >= ParallelThreshold ? System.Math.Min(Parallelism.MaxThreads, panels) : 1;
+        var split = ChooseSplit(m, n, k, packed is not null);
+        int threads = (long)m * n * k >= ParallelThreshold ? Parallelism.MaxThreads : 1;
+        int parts = split switch
+        {
+            Split.Rows => System.Math.Min(threads, (m + MR - 1) / MR),
+            Split.Depth => 2 * System.Math.Max(1, System.Math.Min(threads / 2, (n + nr - 1) / nr)),
+            _ => System.Math.Min(threads, (n + nr - 1) / nr),
+        };
         if (parts <= 1)
         {
             Blocked(transA, m, 0, n, k, a, lda, packed, transB, b, ldb, c, ldc, accumulate);
             return;
         }
-        fixed (T* pa = a, pb = b, pc = c)
+        var job = GemmJob<T>.Current;
+        Span<T> partial = split == Split.Depth ? job.Partial(m * n) : default;
+        fixed (T* pa = a, pb = b, pc = c, pp = partial)
         {
-            var job = GemmJob<T>.Current;
-            job.Set(transA, m, n, k, pa, a.Length, lda, packed, transB, pb, b.Length, ldb, pc, c.Length, ldc, accumulate, nr);
-            WorkerPool.Run(job, parts);
-            job.Clear();
+            job.Set(split, transA, m, n, k, pa, a.Length, lda, packed, transB, pb, b.Length, ldb, pc, c.Length, ldc, pp, accumulate, nr);
+            try
+            {
+                if (split == Split.Depth && threads < 2) { job.Execute(0, 2); job.Execute(1, 2); } // same halves, one thread
+                else WorkerPool.Run(job, parts);
+            }
+            finally { job.Clear(); }
         }
+        if (split == Split.Depth)
+            for (int i = 0; i < m; i++) // C = (C + first half) + second half: the same order for every thread count
+            {
+                Span<T> row = c.Slice(i * ldc, n);
+                System.Numerics.Tensors.TensorPrimitives.Add(row, partial.Slice(i * n, n), row);
+            }
     }
 
-    /// <summary>One part of a parallel product: a contiguous range of NR-wide column panels.</summary>
+    /// <summary>
+    /// One part of a parallel product. Columns: a range of NR-wide column panels; rows: a range of MR-row panels; depth:
+    /// parts come in two halves of K (the first half into C, the second into the partial buffer), each half cut into
+    /// column ranges when there are threads to spare.
+    /// </summary>
     private sealed unsafe class GemmJob<T> : ParallelJob where T : unmanaged, INumber<T>
     {
         [ThreadStatic] private static GemmJob<T>? s_current;
         public static GemmJob<T> Current => s_current ??= new GemmJob<T>();
 
+        private readonly AlignedBuffer<T> _partial = new();
+        private Split _split;
         private bool _transA, _transB, _accumulate;
         private int _m, _n, _k, _lda, _ldb, _ldc, _nr, _aLen, _bLen, _cLen;
-        private T* _a, _b, _c;
+        private T* _a, _b, _c, _p;
         private PackedB<T>? _packed;
 
-        public void Set(bool transA, int m, int n, int k, T* a, int aLen, int lda, PackedB<T>? packed, bool transB, T* b, int bLen, int ldb,
-            T* c, int cLen, int ldc, bool accumulate, int nr)
+        /// <summary>The depth split's partial result [M, N], reused between calls.</summary>
+        public Span<T> Partial(int size)
         {
-            _transA = transA; _m = m; _n = n; _k = k; _a = a; _aLen = aLen; _lda = lda; _packed = packed; _transB = transB;
-            _b = b; _bLen = bLen; _ldb = ldb; _c = c; _cLen = cLen; _ldc = ldc; _accumulate = accumulate; _nr = nr;
+            _partial.EnsureCapacity(size);
+            return _partial.Span.Slice(0, size);
         }
 
-        public void Clear() { _a = _b = _c = null; _packed = null; }
+        public void Set(Split split, bool transA, int m, int n, int k, T* a, int aLen, int lda, PackedB<T>? packed, bool transB, T* b, int bLen, int ldb,
+            T* c, int cLen, int ldc, T* partial, bool accumulate, int nr)
+        {
+            _split = split; _transA = transA; _m = m; _n = n; _k = k; _a = a; _aLen = aLen; _lda = lda; _packed = packed; _transB = transB;
+            _b = b; _bLen = bLen; _ldb = ldb; _c = c; _cLen = cLen; _ldc = ldc; _p = partial; _accumulate = accumulate; _nr = nr;
+        }
+
+        public void Clear() { _a = _b = _c = _p = null; _packed = null; }
 
         public override void Execute(int part, int parts)
         {
+            var a = new ReadOnlySpan<T>(_a, _aLen);
+            var b = new ReadOnlySpan<T>(_b, _bLen);
+            var c = new Span<T>(_c, _cLen);
             int panels = (_n + _nr - 1) / _nr;
-            int first = panels * part / parts, last = panels * (part + 1) / parts;
-            int j0 = first * _nr, j1 = System.Math.Min(_n, last * _nr);
-            if (j0 >= j1) return;
-            Blocked(_transA, _m, j0, j1, _k, new ReadOnlySpan<T>(_a, _aLen), _lda, _packed, _transB, new ReadOnlySpan<T>(_b, _bLen), _ldb,
-                new Span<T>(_c, _cLen), _ldc, _accumulate);
+            switch (_split)
+            {
+                case Split.Rows:
+                {
+                    int rowPanels = (_m + MR - 1) / MR;
+                    int i0 = rowPanels * part / parts * MR, i1 = System.Math.Min(_m, rowPanels * (part + 1) / parts * MR);
+                    if (i0 >= i1) return;
+                    Blocked(_transA, i1 - i0, 0, _n, _k, a.Slice(_transA ? i0 : i0 * _lda), _lda, _packed, _transB, b, _ldb,
+                        c.Slice(i0 * _ldc), _ldc, _accumulate);
+                    break;
+                }
+                case Split.Depth:
+                {
+                    int groups = parts / 2, half = part / groups, g = part % groups;
+                    int kMid = RoundUp(_k / 2, KC); // both halves keep whole KC blocks but the last
+                    int k0 = half == 0 ? 0 : kMid, k1 = half == 0 ? kMid : _k;
+                    int j0 = panels * g / groups * _nr, j1 = System.Math.Min(_n, panels * (g + 1) / groups * _nr);
+                    if (j0 >= j1) return;
+                    ReadOnlySpan<T> aHalf = a.Slice(_transA ? k0 * _lda : k0), bHalf = b.Slice(_transB ? k0 : k0 * _ldb);
+                    if (half == 0) Blocked(_transA, _m, j0, j1, k1 - k0, aHalf, _lda, null, _transB, bHalf, _ldb, c, _ldc, _accumulate);
+                    else Blocked(_transA, _m, j0, j1, k1 - k0, aHalf, _lda, null, _transB, bHalf, _ldb, new Span<T>(_p, _m * _n), _n, false);
+                    break;
+                }
+                default:
+                {
+                    int j0 = panels * part / parts * _nr, j1 = System.Math.Min(_n, panels * (part + 1) / parts * _nr);
+                    if (j0 >= j1) return;
+                    Blocked(_transA, _m, j0, j1, _k, a, _lda, _packed, _transB, b, _ldb, c, _ldc, _accumulate);
+                    break;
+                }
+            }
         }
     }
 

@@ -3,8 +3,8 @@ using System;
 namespace Rnn.MLNet.Math;
 
 /// <summary>
-/// How many threads the matrix kernels may use. Work is split over output columns only, never over the summation, so
-/// results are bit-identical whatever the thread count.
+/// How many threads the matrix kernels may use. How a product is cut into parts depends on its shape only, and every
+/// element is summed in the same order whatever the number of parts, so results are bit-identical whatever the thread count.
 /// </summary>
 public static class Parallelism
 {
