@@ -229,6 +229,50 @@ public sealed class OptimizerTests
         };
     }
 
+    [Fact]
+    public void LargeStoresGiveTheSameStepsAndNormOnAnyThreadCount()
+    {
+        // 300,007 parameters: several ranges per thread and a tail that is not a whole vector.
+        (float[] Values, double Norm) Train(OptimizerKind kind, int threads)
+        {
+            int saved = Math.Parallelism.MaxThreads;
+            Math.Parallelism.MaxThreads = threads;
+            try
+            {
+                var store = new ParameterStore<float>(new[] { ("a", new[] { 1000, 300 }), ("b", new[] { 7 }) });
+                var rng = new Math.Rng(5);
+                for (int i = 0; i < store.Count; i++) store.Values[i] = (float)rng.NextUniform(-1, 1);
+                var optimizer = Optimizers.Create<float>(kind, 1e-2, weightDecay: 1e-3);
+                double norm = 0;
+                for (int step = 0; step < 3; step++)
+                {
+                    store.ZeroGradients();
+                    for (int i = 0; i < store.Count; i++) store.Gradients[i] = (float)rng.NextUniform(-0.1, 0.1);
+                    norm = GradientClipping.ClipByGlobalNorm(store, 1.0);
+                    optimizer.Step(store);
+                }
+                return ((float[])store.Values.Clone(), norm);
+            }
+            finally { Math.Parallelism.MaxThreads = saved; }
+        }
+        foreach (OptimizerKind kind in Enum.GetValues<OptimizerKind>())
+        {
+            var one = Train(kind, 1);
+            var three = Train(kind, 3);
+            Assert.Equal(one.Norm, three.Norm);
+            Assert.Equal(one.Values, three.Values);
+            Assert.Equal(one.Values, Train(kind, 2).Values);
+        }
+        // The chunked norm against a double-precision sum of the same gradients.
+        var g = new float[300_007];
+        var r = new Math.Rng(9);
+        double exact = 0;
+        for (int i = 0; i < g.Length; i++) { g[i] = (float)r.NextUniform(-1, 1); exact += (double)g[i] * g[i]; }
+        var s = new ParameterStore<float>(new[] { ("g", new[] { g.Length }) });
+        g.CopyTo(s.Gradients, 0);
+        Assert.True(System.Math.Abs(GradientClipping.ClipByGlobalNorm(s, 0) - System.Math.Sqrt(exact)) <= 1e-5 * System.Math.Sqrt(exact));
+    }
+
     /// <summary>A parameter store with the golden file's layout (several tensors back to back, as in a network).</summary>
     private static ParameterStore<T> CreateStore<T>() where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -77,5 +77,5 @@ public sealed class ParameterStore<T> where T : unmanaged, IFloatingPointIeee754
     public Span<T> Gradient(string name) => Gradient(this[name]);
 
     /// <summary>Sets every gradient to zero (once per training step).</summary>
-    public void ZeroGradients() => Array.Clear(Gradients);
+    public void ZeroGradients() => Math.ParallelOps.Clear(Gradients);
 }

@@ -1,12 +1,14 @@
 using System;
 using System.Numerics;
+using Rnn.MLNet.Math;
 using Rnn.MLNet.Models;
 
 namespace Rnn.MLNet.Training;
 
 /// <summary>
 /// A first-order optimizer over a whole <see cref="ParameterStore{T}"/>: one flat loop over values, gradients and its own
-/// state buffers (same layout), PyTorch's update rules.
+/// state buffers (same layout), PyTorch's update rules. The loop is element-wise, so large models run it in contiguous
+/// ranges on several threads (<see cref="Parallelism.MaxThreads"/>) with the same result.
 /// </summary>
 public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -28,11 +30,39 @@ public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(store);
         StepCount++;
-        Update(store.Values, store.Gradients);
+        BeginStep(store.Count);
+        _job ??= new StepJob(this);
+        _job.Start(store.Values, store.Gradients);
     }
 
-    /// <summary>The update rule.</summary>
-    protected abstract void Update(Span<T> w, ReadOnlySpan<T> g);
+    /// <summary>Called once per step before <see cref="Update"/>: allocate state buffers, compute this step's constants.</summary>
+    /// <param name="length">Number of parameters.</param>
+    protected virtual void BeginStep(int length) { }
+
+    /// <summary>
+    /// The update rule for elements [<paramref name="offset"/>, offset + w.Length) of the flat buffers (called for
+    /// disjoint ranges, possibly at once from several threads; state buffers are indexed from <paramref name="offset"/>).
+    /// </summary>
+    protected abstract void Update(Span<T> w, ReadOnlySpan<T> g, int offset);
+
+    private StepJob? _job;
+
+    private sealed class StepJob : RangeJob
+    {
+        private readonly Optimizer<T> _owner;
+        private T[] _w = Array.Empty<T>(), _g = Array.Empty<T>();
+
+        public StepJob(Optimizer<T> owner) => _owner = owner;
+
+        public void Start(T[] w, T[] g)
+        {
+            _w = w; _g = g;
+            try { RunAll(w.Length); }
+            finally { _w = _g = Array.Empty<T>(); }
+        }
+
+        protected override void Run(int start, int end) => _owner.Update(_w.AsSpan(start, end - start), _g.AsSpan(start, end - start), start);
+    }
 
     /// <summary>Allocates a state buffer matching the parameters on first use.</summary>
     protected static T[] State(ref T[]? buffer, int length) => buffer is not null && buffer.Length == length ? buffer : buffer = new T[length];
@@ -55,8 +85,18 @@ public sealed class Sgd<T> : Optimizer<T> where T : unmanaged, IFloatingPointIee
         Momentum = momentum; WeightDecay = weightDecay; Nesterov = nesterov;
     }
 
+    private bool _first;
+
     /// <inheritdoc />
-    protected override void Update(Span<T> w, ReadOnlySpan<T> g)
+    protected override void BeginStep(int length)
+    {
+        if (Momentum == 0) return;
+        _first = _velocity is null || _velocity.Length != length;
+        State(ref _velocity, length);
+    }
+
+    /// <inheritdoc />
+    protected override void Update(Span<T> w, ReadOnlySpan<T> g, int offset)
     {
         T lr = T.CreateChecked(LearningRate), mu = T.CreateChecked(Momentum), wd = T.CreateChecked(WeightDecay);
         if (Momentum == 0)
@@ -64,8 +104,8 @@ public sealed class Sgd<T> : Optimizer<T> where T : unmanaged, IFloatingPointIee
             for (int i = 0; i < w.Length; i++) w[i] -= lr * (g[i] + wd * w[i]);
             return;
         }
-        bool first = _velocity is null;
-        var v = State(ref _velocity, w.Length);
+        bool first = _first;
+        Span<T> v = _velocity.AsSpan(offset, w.Length);
         for (int i = 0; i < w.Length; i++)
         {
             T gi = g[i] + wd * w[i];
@@ -101,10 +141,16 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
     }
 
     /// <inheritdoc />
-    protected override void Update(Span<T> w, ReadOnlySpan<T> g)
+    protected override void BeginStep(int length)
     {
-        var m = State(ref _m, w.Length);
-        var v = State(ref _v, w.Length);
+        State(ref _m, length);
+        State(ref _v, length);
+    }
+
+    /// <inheritdoc />
+    protected override void Update(Span<T> w, ReadOnlySpan<T> g, int offset)
+    {
+        Span<T> m = _m.AsSpan(offset, w.Length), v = _v.AsSpan(offset, w.Length);
         double bc1 = 1 - System.Math.Pow(Beta1, StepCount), bc2 = 1 - System.Math.Pow(Beta2, StepCount);
         T b1 = T.CreateChecked(Beta1), b2 = T.CreateChecked(Beta2), ob1 = T.One - b1, ob2 = T.One - b2;
         T stepSize = T.CreateChecked(LearningRate / bc1), invSqrtBc2 = T.CreateChecked(1 / System.Math.Sqrt(bc2));
@@ -121,8 +167,8 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
             var vWd = new Vector<T>(wd); var vDecay = new Vector<T>(decay);
             var ws = System.Runtime.InteropServices.MemoryMarshal.Cast<T, Vector<T>>(w);
             var gs = System.Runtime.InteropServices.MemoryMarshal.Cast<T, Vector<T>>(g);
-            var ms = System.Runtime.InteropServices.MemoryMarshal.Cast<T, Vector<T>>(m.AsSpan());
-            var vs = System.Runtime.InteropServices.MemoryMarshal.Cast<T, Vector<T>>(v.AsSpan());
+            var ms = System.Runtime.InteropServices.MemoryMarshal.Cast<T, Vector<T>>(m);
+            var vs = System.Runtime.InteropServices.MemoryMarshal.Cast<T, Vector<T>>(v);
             for (int j = 0; j < ws.Length; j++)
             {
                 Vector<T> wj = ws[j], gj = gs[j];
@@ -158,9 +204,12 @@ public sealed class Adagrad<T> : Optimizer<T> where T : unmanaged, IFloatingPoin
     public Adagrad(double learningRate = 1e-2, double epsilon = 1e-10) : base(learningRate) => Epsilon = epsilon;
 
     /// <inheritdoc />
-    protected override void Update(Span<T> w, ReadOnlySpan<T> g)
+    protected override void BeginStep(int length) => State(ref _s, length);
+
+    /// <inheritdoc />
+    protected override void Update(Span<T> w, ReadOnlySpan<T> g, int offset)
     {
-        var s = State(ref _s, w.Length);
+        Span<T> s = _s.AsSpan(offset, w.Length);
         T lr = T.CreateChecked(LearningRate), eps = T.CreateChecked(Epsilon);
         for (int i = 0; i < w.Length; i++)
         {
@@ -186,9 +235,12 @@ public sealed class RmsProp<T> : Optimizer<T> where T : unmanaged, IFloatingPoin
     }
 
     /// <inheritdoc />
-    protected override void Update(Span<T> w, ReadOnlySpan<T> g)
+    protected override void BeginStep(int length) => State(ref _s, length);
+
+    /// <inheritdoc />
+    protected override void Update(Span<T> w, ReadOnlySpan<T> g, int offset)
     {
-        var s = State(ref _s, w.Length);
+        Span<T> s = _s.AsSpan(offset, w.Length);
         T lr = T.CreateChecked(LearningRate), eps = T.CreateChecked(Epsilon), a = T.CreateChecked(Alpha), oa = T.One - a;
         for (int i = 0; i < w.Length; i++)
         {

@@ -1,6 +1,7 @@
 using System;
 using System.Numerics;
 using System.Numerics.Tensors;
+using Rnn.MLNet.Math;
 using Rnn.MLNet.Models;
 
 namespace Rnn.MLNet.Training;
@@ -15,10 +16,10 @@ public static class GradientClipping
     public static double ClipByGlobalNorm<T>(ParameterStore<T> store, double maxNorm) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(store);
-        double norm = double.CreateChecked(TensorPrimitives.Norm<T>(store.Gradients));
+        double norm = double.CreateChecked(T.Sqrt(ParallelOps.SumOfSquares(store.Gradients)));
         // As PyTorch: scale by min(1, maxNorm / (‖g‖ + 1e-6)).
         if (maxNorm > 0 && double.IsFinite(norm) && maxNorm / (norm + 1e-6) < 1)
-            TensorPrimitives.Multiply<T>(store.Gradients, T.CreateChecked(maxNorm / (norm + 1e-6)), store.Gradients);
+            ParallelOps.Scale(store.Gradients, T.CreateChecked(maxNorm / (norm + 1e-6)));
         return norm;
     }
 }
