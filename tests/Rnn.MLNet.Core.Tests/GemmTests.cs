@@ -184,6 +184,40 @@ public class GemmPackedAndParallelTests
     }
 
     [Theory]
+    [InlineData(false, 2600, 650)] // W_hh of lstm-large as the forward step reads it (transposing pack) …
+    [InlineData(true, 650, 2600)]  // … and as the backward step does
+    [InlineData(false, 1100, 70)]  // crosses an NC block with a partial last panel
+    public void PackingOnSeveralThreadsGivesTheSamePanels(bool rowMajorB, int n, int k)
+    {
+        bool transB = !rowMajorB;
+        var rng = new Rng(3);
+        var b = Random(rng, n * k);
+        var a = Random(rng, 5 * k);
+        int saved = Parallelism.MaxThreads;
+        try
+        {
+            float[] Product(int threads)
+            {
+                Parallelism.MaxThreads = threads;
+                var packed = new PackedB<float>();
+                packed.Pack(transB, n, k, b, transB ? k : n);
+                packed.EnsurePanels();
+                Parallelism.MaxThreads = 1;
+                var c = new float[5 * n];
+                Gemm.Multiply<float>(false, 5, packed, a, k, c, n, false);
+                return c;
+            }
+            var one = Product(1);
+            Assert.Equal(one, Product(2));
+            Assert.Equal(one, Product(3));
+            var slow = new float[5 * n];
+            GemmReference.Multiply<float>(false, transB, 5, n, k, a, k, b, transB ? k : n, slow, n, false);
+            for (int i = 0; i < slow.Length; i++) Assert.True(System.Math.Abs(one[i] - slow[i]) <= 1e-4 * (1 + System.Math.Abs(slow[i])));
+        }
+        finally { Parallelism.MaxThreads = saved; }
+    }
+
+    [Theory]
     [InlineData(150, 1300, 300, false, "Columns")]
     [InlineData(401, 100, 300, false, "Rows")]   // rows: each part packs all of B, here the small operand
     [InlineData(300, 130, 200, true, "Rows")]    // pre-packed B: nothing repeated

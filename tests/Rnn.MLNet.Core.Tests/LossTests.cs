@@ -22,6 +22,51 @@ public class LossTests
     }
 
     [Fact]
+    public void SoftmaxCrossEntropyOverALargeVocabularyIsTheSameOnAnyThreadCount()
+    {
+        // 300 rows × 2,000 classes: large enough to be split between threads; ignored rows and class weights included.
+        var rng = new Rng(4);
+        var z = new float[300 * 2000];
+        for (int i = 0; i < z.Length; i++) z[i] = (float)rng.NextUniform(-4, 4);
+        var y = new int[300];
+        for (int r = 0; r < y.Length; r++) y[r] = r % 17 == 0 ? SoftmaxCrossEntropy.IgnoreIndex : rng.NextInt(2000);
+        var w = new float[2000];
+        for (int c = 0; c < w.Length; c++) w[c] = 0.5f + c % 3;
+        int saved = Parallelism.MaxThreads;
+        try
+        {
+            (float Loss, float[] Grad) Run(int threads)
+            {
+                Parallelism.MaxThreads = threads;
+                var dz = new float[z.Length];
+                return (SoftmaxCrossEntropy.Compute<float>(z, y, 2000, dz, w), dz);
+            }
+            var one = Run(1);
+            foreach (int threads in new[] { 2, 3 })
+            {
+                var many = Run(threads);
+                Assert.Equal(one.Loss, many.Loss);
+                Assert.Equal(one.Grad, many.Grad);
+            }
+            Parallelism.MaxThreads = 1;
+            Assert.Equal(one.Loss, SoftmaxCrossEntropy.Compute<float>(z, y, 2000, default, w)); // without a gradient buffer
+            // against a double-precision evaluation of the same definition
+            double total = 0, weightSum = 0;
+            for (int r = 0; r < y.Length; r++)
+            {
+                if (y[r] == SoftmaxCrossEntropy.IgnoreIndex) continue;
+                double max = double.NegativeInfinity, sum = 0;
+                for (int c = 0; c < 2000; c++) max = System.Math.Max(max, z[r * 2000 + c]);
+                for (int c = 0; c < 2000; c++) sum += System.Math.Exp(z[r * 2000 + c] - max);
+                total += w[y[r]] * (System.Math.Log(sum) + max - z[r * 2000 + y[r]]);
+                weightSum += w[y[r]];
+            }
+            Assert.Equal(total / weightSum, one.Loss, 4);
+        }
+        finally { Parallelism.MaxThreads = saved; }
+    }
+
+    [Fact]
     public void SoftmaxCrossEntropyMatchesClosedForm()
     {
         // Uniform logits over 4 classes: loss = ln 4.

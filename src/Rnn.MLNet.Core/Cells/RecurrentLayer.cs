@@ -37,6 +37,8 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     private T[] _c = Array.Empty<T>();      // [S+1, B, H] by step (LSTM)
     private T[] _aux = Array.Empty<T>();    // [S, B, H] by step: LSTM tanh(c'), GRU ah_n
     private ReadOnlyMemory<T> _input;       // [S, B, I] by position (kept by reference, owned by the caller)
+    private Memory<T> _output;              // [S, B, H] by position, the caller's, during Forward
+    private ReadOnlyMemory<T> _dOutput;     // [S, B, H] by position, the caller's, during Backward
 
     // Backward scratch.
     private T[] _dax = Array.Empty<T>();    // [S, B, GH] by position: dL/d(ax)
@@ -44,7 +46,6 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     private T[] _dh = Array.Empty<T>();     // [B, H]
     private T[] _dhNext = Array.Empty<T>(); // [B, H]
     private T[] _dc = Array.Empty<T>();     // [B, H]
-    private T[] _dhDirect = Array.Empty<T>(); // [H]
     private readonly PackedB<T> _packedHh = new(); // W_hh packed for the step products (forward: h·W_hhᵀ, backward: dah·W_hh)
     private readonly PackedB<T> _packedIh = new(); // W_ih packed for inference, kept while the weights are unchanged
 
@@ -86,11 +87,11 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     /// weight copies from one call to the next while the weights are unchanged (see <see cref="PackedB{T}.PackReusing"/>);
     /// training packs them afresh every call, since every optimizer step changes them.
     /// </summary>
-    public void Forward(ReadOnlyMemory<T> input, int steps, int batch, int[] lengths, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, Span<T> output,
+    public void Forward(ReadOnlyMemory<T> input, int steps, int batch, int[] lengths, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, Memory<T> output,
         bool inference = false)
     {
         int H = HiddenSize, GH = GateSize, B = batch;
-        _steps = steps; _batch = batch; _lengths = lengths; _input = input;
+        _steps = steps; _batch = batch; _lengths = lengths; _input = input; _output = output;
         Ensure(ref _ax, steps * B * GH);
         Ensure(ref _ah, B * GH);
         Ensure(ref _gates, steps * B * GH);
@@ -131,7 +132,6 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         {
             int p = Position(k);
             ReadOnlySpan<T> hPrev = _h.AsSpan(k * B * H, B * H);
-            Span<T> hNext = _h.AsSpan((k + 1) * B * H, B * H);
             Span<T> gatesStep = _gates.AsSpan(k * B * GH, B * GH);
             if (isGru)
             {
@@ -145,38 +145,125 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
                 ax.Slice(p * B * GH, B * GH).CopyTo(gatesStep);
                 Gemm.Multiply(false, B, _packedHh, hPrev, H, gatesStep, GH, accumulate: true);
             }
-            for (int b = 0; b < B; b++)
+            RunRows(forward: true, k, B);
+        }
+        _output = default;
+    }
+
+    // Per-sequence work of step k, rows [b0, b1) of the batch. Rows are independent, so large batches split them
+    // between threads (RunRows); the step products before and after stay whole.
+
+    /// <summary>Forward, after the step product: activations, new state, output row (zero at padding).</summary>
+    private void ForwardRows(int k, int b0, int b1)
+    {
+        int H = HiddenSize, GH = GateSize, B = _batch, p = Position(k);
+        Span<T> output = _output.Span;
+        for (int b = b0; b < b1; b++)
+        {
+            ReadOnlySpan<T> hp = _h.AsSpan((k * B + b) * H, H);
+            Span<T> hn = _h.AsSpan(((k + 1) * B + b) * H, H);
+            Span<T> y = output.Slice((p * B + b) * H, H);
+            if (p >= _lengths[b])
             {
-                Span<T> gRow = gatesStep.Slice(b * GH, GH);
-                ReadOnlySpan<T> hp = hPrev.Slice(b * H, H);
-                Span<T> hn = hNext.Slice(b * H, H);
-                bool valid = p < lengths[b];
-                if (!valid)
-                {
-                    hp.CopyTo(hn);
-                    if (Cell == CellType.Lstm) _c.AsSpan((k * B + b) * H, H).CopyTo(_c.AsSpan(((k + 1) * B + b) * H, H));
-                    continue;
-                }
-                switch (Cell)
-                {
-                    case CellType.RnnTanh:
-                    case CellType.RnnRelu:
-                        ElmanCell.Forward(Cell == CellType.RnnRelu, gRow, hn);
-                        break;
-                    case CellType.Lstm:
-                        LstmCell.Forward(gRow, _c.AsSpan((k * B + b) * H, H), _c.AsSpan(((k + 1) * B + b) * H, H), _aux.AsSpan((k * B + b) * H, H), hn);
-                        break;
-                    case CellType.Gru:
-                        GruCell.Forward(ax.Slice((p * B + b) * GH, GH), ah.Slice(b * GH, GH), hp, gRow, _aux.AsSpan((k * B + b) * H, H), hn);
-                        break;
-                }
+                hp.CopyTo(hn);
+                if (Cell == CellType.Lstm) _c.AsSpan((k * B + b) * H, H).CopyTo(_c.AsSpan(((k + 1) * B + b) * H, H));
+                y.Clear();
+                continue;
             }
-            for (int b = 0; b < B; b++)
+            Span<T> gRow = _gates.AsSpan((k * B + b) * GH, GH);
+            switch (Cell)
             {
-                Span<T> y = output.Slice((p * B + b) * H, H);
-                if (p < lengths[b]) hNext.Slice(b * H, H).CopyTo(y);
-                else y.Clear();
+                case CellType.RnnTanh:
+                case CellType.RnnRelu:
+                    ElmanCell.Forward(Cell == CellType.RnnRelu, gRow, hn);
+                    break;
+                case CellType.Lstm:
+                    LstmCell.Forward(gRow, _c.AsSpan((k * B + b) * H, H), _c.AsSpan(((k + 1) * B + b) * H, H), _aux.AsSpan((k * B + b) * H, H), hn);
+                    break;
+                case CellType.Gru:
+                    GruCell.Forward(_ax.AsSpan((p * B + b) * GH, GH), _ah.AsSpan(b * GH, GH), hp, gRow, _aux.AsSpan((k * B + b) * H, H), hn);
+                    break;
             }
+            hn.CopyTo(y);
+        }
+    }
+
+    /// <summary>
+    /// Backward, before the step product: dL/d(pre-activations) into dax (and dah for the GRU), and dh_prev's term that
+    /// bypasses W_hh: valid rows: the GRU's z ⊙ dh, others nothing; invalid rows: all of dh (the state was held).
+    /// </summary>
+    private void BackwardRows(int k, int b0, int b1)
+    {
+        int H = HiddenSize, GH = GateSize, B = _batch, p = Position(k);
+        bool isGru = Cell == CellType.Gru;
+        ReadOnlySpan<T> dOutput = _dOutput.Span;
+        Span<T> daxStep = _dax.AsSpan(p * B * GH, B * GH);
+        Span<T> dahStep = isGru ? _dah.AsSpan(k * B * GH, B * GH) : daxStep;
+        for (int b = b0; b < b1; b++)
+        {
+            Span<T> dhRow = _dh.AsSpan(b * H, H), dhPrevRow = _dhNext.AsSpan(b * H, H);
+            Span<T> dax = daxStep.Slice(b * GH, GH);
+            if (p >= _lengths[b])
+            {
+                dax.Clear();
+                if (isGru) dahStep.Slice(b * GH, GH).Clear();
+                dhRow.CopyTo(dhPrevRow);
+                continue;
+            }
+            if (!dOutput.IsEmpty) TensorPrimitives.Add(dhRow, dOutput.Slice((p * B + b) * H, H), dhRow);
+            ReadOnlySpan<T> gates = _gates.AsSpan((k * B + b) * GH, GH);
+            switch (Cell)
+            {
+                case CellType.RnnTanh:
+                case CellType.RnnRelu:
+                    ElmanCell.Backward(Cell == CellType.RnnRelu, _h.AsSpan(((k + 1) * B + b) * H, H), dhRow, dax);
+                    dhPrevRow.Clear();
+                    break;
+                case CellType.Lstm:
+                    LstmCell.Backward(gates, _c.AsSpan((k * B + b) * H, H), _aux.AsSpan((k * B + b) * H, H), dhRow, _dc.AsSpan(b * H, H), dax);
+                    dhPrevRow.Clear();
+                    break;
+                case CellType.Gru:
+                    // the direct term z ⊙ dh goes straight into dh_prev; the matrix term is added by the step product
+                    GruCell.Backward(gates, _aux.AsSpan((k * B + b) * H, H), _h.AsSpan((k * B + b) * H, H), dhRow,
+                        dax, dahStep.Slice(b * GH, GH), dhPrevRow);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Below this many state values per step the rows run on the calling thread (a hand-off costs more).</summary>
+    internal const int RowGrain = 2048;
+
+    private RowJob? _rowJob;
+
+    private void RunRows(bool forward, int k, int batch)
+    {
+        int parts = batch >= 2 && batch * HiddenSize >= RowGrain ? System.Math.Min(Parallelism.MaxThreads, batch) : 1;
+        if (parts <= 1)
+        {
+            if (forward) ForwardRows(k, 0, batch);
+            else BackwardRows(k, 0, batch);
+            return;
+        }
+        _rowJob ??= new RowJob(this);
+        _rowJob.Forward = forward; _rowJob.Step = k; _rowJob.Batch = batch;
+        WorkerPool.Run(_rowJob, parts);
+    }
+
+    private sealed class RowJob : ParallelJob
+    {
+        private readonly RecurrentLayer<T> _layer;
+        public bool Forward;
+        public int Step, Batch;
+
+        public RowJob(RecurrentLayer<T> layer) => _layer = layer;
+
+        public override void Execute(int part, int parts)
+        {
+            int b0 = Batch * part / parts, b1 = Batch * (part + 1) / parts;
+            if (Forward) _layer.ForwardRows(Step, b0, b1);
+            else _layer.BackwardRows(Step, b0, b1);
         }
     }
 
@@ -185,15 +272,15 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     /// <paramref name="dOutput"/> [S, B, H] (empty = zero), <paramref name="dhFinal"/>/<paramref name="dcFinal"/> [B, H] (empty = zero).
     /// Writes <paramref name="dInput"/> [S, B, I] (skipped when empty), <paramref name="dh0"/>/<paramref name="dc0"/> [B, H] (skipped when empty).
     /// </summary>
-    public void Backward(ReadOnlySpan<T> dOutput, ReadOnlySpan<T> dhFinal, ReadOnlySpan<T> dcFinal, Span<T> dInput, Span<T> dh0, Span<T> dc0)
+    public void Backward(ReadOnlyMemory<T> dOutput, ReadOnlySpan<T> dhFinal, ReadOnlySpan<T> dcFinal, Span<T> dInput, Span<T> dh0, Span<T> dc0)
     {
         int S = _steps, B = _batch, H = HiddenSize, GH = GateSize;
+        _dOutput = dOutput;
         Ensure(ref _dax, S * B * GH);
         Ensure(ref _dah, S * B * GH);
         Ensure(ref _dh, B * H);
         Ensure(ref _dhNext, B * H);
         Ensure(ref _dc, B * H);
-        Ensure(ref _dhDirect, H);
         Span<T> dh = _dh.AsSpan(0, B * H), dhPrev = _dhNext.AsSpan(0, B * H), dc = _dc.AsSpan(0, B * H);
         CopyOrZero(dhFinal, dh);
         if (Cell == CellType.Lstm) CopyOrZero(dcFinal, dc);
@@ -206,38 +293,8 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
             Span<T> daxStep = _dax.AsSpan(p * B * GH, B * GH);
             // For RNN and LSTM dL/d(ah) = dL/d(ax); only the GRU needs its own buffer.
             Span<T> dahStep = isGru ? _dah.AsSpan(k * B * GH, B * GH) : daxStep;
-            for (int b = 0; b < B; b++)
-            {
-                Span<T> dhRow = dh.Slice(b * H, H);
-                Span<T> dax = daxStep.Slice(b * GH, GH);
-                if (p >= _lengths[b]) { dax.Clear(); if (isGru) dahStep.Slice(b * GH, GH).Clear(); continue; }
-                if (!dOutput.IsEmpty) TensorPrimitives.Add(dhRow, dOutput.Slice((p * B + b) * H, H), dhRow);
-                ReadOnlySpan<T> gates = _gates.AsSpan((k * B + b) * GH, GH);
-                switch (Cell)
-                {
-                    case CellType.RnnTanh:
-                    case CellType.RnnRelu:
-                        ElmanCell.Backward(Cell == CellType.RnnRelu, _h.AsSpan(((k + 1) * B + b) * H, H), dhRow, dax);
-                        break;
-                    case CellType.Lstm:
-                        LstmCell.Backward(gates, _c.AsSpan((k * B + b) * H, H), _aux.AsSpan((k * B + b) * H, H), dhRow, dc.Slice(b * H, H), dax);
-                        break;
-                    case CellType.Gru:
-                        GruCell.Backward(gates, _aux.AsSpan((k * B + b) * H, H), _h.AsSpan((k * B + b) * H, H), dhRow,
-                            dax, dahStep.Slice(b * GH, GH), _dhDirect.AsSpan(0, H));
-                        _dhDirect.AsSpan(0, H).CopyTo(dhRow); // keep the direct term; the matrix term is added below
-                        break;
-                }
-            }
-            // dh_prev = dah · W_hh  ([B, GH] × [GH, H]), plus the term that bypasses the matrix:
-            // valid rows: GRU z ⊙ dh (held in dh), others nothing; invalid rows: the whole dh passes through (state was held).
-            for (int b = 0; b < B; b++)
-            {
-                Span<T> src = dh.Slice(b * H, H), dst = dhPrev.Slice(b * H, H);
-                if (p >= _lengths[b] || isGru) src.CopyTo(dst);
-                else dst.Clear();
-            }
-            Gemm.Multiply(false, B, _packedHh, dahStep, GH, dhPrev, H, accumulate: true);
+            RunRows(forward: false, k, B); // dax (dah), and dh_prev's direct term
+            Gemm.Multiply(false, B, _packedHh, dahStep, GH, dhPrev, H, accumulate: true); // dh_prev += dah · W_hh ([B, GH] × [GH, H])
             dhPrev.CopyTo(dh);
         }
 
@@ -266,6 +323,7 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         // dX = dax · W_ih  ([S·B, GH] × [GH, I])
         if (!dInput.IsEmpty)
             Gemm.Multiply(false, false, S * B, InputSize, GH, daxAll, GH, _store.Value(_wIh), InputSize, dInput, InputSize, accumulate: false);
+        _dOutput = default;
         if (!dh0.IsEmpty) dh.CopyTo(dh0);
         if (!dc0.IsEmpty && Cell == CellType.Lstm) dc.CopyTo(dc0);
     }

@@ -689,7 +689,7 @@ internal static class Gemm
 internal sealed class PackedB<T> where T : unmanaged, INumber<T>
 {
     private readonly AlignedBuffer<T> _data = new(); // 64-byte aligned: every panel row is two whole vectors
-    private int _nBlocks, _kBlocks, _nr;
+    private int _nr;
 
     public int N { get; private set; }
     public int K { get; private set; }
@@ -737,25 +737,47 @@ internal sealed class PackedB<T> where T : unmanaged, INumber<T>
         _snapshotValid = true;
     }
 
-    /// <summary>Packs the panels if this matrix has not been packed yet.</summary>
+    /// <summary>Packs the panels if this matrix has not been packed yet (large matrices on several threads).</summary>
     public void EnsurePanels()
     {
         if (_panelsValid) return;
-        int n = N, k = K;
-        var b = Source;
-        bool transB = TransB;
-        int ldb = Ldb;
-        _nBlocks = (n + Gemm.NC - 1) / Gemm.NC;
-        _kBlocks = (k + Gemm.KC - 1) / Gemm.KC;
-        long size = (long)Gemm.RoundUp(n, _nr) * k;
+        long size = (long)Gemm.RoundUp(N, _nr) * K;
         _data.EnsureCapacity(checked((int)size));
-        for (int j0 = 0; j0 < n; j0 += Gemm.NC)
-            for (int p0 = 0; p0 < k; p0 += Gemm.KC)
-            {
-                int nc = System.Math.Min(Gemm.NC, n - j0), kc = System.Math.Min(Gemm.KC, k - p0);
-                Gemm.PackB<T>(transB, b.Span, ldb, p0, j0, kc, nc, _nr, _data.Span.Slice(Offset(p0, j0)));
-            }
+        int panels = (N + _nr - 1) / _nr;
+        int parts = System.Math.Max(1, System.Math.Min(panels, (int)System.Math.Min(Parallelism.MaxThreads, size / RangeJob.Grain)));
+        if (parts <= 1) PackPanels(0, 1);
+        else
+        {
+            _packJob ??= new PackJob(this);
+            WorkerPool.Run(_packJob, parts);
+        }
         _panelsValid = true;
+    }
+
+    private PackJob? _packJob;
+
+    private sealed class PackJob : ParallelJob
+    {
+        private readonly PackedB<T> _owner;
+        public PackJob(PackedB<T> owner) => _owner = owner;
+        public override void Execute(int part, int parts) => _owner.PackPanels(part, parts);
+    }
+
+    // Part `part` of `parts` packs the same share of the column panels of every block (panels are independent).
+    private void PackPanels(int part, int parts)
+    {
+        ReadOnlySpan<T> b = Source.Span;
+        for (int j0 = 0; j0 < N; j0 += Gemm.NC)
+        {
+            int nc = System.Math.Min(Gemm.NC, N - j0), blockPanels = (nc + _nr - 1) / _nr;
+            int first = blockPanels * part / parts * _nr, last = System.Math.Min(nc, blockPanels * (part + 1) / parts * _nr);
+            if (first >= last) continue;
+            for (int p0 = 0; p0 < K; p0 += Gemm.KC)
+            {
+                int kc = System.Math.Min(Gemm.KC, K - p0);
+                Gemm.PackB<T>(TransB, b, Ldb, p0, j0 + first, kc, last - first, _nr, _data.Span.Slice(Offset(p0, j0) + first * kc));
+            }
+        }
     }
 
     // Blocks are stored j0-major then p0; a block holds RoundUp(nc, nr) × kc values.

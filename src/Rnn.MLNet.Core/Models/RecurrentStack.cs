@@ -102,13 +102,13 @@ internal sealed class RecurrentStack<T> where T : unmanaged, IFloatingPointIeee7
                 ReadOnlySpan<T> c0 = initialState is null || initialState.Cell.Length == 0 ? default : initialState.Cell.AsSpan(idx * B * _h, B * _h);
                 if (_d == 1)
                 {
-                    layer.Forward(_x[l].AsMemory(0, S * B * layer.InputSize), S, B, lengths, h0, c0, next, inference: !training);
+                    layer.Forward(_x[l].AsMemory(0, S * B * layer.InputSize), S, B, lengths, h0, c0, _x[l + 1].AsMemory(0, S * B * DH), inference: !training);
                 }
                 else
                 {
                     Ensure(ref _dirOut[d], S * B * _h);
                     Span<T> o = _dirOut[d].AsSpan(0, S * B * _h);
-                    layer.Forward(_x[l].AsMemory(0, S * B * layer.InputSize), S, B, lengths, h0, c0, o, inference: !training);
+                    layer.Forward(_x[l].AsMemory(0, S * B * layer.InputSize), S, B, lengths, h0, c0, _dirOut[d].AsMemory(0, S * B * _h), inference: !training);
                     for (int r = 0; r < S * B; r++) o.Slice(r * _h, _h).CopyTo(next.Slice(r * DH + d * _h, _h));
                 }
             }
@@ -169,14 +169,14 @@ internal sealed class RecurrentStack<T> where T : unmanaged, IFloatingPointIeee7
             {
                 var layer = _layers[l * _d + d];
                 int idx = l * _d + d;
-                ReadOnlySpan<T> dOut;
-                if (_d == 1) dOut = dCur;
+                ReadOnlyMemory<T> dOut;
+                if (_d == 1) dOut = cur.AsMemory(0, S * B * DH);
                 else
                 {
                     Ensure(ref _dDir, S * B * _h);
                     Span<T> dd = _dDir.AsSpan(0, S * B * _h);
                     for (int r = 0; r < S * B; r++) dCur.Slice(r * DH + d * _h, _h).CopyTo(dd.Slice(r * _h, _h));
-                    dOut = dd;
+                    dOut = _dDir.AsMemory(0, S * B * _h);
                 }
                 ReadOnlySpan<T> dhN = dFinalState is null ? default : dFinalState.Hidden.AsSpan(idx * B * _h, B * _h);
                 ReadOnlySpan<T> dcN = dFinalState is null || dFinalState.Cell.Length == 0 ? default : dFinalState.Cell.AsSpan(idx * B * _h, B * _h);
