@@ -211,13 +211,20 @@ internal static class Gemm
         }
     }
 
-    /// <summary>The blocked algorithm over columns [jStart, jEnd) (jStart a multiple of NR).</summary>
+    /// <summary>
+    /// The blocked algorithm over columns [jStart, jEnd) (jStart a multiple of NR). With few rows (one MC block) and B
+    /// stored [K, N], the micro-kernel reads B's rows in place instead of a packed copy: each panel is used by only
+    /// ⌈M / MR⌉ kernels, so copying it would cost more than the strided reads (only a partial last panel is copied, so
+    /// no read runs past the matrix).
+    /// </summary>
     private static void Blocked<T>(bool transA, int m, int jStart, int jEnd, int k, ReadOnlySpan<T> a, int lda, PackedB<T>? packed,
         bool transB, ReadOnlySpan<T> b, int ldb, Span<T> c, int ldc, bool accumulate)
         where T : unmanaged, INumber<T>
     {
         int nr = NR<T>();
-        var scratch = GemmScratch<T>.Get(MC * System.Math.Min(KC, k), packed is null ? System.Math.Min(NC, RoundUp(jEnd - jStart, nr)) * System.Math.Min(KC, k) : 0);
+        bool direct = packed is null && !transB && m <= MC;
+        int bScratch = packed is not null ? 0 : direct ? nr * System.Math.Min(KC, k) : System.Math.Min(NC, RoundUp(jEnd - jStart, nr)) * System.Math.Min(KC, k);
+        var scratch = GemmScratch<T>.Get(MC * System.Math.Min(KC, k), bScratch);
         Span<T> packA = scratch.A;
         for (int j0 = jStart; j0 < jEnd;)
         {
@@ -226,13 +233,13 @@ internal static class Gemm
             {
                 int kc = System.Math.Min(KC, k - p0);
                 bool acc = accumulate || p0 > 0;
-                ReadOnlySpan<T> packB;
-                if (packed is null)
+                ReadOnlySpan<T> packB = default;
+                if (packed is not null) packB = packed.Panels(p0, j0, kc, nc);
+                else if (!direct)
                 {
                     PackB(transB, b, ldb, p0, j0, kc, nc, nr, scratch.B);
                     packB = scratch.B;
                 }
-                else packB = packed.Panels(p0, j0, kc, nc);
                 for (int i0 = 0; i0 < m; i0 += MC)
                 {
                     int mc = System.Math.Min(MC, m - i0);
@@ -240,19 +247,31 @@ internal static class Gemm
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int nValid = System.Math.Min(nr, nc - jr);
-                        ref T bPanel = ref Unsafe.AsRef(in packB[jr * kc]);
+                        int bStride = nr;
+                        ref T bPanel = ref Unsafe.NullRef<T>();
+                        if (!direct) bPanel = ref Unsafe.AsRef(in packB[jr * kc]);
+                        else if (nValid == nr)
+                        {
+                            bPanel = ref Unsafe.AsRef(in b[p0 * ldb + j0 + jr]);
+                            bStride = ldb;
+                        }
+                        else
+                        {
+                            PackB(false, b, ldb, p0, j0 + jr, kc, nValid, nr, scratch.B);
+                            bPanel = ref scratch.B[0];
+                        }
                         for (int ir = 0; ir < mc; ir += MR)
                         {
                             int mValid = System.Math.Min(MR, mc - ir);
                             ref T aPanel = ref packA[ir * kc];
                             if (mValid == MR && nValid == nr)
                             {
-                                Kernel(kc, ref aPanel, ref bPanel, ref c[(i0 + ir) * ldc + j0 + jr], ldc, acc);
+                                Kernel(kc, ref aPanel, ref bPanel, bStride, ref c[(i0 + ir) * ldc + j0 + jr], ldc, acc);
                             }
                             else
                             {
                                 Span<T> t = scratch.Tile;
-                                Kernel(kc, ref aPanel, ref bPanel, ref t[0], nr, false);
+                                Kernel(kc, ref aPanel, ref bPanel, bStride, ref t[0], nr, false);
                                 for (int r = 0; r < mValid; r++)
                                 {
                                     Span<T> dst = c.Slice((i0 + ir + r) * ldc + j0 + jr, nValid);
@@ -554,15 +573,15 @@ internal static class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Kernel<T>(int kc, ref T a, ref T b, ref T c, int ldc, bool accumulate)
+    private static void Kernel<T>(int kc, ref T a, ref T b, int bStride, ref T c, int ldc, bool accumulate)
         where T : unmanaged, INumber<T>
     {
-        if (Vector512.IsHardwareAccelerated) Kernel512(kc, ref a, ref b, ref c, ldc, accumulate);
-        else Kernel256(kc, ref a, ref b, ref c, ldc, accumulate);
+        if (Vector512.IsHardwareAccelerated) Kernel512(kc, ref a, ref b, bStride, ref c, ldc, accumulate);
+        else Kernel256(kc, ref a, ref b, bStride, ref c, ldc, accumulate);
     }
 
     // 6 x (2 x Vector512) register tile: 12 accumulators, 2 B loads and 1 broadcast live per k step.
-    private static void Kernel512<T>(int kc, ref T a, ref T b, ref T c, int ldc, bool accumulate)
+    private static void Kernel512<T>(int kc, ref T a, ref T b, int bStride, ref T c, int ldc, bool accumulate)
         where T : unmanaged, INumber<T>
     {
         int w = Vector512<T>.Count;
@@ -570,8 +589,8 @@ internal static class Gemm
                      c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int p = 0; p < kc; p++)
         {
-            Vector512<T> b0 = Vector512.LoadUnsafe(ref b, (nuint)(p * 2 * w));
-            Vector512<T> b1 = Vector512.LoadUnsafe(ref b, (nuint)(p * 2 * w + w));
+            Vector512<T> b0 = Vector512.LoadUnsafe(ref b, (nuint)(p * bStride));
+            Vector512<T> b1 = Vector512.LoadUnsafe(ref b, (nuint)(p * bStride + w));
             ref T ap = ref Unsafe.Add(ref a, p * MR);
             Vector512<T> x = Vector512.Create(ap);
             c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01);
@@ -589,7 +608,7 @@ internal static class Gemm
         Store(ref c, 5 * ldc, w, c50, c51, accumulate);
     }
 
-    private static void Kernel256<T>(int kc, ref T a, ref T b, ref T c, int ldc, bool accumulate)
+    private static void Kernel256<T>(int kc, ref T a, ref T b, int bStride, ref T c, int ldc, bool accumulate)
         where T : unmanaged, INumber<T>
     {
         int w = Vector256<T>.Count;
@@ -597,8 +616,8 @@ internal static class Gemm
                      c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int p = 0; p < kc; p++)
         {
-            Vector256<T> b0 = Vector256.LoadUnsafe(ref b, (nuint)(p * 2 * w));
-            Vector256<T> b1 = Vector256.LoadUnsafe(ref b, (nuint)(p * 2 * w + w));
+            Vector256<T> b0 = Vector256.LoadUnsafe(ref b, (nuint)(p * bStride));
+            Vector256<T> b1 = Vector256.LoadUnsafe(ref b, (nuint)(p * bStride + w));
             ref T ap = ref Unsafe.Add(ref a, p * MR);
             Vector256<T> x = Vector256.Create(ap);
             c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01);
