@@ -1,6 +1,9 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Text.Json;
 using System.Linq;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -10,7 +13,7 @@ using Rnn.MLNet.TextClassification;
 
 namespace Rnn.MLNet.Benchmarks;
 
-/// <summary>Latency of one sequence through the ML.NET layer: PredictionEngine over a token-id column.</summary>
+/// <summary>Latency of one sequence through the ML.NET layer: PredictionEngine over a token-id column, in a process that loaded the model from its .zip.</summary>
 internal static class PredictionEngineLatency
 {
     private sealed class Row
@@ -24,18 +27,55 @@ internal static class PredictionEngineLatency
         public float Probability { get; set; }
     }
 
+    /// <summary>
+    /// Trains a classifier of this shape through the ML.NET layer, saves it as an ML.NET .zip, and measures it in a fresh
+    /// process that only loads the .zip and scores (as a serving process would): the peak memory reported is that of a
+    /// process holding MLContext, the loaded pipeline and its PredictionEngine, not of the training that made it.
+    /// </summary>
     public static Dictionary<string, object> Measure(int vocab, int embed, int hidden, string cell, int seq, double seconds)
     {
         var rng = new Rng(1);
         // Two rows whose ids reach vocab − 1 fix the vocabulary size; one epoch trains nothing that matters for timing.
         var rows = Enumerable.Range(0, 8).Select(i => new Row { Label = i % 2 == 0, Ids = Enumerable.Range(0, seq).Select(j => j == 0 ? vocab - 1 : rng.NextInt(vocab)).ToArray() }).ToList();
         var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(rows);
         var model = ml.BinaryClassification.Trainers.RnnText(new RnnTextClassifierOptions
         {
             TokenColumnName = "Ids", Cell = cell == "gru" ? CellType.Gru : cell == "rnn" ? CellType.RnnTanh : CellType.Lstm,
             EmbeddingSize = embed, HiddenSize = hidden, Bidirectional = false, Epochs = 1, MaximumLength = seq, Seed = 1,
-        }).Fit(ml.Data.LoadFromEnumerable(rows));
+        }).Fit(data);
+        string path = Path.Combine(Path.GetTempPath(), $"rnn-mlnet-latency-{Environment.ProcessId}.zip");
+        try
+        {
+            ml.Model.Save(model, data.Schema, path);
+            string self = Environment.ProcessPath ?? throw new InvalidOperationException("Cannot find this program's path to start the scoring process.");
+            var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
+            if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase)) start.ArgumentList.Add(typeof(PredictionEngineLatency).Assembly.Location);
+            foreach (string a in new[] { "prediction-engine", path, seq.ToString(CultureInfo.InvariantCulture), vocab.ToString(CultureInfo.InvariantCulture), seconds.ToString(CultureInfo.InvariantCulture) })
+                start.ArgumentList.Add(a);
+            using var child = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {self}.");
+            string output = child.StandardOutput.ReadToEnd();
+            child.WaitForExit();
+            if (child.ExitCode != 0) throw new InvalidOperationException($"The scoring process exited with code {child.ExitCode}: {output}");
+            using var json = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
+            return json.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => (object)p.Value.GetDouble());
+        }
+        finally { File.Delete(path); }
+    }
+
+    /// <summary>
+    /// <c>prediction-engine MODEL.zip SEQ VOCAB SECONDS</c> (started by <see cref="Measure"/>): loads the model, times
+    /// PredictionEngine.Predict on one random sequence, prints one JSON line with the median, p99 and this process's peak RSS.
+    /// </summary>
+    public static int Score(string[] args)
+    {
+        string path = args[1];
+        int seq = int.Parse(args[2], CultureInfo.InvariantCulture), vocab = int.Parse(args[3], CultureInfo.InvariantCulture);
+        double seconds = double.Parse(args[4], CultureInfo.InvariantCulture);
+        var ml = new MLContext(seed: 1);
+        var model = ml.Model.Load(path, out _);
         var engine = ml.Model.CreatePredictionEngine<Row, Prediction>(model);
+        var rng = new Rng(2);
         var input = new Row { Ids = Enumerable.Range(0, seq).Select(_ => rng.NextInt(vocab)).ToArray() };
         for (int i = 0; i < 20; i++) engine.Predict(input);
         var times = new List<double>();
@@ -47,10 +87,9 @@ internal static class PredictionEngineLatency
             times.Add((Stopwatch.GetTimestamp() - t0) / (double)Stopwatch.Frequency);
         }
         times.Sort();
-        return new()
-        {
-            ["prediction_engine_us_per_seq"] = System.Math.Round(times[times.Count / 2] * 1e6, 2),
-            ["prediction_engine_us_p99"] = System.Math.Round(times[(int)(times.Count * 0.99)] * 1e6, 2),
-        };
+        double peak = System.Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1);
+        Console.WriteLine(FormattableString.Invariant(
+            $"{{\"prediction_engine_us_per_seq\":{times[times.Count / 2] * 1e6:F2},\"prediction_engine_us_p99\":{times[(int)(times.Count * 0.99)] * 1e6:F2},\"prediction_engine_peak_rss_mb\":{peak:F1}}}"));
+        return 0;
     }
 }

@@ -122,10 +122,9 @@ internal static class Protocol
             ["us_per_seq"] = System.Math.Round(times[times.Count / 2] * 1e6, 2), ["us_p99"] = System.Math.Round(times[(int)(times.Count * 0.99)] * 1e6, 2),
         };
         // The core path's peak is read before ML.NET is loaded: the PyTorch peer's process holds only its own model too.
-        // The PredictionEngine measurement that follows (MLContext, a trained pipeline) reports its own peak.
+        // The PredictionEngine measurement runs in a scoring process of its own and reports that process's peak.
         r["peak_rss_mb"] = PeakRssMb();
         foreach (var kv in PredictionEngineLatency.Measure(c.Vocab, c.Embed, c.Hidden, c.Cell, c.Seq, seconds)) r[kv.Key] = kv.Value;
-        r["prediction_engine_peak_rss_mb"] = PeakRssMb();
         return r;
     }
 }
