@@ -260,3 +260,36 @@ public class AllocationTests
         Assert.True(allocated == 0, $"{allocated} bytes allocated in 20 steady-state steps");
     }
 }
+
+public class MultiThreadedAllocationTests
+{
+    [Fact]
+    public void SteadyStateTrainingStepAllocatesNothingOnAnyThread()
+    {
+        // Large enough for every multi-threaded path: split GEMMs, per-row cell work (B·H ≥ RowGrain), the split softmax
+        // (192 rows × 2,000 classes), packing on several threads and the element-wise optimizer, clip and zeroing ranges.
+        // Counted on this thread and on the worker pool's threads.
+        int saved = Parallelism.MaxThreads;
+        Parallelism.MaxThreads = 2;
+        try
+        {
+            var net = new SequenceNetwork<float>(new NetworkOptions
+            {
+                Cell = CellType.Lstm, Input = InputKind.Embedding, VocabularySize = 2000, EmbeddingSize = 64, HiddenSize = 256, Layers = 2,
+                Dropout = 0.2f, OutputSize = 2000, Output = OutputMode.PerStep,
+            });
+            Initializer.Initialize(net, InitScheme.PyTorchDefault, 1);
+            var rng = new Rng(2);
+            var tokens = Enumerable.Range(0, 16 * 12).Select(_ => rng.NextInt(2000)).ToArray();
+            var batch = SequenceBatch<float>.FromTokens(tokens, 16, 12, Enumerable.Range(0, 16).Select(i => 12 - i % 5).ToArray());
+            var trainer = new Trainer<float>(net, new Adam<float>(1e-3), LossKind.SoftmaxCrossEntropy);
+            var targets = new Targets<float> { Classes = tokens };
+            for (int i = 0; i < 30; i++) trainer.TrainStep(batch, targets);
+            long before = GC.GetAllocatedBytesForCurrentThread(), workersBefore = WorkerPool.WorkerAllocatedBytes;
+            for (int i = 0; i < 20; i++) trainer.TrainStep(batch, targets);
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before, onWorkers = WorkerPool.WorkerAllocatedBytes - workersBefore;
+            Assert.True(allocated == 0 && onWorkers == 0, $"{allocated} bytes allocated on the calling thread, {onWorkers} on the workers in 20 steady-state steps");
+        }
+        finally { Parallelism.MaxThreads = saved; }
+    }
+}

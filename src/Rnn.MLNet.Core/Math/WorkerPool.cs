@@ -45,6 +45,20 @@ internal static class WorkerPool
         finally { Volatile.Write(ref s_busy, 0); }
     }
 
+    /// <summary>
+    /// Bytes allocated on the managed heap by the worker threads so far, as of the end of their last job (a diagnostic
+    /// for tests: <see cref="GC.GetAllocatedBytesForCurrentThread"/> sees only the calling thread).
+    /// </summary>
+    internal static long WorkerAllocatedBytes
+    {
+        get
+        {
+            long total = 0;
+            foreach (var w in s_workers) total += Volatile.Read(ref w.AllocatedBytes);
+            return total;
+        }
+    }
+
     private static void EnsureWorkers(int count)
     {
         if (s_workers.Length >= count) return;
@@ -64,6 +78,7 @@ internal static class WorkerPool
         private readonly ManualResetEventSlim _go = new(false, spinCount: 2000);
         private ParallelJob? _job;
         private int _part, _parts;
+        public long AllocatedBytes;
 
         public Worker(int index)
         {
@@ -88,6 +103,7 @@ internal static class WorkerPool
                 finally
                 {
                     _job = null;
+                    Volatile.Write(ref AllocatedBytes, GC.GetAllocatedBytesForCurrentThread());
                     Interlocked.Decrement(ref s_pending);
                 }
             }
