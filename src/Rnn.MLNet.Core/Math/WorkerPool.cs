@@ -22,10 +22,13 @@ internal static class WorkerPool
     private static Exception? s_error;
     private static readonly object s_grow = new();
 
-    /// <summary>Runs <paramref name="job"/> as <paramref name="parts"/> parts (capped by <see cref="Parallelism.MaxThreads"/>).</summary>
+    /// <summary>
+    /// Runs <paramref name="job"/> as exactly <paramref name="parts"/> parts (callers size it from
+    /// <see cref="Parallelism.MaxThreads"/> once, so a change of that setting from another thread mid-call cannot change how
+    /// a job is cut).
+    /// </summary>
     public static void Run(ParallelJob job, int parts)
     {
-        parts = System.Math.Min(parts, Parallelism.MaxThreads);
         if (parts <= 1 || Interlocked.CompareExchange(ref s_busy, 1, 0) != 0)
         {
             for (int p = 0; p < System.Math.Max(parts, 1); p++) job.Execute(p, System.Math.Max(parts, 1));
