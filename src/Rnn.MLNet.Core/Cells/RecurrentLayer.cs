@@ -261,7 +261,7 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
 
         public override void Execute(int part, int parts)
         {
-            int b0 = Batch * part / parts, b1 = Batch * (part + 1) / parts;
+            var (b0, b1) = Share(Batch, part, parts);
             if (Forward) _layer.ForwardRows(Step, b0, b1);
             else _layer.BackwardRows(Step, b0, b1);
         }

@@ -110,9 +110,12 @@ public static class SoftmaxCrossEntropy
             }
         }
 
-        public override void Execute(int part, int parts) =>
+        public override void Execute(int part, int parts)
+        {
+            var (r0, r1) = Share(_n, part, parts);
             Rows(new ReadOnlySpan<T>(_logits, _n * _classes), new ReadOnlySpan<int>(_targets, _n), _classes, new Span<T>(_dLogits, _n * _classes),
-                new ReadOnlySpan<T>(_weights, _weightCount), _weightSum, _rowLoss, _n * part / parts, _n * (part + 1) / parts);
+                new ReadOnlySpan<T>(_weights, _weightCount), _weightSum, _rowLoss, r0, r1);
+        }
     }
 
     /// <summary>Numerically stable softmax of one row.</summary>

@@ -176,13 +176,11 @@ internal static class Gemm
             var a = new ReadOnlySpan<T>(_a, _aLen);
             var b = new ReadOnlySpan<T>(_b, _bLen);
             var c = new Span<T>(_c, _cLen);
-            int panels = (_n + _nr - 1) / _nr;
             switch (_split)
             {
                 case Split.Rows:
                 {
-                    int rowPanels = (_m + MR - 1) / MR;
-                    int i0 = rowPanels * part / parts * MR, i1 = System.Math.Min(_m, rowPanels * (part + 1) / parts * MR);
+                    var (i0, i1) = Share(_m, part, parts, MR);
                     if (i0 >= i1) return;
                     Blocked(_transA, i1 - i0, 0, _n, _k, a.Slice(_transA ? i0 : i0 * _lda), _lda, _packed, _transB, b, _ldb,
                         c.Slice(i0 * _ldc), _ldc, _accumulate);
@@ -193,7 +191,7 @@ internal static class Gemm
                     int groups = parts / 2, half = part / groups, g = part % groups;
                     int kMid = RoundUp(_k / 2, KC); // both halves keep whole KC blocks but the last
                     int k0 = half == 0 ? 0 : kMid, k1 = half == 0 ? kMid : _k;
-                    int j0 = panels * g / groups * _nr, j1 = System.Math.Min(_n, panels * (g + 1) / groups * _nr);
+                    var (j0, j1) = Share(_n, g, groups, _nr);
                     if (j0 >= j1) return;
                     ReadOnlySpan<T> aHalf = a.Slice(_transA ? k0 * _lda : k0), bHalf = b.Slice(_transB ? k0 : k0 * _ldb);
                     if (half == 0) Blocked(_transA, _m, j0, j1, k1 - k0, aHalf, _lda, null, _transB, bHalf, _ldb, c, _ldc, _accumulate);
@@ -202,7 +200,7 @@ internal static class Gemm
                 }
                 default:
                 {
-                    int j0 = panels * part / parts * _nr, j1 = System.Math.Min(_n, panels * (part + 1) / parts * _nr);
+                    var (j0, j1) = Share(_n, part, parts, _nr);
                     if (j0 >= j1) return;
                     Blocked(_transA, _m, j0, j1, _k, a, _lda, _packed, _transB, b, _ldb, c, _ldc, _accumulate);
                     break;
@@ -788,8 +786,8 @@ internal sealed class PackedB<T> where T : unmanaged, INumber<T>
         ReadOnlySpan<T> b = Source.Span;
         for (int j0 = 0; j0 < N; j0 += Gemm.NC)
         {
-            int nc = System.Math.Min(Gemm.NC, N - j0), blockPanels = (nc + _nr - 1) / _nr;
-            int first = blockPanels * part / parts * _nr, last = System.Math.Min(nc, blockPanels * (part + 1) / parts * _nr);
+            int nc = System.Math.Min(Gemm.NC, N - j0);
+            var (first, last) = ParallelJob.Share(nc, part, parts, _nr);
             if (first >= last) continue;
             for (int p0 = 0; p0 < K; p0 += Gemm.KC)
             {

@@ -34,17 +34,8 @@ internal abstract class RangeJob : ParallelJob
     /// <inheritdoc />
     public override void Execute(int part, int parts)
     {
-        var (start, end) = Bounds(_length, part, parts);
+        var (start, end) = Share(_length, part, parts, Alignment);
         if (start < end) Run(start, end);
-    }
-
-    /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of [0, length), on <see cref="Alignment"/> boundaries.</summary>
-    public static (int Start, int End) Bounds(int length, int part, int parts)
-    {
-        int blocks = (length + Alignment - 1) / Alignment;
-        int start = (int)System.Math.Min(length, (long)blocks * part / parts * Alignment);
-        int end = (int)System.Math.Min(length, (long)blocks * (part + 1) / parts * Alignment);
-        return (start, end);
     }
 }
 
@@ -126,8 +117,8 @@ internal static class ParallelOps
 
         public override void Execute(int part, int parts)
         {
-            int chunks = (_x.Length + SumChunk - 1) / SumChunk;
-            for (int c = chunks * part / parts; c < chunks * (part + 1) / parts; c++)
+            var (first, last) = Share((_x.Length + SumChunk - 1) / SumChunk, part, parts);
+            for (int c = first; c < last; c++)
             {
                 int start = c * SumChunk;
                 _partials[c] = TensorPrimitives.SumOfSquares<T>(_x.AsSpan(start, System.Math.Min(SumChunk, _x.Length - start)));

@@ -7,6 +7,18 @@ namespace Rnn.MLNet.Math;
 internal abstract class ParallelJob
 {
     public abstract void Execute(int part, int parts);
+
+    /// <summary>
+    /// Part <paramref name="part"/> of <paramref name="parts"/> of [0, <paramref name="count"/>), cut on multiples of
+    /// <paramref name="unit"/> (whole micro-panels, cache lines) so parts differ by at most one unit; the last part ends at count.
+    /// </summary>
+    public static (int Start, int End) Share(int count, int part, int parts, int unit = 1)
+    {
+        long units = ((long)count + unit - 1) / unit;
+        int start = (int)System.Math.Min(count, units * part / parts * unit);
+        int end = (int)System.Math.Min(count, units * (part + 1) / parts * unit);
+        return (start, end);
+    }
 }
 
 /// <summary>
