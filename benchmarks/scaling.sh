@@ -5,18 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=5; only=""; threads=$(nproc); rounds=2
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --seconds) seconds=$2; shift 2;;
-    --only) only=$2; shift 2;;
-    --threads) threads=$2; shift 2;;
-    --rounds) rounds=$2; shift 2;;
-    *) echo "unknown argument $1" >&2; exit 2;;
-  esac
-done
-configs=../shared/bench/rnn-configs.json
-[ -f "$configs" ] || { echo "missing $configs (the shared folder must sit beside the repository)" >&2; exit 2; }
-dotnet build benchmarks/Rnn.MLNet.Benchmarks -c Release -v quiet -nologo >/dev/null
+source benchmarks/protocol-args.sh
 names=$(/usr/bin/python3 -c "import json; d=json.load(open('$configs')); print(' '.join(c['name'] for c in d['configs']))")
 out=$(mktemp)
 for round in $(seq "$rounds"); do

@@ -78,18 +78,10 @@ internal static class PredictionEngineLatency
         var rng = new Rng(2);
         var input = new Row { Ids = Enumerable.Range(0, seq).Select(_ => rng.NextInt(vocab)).ToArray() };
         for (int i = 0; i < 20; i++) engine.Predict(input);
-        var times = new List<double>();
-        var end = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
-        while (Stopwatch.GetTimestamp() < end || times.Count < 50)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            engine.Predict(input);
-            times.Add((Stopwatch.GetTimestamp() - t0) / (double)Stopwatch.Frequency);
-        }
-        times.Sort();
+        var times = Timing.Sorted(() => engine.Predict(input), seconds, minRuns: 50);
         double peak = System.Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1);
         Console.WriteLine(FormattableString.Invariant(
-            $"{{\"prediction_engine_us_per_seq\":{times[times.Count / 2] * 1e6:F2},\"prediction_engine_us_p99\":{times[(int)(times.Count * 0.99)] * 1e6:F2},\"prediction_engine_peak_rss_mb\":{peak:F1}}}"));
+            $"{{\"prediction_engine_us_per_seq\":{Timing.Median(times) * 1e6:F2},\"prediction_engine_us_p99\":{Timing.P99(times) * 1e6:F2},\"prediction_engine_peak_rss_mb\":{peak:F1}}}"));
         return 0;
     }
 }

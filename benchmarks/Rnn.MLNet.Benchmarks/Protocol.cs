@@ -78,19 +78,14 @@ internal static class Protocol
             : new Targets<float> { Values = Enumerable.Range(0, B).Select(_ => (float)rng.NextInt(2)).ToArray() };
         var trainer = new Trainer<float>(net, new Adam<float>(1e-3), lm ? LossKind.SoftmaxCrossEntropy : LossKind.SigmoidBinaryCrossEntropy) { ClipNorm = 5 };
         for (int i = 0; i < 3; i++) trainer.TrainStep(batch, targets);
-        var times = new List<double>();
-        long allocated = 0;
-        var end = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
-        while (Stopwatch.GetTimestamp() < end || times.Count < 5)
+        long allocated = 0; // by the steps alone, not by the list of times
+        var times = Timing.Sorted(() =>
         {
             long a0 = GC.GetAllocatedBytesForCurrentThread();
-            long t0 = Stopwatch.GetTimestamp();
             trainer.TrainStep(batch, targets);
-            times.Add((Stopwatch.GetTimestamp() - t0) / (double)Stopwatch.Frequency);
             allocated += GC.GetAllocatedBytesForCurrentThread() - a0;
-        }
-        times.Sort();
-        double median = times[times.Count / 2];
+        }, seconds, minRuns: 5);
+        double median = Timing.Median(times);
         return new()
         {
             ["tokens_per_s"] = System.Math.Round(B * T / median, 1), ["step_ms_median"] = System.Math.Round(median * 1e3, 3), ["steps"] = times.Count,
@@ -108,18 +103,10 @@ internal static class Protocol
         var batch = SequenceBatch<float>.FromTokens(x, 1, c.Seq);
         float Run() => Losses.SigmoidBinaryCrossEntropy.Sigmoid(net.Forward(batch)[0]);
         for (int i = 0; i < 20; i++) Run();
-        var times = new List<double>();
-        var end = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
-        while (Stopwatch.GetTimestamp() < end || times.Count < 50)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            Run();
-            times.Add((Stopwatch.GetTimestamp() - t0) / (double)Stopwatch.Frequency);
-        }
-        times.Sort();
+        var times = Timing.Sorted(() => Run(), seconds, minRuns: 50);
         var r = new Dictionary<string, object>
         {
-            ["us_per_seq"] = System.Math.Round(times[times.Count / 2] * 1e6, 2), ["us_p99"] = System.Math.Round(times[(int)(times.Count * 0.99)] * 1e6, 2),
+            ["us_per_seq"] = System.Math.Round(Timing.Median(times) * 1e6, 2), ["us_p99"] = System.Math.Round(Timing.P99(times) * 1e6, 2),
         };
         // The core path's peak is read before ML.NET is loaded: the PyTorch peer's process holds only its own model too.
         // The PredictionEngine measurement runs in a scoring process of its own and reports that process's peak.
