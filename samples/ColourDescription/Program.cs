@@ -19,7 +19,7 @@ using Rnn.MLNet.Cells;
 using Rnn.MLNet.Data;
 using Rnn.MLNet.SequenceToSequence;
 
-int trainCount = Arg("--train", 3000), testCount = Arg("--test", 500), epochs = Arg("--epochs", 15), seed = Arg("--seed", 4);
+int trainCount = SampleArgs.Int(args, "--train", 3000), testCount = SampleArgs.Int(args, "--test", 500), epochs = SampleArgs.Int(args, "--epochs", 15), seed = SampleArgs.Int(args, "--seed", 4);
 bool feed = args.Contains("--feed");
 var ml = new MLContext(seed: 1);
 IDataView Load(int count, ulong dataSeed) => ml.Data.LoadFromEnumerable(SyntheticTasks.ColourPhrases(count, dataSeed).Select(c => new Colour { Features = c.Features, Phrase = c.Phrase }));
@@ -56,12 +56,6 @@ foreach (var r in rows.Take(8))
 Console.WriteLine($"\nexact match on {rows.Count} held-out colours: {exact:P2}");
 Console.WriteLine(JsonSerializer.Serialize(new { exact_match = exact, held_out = rows.Count, train_seconds = Math.Round(trainSeconds, 1) }));
 return 0;
-
-int Arg(string name, int fallback)
-{
-    int i = Array.IndexOf(args, name);
-    return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture) : fallback;
-}
 
 sealed class Colour
 {

@@ -19,7 +19,7 @@ using Rnn.MLNet.Models;
 using Rnn.MLNet.SequenceToSequence;
 using Rnn.MLNet.Text;
 
-int max = Arg("--max", 999), trainCount = Arg("--train", 800), epochs = Arg("--epochs", 40), beam = Arg("--beam", 4), seed = Arg("--seed", 1);
+int max = SampleArgs.Int(args, "--max", 999), trainCount = SampleArgs.Int(args, "--train", 800), epochs = SampleArgs.Int(args, "--epochs", 40), beam = SampleArgs.Int(args, "--beam", 4), seed = SampleArgs.Int(args, "--seed", 1);
 var ml = new MLContext(seed: 1);
 var (trainPairs, testPairs) = SyntheticTasks.SpelledNumbers(max, trainCount, seed: 1);
 IDataView train = ml.Data.LoadFromEnumerable(trainPairs.Select(p => new Pair { Source = p.Source, Target = p.Target }));
@@ -62,12 +62,6 @@ foreach (var r in rows.Where(r => r.Digits != r.Target).Take(5)) Console.WriteLi
 Console.WriteLine($"\nexact match on {rows.Count} held-out numbers: greedy {greedyExact:P2}, beam {beam} {beamExact:P2}");
 Console.WriteLine(JsonSerializer.Serialize(new { exact_match = beamExact, greedy_exact_match = greedyExact, beam_width = beam, held_out = rows.Count, train_seconds = Math.Round(trainSeconds, 1) }));
 return 0;
-
-int Arg(string name, int fallback)
-{
-    int i = Array.IndexOf(args, name);
-    return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture) : fallback;
-}
 
 sealed class Pair
 {

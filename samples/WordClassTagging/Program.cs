@@ -20,7 +20,7 @@ using Rnn.MLNet;
 using Rnn.MLNet.Data;
 using Rnn.MLNet.Tagging;
 
-int trainCount = Arg("--train", 2000), testCount = Arg("--test", 500), epochs = Arg("--epochs", 5), seed = Arg("--seed", 3);
+int trainCount = SampleArgs.Int(args, "--train", 2000), testCount = SampleArgs.Int(args, "--test", 500), epochs = SampleArgs.Int(args, "--epochs", 5), seed = SampleArgs.Int(args, "--seed", 3);
 var ml = new MLContext(seed: 1);
 IDataView Load(int count, ulong dataSeed) => ml.Data.LoadFromEnumerable(SyntheticTasks.WordClassSentences(count, dataSeed).Select(s => new Sentence { Tokens = s.Tokens, Tags = s.Tags }));
 IDataView train = Load(trainCount, 1), test = Load(testCount, 2);
@@ -65,12 +65,6 @@ Console.WriteLine($"\nheld-out token accuracy {metrics.TokenAccuracy:P2} ({metri
 foreach (var (tag, recall) in metrics.PerTagRecall) Console.WriteLine($"  {tag,-5} recall {recall:P2}");
 Console.WriteLine(JsonSerializer.Serialize(new { token_accuracy = metrics.TokenAccuracy, sentence_accuracy = metrics.SequenceAccuracy, baseline_token_accuracy = baseline, train_seconds = Math.Round(trainSeconds, 1) }));
 return 0;
-
-int Arg(string name, int fallback)
-{
-    int i = Array.IndexOf(args, name);
-    return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture) : fallback;
-}
 
 sealed class Sentence
 {
