@@ -231,7 +231,16 @@ public class NetworkBehaviourTests
     }
 }
 
+/// <summary>
+/// Allocation counts are only meaningful with nothing else running: other test classes share the worker pool (their jobs'
+/// allocations would be counted on the workers, and while they hold the pool ours run on the calling thread) and change
+/// <see cref="Parallelism.MaxThreads"/>. This collection runs after the parallel ones, alone.
+/// </summary>
+[CollectionDefinition(nameof(AllocationCounting), DisableParallelization = true)]
+public sealed class AllocationCounting { }
+
 /// <summary>The steady-state training step allocates nothing on the managed heap (buffers are reused).</summary>
+[Collection(nameof(AllocationCounting))]
 public class AllocationTests
 {
     [Theory]
@@ -261,6 +270,7 @@ public class AllocationTests
     }
 }
 
+[Collection(nameof(AllocationCounting))]
 public class MultiThreadedAllocationTests
 {
     [Fact]
