@@ -738,20 +738,22 @@ internal sealed class PackedB<T> where T : unmanaged, INumber<T>
     /// <see cref="Pack"/> for weights that rarely change (inference): keeps the packed panels when <paramref name="b"/> is the
     /// same memory, used the same way, and still holds bit for bit the values it held when they were packed (compared with
     /// a copy kept for the purpose; a comparison costs a fraction of a packing). Otherwise packs now and keeps a new copy.
+    /// Returns true when it packed (the weights, or how they are used, changed since the last call).
     /// </summary>
-    public void PackReusing(bool transB, int n, int k, ReadOnlyMemory<T> b, int ldb)
+    public bool PackReusing(bool transB, int n, int k, ReadOnlyMemory<T> b, int ldb)
     {
-        if (n == 0 || k == 0) { Pack(transB, n, k, b, ldb); return; }
+        if (n == 0 || k == 0) { Pack(transB, n, k, b, ldb); return true; }
         int extent = ((transB ? n : k) - 1) * ldb + (transB ? k : n);
         if (_snapshotValid && _panelsValid && transB == TransB && n == N && k == K && ldb == Ldb && b.Equals(Source)
             && System.Runtime.InteropServices.MemoryMarshal.AsBytes(b.Span.Slice(0, extent))
                 .SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(_snapshot.AsSpan(0, extent))))
-            return;
+            return false;
         Pack(transB, n, k, b, ldb);
         EnsurePanels();
         if (_snapshot.Length < extent) _snapshot = new T[extent];
         b.Span.Slice(0, extent).CopyTo(_snapshot);
         _snapshotValid = true;
+        return true;
     }
 
     /// <summary>Packs the panels if this matrix has not been packed yet (large matrices on several threads).</summary>

@@ -26,6 +26,11 @@ internal abstract class ParallelJob
 /// spin briefly before sleeping so a steady stream of products does not pay a wake-up each time. Only one caller uses the
 /// pool at a time; a concurrent caller simply runs its job on its own thread.
 /// </summary>
+/// <remarks>
+/// A part handed to a worker is claimed by whoever starts it first: when the caller has finished its own part and a worker
+/// has not yet woken up (a sleeping thread can take a millisecond to be scheduled on a busy or virtualised machine), the
+/// caller runs that part itself instead of waiting. Which thread runs a part never changes its result.
+/// </remarks>
 internal static class WorkerPool
 {
     private static Worker[] s_workers = Array.Empty<Worker>();
@@ -52,10 +57,21 @@ internal static class WorkerPool
             s_error = null;
             Volatile.Write(ref s_pending, parts - 1);
             for (int w = 1; w < parts; w++) s_workers[w - 1].Start(job, w, parts);
-            job.Execute(0, parts);
+            Exception? own = null;
+            try { job.Execute(0, parts); }
+            catch (Exception e) { own = e; }
+            // parts no worker has started yet run here (a worker that wakes later finds them taken)
+            for (int w = 1; w < parts; w++)
+                if (s_workers[w - 1].TryTake())
+                {
+                    try { if (own is null) job.Execute(w, parts); }
+                    catch (Exception e) { own = e; }
+                    finally { Interlocked.Decrement(ref s_pending); }
+                }
             var spin = new SpinWait();
-            while (Volatile.Read(ref s_pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
-            if (s_error is { } e) throw new AggregateException("A matrix kernel worker failed.", e);
+            while (Volatile.Read(ref s_pending) != 0) spin.SpinOnce(sleep1Threshold: -1); // no worker touches the job after this
+            if (own is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(own);
+            if (s_error is { } failure) throw new AggregateException("A matrix kernel worker failed.", failure);
         }
         finally { Volatile.Write(ref s_busy, 0); }
     }
@@ -93,6 +109,7 @@ internal static class WorkerPool
         private readonly ManualResetEventSlim _go = new(false, spinCount: 2000);
         private ParallelJob? _job;
         private int _part, _parts;
+        private int _taken = 1; // 0 while the part handed over by Start waits to be started, 1 once a thread has taken it
         public long AllocatedBytes;
 
         public Worker(int index)
@@ -104,20 +121,24 @@ internal static class WorkerPool
         public void Start(ParallelJob job, int part, int parts)
         {
             _job = job; _part = part; _parts = parts;
+            Volatile.Write(ref _taken, 0); // publishes the fields above to whoever takes the part
             _go.Set();
         }
+
+        /// <summary>Takes the pending part for the calling thread; false when a thread has already taken it.</summary>
+        public bool TryTake() => Interlocked.CompareExchange(ref _taken, 1, 0) == 0;
 
         private void Loop()
         {
             while (true)
             {
                 _go.Wait();
-                _go.Reset();
+                _go.Reset(); // before taking: a Start after this point sets the event again, so no part is missed
+                if (!TryTake()) continue; // the caller ran it (this wake-up came late)
                 try { _job!.Execute(_part, _parts); }
-                catch (Exception e) { s_error = e; }
+                catch (Exception e) { s_error ??= e; }
                 finally
                 {
-                    _job = null;
                     Volatile.Write(ref AllocatedBytes, GC.GetAllocatedBytesForCurrentThread());
                     Interlocked.Decrement(ref s_pending);
                 }
