@@ -12,7 +12,8 @@ namespace Rnn.MLNet.Benchmarks;
 
 /// <summary>
 /// <c>latency-profile [--embed E] [--hidden H] [--seq T] [--vocab V] [--threads N]</c>: where the time of one single-sequence
-/// LSTM classification goes (the protocol's latency row), the whole forward first, then its parts timed one by one.
+/// LSTM classification goes (the protocol's latency row), the whole forward first (the protocol's fixed sequence; without
+/// the per-token input projection cache; a new random sequence each call), then its parts timed one by one.
 /// </summary>
 internal static class LatencyProfile
 {
@@ -24,6 +25,10 @@ internal static class LatencyProfile
         Initializer.Initialize(net, InitScheme.PyTorchDefault, 0);
         var rng = new Rng(0);
         var batch = SequenceBatch<float>.FromTokens(Enumerable.Range(0, T).Select(_ => rng.NextInt(V)).ToArray(), 1, T);
+        // other sequences of random tokens, a new one each call (the cache fills up as the vocabulary is seen)
+        var fresh = Enumerable.Range(0, 256).Select(_ => SequenceBatch<float>.FromTokens(Enumerable.Range(0, T).Select(_ => rng.NextInt(V)).ToArray(), 1, T)).ToArray();
+        int next = 0;
+        long cacheBytes = InferenceCache.TokenProjectionBytes;
         var x = new float[T * E]; var ax = new float[T * GH]; var gates = new float[T * GH];
         var h = new float[(T + 1) * H]; var c = new float[(T + 1) * H]; var tc = new float[T * H];
         var wIh = net.Parameters.Values.AsMemory(net.Parameters["rnn.weight_ih_l0"].Offset, GH * E);
@@ -33,6 +38,8 @@ internal static class LatencyProfile
         var parts = new (string Name, Action Body)[]
         {
             ("whole forward", () => net.Forward(batch)),
+            ("whole forward, token cache off", () => { InferenceCache.TokenProjectionBytes = 0; net.Forward(batch); InferenceCache.TokenProjectionBytes = cacheBytes; }),
+            ("whole forward, new tokens/call", () => net.Forward(fresh[next++ % fresh.Length])),
             ("pack reuse check W_ih+W_hh", () => { pIh.PackReusing(true, GH, E, wIh, E); pHh.PackReusing(true, GH, H, wHh, H); }),
             ("pack W_ih+W_hh afresh", () => { pIh.Pack(true, GH, E, wIh, E); pIh.EnsurePanels(); pHh.Pack(true, GH, H, wHh, H); pHh.EnsurePanels(); }),
             ("ax GEMM [T,E]x[E,4H]", () => { pIh.PackReusing(true, GH, E, wIh, E); Gemm.Multiply(false, T, pIh, x, E, ax, GH, false); }),

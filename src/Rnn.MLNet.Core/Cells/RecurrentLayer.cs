@@ -48,6 +48,7 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     private T[] _dc = Array.Empty<T>();     // [B, H]
     private readonly PackedB<T> _packedHh = new(); // W_hh packed for the step products (forward: h·W_hhᵀ, backward: dah·W_hh)
     private readonly PackedB<T> _packedIh = new(); // W_ih packed for inference, kept while the weights are unchanged
+    private TokenProjectionCache<T>? _tokenCache;  // inference: ax per input token (first layer of a token model)
 
     public RecurrentLayer(CellType cell, int inputSize, int hiddenSize, bool reverse, ParameterStore<T> store, string prefix, string suffix)
     {
@@ -72,6 +73,9 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         };
     }
 
+    /// <summary>Tokens whose input projection the inference cache holds (for tests).</summary>
+    internal int TokenCacheCount => _tokenCache?.Count ?? 0;
+
     private int Position(int step) => Reverse ? _steps - 1 - step : step;
 
     /// <summary>Final hidden state [B, H] of the last forward pass.</summary>
@@ -85,10 +89,12 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     /// <paramref name="h0"/> / <paramref name="c0"/> are [B, H] initial states or empty for zeros. The input is kept by
     /// reference for <see cref="Backward"/> and must not change in between. <paramref name="inference"/> keeps the packed
     /// weight copies from one call to the next while the weights are unchanged (see <see cref="PackedB{T}.PackReusing"/>);
-    /// training packs them afresh every call, since every optimizer step changes them.
+    /// training packs them afresh every call, since every optimizer step changes them. <paramref name="inputKeys"/> [S·B]
+    /// (inference only; may be empty) names the token each input row stands for (−1: none), so that a token's input
+    /// projection is computed once (see <see cref="TokenProjectionCache{T}"/>).
     /// </summary>
     public void Forward(ReadOnlyMemory<T> input, int steps, int batch, int[] lengths, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, Memory<T> output,
-        bool inference = false)
+        bool inference = false, ReadOnlySpan<int> inputKeys = default)
     {
         int H = HiddenSize, GH = GateSize, B = batch;
         _steps = steps; _batch = batch; _lengths = lengths; _input = input; _output = output;
@@ -106,10 +112,23 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         Span<T> ax = _ax.AsSpan(0, steps * B * GH);
         var wIh = _store.Values.AsMemory(_wIh.Offset, _wIh.Size);
         var wHh = _store.Values.AsMemory(_wHh.Offset, _wHh.Size);
+        bool cached = false;
         if (inference)
         {
-            _packedIh.PackReusing(true, GH, InputSize, wIh, InputSize);
-            Gemm.Multiply(false, steps * B, _packedIh, input.Span, InputSize, ax, GH, accumulate: false);
+            bool changed = _packedIh.PackReusing(true, GH, InputSize, wIh, InputSize);
+            if (changed) _tokenCache?.Clear(); // whichever path this call takes, a later cached call must not see old W_ih
+            if (!inputKeys.IsEmpty && InferenceCache.TokenProjectionBytes > 0)
+            {
+                // the rows' tokens are known: copy each token's projection (bias included) when it has one
+                _tokenCache ??= new TokenProjectionCache<T>(InputSize, GH, addHh: !isGru);
+                _tokenCache.Project(inputKeys, input.Span, steps * B, _packedIh, bIh, bHh, changed, ax);
+                cached = true;
+            }
+            else
+            {
+                _tokenCache = null;
+                Gemm.Multiply(false, steps * B, _packedIh, input.Span, InputSize, ax, GH, accumulate: false);
+            }
             _packedHh.PackReusing(true, GH, H, wHh, H);
         }
         else
@@ -117,7 +136,7 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
             Gemm.Multiply(false, true, steps * B, GH, InputSize, input.Span, InputSize, wIh.Span, InputSize, ax, GH, accumulate: false);
             _packedHh.Pack(true, GH, H, wHh, H); // once per sequence, not per step
         }
-        for (int r = 0; r < steps * B; r++)
+        for (int r = 0; r < steps * B && !cached; r++)
         {
             Span<T> row = ax.Slice(r * GH, GH);
             TensorPrimitives.Add(row, bIh, row);
@@ -334,8 +353,8 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         else src.CopyTo(dst);
     }
 
-    internal static void Ensure(ref T[] buffer, int size)
+    internal static void Ensure<TItem>(ref TItem[] buffer, int size)
     {
-        if (buffer.Length < size) buffer = new T[size];
+        if (buffer.Length < size) buffer = new TItem[size];
     }
 }

@@ -70,6 +70,9 @@ internal sealed class RecurrentStack<T> where T : unmanaged, IFloatingPointIeee7
                     yield return (prefix + name, shape);
     }
 
+    /// <summary>Layer l·D + d.</summary>
+    internal RecurrentLayer<T> Layer(int index) => _layers[index];
+
     /// <summary>The input buffer [S, B, I] of the next <see cref="Forward"/>, cleared; the caller fills the valid rows.</summary>
     public Span<T> Input(int steps, int batch)
     {
@@ -84,9 +87,12 @@ internal sealed class RecurrentStack<T> where T : unmanaged, IFloatingPointIeee7
 
     /// <summary>
     /// Runs the stack over <see cref="Input"/>. <paramref name="initialState"/> [L·D, B, H] or null for zeros.
-    /// <paramref name="training"/> turns dropout on (masks drawn from <paramref name="dropoutRng"/>). Returns <see cref="Top"/>.
+    /// <paramref name="training"/> turns dropout on (masks drawn from <paramref name="dropoutRng"/>). <paramref name="inputKeys"/>
+    /// [S·B] (may be empty): the token each input row stands for, −1 for none (inference caches the first layer's projections
+    /// by token). Returns <see cref="Top"/>.
     /// </summary>
-    public ReadOnlySpan<T> Forward(int steps, int batch, int[] lengths, bool training, Rng dropoutRng, RecurrentState<T>? initialState)
+    public ReadOnlySpan<T> Forward(int steps, int batch, int[] lengths, bool training, Rng dropoutRng, RecurrentState<T>? initialState,
+        ReadOnlySpan<int> inputKeys = default)
     {
         _steps = steps; _batch = batch;
         int S = steps, B = batch, DH = OutputSize;
@@ -102,13 +108,15 @@ internal sealed class RecurrentStack<T> where T : unmanaged, IFloatingPointIeee7
                 ReadOnlySpan<T> c0 = initialState is null || initialState.Cell.Length == 0 ? default : initialState.Cell.AsSpan(idx * B * _h, B * _h);
                 if (_d == 1)
                 {
-                    layer.Forward(_x[l].AsMemory(0, S * B * layer.InputSize), S, B, lengths, h0, c0, _x[l + 1].AsMemory(0, S * B * DH), inference: !training);
+                    layer.Forward(_x[l].AsMemory(0, S * B * layer.InputSize), S, B, lengths, h0, c0, _x[l + 1].AsMemory(0, S * B * DH), inference: !training,
+                        inputKeys: l == 0 && !training ? inputKeys : default);
                 }
                 else
                 {
                     Ensure(ref _dirOut[d], S * B * _h);
                     Span<T> o = _dirOut[d].AsSpan(0, S * B * _h);
-                    layer.Forward(_x[l].AsMemory(0, S * B * layer.InputSize), S, B, lengths, h0, c0, _dirOut[d].AsMemory(0, S * B * _h), inference: !training);
+                    layer.Forward(_x[l].AsMemory(0, S * B * layer.InputSize), S, B, lengths, h0, c0, _dirOut[d].AsMemory(0, S * B * _h), inference: !training,
+                        inputKeys: l == 0 && !training ? inputKeys : default);
                     for (int r = 0; r < S * B; r++) o.Slice(r * _h, _h).CopyTo(next.Slice(r * DH + d * _h, _h));
                 }
             }

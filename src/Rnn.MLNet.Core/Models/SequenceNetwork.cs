@@ -33,6 +33,7 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
 
     // Forward caches.
     private SequenceBatch<T>? _batch;
+    private int[] _inputKeys = Array.Empty<int>(); // [S·B] the token of each input row (−1 at padding), for inference caches
     private T[] _headIn = Array.Empty<T>();  // rows read by the head, batch-first: [B·S, D·H] per step, [B, D·H] last step
     private T[] _output = Array.Empty<T>();  // batch-first [B, S, O] or [B, O]
     // Backward scratch.
@@ -60,6 +61,9 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
 
     /// <summary>Another instance over the same weights with its own buffers (for inference on another thread).</summary>
     public SequenceNetwork<T> CloneForInference() => new(Options, Parameters);
+
+    /// <summary>The first recurrent layer (forward direction), for tests.</summary>
+    internal RecurrentLayer<T> FirstLayerForTests => _stack.Layer(0);
 
     /// <summary>Parameter names and shapes, PyTorch style (embedding.weight, rnn.weight_ih_l0, …, head.weight, head.bias).</summary>
     public static IEnumerable<(string Name, int[] Shape)> Layout(NetworkOptions o)
@@ -100,9 +104,16 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         // Input stage → _x[0] [S, B, I0]
         int i0 = Options.RecurrentInputSize;
         Span<T> x0 = _stack.Input(S, B);
+        bool tokens = Options.Input != InputKind.Dense;
+        if (tokens)
+        {
+            RecurrentLayer<T>.Ensure(ref _inputKeys, S * B);
+            _inputKeys.AsSpan(0, S * B).Fill(-1); // padding rows stand for no token
+        }
         for (int b = 0; b < B; b++)
             for (int t = 0; t < batch.Lengths[b]; t++)
             {
+                if (tokens) _inputKeys[t * B + b] = batch.Tokens![b * S + t];
                 Span<T> dst = x0.Slice((t * B + b) * i0, i0);
                 switch (Options.Input)
                 {
@@ -112,7 +123,7 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
                 }
             }
 
-        ReadOnlySpan<T> top = _stack.Forward(S, B, batch.Lengths, training, DropoutRng, initialState);
+        ReadOnlySpan<T> top = _stack.Forward(S, B, batch.Lengths, training, DropoutRng, initialState, tokens ? _inputKeys.AsSpan(0, S * B) : default);
 
         // Head
         ReadOnlySpan<T> w = Parameters.Value(_headW), bias = Parameters.Value(_headB);

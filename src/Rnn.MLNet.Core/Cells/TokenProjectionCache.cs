@@ -1,0 +1,118 @@
+using System;
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using Rnn.MLNet.Math;
+
+namespace Rnn.MLNet.Cells;
+
+/// <summary>
+/// Inference cache of the first layer's input projection per token: ax = x · W_ihᵀ + b_ih (+ b_hh) depends on the input
+/// row x alone, and when the network's input is a token (an embedding row or a one-hot vector) x is a function of the
+/// token. A single-sequence forward pass then copies each token's projection instead of multiplying it again.
+/// </summary>
+/// <remarks>
+/// Exact, never stale: an entry keeps the input row it was computed from and is used only when the current row equals it
+/// bit for bit (so a changed embedding row is recomputed), and all entries are dropped when W_ih or the biases change.
+/// A miss is computed by the same kernel as the uncached product (every element is the same multiply–add chain in the same
+/// order whatever the number of rows), so results are bit-identical with and without the cache. Entries are added until
+/// the cache holds <see cref="InferenceCache.TokenProjectionBytes"/>; past that, misses are computed and not kept.
+/// </remarks>
+internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly int _inputSize, _gateSize;
+    private readonly bool _addHh; // RNN and LSTM fold b_hh into ax; the GRU keeps it apart
+    private int[] _slotOfKey = Array.Empty<int>(); // key → slot + 1 (0: none)
+    private T[] _entries = Array.Empty<T>();      // by slot: [input row (I) | projection (GH)]
+    private int _count;
+    private readonly T[] _bIh, _bHh;              // the biases the entries include
+    private T[] _missX = Array.Empty<T>(), _missOut = Array.Empty<T>();
+    private int[] _missRows = Array.Empty<int>();
+
+    public TokenProjectionCache(int inputSize, int gateSize, bool addHh)
+    {
+        _inputSize = inputSize; _gateSize = gateSize; _addHh = addHh;
+        _bIh = new T[gateSize]; _bHh = new T[gateSize];
+    }
+
+    private int EntrySize => _inputSize + _gateSize;
+
+    /// <summary>Entries kept, for tests.</summary>
+    internal int Count => _count;
+
+    /// <summary>Drops every entry (the weights changed).</summary>
+    public void Clear()
+    {
+        Array.Clear(_slotOfKey);
+        _count = 0;
+    }
+
+    /// <summary>
+    /// Writes ax [rows, GH] for input rows <paramref name="x"/> [rows, I] whose tokens are <paramref name="keys"/> (−1: not
+    /// a token; computed, not kept). <paramref name="wIh"/> is W_ih packed; <paramref name="weightsChanged"/> says whether
+    /// it was packed afresh for this call.
+    /// </summary>
+    public void Project(ReadOnlySpan<int> keys, ReadOnlySpan<T> x, int rows, PackedB<T> wIh, ReadOnlySpan<T> bIh, ReadOnlySpan<T> bHh,
+        bool weightsChanged, Span<T> ax)
+    {
+        int I = _inputSize, GH = _gateSize, E = EntrySize;
+        if (weightsChanged || !Same(bIh, _bIh) || (_addHh && !Same(bHh, _bHh)))
+        {
+            Clear();
+            bIh.CopyTo(_bIh);
+            if (_addHh) bHh.CopyTo(_bHh);
+        }
+
+        int misses = 0;
+        RecurrentLayer<T>.Ensure(ref _missRows, rows);
+        for (int r = 0; r < rows; r++)
+        {
+            int key = keys[r];
+            ReadOnlySpan<T> xr = x.Slice(r * I, I);
+            int slot = key >= 0 && key < _slotOfKey.Length ? _slotOfKey[key] - 1 : -1;
+            if (slot >= 0 && Same(xr, _entries.AsSpan(slot * E, I)))
+            {
+                _entries.AsSpan(slot * E + I, GH).CopyTo(ax.Slice(r * GH, GH));
+                continue;
+            }
+            _missRows[misses++] = r;
+        }
+        if (misses == 0) return;
+
+        // the misses in one product, then the biases, as the uncached path does
+        RecurrentLayer<T>.Ensure(ref _missX, misses * I);
+        RecurrentLayer<T>.Ensure(ref _missOut, misses * GH);
+        for (int i = 0; i < misses; i++) x.Slice(_missRows[i] * I, I).CopyTo(_missX.AsSpan(i * I, I));
+        Gemm.Multiply(false, misses, wIh, _missX.AsSpan(0, misses * I), I, _missOut.AsSpan(0, misses * GH), GH, accumulate: false);
+        long maxEntries = InferenceCache.TokenProjectionBytes / ((long)E * Marshal.SizeOf<T>());
+        for (int i = 0; i < misses; i++)
+        {
+            int r = _missRows[i], key = keys[r];
+            Span<T> row = _missOut.AsSpan(i * GH, GH);
+            TensorPrimitives.Add(row, bIh, row);
+            if (_addHh) TensorPrimitives.Add(row, bHh, row);
+            row.CopyTo(ax.Slice(r * GH, GH));
+            if (key < 0) continue;
+            if (key >= _slotOfKey.Length) Grow(ref _slotOfKey, key + 1);
+            int slot = _slotOfKey[key] - 1; // a slot this key already has (its row changed, or it came twice in this call)
+            if (slot < 0)
+            {
+                if (_count >= maxEntries) continue;
+                slot = _count++;
+                if (_entries.Length < _count * E) Grow(ref _entries, _count * E);
+                _slotOfKey[key] = slot + 1;
+            }
+            x.Slice(r * I, I).CopyTo(_entries.AsSpan(slot * E, I));
+            row.CopyTo(_entries.AsSpan(slot * E + I, GH));
+        }
+    }
+
+    private static bool Same(ReadOnlySpan<T> a, ReadOnlySpan<T> b) => MemoryMarshal.AsBytes(a).SequenceEqual(MemoryMarshal.AsBytes(b));
+
+    private static void Grow<TItem>(ref TItem[] buffer, int needed)
+    {
+        var grown = new TItem[(int)System.Math.Min(Array.MaxLength, System.Math.Max((long)needed, 2L * buffer.Length))];
+        buffer.CopyTo(grown, 0);
+        buffer = grown;
+    }
+}

@@ -1,0 +1,121 @@
+using System;
+using System.Linq;
+using System.Numerics;
+using Rnn.MLNet.Cells;
+using Rnn.MLNet.Math;
+using Rnn.MLNet.Models;
+using Rnn.MLNet.Training;
+using Xunit;
+
+namespace Rnn.MLNet.Tests;
+
+/// <summary>
+/// The per-token input projection cache of inference: outputs bit-identical to the uncached path, never stale after the
+/// embedding, W_ih or a bias changes, and bounded by its memory setting. Alone in a collection: the setting is global.
+/// </summary>
+[Collection(nameof(AllocationCounting))]
+public class InferenceCacheTests
+{
+    private static SequenceNetwork<T> Network<T>(CellType cell, InputKind input, bool bi, int hidden = 40) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var net = new SequenceNetwork<T>(new NetworkOptions
+        {
+            Cell = cell, Input = input, VocabularySize = 30, EmbeddingSize = 12, HiddenSize = hidden, Layers = 2, Bidirectional = bi,
+            OutputSize = 5, Output = OutputMode.PerStep,
+        });
+        Initializer.Initialize(net, InitScheme.PyTorchDefault, 4);
+        return net;
+    }
+
+    private static T[] Run<T>(SequenceNetwork<T> net, SequenceBatch<T> batch, long cacheBytes) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        long saved = InferenceCache.TokenProjectionBytes;
+        InferenceCache.TokenProjectionBytes = cacheBytes;
+        try { return net.Forward(batch).ToArray(); }
+        finally { InferenceCache.TokenProjectionBytes = saved; }
+    }
+
+    private static SequenceBatch<T> RandomBatch<T>(Rng rng, int batch) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        // few distinct tokens, so most rows hit the cache; a batch > 1 has padding
+        var seqs = Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, 3 + rng.NextInt(10)).Select(_ => rng.NextInt(8)).ToArray()).ToArray();
+        return SequenceBatch<T>.FromTokenSequences(seqs);
+    }
+
+    public static TheoryData<CellType, InputKind, bool> Cases => new()
+    {
+        { CellType.Lstm, InputKind.Embedding, false },
+        { CellType.Gru, InputKind.Embedding, true },
+        { CellType.RnnTanh, InputKind.OneHot, false },
+        { CellType.RnnRelu, InputKind.Embedding, true },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void CachedInferenceIsBitIdenticalToTheUncachedPath(CellType cell, InputKind input, bool bi)
+    {
+        Compare<float>(cell, input, bi);
+        Compare<double>(cell, input, bi);
+    }
+
+    private static void Compare<T>(CellType cell, InputKind input, bool bi) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var cached = Network<T>(cell, input, bi);
+        var plain = Network<T>(cell, input, bi);
+        var rng = new Rng(9);
+        foreach (long bytes in new[] { 64L << 20, 3L * 1024 }) // roomy, and full after a few entries (misses not kept)
+            for (int i = 0; i < 30; i++)
+            {
+                var batch = RandomBatch<T>(rng, i % 3 == 0 ? 3 : 1);
+                Assert.Equal(Run(plain, batch, 0), Run(cached, batch, bytes));
+            }
+    }
+
+    [Theory]
+    [InlineData("embedding.weight")]
+    [InlineData("rnn.weight_ih_l0")]
+    [InlineData("rnn.bias_ih_l0")]
+    [InlineData("rnn.bias_hh_l0")]
+    public void AChangedWeightIsSeenOnTheNextCall(string parameter)
+    {
+        var net = Network<float>(CellType.Lstm, InputKind.Embedding, bi: false);
+        var batch = SequenceBatch<float>.FromTokens(new[] { 1, 2, 3, 2, 1, 4 }, 1, 6);
+        var before = Run(net, batch, 64L << 20);
+        Assert.Equal(before, Run(net, batch, 64L << 20)); // served from the cache
+        var p = net.Parameters[parameter];
+        // token 2's embedding row, or one weight / bias entry of the first layer
+        int index = parameter == "embedding.weight" ? 2 * 12 + 5 : 3;
+        net.Parameters.Value(p)[index] += 0.25f;
+        var after = Run(net, batch, 64L << 20);
+        Assert.NotEqual(before, after);
+        Assert.Equal(Run(net, batch, 0), after);
+    }
+
+    [Fact]
+    public void TrainingBetweenPredictionsIsSeen()
+    {
+        var net = Network<float>(CellType.Gru, InputKind.Embedding, bi: false);
+        var batch = SequenceBatch<float>.FromTokens(new[] { 5, 6, 7, 5 }, 1, 4);
+        var before = Run(net, batch, 64L << 20);
+        var trainer = new Trainer<float>(net, new Adam<float>(1e-2), LossKind.SoftmaxCrossEntropy);
+        trainer.TrainStep(batch, new Targets<float> { Classes = new[] { 1, 2, 3, 4 } });
+        var after = Run(net, batch, 64L << 20);
+        Assert.NotEqual(before, after);
+        Assert.Equal(Run(net, batch, 0), after);
+    }
+
+    [Fact]
+    public void TheCacheKeepsNoMoreEntriesThanItsBudgetAllows()
+    {
+        var net = Network<float>(CellType.Lstm, InputKind.Embedding, bi: false);
+        int entryBytes = (12 + 4 * 40) * sizeof(float);
+        var layer = net.FirstLayerForTests;
+        var all = SequenceBatch<float>.FromTokens(Enumerable.Range(0, 30).ToArray(), 1, 30);
+        Run(net, all, 5L * entryBytes);
+        Assert.Equal(5, layer.TokenCacheCount);
+        Run(net, all, 64L << 20);
+        Assert.Equal(30, layer.TokenCacheCount);
+        Run(net, all, 0); // off: the cache is dropped
+        Assert.Equal(0, layer.TokenCacheCount);
+    }
+}
