@@ -112,35 +112,29 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         Span<T> ax = _ax.AsSpan(0, steps * B * GH);
         var wIh = _store.Values.AsMemory(_wIh.Offset, _wIh.Size);
         var wHh = _store.Values.AsMemory(_wHh.Offset, _wHh.Size);
-        bool cached = false;
         if (inference)
         {
-            bool changed = _packedIh.PackReusing(true, GH, InputSize, wIh, InputSize);
-            if (changed) _tokenCache?.Clear(); // whichever path this call takes, a later cached call must not see old W_ih
+            // a change of W_ih drops the token cache whichever path this call takes, so no later call sees old W_ih
+            if (_packedIh.PackReusing(true, GH, InputSize, wIh, InputSize)) _tokenCache?.Clear();
             if (!inputKeys.IsEmpty && InferenceCache.TokenProjectionBytes > 0)
             {
-                // the rows' tokens are known: copy each token's projection (bias included) when it has one
+                // the rows' tokens are known: copy each token's projection (biases included) when it has one
                 _tokenCache ??= new TokenProjectionCache<T>(InputSize, GH, addHh: !isGru);
-                _tokenCache.Project(inputKeys, input.Span, steps * B, _packedIh, bIh, bHh, changed, ax);
-                cached = true;
+                _tokenCache.Project(inputKeys, input.Span, steps * B, _packedIh, bIh, bHh, ax);
             }
             else
             {
                 _tokenCache = null;
                 Gemm.Multiply(false, steps * B, _packedIh, input.Span, InputSize, ax, GH, accumulate: false);
+                AddInputBiases(ax, steps * B, bIh, bHh, addHh: !isGru);
             }
             _packedHh.PackReusing(true, GH, H, wHh, H);
         }
         else
         {
             Gemm.Multiply(false, true, steps * B, GH, InputSize, input.Span, InputSize, wIh.Span, InputSize, ax, GH, accumulate: false);
+            AddInputBiases(ax, steps * B, bIh, bHh, addHh: !isGru);
             _packedHh.Pack(true, GH, H, wHh, H); // once per sequence, not per step
-        }
-        for (int r = 0; r < steps * B && !cached; r++)
-        {
-            Span<T> row = ax.Slice(r * GH, GH);
-            TensorPrimitives.Add(row, bIh, row);
-            if (!isGru) TensorPrimitives.Add(row, bHh, row);
         }
 
         CopyOrZero(h0, _h.AsSpan(0, B * H));
@@ -167,6 +161,18 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
             RunRows(forward: true, k, B);
         }
         _output = default;
+    }
+
+    /// <summary>Adds b_ih (and b_hh when <paramref name="addHh"/>) to each of the first <paramref name="rows"/> rows of ax [rows, GH].</summary>
+    internal static void AddInputBiases(Span<T> ax, int rows, ReadOnlySpan<T> bIh, ReadOnlySpan<T> bHh, bool addHh)
+    {
+        int gh = bIh.Length;
+        for (int r = 0; r < rows; r++)
+        {
+            Span<T> row = ax.Slice(r * gh, gh);
+            TensorPrimitives.Add(row, bIh, row);
+            if (addHh) TensorPrimitives.Add(row, bHh, row);
+        }
     }
 
     // Per-sequence work of step k, rows [b0, b1) of the batch. Rows are independent, so large batches split them

@@ -1,6 +1,5 @@
 using System;
 using System.Numerics;
-using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using Rnn.MLNet.Math;
 
@@ -49,14 +48,13 @@ internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPoin
 
     /// <summary>
     /// Writes ax [rows, GH] for input rows <paramref name="x"/> [rows, I] whose tokens are <paramref name="keys"/> (−1: not
-    /// a token; computed, not kept). <paramref name="wIh"/> is W_ih packed; <paramref name="weightsChanged"/> says whether
-    /// it was packed afresh for this call.
+    /// a token; computed, not kept). <paramref name="wIh"/> is W_ih packed; the caller calls <see cref="Clear"/> when W_ih
+    /// changed (the biases are checked here).
     /// </summary>
-    public void Project(ReadOnlySpan<int> keys, ReadOnlySpan<T> x, int rows, PackedB<T> wIh, ReadOnlySpan<T> bIh, ReadOnlySpan<T> bHh,
-        bool weightsChanged, Span<T> ax)
+    public void Project(ReadOnlySpan<int> keys, ReadOnlySpan<T> x, int rows, PackedB<T> wIh, ReadOnlySpan<T> bIh, ReadOnlySpan<T> bHh, Span<T> ax)
     {
         int I = _inputSize, GH = _gateSize, E = EntrySize;
-        if (weightsChanged || !Same(bIh, _bIh) || (_addHh && !Same(bHh, _bHh)))
+        if (!Same(bIh, _bIh) || (_addHh && !Same(bHh, _bHh)))
         {
             Clear();
             bIh.CopyTo(_bIh);
@@ -84,13 +82,12 @@ internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPoin
         RecurrentLayer<T>.Ensure(ref _missOut, misses * GH);
         for (int i = 0; i < misses; i++) x.Slice(_missRows[i] * I, I).CopyTo(_missX.AsSpan(i * I, I));
         Gemm.Multiply(false, misses, wIh, _missX.AsSpan(0, misses * I), I, _missOut.AsSpan(0, misses * GH), GH, accumulate: false);
+        RecurrentLayer<T>.AddInputBiases(_missOut, misses, bIh, bHh, _addHh);
         long maxEntries = InferenceCache.TokenProjectionBytes / ((long)E * Marshal.SizeOf<T>());
         for (int i = 0; i < misses; i++)
         {
             int r = _missRows[i], key = keys[r];
             Span<T> row = _missOut.AsSpan(i * GH, GH);
-            TensorPrimitives.Add(row, bIh, row);
-            if (_addHh) TensorPrimitives.Add(row, bHh, row);
             row.CopyTo(ax.Slice(r * GH, GH));
             if (key < 0) continue;
             if (key >= _slotOfKey.Length) Grow(ref _slotOfKey, key + 1);
