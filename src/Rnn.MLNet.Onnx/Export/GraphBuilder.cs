@@ -48,6 +48,14 @@ internal sealed class GraphBuilder
         return name;
     }
 
+    /// <summary>A scalar int64 constant (rank 0).</summary>
+    public string ScalarInt64(string hint, long value)
+    {
+        string name = Fresh(hint);
+        Graph.Initializers.Add(OnnxTensor.FromInt64s(name, new[] { value }));
+        return name;
+    }
+
     public void Input(string name, OnnxType type, params object[] dims) => Graph.Inputs.Add(OnnxValueInfo.Of(Reserve(name), type, dims));
 
     /// <summary>Declares a graph output; the node producing it must have been given the same name.</summary>
@@ -75,6 +83,8 @@ internal sealed class GraphBuilder
         Node(op, inputs, 1, output is null ? null : new[] { output }, attributes)[0];
 
     public string Transpose(string x, params long[] perm) => Op("Transpose", new[] { x }, null, OnnxAttribute.IntList("perm", perm));
+
+    public string Transpose(string x, long a, long b, long c, string output) => Op("Transpose", new[] { x }, output, OnnxAttribute.IntList("perm", a, b, c));
 
     public string Reshape(string x, params long[] shape) => Op("Reshape", new[] { x, Int64s("shape", shape) });
 
