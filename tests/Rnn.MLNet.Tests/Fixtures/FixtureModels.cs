@@ -70,7 +70,18 @@ public static class FixtureModels
     private sealed class TagsOut { public uint[] PredictedTags { get; set; } = Array.Empty<uint>(); }
 
     /// <summary>One fixture: how it is trained (with the code of the day), the rows it is scored on, how its outputs read as lines.</summary>
-    public sealed record Fixture(string Name, Func<MLContext, (ITransformer Model, DataViewSchema Schema)> Train, Func<MLContext, IDataView> Inputs, Func<MLContext, IDataView, string[]> Lines);
+    public sealed record Fixture(string Name, Func<MLContext, (ITransformer Model, DataViewSchema Schema)> Train, Func<MLContext, IDataView> Inputs, Func<MLContext, IDataView, string[]> Lines)
+    {
+        /// <summary>Gets back to the model object from a loaded transformer (<c>XModel.FromTransformer</c>).</summary>
+        public Func<ITransformer, object> ModelOf => Name switch
+        {
+            "language-model" => RnnLanguageModel.FromTransformer,
+            "sequence-regressor" => SequenceRegressionModel.FromTransformer,
+            "sequence-to-sequence" or "vector-to-sequence" => SequenceGeneratorModel.FromTransformer,
+            "tagger" => SequenceTaggerModel.FromTransformer,
+            _ => TextClassifierModel.FromTransformer,
+        };
+    }
 
     private static string F(float v) => v.ToString("R", CultureInfo.InvariantCulture);
 

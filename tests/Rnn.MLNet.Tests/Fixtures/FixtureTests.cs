@@ -21,6 +21,8 @@ public class FixtureTests
         string[] expected = File.ReadAllLines(Path.Combine(CommittedDirectory, name + ".expected.txt"));
         string[] actual = FixtureModels.ScoreSaved(fixture, CommittedDirectory);
         AssertSameLines(expected, actual);
+        var loaded = new Microsoft.ML.MLContext().Model.Load(Path.Combine(CommittedDirectory, name + ".zip"), out _);
+        Assert.NotNull(fixture.ModelOf(loaded));
     }
 
     /// <summary>Trains, saves and reloads every component; with RNN_MLNET_WRITE_FIXTURES set, into that folder (how the fixtures were made).</summary>
