@@ -72,8 +72,22 @@ internal static class ModelPersistence
         var bytes = new byte[base64.Length / 4 * 3 + 3];
         if (!Convert.TryFromBase64Chars(base64, bytes, out int written))
             throw new InvalidDataException($"The Rnn.MLNet {TModel.Description} inside the ML.NET model is corrupt: its payload is not valid base64.");
-        try { return ModelFile.Read(bytes.AsSpan(0, written)); }
+        var data = bytes.AsSpan(0, written);
+        CheckFormatVersion<TModel>(data);
+        try { return ModelFile.Read(data); }
         catch (InvalidDataException e) { throw new InvalidDataException($"The Rnn.MLNet {TModel.Description} inside the ML.NET model is corrupt: {e.Message}", e); }
+    }
+
+    /// <summary>A payload written by another Rnn.MLNet: says which, and what this version reads.</summary>
+    private static void CheckFormatVersion<TModel>(ReadOnlySpan<byte> data) where TModel : class, IPipelineModel<TModel>
+    {
+        if (data.Length < 12 || !data[..8].SequenceEqual("RNNMLNET"u8)) return; // not a model at all: ModelFile.Read says so
+        uint version = BitConverter.ToUInt32(data.Slice(8, 4));
+        if (version is ModelFile.FormatVersion or ModelFile.EncoderDecoderFormatVersion) return;
+        string by = version > ModelFile.EncoderDecoderFormatVersion ? "a newer" : "an older";
+        throw new InvalidDataException(
+            $"The Rnn.MLNet {TModel.Description} inside the ML.NET model was saved by {by} Rnn.MLNet (model format {version}); this version " +
+            $"reads formats {ModelFile.FormatVersion} and {ModelFile.EncoderDecoderFormatVersion}." + (version > ModelFile.EncoderDecoderFormatVersion ? " Update the Rnn.MLNet package to load it." : ""));
     }
 
     /// <summary>
