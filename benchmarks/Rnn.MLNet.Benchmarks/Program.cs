@@ -26,7 +26,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "latency-profile") return LatencyProfile.Run(args);
         if (args.Length > 0 && args[0] == "fuzz") return LongRuns.Fuzz(args);
         if (args.Length > 0 && args[0] == "soak") return LongRuns.Soak(args);
-        if (args.Length > 1 && args[0] == "model-load") return ModelSize.Load(args[1]);
+        if (args.Length > 1 && args[0] == "model-load") return ModelSize.Load(args[1], args.Length > 2 ? args[2] : null);
         if (args.Length > 4 && args[0] == "prediction-engine") return PredictionEngineLatency.Score(args);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;

@@ -97,6 +97,33 @@ public class ModelErrorTests
     }
 
     [Fact]
+    public void ACorruptPackedPayloadSaysWhatIsWrong()
+    {
+        // Today's payload form: 15 bits per char after the marker U+C000 (UTF-16 in the .zip).
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(SyntheticData.Sentiment(40, 1).Select(r => new Review { Label = r.Label, Text = r.Text }));
+        var model = ml.BinaryClassification.Trainers.RnnText(new RnnTextClassifierOptions { HiddenSize = 4, EmbeddingSize = 4, Epochs = 1, Seed = 1 }).Fit(data);
+        string saved = Path.Combine(Path.GetTempPath(), $"rnn-packed-{Guid.NewGuid():N}.zip");
+        ml.Model.Save(model, data.Schema, saved);
+        string flipped = Rewrite(saved, b =>
+        {
+            int at = b.AsSpan().IndexOf(new byte[] { 0x00, 0xC0 });
+            if (at >= 0) b[at + 2 * 100] ^= 1; // one char well inside the data, still inside the alphabet
+            return b;
+        });
+        string truncated = Rewrite(saved, b => Replace(b, "\uC000\u4000", "\uC000\u4001"));
+        try
+        {
+            Assert.Equal(model.Model.Predict("great"), TextClassifierModel.FromTransformer(new MLContext().Model.Load(saved, out _)).Predict("great"));
+            var e = Assert.Throws<InvalidDataException>(() => TextClassifierModel.FromTransformer(new MLContext().Model.Load(flipped, out _)));
+            Assert.StartsWith("The Rnn.MLNet text classifier inside the ML.NET model is corrupt: Checksum mismatch", e.Message, StringComparison.Ordinal);
+            e = Assert.Throws<InvalidDataException>(() => TextClassifierModel.FromTransformer(new MLContext().Model.Load(truncated, out _)));
+            Assert.StartsWith("The Rnn.MLNet text classifier inside the ML.NET model is corrupt: the payload announces", e.Message, StringComparison.Ordinal);
+        }
+        finally { File.Delete(saved); File.Delete(flipped); File.Delete(truncated); }
+    }
+
+    [Fact]
     public void AModelFileOfAnotherVersionNamesTheVersionAndWhatThisOneReads()
     {
         // The payload's header "RNNMLNET" + format 1 is "Uk5OTUxORVQBAAAA" in base64; format 7 is "…HAAAA", format 0 "…AAAAA".
