@@ -25,7 +25,15 @@ public sealed class RnnTextClassificationTransformer : ChainedTransformer
     {
         Model = model;
         TrainingResult = result;
+        InputColumnName = inputColumn;
+        InputIsKey = isKey;
     }
+
+    /// <summary>The column the classifier reads (text, tokens or ids), for transforms that read it too (explanations).</summary>
+    internal string InputColumnName { get; }
+
+    /// <summary>The token column holds keys (read through their key values).</summary>
+    internal bool InputIsKey { get; }
 
     private static TransformerChain<ITransformer> Fit(MLContext ml, TextClassifierModel model, DataViewSchema inputSchema, string inputColumn, bool isKey)
     {
