@@ -3,7 +3,7 @@ using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using Rnn.MLNet.Explanations;
+using Rnn.MLNet.Persistence;
 using Rnn.MLNet.Serialization;
 using Rnn.MLNet.TextClassification;
 
@@ -67,8 +67,15 @@ public sealed record TextExplanation(string[] Tokens, float[] Contributions, str
 /// Explains a <see cref="TextClassifierModel"/>'s predictions token by token (integrated gradients through the embedding,
 /// or occlusion). Thread-safe: each concurrent caller gets its own <see cref="TokenExplainer{T}"/>.
 /// </summary>
-public sealed class TextClassifierExplainer
+public sealed class TextClassifierExplainer : IPipelineModel<TextClassifierExplainer>
 {
+    /// <summary>The <c>kind</c> of its payload: the classifier's model file with the explanation settings beside it.</summary>
+    internal const string Kind = "text-classifier-explainer";
+
+    static string IPipelineModel<TextClassifierExplainer>.Kind => Kind;
+    static string IPipelineModel<TextClassifierExplainer>.Description => "text classifier explainer";
+    static TextClassifierExplainer IPipelineModel<TextClassifierExplainer>.FromFile(ModelFile file) => FromFile(file);
+
     private readonly ConcurrentBag<TokenExplainer<float>> _free = new();
     private readonly TokenExplainerOptions _core;
 
@@ -146,6 +153,7 @@ public sealed class TextClassifierExplainer
     internal ModelFile ToFile()
     {
         var file = Model.ToFile();
+        file.Properties["kind"] = Kind;
         file.Properties[MethodProperty] = _options.Method.ToString();
         file.Properties[StepsProperty] = _options.Steps.ToString(CultureInfo.InvariantCulture);
         file.Properties[ToleranceProperty] = _options.Tolerance.ToString("R", CultureInfo.InvariantCulture);
@@ -157,6 +165,8 @@ public sealed class TextClassifierExplainer
     internal static TextClassifierExplainer FromFile(ModelFile file)
     {
         string Prop(string k) => file.RequireProperty(k);
+        if (Prop("kind") != Kind) throw new System.IO.InvalidDataException($"The model is a '{Prop("kind")}', not a text classifier explainer.");
+        file.Properties["kind"] = TextClassifierModel.Kind; // the rest of the file is the classifier's
         if (!Enum.TryParse<AttributionMethod>(Prop(MethodProperty), out var method)) throw new System.IO.InvalidDataException($"Unknown attribution method '{Prop(MethodProperty)}'.");
         if (!int.TryParse(Prop(StepsProperty), NumberStyles.Integer, CultureInfo.InvariantCulture, out int steps)
             || !int.TryParse(Prop(MaximumStepsProperty), NumberStyles.Integer, CultureInfo.InvariantCulture, out int maxSteps)

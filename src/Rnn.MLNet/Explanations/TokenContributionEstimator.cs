@@ -5,6 +5,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 using Rnn.MLNet.Infrastructure;
+using Rnn.MLNet.Persistence;
 using Rnn.MLNet.TextClassification;
 
 namespace Rnn.MLNet.Explanations;
@@ -59,31 +60,23 @@ public sealed class TokenContributionEstimator : IEstimator<TokenContributionTra
         var o = _explainer.Options;
         foreach (var name in new[] { o.TokensColumnName, o.ContributionsColumnName })
             if (name.StartsWith("RnnMLNet.", StringComparison.Ordinal)) throw new ArgumentException($"Output column '{name}': names starting with 'RnnMLNet.' are reserved.");
-        string payload = Payload.Encode(_explainer.ToFile());
+        string payload = ModelPersistence.Encode(_explainer.ToFile());
         var kind = _classifier.Model.InputKind;
-        var chain = new EstimatorChain<ITransformer>();
-        var temporaries = new List<string> { Payload.PayloadColumn, TokenContributionColumns.Tokens, TokenContributionColumns.Contributions };
-        if (kind == TextClassification.TokenInputKind.Text)
+        var chain = kind == TokenInputKind.Text
+            ? PipelineChain.TextHead(_ml, payload, _classifier.InputColumnName)
+            : PipelineChain.VectorHead(_ml, payload, PipelineChain.TokenConversion(_ml, _classifier.InputColumnName, kind, _classifier.InputIsKey));
+        var temporaries = PipelineChain.HeadColumns(kind == TokenInputKind.Text ? PipelineChain.TextColumn : PipelineChain.TokensColumn).ToList();
+        chain = chain.Append(kind switch
         {
-            chain = chain.Append<ITransformer>(_ml.Transforms.CopyColumns(Payload.TextColumn, _classifier.InputColumnName))
-                .Append<ITransformer>(_ml.Transforms.Expression(Payload.PayloadColumn, Payload.Expression(payload), Payload.TextColumn))
-                .Append<ITransformer>(_ml.Transforms.CustomMapping<TextClassifierInput, TokenContributionColumns>(TokenContributionFactory.Map, TokenContributionFactory.Contract));
-            temporaries.Add(Payload.TextColumn);
-        }
-        else
-        {
-            chain = chain.Append<ITransformer>(RnnTextClassificationTransformer.TokenConversion(_ml, _classifier.InputColumnName, kind, _classifier.InputIsKey))
-                .Append<ITransformer>(_ml.Transforms.CustomMapping<NoColumns, ConstantColumn>(ConstantColumnFactory.Map, ConstantColumnFactory.Contract))
-                .Append<ITransformer>(_ml.Transforms.Expression(Payload.PayloadColumn, Payload.Expression(payload), Payload.ConstantColumn));
-            chain = kind == TextClassification.TokenInputKind.Tokens
-                ? chain.Append<ITransformer>(_ml.Transforms.CustomMapping<TokenStringsInput, TokenContributionColumns>(TokenContributionFactory.MapTokens, TokenStringsContributionFactory.Contract))
-                : chain.Append<ITransformer>(_ml.Transforms.CustomMapping<TokenIdsInput, TokenContributionColumns>(TokenContributionFactory.MapIds, TokenIdsContributionFactory.Contract));
-            temporaries.Add(Payload.TokensColumn);
-            temporaries.Add(Payload.ConstantColumn);
-        }
+            TokenInputKind.Text => new TextContributionMapping().Estimator(_ml),
+            TokenInputKind.Tokens => new TokenStringsContributionMapping().Estimator(_ml),
+            _ => new TokenIdsContributionMapping().Estimator(_ml),
+        });
         chain = chain.Append<ITransformer>(_ml.Transforms.CopyColumns(o.TokensColumnName, TokenContributionColumns.Tokens))
             .Append<ITransformer>(_ml.Transforms.CopyColumns(o.ContributionsColumnName, TokenContributionColumns.Contributions));
-        return chain.Append<ITransformer>(_ml.Transforms.DropColumns(temporaries.ToArray()));
+        temporaries.Add(TokenContributionColumns.Tokens);
+        temporaries.Add(TokenContributionColumns.Contributions);
+        return PipelineChain.Finish(_ml, chain, temporaries);
     }
 }
 
@@ -96,65 +89,42 @@ public sealed class TokenContributionTransformer : ChainedTransformer
     /// <summary>The explainer (for explaining single texts outside a pipeline).</summary>
     public TextClassifierExplainer Explainer { get; }
 
-    internal TokenContributionTransformer(TextClassifierExplainer explainer, TransformerChain<ITransformer> chain) : base(chain) => Explainer = explainer;
-}
-
-/// <summary>CustomMapping output: the tokens and their contributions (private column names, copied to the requested ones).</summary>
-public sealed class TokenContributionColumns
-{
-    internal const string Tokens = "RnnMLNet.ExplainedTokens", Contributions = "RnnMLNet.Contributions";
-
-    /// <summary>The tokens the model read.</summary>
-    [ColumnName(Tokens)] public string[] TokenTexts { get; set; } = Array.Empty<string>();
-
-    /// <summary>Each token's contribution to the explained logit.</summary>
-    [ColumnName(Contributions)] public float[] Values { get; set; } = Array.Empty<float>();
-}
-
-/// <summary>Per-token contributions of a text classifier over a text column (contract <c>Rnn.MLNet.TokenContributions.Text.v1</c>).</summary>
-[CustomMappingFactoryAttribute(Contract)]
-public sealed class TokenContributionFactory : CustomMappingFactory<TextClassifierInput, TokenContributionColumns>
-{
-    /// <summary>The contract name saved in the model.</summary>
-    public const string Contract = "Rnn.MLNet.TokenContributions.Text.v1";
-
-    /// <inheritdoc />
-    public override Action<TextClassifierInput, TokenContributionColumns> GetMapping() => Map;
-
-    internal static void Map(TextClassifierInput input, TokenContributionColumns output) =>
-        Write(Payload.Decode(input.Model, TextClassifierExplainer.FromFile).Explain(input.Text.ToString()), output);
-
-    internal static void MapTokens(TokenStringsInput input, TokenContributionColumns output) =>
-        Write(Payload.Decode(input.Model, TextClassifierExplainer.FromFile).ExplainTokens(input.Tokens), output);
-
-    internal static void MapIds(TokenIdsInput input, TokenContributionColumns output) =>
-        Write(Payload.Decode(input.Model, TextClassifierExplainer.FromFile).ExplainIds(input.Tokens), output);
-
-    private static void Write(TextExplanation e, TokenContributionColumns output)
+    internal TokenContributionTransformer(TextClassifierExplainer explainer, TransformerChain<ITransformer> chain) : base(chain)
     {
-        output.TokenTexts = e.Tokens;
-        output.Values = e.Contributions;
+        Explainer = explainer;
+        ModelPersistence.Adopt(Chain, explainer);
     }
 }
 
-/// <summary>Per-token contributions over a token-string or key column (contract <c>Rnn.MLNet.TokenContributions.Tokens.v1</c>).</summary>
-[CustomMappingFactoryAttribute(Contract)]
-public sealed class TokenStringsContributionFactory : CustomMappingFactory<TokenStringsInput, TokenContributionColumns>
+/// <summary>CustomMapping output: the tokens and their contributions (private column names, copied to the requested ones).</summary>
+internal sealed class TokenContributionColumns
 {
-    /// <summary>The contract name saved in the model.</summary>
-    public const string Contract = "Rnn.MLNet.TokenContributions.Tokens.v1";
+    internal const string Tokens = "RnnMLNet.ExplainedTokens", Contributions = "RnnMLNet.Contributions";
 
-    /// <inheritdoc />
-    public override Action<TokenStringsInput, TokenContributionColumns> GetMapping() => TokenContributionFactory.MapTokens;
+    [ColumnName(Tokens)] public string[] TokenTexts { get; set; } = Array.Empty<string>();
+    [ColumnName(Contributions)] public float[] Values { get; set; } = Array.Empty<float>();
+
+    public void Set(TextExplanation e)
+    {
+        TokenTexts = e.Tokens;
+        Values = e.Contributions;
+    }
 }
 
-/// <summary>Per-token contributions over a token-id column (contract <c>Rnn.MLNet.TokenContributions.Ids.v1</c>).</summary>
-[CustomMappingFactoryAttribute(Contract)]
-public sealed class TokenIdsContributionFactory : CustomMappingFactory<TokenIdsInput, TokenContributionColumns>
+[CustomMappingFactoryAttribute("Rnn.MLNet.TokenContributions.Text.v1")]
+internal sealed class TextContributionMapping : RnnMapping<TextInput, TextClassifierExplainer, TokenContributionColumns>
 {
-    /// <summary>The contract name saved in the model.</summary>
-    public const string Contract = "Rnn.MLNet.TokenContributions.Ids.v1";
+    protected override void Map(TextClassifierExplainer model, TextInput input, TokenContributionColumns output) => output.Set(model.Explain(input.Text.ToString()));
+}
 
-    /// <inheritdoc />
-    public override Action<TokenIdsInput, TokenContributionColumns> GetMapping() => TokenContributionFactory.MapIds;
+[CustomMappingFactoryAttribute("Rnn.MLNet.TokenContributions.Tokens.v1")]
+internal sealed class TokenStringsContributionMapping : RnnMapping<TokenStringsInput, TextClassifierExplainer, TokenContributionColumns>
+{
+    protected override void Map(TextClassifierExplainer model, TokenStringsInput input, TokenContributionColumns output) => output.Set(model.ExplainTokens(input.Tokens));
+}
+
+[CustomMappingFactoryAttribute("Rnn.MLNet.TokenContributions.Ids.v1")]
+internal sealed class TokenIdsContributionMapping : RnnMapping<TokenIdsInput, TextClassifierExplainer, TokenContributionColumns>
+{
+    protected override void Map(TextClassifierExplainer model, TokenIdsInput input, TokenContributionColumns output) => output.Set(model.ExplainIds(input.Tokens));
 }
