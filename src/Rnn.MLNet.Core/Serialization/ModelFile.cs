@@ -31,7 +31,9 @@ namespace Rnn.MLNet.Serialization;
 /// Version 2 holds an <see cref="EncoderDecoderNetwork{T}"/>: the same layout with the network fields replaced by
 /// <c>i32 ×9 cell, source kind, source vocabulary, features, target vocabulary, embedding, hidden, layers, attention;
 /// u8 bidirectional encoder; u8 feed features every step; f32 dropout</c> and the weights in
-/// <see cref="EncoderDecoderNetwork{T}.Layout"/> order. Sequence networks are still written as version 1.
+/// <see cref="EncoderDecoderNetwork{T}.Layout"/> order. Version 3 is version 1 with, after the dropout,
+/// <c>i32 ×3 character vocabulary, character embedding, character hidden; f32 input dropout</c>: written only for sequence
+/// networks with character features or input dropout, so every other sequence network is still written as version 1.
 /// Every length is checked against the bytes that remain before anything is allocated, so a truncated or corrupt file
 /// ends in <see cref="InvalidDataException"/> and never in a huge allocation.
 /// </remarks>
@@ -44,6 +46,11 @@ public sealed class ModelFile
 
     /// <summary>Format version of encoder–decoder files.</summary>
     public const uint EncoderDecoderFormatVersion = 2;
+
+    /// <summary>Format version of sequence networks with character features or input dropout.</summary>
+    public const uint CharacterFeaturesFormatVersion = 3;
+
+    private bool NeedsVersion3 => _network is { } n && (n.HasCharacterFeatures || n.InputDropout > 0);
 
     private readonly NetworkOptions? _network;
     private readonly EncoderDecoderOptions? _encoderDecoder;
@@ -168,6 +175,14 @@ public sealed class ModelFile
                     w.Write(v);
                 w.Write(o.Bidirectional ? (byte)1 : (byte)0);
                 w.Write(o.Dropout);
+                if (NeedsVersion3)
+                {
+                    bool chars = o.HasCharacterFeatures;
+                    w.Write(o.CharacterVocabularySize);
+                    w.Write(chars ? o.CharacterEmbeddingSize : 0);
+                    w.Write(chars ? o.CharacterHiddenSize : 0);
+                    w.Write(o.InputDropout);
+                }
             }
             w.Write(Properties.Count);
             foreach (var kv in Properties) { WriteString(w, kv.Key); WriteString(w, kv.Value); }
@@ -185,7 +200,7 @@ public sealed class ModelFile
         var bytes = payload.GetBuffer().AsSpan(0, (int)payload.Length);
         using var bw = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
         bw.Write(Magic);
-        bw.Write(IsEncoderDecoder ? EncoderDecoderFormatVersion : FormatVersion);
+        bw.Write(IsEncoderDecoder ? EncoderDecoderFormatVersion : NeedsVersion3 ? CharacterFeaturesFormatVersion : FormatVersion);
         bw.Write((ulong)bytes.Length);
         bw.Write(bytes);
         bw.Write(Crc32.Compute(bytes));
@@ -238,8 +253,8 @@ public sealed class ModelFile
         if (data.Length < header + 4) throw new InvalidDataException($"The data is {data.Length} bytes, too short for a model (header alone is {header + 4}).");
         if (!data.Slice(0, 8).SequenceEqual(Magic)) throw new InvalidDataException("The data does not start with the model signature 'RNNMLNET'.");
         uint version = BitConverter.ToUInt32(data.Slice(8, 4));
-        if (version != FormatVersion && version != EncoderDecoderFormatVersion)
-            throw new InvalidDataException($"Model format version {version} is not supported (this library reads versions {FormatVersion} and {EncoderDecoderFormatVersion}).");
+        if (version != FormatVersion && version != EncoderDecoderFormatVersion && version != CharacterFeaturesFormatVersion)
+            throw new InvalidDataException($"Model format version {version} is not supported (this library reads versions {FormatVersion}, {EncoderDecoderFormatVersion} and {CharacterFeaturesFormatVersion}).");
         ulong length = BitConverter.ToUInt64(data.Slice(12, 8));
         if (length != (ulong)(data.Length - header - 4))
             throw new InvalidDataException($"The header announces {length} payload bytes but {data.Length - header - 4} are present (truncated or extended file).");
@@ -251,8 +266,8 @@ public sealed class ModelFile
         var r = new SpanReader(payload);
         NetworkOptions? o = null;
         EncoderDecoderOptions? e = null;
-        if (version == FormatVersion) o = ReadNetworkOptions(ref r);
-        else e = ReadEncoderDecoderOptions(ref r);
+        if (version == EncoderDecoderFormatVersion) e = ReadEncoderDecoderOptions(ref r);
+        else o = ReadNetworkOptions(ref r, version == CharacterFeaturesFormatVersion);
         long expected = o?.ParameterCount() ?? e!.ParameterCount();
 
         int nProps = r.Count(8);
@@ -281,7 +296,7 @@ public sealed class ModelFile
         return file;
     }
 
-    private static NetworkOptions ReadNetworkOptions(ref SpanReader r)
+    private static NetworkOptions ReadNetworkOptions(ref SpanReader r, bool version3)
     {
         var o = new NetworkOptions
         {
@@ -290,6 +305,15 @@ public sealed class ModelFile
         };
         o.Bidirectional = Flag(ref r, "Bidirectional");
         o.Dropout = r.Single();
+        if (version3)
+        {
+            o.CharacterVocabularySize = r.Int32();
+            int ce = r.Int32(), ch = r.Int32();
+            o.InputDropout = r.Single();
+            if (o.HasCharacterFeatures) { o.CharacterEmbeddingSize = ce; o.CharacterHiddenSize = ch; }
+            else if (ce != 0 || ch != 0) throw new InvalidDataException($"Character sizes must be 0 without character features (embedding {ce}, hidden {ch}).");
+            if (!o.HasCharacterFeatures && !(o.InputDropout > 0)) throw new InvalidDataException("A version 3 file must have character features or input dropout.");
+        }
         if (!Enum.IsDefined(o.Input) || !Enum.IsDefined(o.Output)) throw new InvalidDataException($"Unknown input kind {(int)o.Input} or output mode {(int)o.Output}.");
         if ((o.Input == InputKind.Dense && o.VocabularySize != 0) || (o.Input != InputKind.Embedding && o.EmbeddingSize != 0) || (o.Input != InputKind.Dense && o.FeatureSize != 0))
             throw new InvalidDataException($"Sizes unused by {o.Input} input must be 0 (vocabulary {o.VocabularySize}, embedding {o.EmbeddingSize}, features {o.FeatureSize}).");
