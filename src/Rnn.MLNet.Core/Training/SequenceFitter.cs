@@ -16,6 +16,9 @@ public sealed class LabeledSequence
     /// <summary>Features [steps × F] (dense input), or null.</summary>
     public float[]? Features { get; init; }
 
+    /// <summary>The character ids of every token (networks with character features), or null.</summary>
+    public int[][]? Characters { get; init; }
+
     /// <summary>Class id (softmax cross-entropy, many-to-one), or per-step class ids via <see cref="StepClasses"/>.</summary>
     public int Class { get; init; }
 
@@ -77,6 +80,14 @@ public sealed class FitOptions
     public Func<string>? Sampler { get; set; }
     /// <summary>Truncated-BPTT length for streams.</summary>
     public int BpttSteps { get; set; } = 35;
+    /// <summary>
+    /// Rare-word dropout for token inputs (0 = off): in training batches a token seen n times in the training data becomes
+    /// <see cref="UnknownTokenId"/> with probability α / (α + n), so the unknown token's embedding is learned from rare words
+    /// (Kiperwasser &amp; Goldberg 2016). Its characters, if any, are kept.
+    /// </summary>
+    public double WordDropoutAlpha { get; set; }
+    /// <summary>The id rare-word dropout substitutes (−1 = none: word dropout off).</summary>
+    public int UnknownTokenId { get; set; } = -1;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -87,6 +98,7 @@ public sealed class FitOptions
         if (EarlyStoppingPatience < 0) throw new ArgumentException($"EarlyStoppingPatience must not be negative; got {EarlyStoppingPatience}.", nameof(EarlyStoppingPatience));
         if (BpttSteps < 1) throw new ArgumentException($"BpttSteps must be at least 1; got {BpttSteps}.", nameof(BpttSteps));
         if (!(WeightDecay >= 0)) throw new ArgumentException($"WeightDecay must be ≥ 0; got {WeightDecay}.", nameof(WeightDecay));
+        if (!(WordDropoutAlpha >= 0) || double.IsInfinity(WordDropoutAlpha)) throw new ArgumentException($"WordDropoutAlpha must be a number ≥ 0; got {WordDropoutAlpha}.", nameof(WordDropoutAlpha));
     }
 }
 
@@ -131,6 +143,7 @@ public static class SequenceFitter
         for (int i = 0; i < order.Length; i++) order[i] = i;
         var result = new FitResult();
         var best = new BestWeights();
+        var keep = WordDropoutKeepProbabilities(network, train, options);
         var total = Stopwatch.StartNew();
         for (int epoch = 1; epoch <= options.Epochs; epoch++)
         {
@@ -141,6 +154,7 @@ public static class SequenceFitter
             {
                 if (ShouldStop(options, total)) { result.Stopped = true; break; }
                 var (batch, targets) = Collate(network, train, idx);
+                if (keep is not null) DropWords(batch, keep, options.UnknownTokenId, rng);
                 sum += trainer.TrainStep(batch, targets) * idx.Length;
                 done += idx.Length;
                 foreach (int i in idx) tokens += train[i].Length(network.Options.FeatureSize);
@@ -159,6 +173,32 @@ public static class SequenceFitter
         }
         best.Restore(network.Parameters);
         return result;
+    }
+
+    /// <summary>Per token id, the probability n / (α + n) that rare-word dropout keeps it; null when word dropout is off.</summary>
+    private static double[]? WordDropoutKeepProbabilities(SequenceNetwork<float> network, IReadOnlyList<LabeledSequence> train, FitOptions options)
+    {
+        var o = network.Options;
+        if (options.WordDropoutAlpha <= 0 || options.UnknownTokenId < 0 || o.Input == InputKind.Dense) return null;
+        if (options.UnknownTokenId >= o.VocabularySize)
+            throw new ArgumentException($"UnknownTokenId {options.UnknownTokenId} is outside the vocabulary [0, {o.VocabularySize}).", nameof(options));
+        var counts = new double[o.VocabularySize];
+        foreach (var ex in train)
+            foreach (int id in ex.Tokens ?? Array.Empty<int>())
+                if ((uint)id < (uint)counts.Length) counts[id]++;
+        for (int i = 0; i < counts.Length; i++) counts[i] = counts[i] / (options.WordDropoutAlpha + counts[i]);
+        return counts;
+    }
+
+    private static void DropWords(SequenceBatch<float> batch, double[] keep, int unknown, Rng rng)
+    {
+        int[] tokens = batch.Tokens!;
+        for (int b = 0; b < batch.Batch; b++)
+            for (int t = 0; t < batch.Lengths[b]; t++)
+            {
+                ref int id = ref tokens[b * batch.Steps + t];
+                if (rng.NextDouble() >= keep[id]) id = unknown;
+            }
     }
 
     /// <summary>Mean loss and accuracy (classification losses) of a network on sequences.</summary>
@@ -350,6 +390,34 @@ public static class SequenceFitter
         return batches;
     }
 
+    /// <summary>A token batch with every token's characters, padded to the longest token of the batch.</summary>
+    private static SequenceBatch<float> WithCharacters(IReadOnlyList<LabeledSequence> data, int[] indices, int[] tokens, int S, int[] lengths)
+    {
+        int B = indices.Length, C = 1;
+        for (int b = 0; b < B; b++)
+        {
+            var chars = data[indices[b]].Characters ?? throw new ArgumentException($"Example {indices[b]} has no characters; the network reads the characters of every token.", nameof(data));
+            if (chars.Length != lengths[b]) throw new ArgumentException($"Example {indices[b]} has {lengths[b]} tokens but characters for {chars.Length}.", nameof(data));
+            foreach (var w in chars)
+            {
+                if (w is null || w.Length == 0) throw new ArgumentException($"Example {indices[b]} has a token without characters; every token needs at least one.", nameof(data));
+                C = System.Math.Max(C, w.Length);
+            }
+        }
+        var ids = new int[B * S * C];
+        var charLengths = new int[B * S];
+        for (int b = 0; b < B; b++)
+        {
+            var chars = data[indices[b]].Characters!;
+            for (int t = 0; t < chars.Length; t++)
+            {
+                chars[t].CopyTo(ids, (b * S + t) * C);
+                charLengths[b * S + t] = chars[t].Length;
+            }
+        }
+        return SequenceBatch<float>.FromTokensAndCharacters(tokens, B, S, lengths, ids, charLengths, C);
+    }
+
     /// <summary>Pads the chosen sequences into one batch with their targets.</summary>
     public static (SequenceBatch<float> Batch, Targets<float> Targets) Collate(SequenceNetwork<float> network, IReadOnlyList<LabeledSequence> data, int[] indices)
     {
@@ -376,7 +444,7 @@ public static class SequenceFitter
         {
             var tokens = new int[B * S];
             for (int b = 0; b < B; b++) data[indices[b]].Tokens!.CopyTo(tokens, b * S);
-            batch = SequenceBatch<float>.FromTokens(tokens, B, S, lengths);
+            batch = o.HasCharacterFeatures ? WithCharacters(data, indices, tokens, S, lengths) : SequenceBatch<float>.FromTokens(tokens, B, S, lengths);
         }
         Targets<float> targets;
         var first = data[indices[0]];

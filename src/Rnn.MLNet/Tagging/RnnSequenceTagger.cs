@@ -40,6 +40,22 @@ public sealed class RnnSequenceTaggerOptions
     public bool Bidirectional { get; set; } = true;
     /// <summary>Dropout between layers.</summary>
     public float Dropout { get; set; }
+    /// <summary>
+    /// Hidden size per direction of the character-level word features (0 = off): each token's characters (grapheme
+    /// clusters) run through a bidirectional layer whose final states join the token's embedding — what lets a tagger
+    /// tag words it never saw in training by their spelling (suffixes, capitals, digits, hyphens).
+    /// </summary>
+    public int CharacterHiddenSize { get; set; }
+    /// <summary>Character embedding width (with character features).</summary>
+    public int CharacterEmbeddingSize { get; set; } = 32;
+    /// <summary>Longest token spelling read by the character features; longer tokens keep their first and last halves.</summary>
+    public int MaximumWordCharacters { get; set; } = 20;
+    /// <summary>Dropout on the first layer's input (word embedding and character features).</summary>
+    public float InputDropout { get; set; }
+    /// <summary>Rare-word dropout α (0 = off): a token seen n times in training becomes &lt;unk&gt; with probability α / (α + n) in training batches.</summary>
+    public double WordDropout { get; set; }
+    /// <summary>Learning-rate schedule applied after each epoch (null = constant).</summary>
+    public ILearningRateSchedule? Schedule { get; set; }
     /// <summary>Epochs.</summary>
     public int Epochs { get; set; } = 10;
     /// <summary>Sentences per batch.</summary>
@@ -84,6 +100,8 @@ public sealed class RnnSequenceTaggerEstimator : IEstimator<RnnSequenceTaggerTra
         if (string.IsNullOrEmpty(_o.TokensColumnName) || string.IsNullOrEmpty(_o.LabelColumnName) || string.IsNullOrEmpty(_o.OutputColumnName))
             throw new ArgumentException("TokensColumnName, LabelColumnName and OutputColumnName must be set.", nameof(options));
         if (!(_o.ValidationFraction >= 0 && _o.ValidationFraction < 1)) throw new ArgumentException($"ValidationFraction must be in [0, 1); got {_o.ValidationFraction}.", nameof(options));
+        if (_o.CharacterHiddenSize < 0) throw new ArgumentException($"CharacterHiddenSize must be 0 (off) or positive; got {_o.CharacterHiddenSize}.", nameof(options));
+        if (_o.MaximumWordCharacters < 2) throw new ArgumentException($"MaximumWordCharacters must be at least 2; got {_o.MaximumWordCharacters}.", nameof(options));
     }
 
     /// <inheritdoc />
@@ -100,6 +118,9 @@ public sealed class RnnSequenceTaggerEstimator : IEstimator<RnnSequenceTaggerTra
         if (sentences.All(t => t.Length == 0)) throw new ArgumentException($"Every row of '{o.TokensColumnName}' is empty; there is nothing to tag.", nameof(input));
         var vocab = Vocabulary.FromTokens(sentences.SelectMany(t => t).Select(t => o.LowerCase ? t.ToLowerInvariant() : t), new WhitespaceTokenizer(), o.MaximumVocabularySize);
         var tagList = labels.SelectMany(t => t).Distinct(StringComparer.Ordinal).OrderBy(t => t, StringComparer.Ordinal).ToList();
+        // characters seen once are left to <unk>, so the unknown character's embedding is trained too
+        var chars = o.CharacterHiddenSize == 0 ? null
+            : Vocabulary.FromTokens(sentences.SelectMany(t => t).SelectMany(w => SequenceTaggerModel.Spelling(w, o.MaximumWordCharacters)), new CharacterTokenizer(), minCount: 2);
         if (tagList.Count < 2) throw new ArgumentException($"The tags column '{o.LabelColumnName}' holds {tagList.Count} distinct tag(s); a tagger needs at least 2.", nameof(input));
         ulong seed = o.Seed is int s ? (ulong)s : log.NextSeed();
         var rng = new Rng(seed);
@@ -107,9 +128,11 @@ public sealed class RnnSequenceTaggerEstimator : IEstimator<RnnSequenceTaggerTra
         {
             Cell = o.Cell, Input = InputKind.Embedding, VocabularySize = vocab.Count, EmbeddingSize = o.EmbeddingSize, HiddenSize = o.HiddenSize,
             Layers = o.Layers, Bidirectional = o.Bidirectional, Dropout = o.Dropout, OutputSize = tagList.Count, Output = OutputMode.PerStep,
+            CharacterVocabularySize = chars?.Count ?? 0, CharacterEmbeddingSize = o.CharacterEmbeddingSize, CharacterHiddenSize = System.Math.Max(1, o.CharacterHiddenSize),
+            InputDropout = o.InputDropout,
         });
         Initializer.Initialize(net, o.Init, rng.NextUInt64());
-        var model = new SequenceTaggerModel(net, vocab, tagList, o.LowerCase);
+        var model = new SequenceTaggerModel(net, vocab, tagList, o.LowerCase, chars, o.MaximumWordCharacters);
         var tagIds = tagList.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => p.i, StringComparer.Ordinal);
         List<LabeledSequence> Examples(List<string[]> toks, List<string[]> tags, string what) => toks.Select((x, i) =>
         {
@@ -119,7 +142,7 @@ public sealed class RnnSequenceTaggerEstimator : IEstimator<RnnSequenceTaggerTra
             for (int t = 0; t < y.Length; t++)
                 if (!tagIds.TryGetValue(tags[i][t], out y[t]))
                     throw new ArgumentException($"Row {i} of the {what} data: tag '{tags[i][t]}' in '{o.LabelColumnName}' never occurs in the training data.");
-            return new LabeledSequence { Tokens = model.Encode(x), StepClasses = y };
+            return new LabeledSequence { Tokens = model.Encode(x), Characters = model.EncodeCharacters(x), StepClasses = y };
         }).Where(e => e.Tokens!.Length > 0).ToList();
         var train = Examples(sentences, labels, "training");
         List<LabeledSequence>? valid = validation is null ? null
@@ -135,7 +158,8 @@ public sealed class RnnSequenceTaggerEstimator : IEstimator<RnnSequenceTaggerTra
         {
             Epochs = o.Epochs, BatchSize = o.BatchSize, LearningRate = o.LearningRate, Optimizer = o.Optimizer, ClipNorm = o.ClipNorm,
             EarlyStoppingPatience = o.EarlyStoppingPatience, Seed = rng.NextUInt64(), Progress = log.Epoch, BatchProgress = o.BatchProgress,
-            Cancellation = o.CancellationToken, TimeLimit = o.TimeLimit,
+            Cancellation = o.CancellationToken, TimeLimit = o.TimeLimit, Schedule = o.Schedule,
+            WordDropoutAlpha = o.WordDropout, UnknownTokenId = vocab.UnknownId,
         });
         o.CancellationToken.ThrowIfCancellationRequested();
         bool isKey = IsKeyVector(input.Schema[o.TokensColumnName].Type);
