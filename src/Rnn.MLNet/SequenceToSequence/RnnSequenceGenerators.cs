@@ -59,6 +59,8 @@ public abstract class SequenceGeneratorOptions
     public double ValidationFraction { get; set; }
     /// <summary>Early-stopping patience in epochs (0 = off); the best validation epoch's weights are kept.</summary>
     public int EarlyStoppingPatience { get; set; }
+    /// <summary>Learning-rate schedule applied after each epoch (null = constant).</summary>
+    public ILearningRateSchedule? Schedule { get; set; }
     /// <summary>Stop training after this long (null = no limit).</summary>
     public TimeSpan? TimeLimit { get; set; }
     /// <summary>Seed (null: from the MLContext).</summary>
@@ -91,6 +93,10 @@ public sealed class RnnSequenceToSequenceOptions : SequenceGeneratorOptions
     public TokenizerKind SourceTokenizer { get; set; } = TokenizerKind.Word;
     /// <summary>Largest source vocabulary (0 = no limit; rarer tokens become &lt;unk&gt;).</summary>
     public int MaximumSourceVocabularySize { get; set; }
+    /// <summary>Source tokens seen fewer times in training become &lt;unk&gt; (so its embedding is trained, for unseen words).</summary>
+    public int MinimumSourceCount { get; set; } = 1;
+    /// <summary>Target tokens seen fewer times become the target's &lt;unk&gt; (1 = no unknown target token).</summary>
+    public int MinimumTargetCount { get; set; } = 1;
     /// <summary>Longest source accepted, in tokens; longer sources are an error (in training and in the pipeline).</summary>
     public int MaxSourceLength { get; set; } = 200;
     /// <summary>Encoder reads both ways (decoder hidden size 2H).</summary>
@@ -136,8 +142,8 @@ public sealed class RnnSequenceToSequenceEstimator : IEstimator<RnnSequenceGener
         var targets = RnnLanguageModel.ReadTexts(input, o.TargetColumnName);
         if (sources.Count == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
         string Lower(string s) => o.LowerCase ? s.ToLowerInvariant() : s;
-        var srcVocab = Vocabulary.Build(sources.Select(Lower), Tokenizer.Create(o.SourceTokenizer), o.MaximumSourceVocabularySize);
-        var tgtVocab = Vocabulary.BuildTarget(targets.Select(Lower), Tokenizer.Create(o.TargetTokenizer));
+        var srcVocab = Vocabulary.Build(sources.Select(Lower), Tokenizer.Create(o.SourceTokenizer), o.MaximumSourceVocabularySize, minCount: System.Math.Max(1, o.MinimumSourceCount));
+        var tgtVocab = Vocabulary.BuildTarget(targets.Select(Lower), Tokenizer.Create(o.TargetTokenizer), System.Math.Max(1, o.MinimumTargetCount));
         ulong seed = o.Seed is int s ? (ulong)s : log.NextSeed();
         var rng = new Rng(seed);
         var net = new EncoderDecoderNetwork<float>(new EncoderDecoderOptions
@@ -313,7 +319,7 @@ internal static class GeneratorTraining
         {
             Epochs = o.Epochs, BatchSize = o.BatchSize, LearningRate = o.LearningRate, Optimizer = o.Optimizer, ClipNorm = o.ClipNorm,
             EarlyStoppingPatience = o.EarlyStoppingPatience, Seed = rng.NextUInt64(), Progress = log.Epoch, BatchProgress = o.BatchProgress,
-            Cancellation = o.CancellationToken, TimeLimit = o.TimeLimit,
+            Cancellation = o.CancellationToken, TimeLimit = o.TimeLimit, Schedule = o.Schedule,
         });
         o.CancellationToken.ThrowIfCancellationRequested();
         return result;
