@@ -47,11 +47,14 @@ public class BatchedDecodingTests
     [Fact]
     public void AdditiveAttentionSurvivesTheModelFile()
     {
-        var o = new EncoderDecoderOptions { SourceVocabularySize = 7, TargetVocabularySize = 6, EmbeddingSize = 4, HiddenSize = 5, BidirectionalEncoder = true, Attention = AttentionKind.Additive };
+        var o = new EncoderDecoderOptions { SourceVocabularySize = 7, TargetVocabularySize = 6, EmbeddingSize = 4, HiddenSize = 5, BidirectionalEncoder = true, Attention = AttentionKind.Additive, EmbeddingDropout = 0.1f };
         var net = new EncoderDecoderNetwork<float>(o);
         Initializer.Initialize(net.Parameters, InitScheme.Orthogonal, seed: 2);
-        var loaded = ModelFile.Read(ModelFile.From(net).ToBytes()).CreateEncoderDecoder();
+        byte[] bytes = ModelFile.From(net).ToBytes();
+        Assert.Equal(ModelFile.EncoderDecoderEmbeddingDropoutFormatVersion, BitConverter.ToUInt32(bytes, 8));
+        var loaded = ModelFile.Read(bytes).CreateEncoderDecoder();
         Assert.Equal(AttentionKind.Additive, loaded.Options.Attention);
+        Assert.Equal(0.1f, loaded.Options.EmbeddingDropout);
         var src = new[] { 1, 4, 2, 6 };
         var d = new DecodingOptions { BeamWidth = 3, MaxLength = 6 };
         Assert.Equal(net.Decode(src, d).Tokens, loaded.Decode(src, d).Tokens);

@@ -28,7 +28,7 @@ public class EncoderDecoderGradientTests
         TokensDotAttentionBi,       // 1 layer, bidirectional encoder, dot attention
         TokensGeneralAttentionDeep, // 2 layers, bidirectional, dropout 0.3, general attention
         TokensAdditiveAttentionBi,  // 1 layer, bidirectional encoder, additive (Bahdanau) attention
-        TokensAdditiveAttentionDeep, // 2 layers, unidirectional, dropout 0.3, additive attention
+        TokensAdditiveAttentionDeep, // 2 layers, unidirectional, dropout 0.3, embedding dropout 0.2, additive attention
         FeaturesInitialState,       // one-to-many: h0 = tanh(W f + b)
         FeaturesEveryStepDeep,      // one-to-many, 2 layers, features also fed at every step
     }
@@ -50,7 +50,7 @@ public class EncoderDecoderGradientTests
             case Setup.TokensDotAttentionBi: o.BidirectionalEncoder = true; o.Attention = AttentionKind.Dot; break;
             case Setup.TokensGeneralAttentionDeep: o.BidirectionalEncoder = true; o.Attention = AttentionKind.General; o.Layers = 2; o.Dropout = 0.3f; training = true; break;
             case Setup.TokensAdditiveAttentionBi: o.BidirectionalEncoder = true; o.Attention = AttentionKind.Additive; break;
-            case Setup.TokensAdditiveAttentionDeep: o.Attention = AttentionKind.Additive; o.Layers = 2; o.Dropout = 0.3f; training = true; break;
+            case Setup.TokensAdditiveAttentionDeep: o.Attention = AttentionKind.Additive; o.Layers = 2; o.Dropout = 0.3f; o.EmbeddingDropout = 0.2f; training = true; break;
             case Setup.FeaturesInitialState: o.Source = SourceKind.Features; break;
             case Setup.FeaturesEveryStepDeep: o.Source = SourceKind.Features; o.FeedFeaturesEveryStep = true; o.Layers = 2; break;
         }

@@ -98,6 +98,10 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
     // Backward scratch.
     private T[] _dHeadIn = Array.Empty<T>(), _dConcat = Array.Empty<T>(), _dKeys = Array.Empty<T>(), _dEnc = Array.Empty<T>(), _dAlpha = Array.Empty<T>();
     private T[] _dQueries = Array.Empty<T>();
+    // Embedding dropout (training): scale masks (0 or 1/(1−p)) of the encoder input [Ss, B, E], the decoder input
+    // [St, B, Din] and the head input [B·St, K], and the head's dropped input.
+    private T[] _srcMask = Array.Empty<T>(), _tgtMask = Array.Empty<T>(), _headMask = Array.Empty<T>(), _headInDropped = Array.Empty<T>();
+    private bool _embeddingDropped;
 
     /// <summary>Creates a network with zero weights; initialize it (<see cref="Training.Initializer"/>) before training.</summary>
     public EncoderDecoderNetwork(EncoderDecoderOptions options) : this(options, null) { }
@@ -205,6 +209,8 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
                 emb.Slice(target.Tokens![b * St + t] * _e, _e).CopyTo(row);
                 if (din > _e) batch.Features.AsSpan(b * Options.FeatureSize, Options.FeatureSize).CopyTo(row.Slice(_e));
             }
+        _embeddingDropped = training && Options.EmbeddingDropout > 0;
+        if (_embeddingDropped) Drop(x, ref _tgtMask);
         ReadOnlySpan<T> top = _decoder.Forward(St, B, target.Lengths, training, DropoutRng, _decInit);
 
         // Attention and head, batch-first.
@@ -223,7 +229,17 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
         }
         Ensure(ref _output, B * St * _v);
         Span<T> logits = _output.AsSpan(0, B * St * _v);
-        Gemm.Multiply(false, true, B * St, _v, _k, z, _k, Parameters.Value(_headW), _k, logits, _v, accumulate: false);
+        ReadOnlySpan<T> headIn = z;
+        if (_embeddingDropped)
+        {
+            // the head reads a dropped copy; z itself stays for the attention backward (tanh derivative)
+            Ensure(ref _headInDropped, B * St * _k);
+            Span<T> dropped = _headInDropped.AsSpan(0, B * St * _k);
+            z.CopyTo(dropped);
+            Drop(dropped, ref _headMask);
+            headIn = dropped;
+        }
+        Gemm.Multiply(false, true, B * St, _v, _k, headIn, _k, Parameters.Value(_headW), _k, logits, _v, accumulate: false);
         ReadOnlySpan<T> hb = Parameters.Value(_headB);
         for (int b = 0; b < B; b++)
             for (int t = 0; t < St; t++)
@@ -257,6 +273,7 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
             for (int b = 0; b < B; b++)
                 for (int t = 0; t < src.Lengths[b]; t++)
                     emb.Slice(src.Tokens![b * Ss + t] * _e, _e).CopyTo(x.Slice((t * B + b) * _e, _e));
+            if (training && o.EmbeddingDropout > 0) Drop(x, ref _srcMask);
             _encoder.Forward(Ss, B, src.Lengths, training, DropoutRng, null);
             _encoder.CopyFinalState(_encFinal!);
             // Decoder layer l starts from [forward final; reverse final] of encoder layer l.
@@ -279,6 +296,16 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
             Array.Clear(init.Cell);
         }
         return init;
+    }
+
+    /// <summary>Inverted dropout of <paramref name="x"/> in place with a fresh mask kept in <paramref name="mask"/> for backward.</summary>
+    private void Drop(Span<T> x, ref T[] mask)
+    {
+        Ensure(ref mask, x.Length);
+        Span<T> m = mask.AsSpan(0, x.Length);
+        T scale = T.One / (T.One - T.CreateChecked(Options.EmbeddingDropout));
+        for (int i = 0; i < m.Length; i++) m[i] = DropoutRng.NextDouble() < Options.EmbeddingDropout ? T.Zero : scale;
+        TensorPrimitives.Multiply(x, m, x);
     }
 
     /// <summary>Encoder final states [L·D, B, H] ↔ decoder states [L, B, D·H] (directions side by side).</summary>
@@ -397,7 +424,7 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
         if (dLogits.Length != B * St * V) throw new ArgumentException($"dLogits has {dLogits.Length} values; the output has {B * St * V}.", nameof(dLogits));
 
         // Head: logits = z · Wᵀ + b  →  dW += dlogitsᵀ · z,  db += Σ valid rows,  dz = dlogits · W
-        ReadOnlySpan<T> z = _headIn.AsSpan(0, B * St * K);
+        ReadOnlySpan<T> z = _embeddingDropped ? _headInDropped.AsSpan(0, B * St * K) : _headIn.AsSpan(0, B * St * K);
         Gemm.Multiply(true, false, V, K, B * St, dLogits, V, z, K, Parameters.Gradient(_headW), K, accumulate: true);
         Span<T> dHb = Parameters.Gradient(_headB);
         for (int b = 0; b < B; b++)
@@ -405,6 +432,7 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
         Ensure(ref _dHeadIn, B * St * K);
         Span<T> dz = _dHeadIn.AsSpan(0, B * St * K);
         Gemm.Multiply(false, false, B * St, K, V, dLogits, V, Parameters.Value(_headW), K, dz, K, accumulate: false);
+        if (_embeddingDropped) TensorPrimitives.Multiply(dz, _headMask.AsSpan(0, B * St * K), dz); // through the head-input dropout
 
         Span<T> dTop = _decoder.TopGradient(); // [St, B, K]
         Span<T> dEnc = default;                // [Ss, B, K], gradient reaching the encoder outputs through attention
@@ -421,12 +449,14 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
         // Decoder: its input gradient feeds the target embedding; its initial-state gradient feeds the bridge or encoder.
         ReadOnlySpan<T> dx = _decoder.Backward(null, _dDecInit, needInputGradient: true);
         int din = Options.DecoderInputSize;
+        ReadOnlySpan<T> tgtMask = _embeddingDropped ? _tgtMask.AsSpan(0, St * B * din) : default;
         Span<T> dEmb = Parameters.Gradient(_tgtEmbedding);
         for (int b = 0; b < B; b++)
             for (int t = 0; t < target.Lengths[b]; t++)
             {
                 Span<T> row = dEmb.Slice(target.Tokens![b * St + t] * _e, _e);
-                TensorPrimitives.Add(row, dx.Slice((t * B + b) * din, _e), row);
+                if (_embeddingDropped) TensorPrimitives.MultiplyAdd(dx.Slice((t * B + b) * din, _e), tgtMask.Slice((t * B + b) * din, _e), row, row);
+                else TensorPrimitives.Add(row, dx.Slice((t * B + b) * din, _e), row);
             }
 
         if (Options.Source == SourceKind.Tokens)
@@ -442,7 +472,8 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
                 for (int t = 0; t < src.Lengths[b]; t++)
                 {
                     Span<T> row = dSrc.Slice(src.Tokens![b * Ss + t] * _e, _e);
-                    TensorPrimitives.Add(row, dxs.Slice((t * B + b) * _e, _e), row);
+                    if (_embeddingDropped) TensorPrimitives.MultiplyAdd(dxs.Slice((t * B + b) * _e, _e), _srcMask.AsSpan((t * B + b) * _e, _e), row, row);
+                    else TensorPrimitives.Add(row, dxs.Slice((t * B + b) * _e, _e), row);
                 }
         }
         else

@@ -80,6 +80,9 @@ public sealed class EncoderDecoderOptions
     /// <summary>Dropout between stacked layers (training only).</summary>
     public float Dropout { get; set; }
 
+    /// <summary>Dropout on the source and target embeddings and on the head's input (training only).</summary>
+    public float EmbeddingDropout { get; set; }
+
     /// <summary>Encoder directions D.</summary>
     public int Directions => BidirectionalEncoder && Source == SourceKind.Tokens ? 2 : 1;
 
@@ -108,6 +111,7 @@ public sealed class EncoderDecoderOptions
         if (HiddenSize < 1) throw new ArgumentException($"HiddenSize must be at least 1; got {HiddenSize}.", nameof(HiddenSize));
         if (Layers < 1 || Layers > MaxLayers) throw new ArgumentException($"Layers must be in 1..{MaxLayers}; got {Layers}.", nameof(Layers));
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"Dropout must be in [0, 1); got {Dropout}.", nameof(Dropout));
+        if (!(EmbeddingDropout >= 0 && EmbeddingDropout < 1)) throw new ArgumentException($"EmbeddingDropout must be in [0, 1); got {EmbeddingDropout}.", nameof(EmbeddingDropout));
         const long maxParameters = 1L << 30;
         if (ParameterCount() > maxParameters) throw new ArgumentException($"The network would have {ParameterCount()} parameters, more than the limit {maxParameters}.");
     }

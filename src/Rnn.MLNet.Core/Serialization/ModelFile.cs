@@ -34,6 +34,7 @@ namespace Rnn.MLNet.Serialization;
 /// <see cref="EncoderDecoderNetwork{T}.Layout"/> order. Version 3 is version 1 with, after the dropout,
 /// <c>i32 ×3 character vocabulary, character embedding, character hidden; f32 input dropout</c>: written only for sequence
 /// networks with character features or input dropout, so every other sequence network is still written as version 1.
+/// Version 4 is version 2 with <c>f32 embedding dropout</c> after the dropout, written only when it is not 0.
 /// Every length is checked against the bytes that remain before anything is allocated, so a truncated or corrupt file
 /// ends in <see cref="InvalidDataException"/> and never in a huge allocation.
 /// </remarks>
@@ -49,6 +50,11 @@ public sealed class ModelFile
 
     /// <summary>Format version of sequence networks with character features or input dropout.</summary>
     public const uint CharacterFeaturesFormatVersion = 3;
+
+    /// <summary>Format version of encoder–decoder networks with embedding dropout.</summary>
+    public const uint EncoderDecoderEmbeddingDropoutFormatVersion = 4;
+
+    private bool NeedsVersion4 => _encoderDecoder is { EmbeddingDropout: > 0 };
 
     private bool NeedsVersion3 => _network is { } n && (n.HasCharacterFeatures || n.InputDropout > 0);
 
@@ -165,6 +171,7 @@ public sealed class ModelFile
                 w.Write(e.BidirectionalEncoder ? (byte)1 : (byte)0);
                 w.Write(e.FeedFeaturesEveryStep ? (byte)1 : (byte)0);
                 w.Write(e.Dropout);
+                if (NeedsVersion4) w.Write(e.EmbeddingDropout);
             }
             else
             {
@@ -200,7 +207,8 @@ public sealed class ModelFile
         var bytes = payload.GetBuffer().AsSpan(0, (int)payload.Length);
         using var bw = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
         bw.Write(Magic);
-        bw.Write(IsEncoderDecoder ? EncoderDecoderFormatVersion : NeedsVersion3 ? CharacterFeaturesFormatVersion : FormatVersion);
+        bw.Write(IsEncoderDecoder ? (NeedsVersion4 ? EncoderDecoderEmbeddingDropoutFormatVersion : EncoderDecoderFormatVersion)
+            : NeedsVersion3 ? CharacterFeaturesFormatVersion : FormatVersion);
         bw.Write((ulong)bytes.Length);
         bw.Write(bytes);
         bw.Write(Crc32.Compute(bytes));
@@ -253,8 +261,8 @@ public sealed class ModelFile
         if (data.Length < header + 4) throw new InvalidDataException($"The data is {data.Length} bytes, too short for a model (header alone is {header + 4}).");
         if (!data.Slice(0, 8).SequenceEqual(Magic)) throw new InvalidDataException("The data does not start with the model signature 'RNNMLNET'.");
         uint version = BitConverter.ToUInt32(data.Slice(8, 4));
-        if (version != FormatVersion && version != EncoderDecoderFormatVersion && version != CharacterFeaturesFormatVersion)
-            throw new InvalidDataException($"Model format version {version} is not supported (this library reads versions {FormatVersion}, {EncoderDecoderFormatVersion} and {CharacterFeaturesFormatVersion}).");
+        if (version < FormatVersion || version > EncoderDecoderEmbeddingDropoutFormatVersion)
+            throw new InvalidDataException($"Model format version {version} is not supported (this library reads versions {FormatVersion} to {EncoderDecoderEmbeddingDropoutFormatVersion}).");
         ulong length = BitConverter.ToUInt64(data.Slice(12, 8));
         if (length != (ulong)(data.Length - header - 4))
             throw new InvalidDataException($"The header announces {length} payload bytes but {data.Length - header - 4} are present (truncated or extended file).");
@@ -266,7 +274,8 @@ public sealed class ModelFile
         var r = new SpanReader(payload);
         NetworkOptions? o = null;
         EncoderDecoderOptions? e = null;
-        if (version == EncoderDecoderFormatVersion) e = ReadEncoderDecoderOptions(ref r);
+        if (version == EncoderDecoderFormatVersion || version == EncoderDecoderEmbeddingDropoutFormatVersion)
+            e = ReadEncoderDecoderOptions(ref r, version == EncoderDecoderEmbeddingDropoutFormatVersion);
         else o = ReadNetworkOptions(ref r, version == CharacterFeaturesFormatVersion);
         long expected = o?.ParameterCount() ?? e!.ParameterCount();
 
@@ -322,7 +331,7 @@ public sealed class ModelFile
         return o;
     }
 
-    private static EncoderDecoderOptions ReadEncoderDecoderOptions(ref SpanReader r)
+    private static EncoderDecoderOptions ReadEncoderDecoderOptions(ref SpanReader r, bool version4)
     {
         var e = new EncoderDecoderOptions
         {
@@ -332,6 +341,11 @@ public sealed class ModelFile
         e.BidirectionalEncoder = Flag(ref r, "Bidirectional encoder");
         e.FeedFeaturesEveryStep = Flag(ref r, "Feed features every step");
         e.Dropout = r.Single();
+        if (version4)
+        {
+            e.EmbeddingDropout = r.Single();
+            if (!(e.EmbeddingDropout > 0)) throw new InvalidDataException($"A version 4 file must have a positive embedding dropout; got {e.EmbeddingDropout}.");
+        }
         if (!Enum.IsDefined(e.Source)) throw new InvalidDataException($"Unknown source kind {(int)e.Source}.");
         if ((e.Source == SourceKind.Tokens && e.FeatureSize != 0) || (e.Source == SourceKind.Features && e.SourceVocabularySize != 0))
             throw new InvalidDataException($"Sizes unused by a {e.Source} source must be 0 (source vocabulary {e.SourceVocabularySize}, features {e.FeatureSize}).");

@@ -37,6 +37,8 @@ public abstract class SequenceGeneratorOptions
     public int Layers { get; set; } = 1;
     /// <summary>Dropout between stacked layers.</summary>
     public float Dropout { get; set; }
+    /// <summary>Dropout on the encoder and decoder inputs (embeddings) and on the head's input.</summary>
+    public float EmbeddingDropout { get; set; }
     /// <summary>Epochs.</summary>
     public int Epochs { get; set; } = 20;
     /// <summary>Examples per batch.</summary>
@@ -150,7 +152,7 @@ public sealed class RnnSequenceToSequenceEstimator : IEstimator<RnnSequenceGener
         {
             Cell = o.Cell, Source = SourceKind.Tokens, SourceVocabularySize = srcVocab.Count, TargetVocabularySize = tgtVocab.Count,
             EmbeddingSize = o.EmbeddingSize, HiddenSize = o.HiddenSize, Layers = o.Layers, BidirectionalEncoder = o.BidirectionalEncoder,
-            Attention = o.Attention, Dropout = o.Dropout,
+            Attention = o.Attention, Dropout = o.Dropout, EmbeddingDropout = o.EmbeddingDropout,
         });
         Initializer.Initialize(net.Parameters, o.Init, rng.NextUInt64());
         var model = new SequenceGeneratorModel(net, srcVocab, tgtVocab, o.LowerCase, o.MaxSourceLength, o.Decoding);
