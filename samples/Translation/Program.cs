@@ -5,8 +5,8 @@
 //
 // Files: `source<TAB>target` with a header line, tokens separated by spaces (defaults: ../shared/data/eng-fra/). The model:
 // word-level source and target vocabularies (words seen once in training become <unk>, so the unknown word's embedding is
-// trained), a bidirectional LSTM encoder, an LSTM decoder with additive (Bahdanau) attention, dropout 0.3 on the embeddings
-// and the head's input, teacher forcing; decoded by
+// trained), a bidirectional LSTM encoder, an LSTM decoder with additive (Bahdanau) attention (--dropout: on the embeddings
+// and the head's input, default 0), teacher forcing; decoded by
 // batched beam search (--beam, default 5) with length normalization. A validation part taken from the training file
 // (5%, fixed shuffle) chooses the epoch and the learning-rate decay; the test file is only scored. --minutes bounds
 // training (default 15). Also: --epochs, --hidden, --embedding, --dropout, --lr, --batch, --seed, --cell lstm|gru,
@@ -69,7 +69,7 @@ var estimator = ml.Transforms.Text.RnnSequenceToSequence(new RnnSequenceToSequen
     SourceTokenizer = TokenizerKind.Whitespace, TargetTokenizer = TokenizerKind.Whitespace, MinimumSourceCount = 2, MinimumTargetCount = 2,
     Cell = SampleArgs.String(args, "--cell", "lstm") == "gru" ? CellType.Gru : CellType.Lstm,
     EmbeddingSize = SampleArgs.Int(args, "--embedding", 128), HiddenSize = SampleArgs.Int(args, "--hidden", 128), Layers = 1, BidirectionalEncoder = true,
-    EmbeddingDropout = (float)SampleArgs.Double(args, "--dropout", 0.3),
+    EmbeddingDropout = (float)SampleArgs.Double(args, "--dropout", 0),
     Attention = SampleArgs.String(args, "--attention", "additive") switch { "general" => AttentionKind.General, "dot" => AttentionKind.Dot, _ => AttentionKind.Additive },
     Epochs = SampleArgs.Int(args, "--epochs", 60), BatchSize = SampleArgs.Int(args, "--batch", 32), LearningRate = SampleArgs.Double(args, "--lr", 2e-3),
     Schedule = new ReduceOnPlateauSchedule(factor: 0.5, patience: 0), EarlyStoppingPatience = 4,
