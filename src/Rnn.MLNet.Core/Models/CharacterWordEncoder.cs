@@ -78,7 +78,7 @@ internal sealed class CharacterWordEncoder<T> where T : unmanaged, IFloatingPoin
 
         // Character embeddings → input [C, N, Ec] (padding rows zero), with the id of each row for the inference cache.
         Span<T> input = _rnn.Input(C, N);
-        ReadOnlySpan<T> table = _store.Value(_embedding);
+        ReadOnlySpan<T> table = _store.Read(_embedding);
         Span<int> ids = _charIds.AsSpan(0, C * N);
         ids.Fill(-1);
         n = 0;

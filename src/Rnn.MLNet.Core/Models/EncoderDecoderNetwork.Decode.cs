@@ -98,7 +98,7 @@ public sealed partial class EncoderDecoderNetwork<T>
             _encoder!.Top.CopyTo(_memValues);
             Ensure(ref _memKeys, Ss * B * K);
             if (_attnW is not null)
-                Gemm.Multiply(false, true, Ss * B, K, K, _memValues, K, Parameters.Value(_attnW), K, _memKeys, K, accumulate: false);
+                Gemm.Multiply(false, true, Ss * B, K, K, _memValues, K, Parameters.Read(_attnW), K, _memKeys, K, accumulate: false);
             else _memValues.AsSpan(0, Ss * B * K).CopyTo(_memKeys);
         }
 
@@ -129,7 +129,7 @@ public sealed partial class EncoderDecoderNetwork<T>
             if (n == 0) break;
             // One decoder step for every live hypothesis of every source; row r of the batch holds rows[r].
             Span<T> x = _decoder.Input(1, n);
-            ReadOnlySpan<T> emb = Parameters.Value(_tgtEmbedding);
+            ReadOnlySpan<T> emb = Parameters.Read(_tgtEmbedding);
             var rowState = new RecurrentState<T>(L, n, K, lstm);
             int prevRows = state.Batch;
             for (int r = 0; r < n; r++)
@@ -157,7 +157,7 @@ public sealed partial class EncoderDecoderNetwork<T>
                 if (additive)
                 {
                     var q = new T[n * K];
-                    Gemm.Multiply(false, true, n, K, K, top, K, Parameters.Value(_queryW!), K, q, K, accumulate: false);
+                    Gemm.Multiply(false, true, n, K, K, top, K, Parameters.Read(_queryW!), K, q, K, accumulate: false);
                     queries = q;
                 }
                 var concat = new T[n * 2 * K];
@@ -172,7 +172,7 @@ public sealed partial class EncoderDecoderNetwork<T>
                 Combine(concat, z, n);
             }
             var logits = new T[n * V];
-            Gemm.Multiply(false, true, n, V, K, z, K, Parameters.Value(_headW), K, logits, V, accumulate: false);
+            Gemm.Multiply(false, true, n, V, K, z, K, Parameters.Read(_headW), K, logits, V, accumulate: false);
 
             bool mustEnd = step == options.MaxLength; // only end-of-sequence may follow the last allowed token
             int r0 = 0;
@@ -183,7 +183,7 @@ public sealed partial class EncoderDecoderNetwork<T>
                 for (int r = r0; r < r0 + count; r++)
                 {
                     Span<T> row = logits.AsSpan(r * V, V);
-                    TensorPrimitives.Add(row, Parameters.Value(_headB), row);
+                    TensorPrimitives.Add(row, Parameters.Read(_headB), row);
                     LogSoftmax(row, logp);
                     foreach (int tok in TopIndices(logp, mustEnd ? 1 : W, mustEnd))
                         candidates.Add((rows[r].LogProbability + logp[tok], r, tok));

@@ -201,7 +201,7 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
         var target = batch.Target;
         int St = target.Steps, din = Options.DecoderInputSize;
         Span<T> x = _decoder.Input(St, B);
-        ReadOnlySpan<T> emb = Parameters.Value(_tgtEmbedding);
+        ReadOnlySpan<T> emb = Parameters.Read(_tgtEmbedding);
         for (int b = 0; b < B; b++)
             for (int t = 0; t < target.Lengths[b]; t++)
             {
@@ -239,8 +239,8 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
             Drop(dropped, ref _headMask);
             headIn = dropped;
         }
-        Gemm.Multiply(false, true, B * St, _v, _k, headIn, _k, Parameters.Value(_headW), _k, logits, _v, accumulate: false);
-        ReadOnlySpan<T> hb = Parameters.Value(_headB);
+        Gemm.Multiply(false, true, B * St, _v, _k, headIn, _k, Parameters.Read(_headW), _k, logits, _v, accumulate: false);
+        ReadOnlySpan<T> hb = Parameters.Read(_headB);
         for (int b = 0; b < B; b++)
             for (int t = 0; t < St; t++)
             {
@@ -269,7 +269,7 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
             var src = batch.Source!;
             int Ss = src.Steps;
             Span<T> x = _encoder!.Input(Ss, B);
-            ReadOnlySpan<T> emb = Parameters.Value(_srcEmbedding!);
+            ReadOnlySpan<T> emb = Parameters.Read(_srcEmbedding!);
             for (int b = 0; b < B; b++)
                 for (int t = 0; t < src.Lengths[b]; t++)
                     emb.Slice(src.Tokens![b * Ss + t] * _e, _e).CopyTo(x.Slice((t * B + b) * _e, _e));
@@ -285,11 +285,11 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
             int F = o.FeatureSize, LK = o.Layers * _k;
             Ensure(ref _bridgeOut, B * LK);
             Span<T> z = _bridgeOut.AsSpan(0, B * LK);
-            Gemm.Multiply(false, true, B, LK, F, batch.Features, F, Parameters.Value(_bridgeW!), F, z, LK, accumulate: false);
+            Gemm.Multiply(false, true, B, LK, F, batch.Features, F, Parameters.Read(_bridgeW!), F, z, LK, accumulate: false);
             for (int b = 0; b < B; b++)
             {
                 Span<T> row = z.Slice(b * LK, LK);
-                TensorPrimitives.Add(row, Parameters.Value(_bridgeB!), row);
+                TensorPrimitives.Add(row, Parameters.Read(_bridgeB!), row);
                 TensorPrimitives.Tanh(row, row);
                 for (int l = 0; l < o.Layers; l++) row.Slice(l * _k, _k).CopyTo(init.Hidden.AsSpan((l * B + b) * _k, _k));
             }
@@ -341,14 +341,14 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
         {
             // keys = enc · W_aᵀ (General: score = h_t · keys_s = h_tᵀ W_a h̄_s), or enc · W_kᵀ (Additive)
             Ensure(ref _keys, Ss * B * K);
-            Gemm.Multiply(false, true, Ss * B, K, K, enc, K, Parameters.Value(_attnW), K, _keys, K, accumulate: false);
+            Gemm.Multiply(false, true, Ss * B, K, K, enc, K, Parameters.Read(_attnW), K, _keys, K, accumulate: false);
             keys = _keys.AsSpan(0, Ss * B * K);
         }
         if (additive)
         {
             // queries = top · W_qᵀ [St·B, K]; the tanh of every (query, key) pair is kept for backward
             Ensure(ref _queries, St * B * K);
-            Gemm.Multiply(false, true, St * B, K, K, top, K, Parameters.Value(_queryW!), K, _queries, K, accumulate: false);
+            Gemm.Multiply(false, true, St * B, K, K, top, K, Parameters.Read(_queryW!), K, _queries, K, accumulate: false);
             queries = _queries.AsSpan(0, St * B * K);
             Ensure(ref _scoreTanh, B * St * Ss * K);
         }
@@ -382,7 +382,7 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
         int K = _k;
         if (Options.Attention == AttentionKind.Additive)
         {
-            ReadOnlySpan<T> v = Parameters.Value(_scoreV!);
+            ReadOnlySpan<T> v = Parameters.Read(_scoreV!);
             for (int s = 0; s < count; s++)
             {
                 Span<T> u = tanh.Slice(s * K, K);
@@ -402,8 +402,8 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
     private void Combine(ReadOnlySpan<T> concat, Span<T> z, int rows)
     {
         int K = _k;
-        Gemm.Multiply(false, true, rows, K, 2 * K, concat, 2 * K, Parameters.Value(_combineW!), 2 * K, z, K, accumulate: false);
-        ReadOnlySpan<T> bc = Parameters.Value(_combineB!);
+        Gemm.Multiply(false, true, rows, K, 2 * K, concat, 2 * K, Parameters.Read(_combineW!), 2 * K, z, K, accumulate: false);
+        ReadOnlySpan<T> bc = Parameters.Read(_combineB!);
         for (int r = 0; r < rows; r++)
         {
             Span<T> row = z.Slice(r * K, K);
@@ -431,7 +431,7 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
             for (int t = 0; t < target.Lengths[b]; t++) TensorPrimitives.Add(dHb, dLogits.Slice((b * St + t) * V, V), dHb);
         Ensure(ref _dHeadIn, B * St * K);
         Span<T> dz = _dHeadIn.AsSpan(0, B * St * K);
-        Gemm.Multiply(false, false, B * St, K, V, dLogits, V, Parameters.Value(_headW), K, dz, K, accumulate: false);
+        Gemm.Multiply(false, false, B * St, K, V, dLogits, V, Parameters.Read(_headW), K, dz, K, accumulate: false);
         if (_embeddingDropped) TensorPrimitives.Multiply(dz, _headMask.AsSpan(0, B * St * K), dz); // through the head-input dropout
 
         Span<T> dTop = _decoder.TopGradient(); // [St, B, K]
@@ -514,7 +514,7 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
         for (int r = 0; r < rows; r++) TensorPrimitives.Add(dbc, dz.Slice(r * K, K), dbc);
         Ensure(ref _dConcat, rows * 2 * K);
         Span<T> dConcat = _dConcat.AsSpan(0, rows * 2 * K);
-        Gemm.Multiply(false, false, rows, 2 * K, K, dz, K, Parameters.Value(_combineW!), 2 * K, dConcat, 2 * K, accumulate: false);
+        Gemm.Multiply(false, false, rows, 2 * K, K, dz, K, Parameters.Read(_combineW!), 2 * K, dConcat, 2 * K, accumulate: false);
 
         Ensure(ref _dEnc, Ss * B * K);
         Ensure(ref _dKeys, Ss * B * K);
@@ -532,7 +532,7 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
             Ensure(ref _dQueries, St * B * K);
             dQueries = _dQueries.AsSpan(0, St * B * K);
             dQueries.Clear();
-            v = Parameters.Value(_scoreV!);
+            v = Parameters.Read(_scoreV!);
             dv = Parameters.Gradient(_scoreV!);
         }
         for (int b = 0; b < B; b++)
@@ -581,13 +581,13 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
         {
             // keys = enc · W_aᵀ (or W_kᵀ):  dW_a += dkeysᵀ · enc,  denc += dkeys · W_a
             Gemm.Multiply(true, false, K, K, Ss * B, dKeys, K, enc, K, Parameters.Gradient(_attnW!), K, accumulate: true);
-            Gemm.Multiply(false, false, Ss * B, K, K, dKeys, K, Parameters.Value(_attnW!), K, dEnc, K, accumulate: true);
+            Gemm.Multiply(false, false, Ss * B, K, K, dKeys, K, Parameters.Read(_attnW!), K, dEnc, K, accumulate: true);
         }
         if (additive)
         {
             // queries = top · W_qᵀ:  dW_q += dqᵀ · top,  dtop += dq · W_q  (both time-major [St·B, K])
             Gemm.Multiply(true, false, K, K, St * B, dQueries, K, top, K, Parameters.Gradient(_queryW!), K, accumulate: true);
-            Gemm.Multiply(false, false, St * B, K, K, dQueries, K, Parameters.Value(_queryW!), K, dTop, K, accumulate: true);
+            Gemm.Multiply(false, false, St * B, K, K, dQueries, K, Parameters.Read(_queryW!), K, dTop, K, accumulate: true);
         }
         return dEnc;
     }
