@@ -21,6 +21,7 @@ public sealed class RnnForecastModel
     private readonly double[] _quantiles;                 // [median, lower, upper]
     private readonly Dictionary<string, double[]> _tails; // raw values of each training series' end
     private readonly List<string> _ids;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Id, int Horizon), SeriesForecast> _byId = new();
 
     /// <summary>Seasonal period P the model uses (given or detected).</summary>
     public int SeasonalPeriod => Layout.Period;
@@ -77,7 +78,9 @@ public sealed class RnnForecastModel
         ArgumentNullException.ThrowIfNull(seriesId);
         if (!_tails.TryGetValue(seriesId, out double[]? tail))
             throw new KeyNotFoundException($"The model has no series '{seriesId}'; it was trained on {_ids.Count} series ({string.Join(", ", _ids.Take(5))}{(_ids.Count > 5 ? ", …" : "")}). Pass the history instead.");
-        return Forecast(new TimeSeries(seriesId, tail), horizon);
+        if (Layout.Covariates > 0)
+            throw new InvalidOperationException($"The model was trained with {Layout.Covariates} covariates: forecast with Forecast(TimeSeries, horizon), giving the history and the future steps' covariates.");
+        return _byId.GetOrAdd((seriesId, horizon), key => Forecast(new TimeSeries(key.Id, tail), key.Horizon));
     }
 
     /// <summary>Forecasts <paramref name="horizon"/> steps after the end of <paramref name="history"/> (any series, seen or not).</summary>
