@@ -2,6 +2,7 @@
 // the series' own windows, against the naive and seasonal naive forecasts, on the last H values held out.
 //
 //   dotnet run -c Release --project samples/TimeSeriesForecast -- --csv F --horizon H [--period P] [--png F] [--seed N]
+//        [--input N] [--hidden N] [--ensemble N]     (input length, hidden size, ensemble members; defaults from the library)
 //
 // The CSV has a header and `date,value` lines (quotes allowed; any real values, zeros and negatives included; dates in
 // any ISO-like form or a plain index). Without --csv it reads ../shared/data/airline-passengers/airline-passengers.csv
@@ -41,6 +42,7 @@ static int Run(string[] args)
     var estimator = ml.Forecasting.ForecastByRnn(new RnnForecastingOptions
     {
         ValueColumnName = nameof(Observation.Value), Horizon = h, SeasonalPeriod = options.Period, Seed = options.Seed, Log = Console.WriteLine,
+        InputLength = options.Input, HiddenSize = options.Hidden ?? 64, EnsembleSize = options.Ensemble ?? 3,
     });
     var clock = Stopwatch.StartNew();
     var transformer = estimator.Fit(train);
@@ -56,7 +58,7 @@ static int Run(string[] args)
     double rmse = ForecastMetrics.Rmse(actual, forecast.Point), mae = ForecastMetrics.Mae(actual, forecast.Point);
     double smape = ForecastMetrics.Smape(actual, forecast.Point), mase = ForecastMetrics.Mase(known, actual, forecast.Point, period);
     double coverage = ForecastMetrics.Coverage(actual, forecast.Lower, forecast.Upper);
-    Console.WriteLine($"period {period}{(options.Period is null ? " (detected)" : "")}, input {model.InputLength} values, {model.EnsembleSize} member(s){(model.UsesSeasonalNaive ? ", point forecast = seasonal naive (the network did not beat it on the validation cut)" : "")}");
+    Console.WriteLine($"period {period}{(options.Period is null ? " (detected)" : "")}, inputs of {string.Join("/", model.InputLengths)} values, {model.EnsembleSize} member(s){(model.UsesSeasonalNaive ? ", point forecast = seasonal naive (the network did not beat it on the validation cut)" : "")}");
     Console.WriteLine($"\n{"date",-20}{"actual",12}{"RNN",12}{"lower",12}{"upper",12}{"s.naive",12}");
     for (int i = 0; i < h; i++)
         Console.WriteLine($"{dates[known.Length + i],-20}{actual[i],12:G6}{forecast.Point[i],12:G6}{forecast.Lower[i],12:G6}{forecast.Upper[i],12:G6}{seasonalNaive[i],12:G6}");
@@ -160,7 +162,7 @@ internal static class Plot
     }
 }
 
-internal sealed record Args(string Csv, int Horizon, int? Period, string Png, int Seed)
+internal sealed record Args(string Csv, int Horizon, int? Period, string Png, int Seed, int? Input, int? Hidden, int? Ensemble)
 {
     public static Args Parse(string[] args)
     {
@@ -190,6 +192,6 @@ internal sealed record Args(string Csv, int Horizon, int? Period, string Png, in
         int? period = Int("--period");
         if (horizon < 1) throw new ArgumentException($"--horizon must be at least 1; got {horizon}.");
         if (period is < 1) throw new ArgumentException($"--period must be at least 1; got {period}.");
-        return new Args(csv, horizon, period, Get("--png") ?? Path.Combine(Path.GetTempPath(), "time-series-forecast.png"), Int("--seed") ?? 1);
+        return new Args(csv, horizon, period, Get("--png") ?? Path.Combine(Path.GetTempPath(), "time-series-forecast.png"), Int("--seed") ?? 1, Int("--input"), Int("--hidden"), Int("--ensemble"));
     }
 }

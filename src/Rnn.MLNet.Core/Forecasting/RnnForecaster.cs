@@ -42,12 +42,16 @@ public static class RnnForecaster
             if (series[i].CovariateCount != k) throw new ArgumentException($"Series '{series[i].Id}' has {series[i].CovariateCount} covariates; series '{series[0].Id}' has {k}. All series need the same covariates.", nameof(series));
         }
         var plan = Plan.Make(series, options, k);
+        // Small data: smaller batches so that an epoch is several updates (at least 8 windows per batch).
+        int batchSize = System.Math.Min(options.BatchSize, System.Math.Max(8, plan.SelectionWindows.Count / 8));
+        options = options.Clone();
+        options.BatchSize = batchSize;
         options.Log?.Invoke($"period {plan.Layout.Period}, input {plan.Layout.InputLength} values ({plan.Layout.PastSteps} steps of {plan.Layout.Chunk}), " +
             $"{(plan.Layout.OutputSteps >= options.Horizon ? "direct" : "recursive")} {plan.Layout.OutputSteps}-step output, validation on the last {plan.ValidationLength}, " +
             $"{(plan.Layout.Log ? "log" : "raw")} values; {plan.SelectionWindows.Count} selection windows, {plan.AllWindows.Count} in all");
 
         // 1. Selection run: train on the windows before the validation cut, score the cut, keep the best update count.
-        var selection = new MemberTrainer(plan, options, options.Seed);
+        var selection = new MemberTrainer(plan, plan.Layout, options, options.Seed);
         double snaiveSmape = 0, snaiveMase = 0;
         var validationSeries = plan.ValidationSeries;
         foreach (var (train, actual, scale) in validationSeries)
@@ -56,10 +60,11 @@ public static class RnnForecaster
             snaiveSmape += ForecastMetrics.Smape(actual, sn);
             snaiveMase += scale > 0 ? ForecastMetrics.Mae(actual, sn) / scale : 0;
         }
+        SeriesForecast[] forecasts = Array.Empty<SeriesForecast>();
         double Score(SequenceNetwork<float> net)
         {
             if (validationSeries.Count == 0) return double.NaN;
-            var forecasts = RnnForecastModel.Predict(plan.Layout, new[] { net }, plan.Quantiles, false, validationSeries.Select(v => v.Train).ToArray(), plan.ValidationLength);
+            forecasts = RnnForecastModel.Predict(new[] { (plan.Layout, net) }, plan.Quantiles, false, 1, validationSeries.Select(v => v.Train).ToArray(), plan.ValidationLength);
             double s = 0, m = 0;
             for (int i = 0; i < forecasts.Length; i++)
             {
@@ -70,7 +75,7 @@ public static class RnnForecaster
             return 0.5 * (Ratio(s, snaiveSmape) + Ratio(m, snaiveMase));
         }
 
-        double bestScore = double.PositiveInfinity;
+        double bestScore = double.PositiveInfinity, intervalScale = 1;
         long bestUpdates = 0;
         int sinceBest = 0;
         long updatesPerEpoch = System.Math.Max(1, (plan.SelectionWindows.Count + options.BatchSize - 1) / options.BatchSize);
@@ -83,28 +88,59 @@ public static class RnnForecaster
             double score = Score(selection.Network);
             if (double.IsNaN(score)) { bestUpdates = selection.Updates; if (timeUp) break; continue; }
             options.Log?.Invoke($"  selection: {selection.Updates} updates ({(double)selection.Updates / updatesPerEpoch:F1} epochs), loss {selection.RecentLoss:F4}, validation score {score:F4} (seasonal naive = 1), {clock.Elapsed.TotalSeconds:F0} s");
-            if (score < bestScore - 1e-4) { bestScore = score; bestUpdates = selection.Updates; sinceBest = 0; }
+            if (score < bestScore - 1e-4)
+            {
+                bestScore = score; bestUpdates = selection.Updates; sinceBest = 0;
+                intervalScale = IntervalScale(forecasts, validationSeries.Select(v => v.Actual).ToArray(), options.IntervalCoverage);
+            }
             else if (++sinceBest >= options.Patience) break;
             if (timeUp) break;
         }
         if (bestUpdates == 0) bestUpdates = selection.Updates;
         bool seasonalNaive = options.FallBackToSeasonalNaive && bestScore >= 1;
-        options.Log?.Invoke($"best validation score {bestScore:F4} after {bestUpdates} updates{(seasonalNaive ? ": not better than seasonal naive, which is used for the point forecast" : "")}");
+        options.Log?.Invoke($"best validation score {bestScore:F4} after {bestUpdates} updates, interval widths × {intervalScale:F2}{(seasonalNaive ? ": not better than seasonal naive, which is used for the point forecast" : "")}");
 
         // 2. Ensemble on all windows (the last values included) for the chosen number of updates, scaled to the larger set.
         long updates = System.Math.Max(1, (long)System.Math.Round(bestUpdates * (double)plan.AllWindows.Count / System.Math.Max(1, plan.SelectionWindows.Count)));
-        var members = new List<SequenceNetwork<float>>();
+        // Members differ in seed and, unless InputLength is given, in how far back they read (1, 1.5, 2, 1.25, 1.75 × the
+        // base length): the median of forecasts from different input lengths is steadier than any one of them.
+        var members = new List<(WindowLayout, SequenceNetwork<float>)>();
         int count = seasonalNaive ? 1 : options.EnsembleSize;
+        double[] factors = { 1, 1.5, 2, 1.25, 1.75 };
         for (int m = 0; m < count; m++)
         {
             if (m > 0 && timeUp) break;
-            var member = new MemberTrainer(plan, options, options.Seed + 1000 * (m + 1));
+            var layout = options.InputLength is null ? plan.Layout.WithPastSteps((int)System.Math.Ceiling(plan.Layout.PastSteps * factors[m % factors.Length])) : plan.Layout;
+            var member = new MemberTrainer(plan, layout, options, options.Seed + 1000 * (m + 1));
             member.Train(plan.AllWindows, updates, clock, options, ref timeUp);
-            members.Add(member.Network);
-            options.Log?.Invoke($"  member {m + 1}/{count}: {member.Updates} updates, loss {member.RecentLoss:F4}, {clock.Elapsed.TotalSeconds:F0} s{(timeUp ? " (time limit)" : "")}");
+            members.Add((layout, member.Network));
+            options.Log?.Invoke($"  member {m + 1}/{count}: input {layout.InputLength}, {member.Updates} updates, loss {member.RecentLoss:F4}, {clock.Elapsed.TotalSeconds:F0} s{(timeUp ? " (time limit)" : "")}");
         }
         var tails = series.Select(s => (s.Id, s.Values[System.Math.Max(0, s.Values.Length - plan.TailLength)..]));
-        return new RnnForecastModel(plan.Layout, members, plan.Quantiles, options.Horizon, seasonalNaive, bestScore, tails);
+        return new RnnForecastModel(members, plan.Quantiles, options.Horizon, seasonalNaive, intervalScale, bestScore, tails);
+    }
+
+    /// <summary>
+    /// Split-conformal calibration of the intervals on the validation cut: the smallest factor c (0.5 … 20) such that
+    /// [point − c·(point − lower), point + c·(upper − point)] holds the nominal share of the held-out values.
+    /// </summary>
+    private static double IntervalScale(SeriesForecast[] forecasts, double[][] actual, double coverage)
+    {
+        var needed = new List<double>();
+        for (int i = 0; i < forecasts.Length; i++)
+        {
+            var f = forecasts[i];
+            for (int t = 0; t < actual[i].Length; t++)
+            {
+                double y = actual[i][t], p = f.Point[t];
+                double width = y >= p ? f.Upper[t] - p : p - f.Lower[t];
+                needed.Add(System.Math.Abs(y - p) <= 0 ? 0 : width > 0 ? System.Math.Abs(y - p) / width : double.PositiveInfinity);
+            }
+        }
+        if (needed.Count == 0) return 1;
+        needed.Sort();
+        double c = needed[System.Math.Min(needed.Count - 1, (int)System.Math.Ceiling(coverage * needed.Count) - 1)];
+        return double.IsFinite(c) ? System.Math.Clamp(c, 0.5, 20) : 20;
     }
 
     private static double Ratio(double value, double reference) => reference > 0 ? value / reference : value > 0 ? 2 : 1;
@@ -223,6 +259,7 @@ public static class RnnForecaster
     private sealed class MemberTrainer
     {
         private readonly Plan _plan;
+        private readonly WindowLayout _layout;
         private readonly Adam<float> _optimizer;
         private readonly Rng _rng;
         private readonly float[] _features, _targets, _dOut;
@@ -237,10 +274,10 @@ public static class RnnForecaster
         public long Updates { get; private set; }
         public double RecentLoss => _lossCount > 0 ? _lossSum / _lossCount : double.NaN;
 
-        public MemberTrainer(Plan plan, RnnForecasterOptions o, int seed)
+        public MemberTrainer(Plan plan, WindowLayout layout, RnnForecasterOptions o, int seed)
         {
             _plan = plan;
-            var layout = plan.Layout;
+            _layout = layout;
             Network = new SequenceNetwork<float>(new NetworkOptions
             {
                 Cell = o.Cell, Input = InputKind.Dense, FeatureSize = layout.FeatureSize, HiddenSize = o.HiddenSize,
@@ -265,7 +302,7 @@ public static class RnnForecaster
                 _order = Enumerable.Range(0, windows.Count).ToArray();
                 _position = _order.Length;
             }
-            var layout = _plan.Layout;
+            var layout = _layout;
             int o_ = layout.OutputSteps, steps = layout.Steps, f = layout.FeatureSize, q = _plan.Quantiles.Length;
             _lossSum = 0; _lossCount = 0;
             for (long u = 0; u < count; u++)

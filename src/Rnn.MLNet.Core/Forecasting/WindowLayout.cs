@@ -46,6 +46,9 @@ internal sealed class WindowLayout
         Covariates = covariateMean.Length; CovariateMean = covariateMean; CovariateScale = covariateScale;
     }
 
+    /// <summary>The same layout reading <paramref name="pastSteps"/> steps before the origin.</summary>
+    public WindowLayout WithPastSteps(int pastSteps) => new(Period, Chunk, pastSteps, OutputSteps, Log, CovariateMean, CovariateScale);
+
     /// <summary>Values per step for a seasonal period: the whole season up to 64 values, else an even part of it.</summary>
     public static int ChunkFor(int period) => period <= 64 ? period : (period + (period + 63) / 64 - 1) / ((period + 63) / 64);
 
