@@ -77,7 +77,7 @@ public static class Baselines
     public static double[] SeasonalIndices(ReadOnlySpan<double> x, int m)
     {
         int n = x.Length;
-        if (m < 2 || n < 2 * m + 1) throw new ArgumentException($"Seasonal indices need a period ≥ 2 and at least 2m+1 values; got m = {m}, n = {n}.");
+        if (m < 2 || n < 2 * m) throw new ArgumentException($"Seasonal indices need a period ≥ 2 and at least two periods of values; got m = {m}, n = {n}.");
         double[] w = m % 2 == 0 ? new double[m + 1] : new double[m];
         for (int i = 0; i < w.Length; i++) w[i] = 1.0 / m;
         if (m % 2 == 0) { w[0] = 0.5 / m; w[m] = 0.5 / m; }

@@ -82,6 +82,7 @@ public static class RnnForecaster
         long checkEvery = System.Math.Min(updatesPerEpoch, 250);
         long maxUpdates = updatesPerEpoch * options.MaxEpochs;
         bool timeUp = false;
+        float[] bestWeights = (float[])selection.Network.Parameters.Values.Clone();
         while (selection.Updates < maxUpdates)
         {
             selection.Train(plan.SelectionWindows, checkEvery, clock, options, ref timeUp);
@@ -91,32 +92,46 @@ public static class RnnForecaster
             if (score < bestScore - 1e-4)
             {
                 bestScore = score; bestUpdates = selection.Updates; sinceBest = 0;
+                selection.Network.Parameters.Values.CopyTo(bestWeights, 0);
                 intervalScale = IntervalScale(forecasts, validationSeries.Select(v => v.Actual).ToArray(), options.IntervalCoverage);
             }
             else if (++sinceBest >= options.Patience) break;
             if (timeUp) break;
         }
-        if (bestUpdates == 0) bestUpdates = selection.Updates;
+        if (bestUpdates == 0) { bestUpdates = selection.Updates; selection.Network.Parameters.Values.CopyTo(bestWeights, 0); }
+        double secondsPerStepUpdate = clock.Elapsed.TotalSeconds / System.Math.Max(1, selection.Updates) / plan.Layout.Steps;
         bool seasonalNaive = options.FallBackToSeasonalNaive && bestScore >= 1;
         options.Log?.Invoke($"best validation score {bestScore:F4} after {bestUpdates} updates, interval widths × {intervalScale:F2}{(seasonalNaive ? ": not better than seasonal naive, which is used for the point forecast" : "")}");
 
         // 2. Ensemble on all windows (the last values included) for the chosen number of updates, scaled to the larger set.
         long updates = System.Math.Max(1, (long)System.Math.Round(bestUpdates * (double)plan.AllWindows.Count / System.Math.Max(1, plan.SelectionWindows.Count)));
-        // Members differ in seed and, unless InputLength is given, in how far back they read (1, 1.5, 2, 1.25, 1.75 × the
-        // base length): the median of forecasts from different input lengths is steadier than any one of them.
-        var members = new List<(WindowLayout, SequenceNetwork<float>)>();
+        // Member 1 is the selection network at its best, trained on on all windows (the cut included) for the remaining
+        // updates. The others start afresh with other seeds and, unless InputLength is given, read further back (1.5, 2,
+        // 1.25, 1.75 × the base length): the median of forecasts from different input lengths is steadier than any one.
+        // A member that would not finish within the time limit (estimated from the selection run's speed) is skipped.
+        bestWeights.CopyTo(selection.Network.Parameters.Values, 0);
+        selection.Train(plan.AllWindows, System.Math.Max(updates - bestUpdates, checkEvery), clock, options, ref timeUp);
+        var members = new List<(WindowLayout, SequenceNetwork<float>)> { (plan.Layout, selection.Network) };
+        options.Log?.Invoke($"  member 1: input {plan.Layout.InputLength}, the selection network + {System.Math.Max(updates - bestUpdates, checkEvery)} updates on all windows, {clock.Elapsed.TotalSeconds:F0} s");
         int count = seasonalNaive ? 1 : options.EnsembleSize;
         double[] factors = { 1, 1.5, 2, 1.25, 1.75 };
-        for (int m = 0; m < count; m++)
+        for (int m = 1; m < count && !timeUp; m++)
         {
-            if (m > 0 && timeUp) break;
             var layout = options.InputLength is null ? plan.Layout.WithPastSteps((int)System.Math.Ceiling(plan.Layout.PastSteps * factors[m % factors.Length])) : plan.Layout;
+            double estimate = secondsPerStepUpdate * updates * layout.Steps;
+            if (options.TimeLimit is TimeSpan limit && clock.Elapsed.TotalSeconds + estimate > limit.TotalSeconds)
+            {
+                options.Log?.Invoke($"  member {m + 1}/{count} skipped: about {estimate:F0} s of training would pass the time limit");
+                continue;
+            }
             var member = new MemberTrainer(plan, layout, options, options.Seed + 1000 * (m + 1));
             member.Train(plan.AllWindows, updates, clock, options, ref timeUp);
+            if (timeUp && member.Updates < updates) { options.Log?.Invoke($"  member {m + 1}/{count} dropped: the time limit came after {member.Updates} of {updates} updates"); break; }
             members.Add((layout, member.Network));
-            options.Log?.Invoke($"  member {m + 1}/{count}: input {layout.InputLength}, {member.Updates} updates, loss {member.RecentLoss:F4}, {clock.Elapsed.TotalSeconds:F0} s{(timeUp ? " (time limit)" : "")}");
+            options.Log?.Invoke($"  member {m + 1}/{count}: input {layout.InputLength}, {member.Updates} updates, loss {member.RecentLoss:F4}, {clock.Elapsed.TotalSeconds:F0} s");
         }
-        var tails = series.Select(s => (s.Id, s.Values[System.Math.Max(0, s.Values.Length - plan.TailLength)..]));
+        int tailLength = members.Max(m => m.Item1.InputLength) + 2 * plan.Layout.Period;
+        var tails = series.Select(s => (s.Id, s.Values[System.Math.Max(0, s.Values.Length - tailLength)..]));
         return new RnnForecastModel(members, plan.Quantiles, options.Horizon, seasonalNaive, intervalScale, bestScore, tails);
     }
 
@@ -156,7 +171,6 @@ public static class RnnForecaster
         public required List<(int Series, int Origin)> AllWindows { get; init; }
         public required List<(TimeSeries Train, double[] Actual, double Scale)> ValidationSeries { get; init; }
         public required int ValidationLength { get; init; }
-        public int TailLength => System.Math.Max(Layout.InputLength, 2 * Layout.Period) + Layout.Period;
 
         public static Plan Make(IReadOnlyList<TimeSeries> series, RnnForecasterOptions o, int covariates)
         {
