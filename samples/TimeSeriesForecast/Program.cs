@@ -30,18 +30,21 @@ catch (Exception e) when (e is InvalidDataException or ArgumentException or File
 static int Run(string[] args)
 {
     var options = Args.Parse(args);
-    var (name, dates, values) = SeriesCsv.Read(options.Csv);
+    var (name, dates, values, spacing) = SeriesCsv.Read(options.Csv);
     int h = options.Horizon;
     if (values.Length < h + 2) throw new ArgumentException($"'{options.Csv}' has {values.Length} values; forecasting the last {h} needs at least {h + 2}.");
     double[] known = values[..^h], actual = values[^h..];
     Console.WriteLine($"series: {options.Csv} ({values.Length} values, {dates[0]} to {dates[^1]}); forecasting the last {h} from the first {known.Length}");
 
+    // The seasonal period: --period, else the calendar's for regular dates (monthly 12, quarterly 4, hourly 24, weekly 52)
+    // when the training part holds at least three such seasons, else detected by the library from the autocorrelation.
+    int? periodHint = options.Period ?? SeriesCsv.CalendarPeriod(spacing, known.Length);
     // The forecaster as an ML.NET component: rows of (Value), one series; saved into the .zip and loaded back.
     var ml = new MLContext(seed: options.Seed);
     IDataView train = ml.Data.LoadFromEnumerable(known.Select(v => new Observation { Value = (float)v }));
     var estimator = ml.Forecasting.ForecastByRnn(new RnnForecastingOptions
     {
-        ValueColumnName = nameof(Observation.Value), Horizon = h, SeasonalPeriod = options.Period, Seed = options.Seed, Log = Console.WriteLine,
+        ValueColumnName = nameof(Observation.Value), Horizon = h, SeasonalPeriod = periodHint, Seed = options.Seed, Log = Console.WriteLine,
         InputLength = options.Input, HiddenSize = options.Hidden ?? 64, EnsembleSize = options.Ensemble ?? 3,
     });
     var clock = Stopwatch.StartNew();
@@ -58,7 +61,7 @@ static int Run(string[] args)
     double rmse = ForecastMetrics.Rmse(actual, forecast.Point), mae = ForecastMetrics.Mae(actual, forecast.Point);
     double smape = ForecastMetrics.Smape(actual, forecast.Point), mase = ForecastMetrics.Mase(known, actual, forecast.Point, period);
     double coverage = ForecastMetrics.Coverage(actual, forecast.Lower, forecast.Upper);
-    Console.WriteLine($"period {period}{(options.Period is null ? " (detected)" : "")}, inputs of {string.Join("/", model.InputLengths)} values, {model.EnsembleSize} member(s){(model.UsesSeasonalNaive ? ", point forecast = seasonal naive (the network did not beat it on the validation cut)" : "")}");
+    Console.WriteLine($"period {period}{(options.Period is not null ? "" : periodHint is not null ? " (from the dates)" : " (detected)")}, inputs of {string.Join("/", model.InputLengths)} values, {model.EnsembleSize} member(s){(model.UsesSeasonalNaive ? ", point forecast = seasonal naive (the network did not beat it on the validation cut)" : "")}");
     Console.WriteLine($"\n{"date",-20}{"actual",12}{"RNN",12}{"lower",12}{"upper",12}{"s.naive",12}");
     for (int i = 0; i < h; i++)
         Console.WriteLine($"{dates[known.Length + i],-20}{actual[i],12:G6}{forecast.Point[i],12:G6}{forecast.Lower[i],12:G6}{forecast.Upper[i],12:G6}{seasonalNaive[i],12:G6}");
@@ -88,8 +91,24 @@ internal static class SeriesCsv
 {
     private static readonly string[] s_dateFormats = { "yyyy-MM", "yyyy-M", "yyyy", "yyyy-MM-dd", "yyyy-MM-dd HH:mm", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-ddTHH:mm:ss", "yyyy/MM/dd", "MM/dd/yyyy", "dd.MM.yyyy" };
 
+    /// <summary>The calendar's seasonal period for a median spacing between dates, when at least three seasons are known.</summary>
+    public static int? CalendarPeriod(TimeSpan? spacing, int known)
+    {
+        if (spacing is not TimeSpan s) return null;
+        double days = s.TotalDays;
+        int? p = days switch
+        {
+            >= 1.0 / 24 * 0.9 and <= 1.0 / 24 * 1.1 => 24,
+            >= 6.5 and <= 7.5 => 52,
+            >= 27 and <= 32 => 12,
+            >= 88 and <= 93 => 4,
+            _ => null,
+        };
+        return p is int q && known >= 3 * q ? q : null;
+    }
+
     /// <summary>Reads `date,value` lines after a header; the header's last field names the series. Rows are sorted by date when out of order.</summary>
-    public static (string Name, string[] Dates, double[] Values) Read(string path)
+    public static (string Name, string[] Dates, double[] Values, TimeSpan? Spacing) Read(string path)
     {
         var rows = new List<(string Date, DateTime? When, double Value)>();
         string name = "value";
@@ -121,7 +140,13 @@ internal static class SeriesCsv
         if (rows.Count == 0) throw new InvalidDataException($"'{path}' has no data rows after the header.");
         if (rows.All(r => r.When is not null) && rows.Zip(rows.Skip(1), (a, b) => a.When > b.When).Any(x => x))
             rows = rows.OrderBy(r => r.When).ToList(); // stable: equal dates keep file order
-        return (name, rows.Select(r => r.Date).ToArray(), rows.Select(r => r.Value).ToArray());
+        TimeSpan? spacing = null;
+        if (rows.Count > 2 && rows.All(r => r.When is not null))
+        {
+            var gaps = rows.Zip(rows.Skip(1), (a, b) => (b.When!.Value - a.When!.Value).Ticks).OrderBy(x => x).ToArray();
+            spacing = TimeSpan.FromTicks(gaps[gaps.Length / 2]);
+        }
+        return (name, rows.Select(r => r.Date).ToArray(), rows.Select(r => r.Value).ToArray(), spacing);
     }
 }
 

@@ -75,7 +75,7 @@ public static class RnnForecaster
             return 0.5 * (Ratio(s, snaiveSmape) + Ratio(m, snaiveMase));
         }
 
-        double bestScore = double.PositiveInfinity, intervalScale = 1;
+        double bestScore = double.PositiveInfinity, keptScore = double.PositiveInfinity, intervalScale = 1;
         long bestUpdates = 0;
         int sinceBest = 0;
         long updatesPerEpoch = System.Math.Max(1, (plan.SelectionWindows.Count + options.BatchSize - 1) / options.BatchSize);
@@ -87,21 +87,34 @@ public static class RnnForecaster
         {
             selection.Train(plan.SelectionWindows, checkEvery, clock, options, ref timeUp);
             double score = Score(selection.Network);
-            if (double.IsNaN(score)) { bestUpdates = selection.Updates; if (timeUp) break; continue; }
-            options.Log?.Invoke($"  selection: {selection.Updates} updates ({(double)selection.Updates / updatesPerEpoch:F1} epochs), loss {selection.RecentLoss:F4}, validation score {score:F4} (seasonal naive = 1), {clock.Elapsed.TotalSeconds:F0} s");
-            if (score < bestScore - 1e-4)
+            if (double.IsNaN(score))
             {
-                bestScore = score; bestUpdates = selection.Updates; sinceBest = 0;
+                // No series is long enough for a validation cut: train the full budget.
+                bestUpdates = selection.Updates;
+                selection.Network.Parameters.Values.CopyTo(bestWeights, 0);
+                if (timeUp) break;
+                continue;
+            }
+            options.Log?.Invoke($"  selection: {selection.Updates} updates ({(double)selection.Updates / updatesPerEpoch:F1} epochs), loss {selection.RecentLoss:F4}, validation score {score:F4} (seasonal naive = 1), {clock.Elapsed.TotalSeconds:F0} s");
+            // Keep the latest check within 1% of the best score: on a noisy validation cut (one short series) an early dip
+            // is often luck, and a longer-trained network as good on the cut is the safer choice.
+            bool newBest = score < bestScore - 1e-4;
+            bestScore = System.Math.Min(bestScore, score);
+            if (score <= bestScore * 1.01)
+            {
+                bestUpdates = selection.Updates;
+                keptScore = score;
                 selection.Network.Parameters.Values.CopyTo(bestWeights, 0);
                 intervalScale = IntervalScale(forecasts, validationSeries.Select(v => v.Actual).ToArray(), options.IntervalCoverage);
             }
+            if (newBest) sinceBest = 0;
             else if (++sinceBest >= options.Patience) break;
             if (timeUp) break;
         }
         if (bestUpdates == 0) { bestUpdates = selection.Updates; selection.Network.Parameters.Values.CopyTo(bestWeights, 0); }
         double secondsPerStepUpdate = clock.Elapsed.TotalSeconds / System.Math.Max(1, selection.Updates) / plan.Layout.Steps;
-        bool seasonalNaive = options.FallBackToSeasonalNaive && bestScore >= 1;
-        options.Log?.Invoke($"best validation score {bestScore:F4} after {bestUpdates} updates, interval widths × {intervalScale:F2}{(seasonalNaive ? ": not better than seasonal naive, which is used for the point forecast" : "")}");
+        bool seasonalNaive = options.FallBackToSeasonalNaive && keptScore >= 1;
+        options.Log?.Invoke($"kept validation score {keptScore:F4} (best {bestScore:F4}) after {bestUpdates} updates, interval widths × {intervalScale:F2}{(seasonalNaive ? ": not better than seasonal naive, which is used for the point forecast" : "")}");
 
         // 2. Ensemble on all windows (the last values included) for the chosen number of updates, scaled to the larger set.
         long updates = System.Math.Max(1, (long)System.Math.Round(bestUpdates * (double)plan.AllWindows.Count / System.Math.Max(1, plan.SelectionWindows.Count)));
@@ -132,7 +145,7 @@ public static class RnnForecaster
         }
         int tailLength = members.Max(m => m.Item1.InputLength) + 2 * plan.Layout.Period;
         var tails = series.Select(s => (s.Id, s.Values[System.Math.Max(0, s.Values.Length - tailLength)..]));
-        return new RnnForecastModel(members, plan.Quantiles, options.Horizon, seasonalNaive, intervalScale, bestScore, tails);
+        return new RnnForecastModel(members, plan.Quantiles, options.Horizon, seasonalNaive, intervalScale, keptScore, tails);
     }
 
     /// <summary>
