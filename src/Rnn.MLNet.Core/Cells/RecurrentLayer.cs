@@ -223,8 +223,9 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
     /// Backpropagation through time for the last forward pass. Adds into the parameter gradients.
     /// <paramref name="dOutput"/> [S, B, H] (empty = zero), <paramref name="dhFinal"/>/<paramref name="dcFinal"/> [B, H] (empty = zero).
     /// Writes <paramref name="dInput"/> [S, B, I] (skipped when empty), <paramref name="dh0"/>/<paramref name="dc0"/> [B, H] (skipped when empty).
+    /// <paramref name="parameterGradients"/> false skips the weight gradients (input gradients only, for attributions).
     /// </summary>
-    public void Backward(ReadOnlyMemory<T> dOutput, ReadOnlySpan<T> dhFinal, ReadOnlySpan<T> dcFinal, Span<T> dInput, Span<T> dh0, Span<T> dc0)
+    public void Backward(ReadOnlyMemory<T> dOutput, ReadOnlySpan<T> dhFinal, ReadOnlySpan<T> dcFinal, Span<T> dInput, Span<T> dh0, Span<T> dc0, bool parameterGradients = true)
     {
         int S = _steps, B = _batch, H = HiddenSize, GH = GateSize;
         _dOutput = dOutput;
@@ -249,11 +250,23 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
             dhPrev.CopyTo(dh);
         }
 
+        ReadOnlySpan<T> daxAll = _dax.AsSpan(0, S * B * GH);
+        if (parameterGradients) AddWeightGradients(daxAll);
+        // dX = dax · W_ih  ([S·B, GH] × [GH, I])
+        if (!dInput.IsEmpty)
+            Gemm.Multiply(false, false, S * B, InputSize, GH, daxAll, GH, _store.Value(_wIh), InputSize, dInput, InputSize, accumulate: false);
+        _dOutput = default;
+        if (!dh0.IsEmpty) dh.CopyTo(dh0);
+        if (!dc0.IsEmpty && _lstm) dc.CopyTo(dc0);
+    }
+
+    private void AddWeightGradients(ReadOnlySpan<T> daxAll)
+    {
         // Weight gradients in three large products over all steps:
         //   dW_ih += daxᵀ · X        ([GH, S·B] × [S·B, I])
         //   dW_hh += dahᵀ · h[0..S)  ([GH, S·B] × [S·B, H]), dah indexed by step, h[k] the state step k read
         //   db_ih += Σ rows dax,  db_hh += Σ rows dah
-        ReadOnlySpan<T> daxAll = _dax.AsSpan(0, S * B * GH);
+        int S = _steps, B = _batch, H = HiddenSize, GH = GateSize;
         ReadOnlySpan<T> dahAll;
         if (_apart) dahAll = _dah.AsSpan(0, S * B * GH);
         else if (!Reverse) dahAll = daxAll;
@@ -271,12 +284,6 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
             TensorPrimitives.Add(dbIh, daxAll.Slice(r * GH, GH), dbIh);
             TensorPrimitives.Add(dbHh, dahAll.Slice(r * GH, GH), dbHh);
         }
-        // dX = dax · W_ih  ([S·B, GH] × [GH, I])
-        if (!dInput.IsEmpty)
-            Gemm.Multiply(false, false, S * B, InputSize, GH, daxAll, GH, _store.Value(_wIh), InputSize, dInput, InputSize, accumulate: false);
-        _dOutput = default;
-        if (!dh0.IsEmpty) dh.CopyTo(dh0);
-        if (!dc0.IsEmpty && _lstm) dc.CopyTo(dc0);
     }
 
     private static void CopyOrZero(ReadOnlySpan<T> src, Span<T> dst)

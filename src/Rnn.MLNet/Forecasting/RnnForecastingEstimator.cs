@@ -7,8 +7,9 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using Microsoft.ML.Transforms;
 using Rnn.MLNet.Cells;
-using Rnn.MLNet.Forecasting;
 using Rnn.MLNet.Infrastructure;
+using Rnn.MLNet.Persistence;
+using Rnn.MLNet.Serialization;
 
 namespace Rnn.MLNet.Forecasting;
 
@@ -200,74 +201,71 @@ public sealed class RnnForecastingTransformer : ChainedTransformer
     public RnnForecastModel Model { get; }
 
     internal RnnForecastingTransformer(MLContext ml, RnnForecastModel model, DataViewSchema schema, RnnForecastingOptions options)
-        : base(BuildChain(ml, Payload.Encode(model.ToModelFile()), options).Fit(new EmptyDataView(schema)))
+        : base(BuildChain(ml, ModelPersistence.Encode(model.ToModelFile()), options).Fit(new EmptyDataView(schema)))
     {
         Model = model;
+        ModelPersistence.Adopt(Chain, new ForecastPipelineModel(model));
     }
 
     /// <summary>The forecaster inside a transformer, also one returned by <c>mlContext.Model.Load</c>.</summary>
+    /// <exception cref="ArgumentException">The transformer holds no forecaster.</exception>
     public static RnnForecastModel ModelFrom(ITransformer transformer) =>
-        transformer is RnnForecastingTransformer t ? t.Model : RnnForecastModel.FromModelFile(ModelFinder.FindKind(transformer, ForecastMapping.Kind, "forecaster"));
+        transformer is RnnForecastingTransformer t ? t.Model : ModelPersistence.Find<ForecastPipelineModel>(transformer).Model;
 
+    // The twin chain: the series id (or "" for one series) → RnnMLNet.Text, the payload beside it, the forecast mapping,
+    // its outputs copied to the user's column names, the temporaries dropped.
     internal static EstimatorChain<ITransformer> BuildChain(MLContext ml, string payload, RnnForecastingOptions o)
     {
-        var chain = new EstimatorChain<ITransformer>()
-            .Append<ITransformer>(ml.Transforms.CustomMapping<NoColumns, ConstantColumn>(ConstantColumnFactory.Map, ConstantColumnFactory.Contract))
-            .Append<ITransformer>(ml.Transforms.Expression(Payload.PayloadColumn, Payload.Expression(payload), Payload.ConstantColumn));
-        chain = o.SeriesIdColumnName is null
-            ? chain.Append<ITransformer>(ml.Transforms.Expression(Payload.TextColumn, "x => \"\"", Payload.ConstantColumn))
-            : chain.Append<ITransformer>(ml.Transforms.CopyColumns(Payload.TextColumn, o.SeriesIdColumnName));
-        return chain
-            .Append<ITransformer>(ml.Transforms.CustomMapping<ForecastInput, ForecastOutput>(ForecastMapping.Map, ForecastMapping.Contract))
+        IEstimator<ITransformer> id = o.SeriesIdColumnName is null
+            ? ml.Transforms.Expression(PipelineChain.TextColumn, "x => \"\"", o.ValueColumnName)
+            : ml.Transforms.CopyColumns(PipelineChain.TextColumn, o.SeriesIdColumnName);
+        var chain = PipelineChain.VectorHead(ml, payload, id)
+            .Append(new ForecastMapping().Estimator(ml))
             .Append<ITransformer>(ml.Transforms.CopyColumns(o.OutputColumnName, ForecastOutput.ForecastColumn))
             .Append<ITransformer>(ml.Transforms.CopyColumns(o.LowerBoundColumnName, ForecastOutput.LowerColumn))
-            .Append<ITransformer>(ml.Transforms.CopyColumns(o.UpperBoundColumnName, ForecastOutput.UpperColumn))
-            .Append<ITransformer>(ml.Transforms.DropColumns(Payload.ConstantColumn, Payload.PayloadColumn, Payload.TextColumn,
-                ForecastOutput.ForecastColumn, ForecastOutput.LowerColumn, ForecastOutput.UpperColumn));
+            .Append<ITransformer>(ml.Transforms.CopyColumns(o.UpperBoundColumnName, ForecastOutput.UpperColumn));
+        return PipelineChain.Finish(ml, chain, new[]
+        {
+            PipelineChain.TextColumn, PipelineChain.ConstantColumn, PipelineChain.PayloadColumn,
+            ForecastOutput.ForecastColumn, ForecastOutput.LowerColumn, ForecastOutput.UpperColumn,
+        });
     }
 }
 
-/// <summary>CustomMapping input of the forecaster: the series id and the model payload.</summary>
-public sealed class ForecastInput
+/// <summary>The forecaster as it travels in a pipeline's payload (kind <c>rnn-forecaster</c>).</summary>
+internal sealed class ForecastPipelineModel(RnnForecastModel model) : IPipelineModel<ForecastPipelineModel>
 {
-    /// <summary>The series id ("" for a single series).</summary>
-    [ColumnName(Payload.TextColumn)] public string SeriesId { get; set; } = "";
+    public RnnForecastModel Model { get; } = model;
 
-    /// <summary>The model payload.</summary>
-    [ColumnName(Payload.PayloadColumn)] public ReadOnlyMemory<char> Model { get; set; }
+    static string IPipelineModel<ForecastPipelineModel>.Kind => "rnn-forecaster";
+    static string IPipelineModel<ForecastPipelineModel>.Description => "forecaster";
+    static ForecastPipelineModel IPipelineModel<ForecastPipelineModel>.FromFile(ModelFile file) => new(RnnForecastModel.FromModelFile(file));
 }
 
-/// <summary>CustomMapping output of the forecaster.</summary>
-public sealed class ForecastOutput
+/// <summary>CustomMapping input of the forecaster: the series id and the model payload.</summary>
+internal sealed class ForecastInput : IPayloadRow
+{
+    [ColumnName(PipelineChain.TextColumn)] public ReadOnlyMemory<char> SeriesId { get; set; }
+    [ColumnName(PipelineChain.PayloadColumn)] public ReadOnlyMemory<char> Model { get; set; }
+}
+
+/// <summary>CustomMapping output of the forecaster: H values each.</summary>
+internal sealed class ForecastOutput
 {
     internal const string ForecastColumn = "RnnMLNet.Forecast", LowerColumn = "RnnMLNet.Lower", UpperColumn = "RnnMLNet.Upper";
 
-    /// <summary>Point forecast.</summary>
     [ColumnName(ForecastColumn)] public float[] Forecast { get; set; } = Array.Empty<float>();
-
-    /// <summary>Lower interval bounds.</summary>
     [ColumnName(LowerColumn)] public float[] LowerBound { get; set; } = Array.Empty<float>();
-
-    /// <summary>Upper interval bounds.</summary>
     [ColumnName(UpperColumn)] public float[] UpperBound { get; set; } = Array.Empty<float>();
 }
 
-/// <summary>Runs the forecaster inside a CustomMapping (contract <c>Rnn.MLNet.Forecaster.v1</c>).</summary>
-[CustomMappingFactoryAttribute(Contract)]
-public sealed class ForecastMapping : CustomMappingFactory<ForecastInput, ForecastOutput>
+/// <summary>The forecast of the row's series after its training data (contract <c>Rnn.MLNet.Forecaster.v1</c>).</summary>
+[CustomMappingFactoryAttribute("Rnn.MLNet.Forecaster.v1")]
+internal sealed class ForecastMapping : RnnMapping<ForecastInput, ForecastPipelineModel, ForecastOutput>
 {
-    /// <summary>The contract name saved in the model.</summary>
-    public const string Contract = "Rnn.MLNet.Forecaster.v1";
-
-    internal const string Kind = "rnn-forecaster";
-
-    /// <inheritdoc />
-    public override Action<ForecastInput, ForecastOutput> GetMapping() => Map;
-
-    internal static void Map(ForecastInput input, ForecastOutput output)
+    protected override void Map(ForecastPipelineModel model, ForecastInput input, ForecastOutput output)
     {
-        var model = Payload.Decode(input.Model, RnnForecastModel.FromModelFile);
-        var f = model.Forecast(input.SeriesId, model.Horizon);
+        var f = model.Model.Forecast(input.SeriesId.ToString(), model.Model.Horizon);
         output.Forecast = Array.ConvertAll(f.Point, x => (float)x);
         output.LowerBound = Array.ConvertAll(f.Lower, x => (float)x);
         output.UpperBound = Array.ConvertAll(f.Upper, x => (float)x);

@@ -5,6 +5,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using Rnn.MLNet.Infrastructure;
+using Rnn.MLNet.Persistence;
 using Rnn.MLNet.Math;
 using Rnn.MLNet.Models;
 using Rnn.MLNet.Text;
@@ -61,8 +62,7 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
             throw new ArgumentException($"The label column '{o.LabelColumnName}' has a single class ('{classes[Array.FindIndex(counts, c => c > 0)]}') in the training data; a classifier needs at least two.", nameof(input));
         if (present < k) log.Warning($"Classes never seen in training (they will not be predicted): {string.Join(", ", classes.Where((_, i) => counts[i] == 0))}.");
 
-        ulong seed = o.Seed is int s ? (ulong)s : log.NextSeed();
-        var rng = new Rng(seed);
+        var rng = new Rng(o.ResolveSeed(log));
         var vocab = kind switch
         {
             TokenInputKind.Text => Vocabulary.Build(train.Texts!.Select(t => o.LowerCase ? t.ToLowerInvariant() : t), Tokenizer.Create(o.Tokenizer), o.MaximumVocabularySize),
@@ -97,9 +97,7 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
             examples = order.Skip(nValid).Select(i => examples[i]).ToList();
         }
 
-        var fit = o.FitOptions();
-        fit.Seed = rng.NextUInt64();
-        fit.Progress = log.Epoch;
+        var fit = o.FitOptions(rng.NextUInt64(), log.Epoch);
         float[]? classWeights = null;
         float posWeight = 1;
         if (o.BalanceClasses)
@@ -193,8 +191,8 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
             if (result.Classes.Length > MulticlassScores.MaxClasses)
                 throw new ArgumentOutOfRangeException(nameof(data), $"The label column '{o.LabelColumnName}' has {result.Classes.Length} classes; the multiclass component supports at most {MulticlassScores.MaxClasses}.");
         }
-        IDataView source = kind == TokenInputKind.Text ? data : RnnTextClassificationTransformer.TokenConversion(_ml, o.TokenColumnName!, kind, isKey).Fit(data).Transform(data);
-        var inputCol = kind == TokenInputKind.Text ? source.Schema[o.TextColumnName] : source.Schema[Infrastructure.Payload.TokensColumn];
+        IDataView source = kind == TokenInputKind.Text ? data : PipelineChain.TokenConversion(_ml, o.TokenColumnName!, kind, isKey).Fit(data).Transform(data);
+        var inputCol = kind == TokenInputKind.Text ? source.Schema[o.TextColumnName] : source.Schema[PipelineChain.TokensColumn];
         labelCol = source.Schema[labelCol.Name];
         using var cursor = source.GetRowCursor(new[] { inputCol, labelCol });
         Func<int> getLabel;
