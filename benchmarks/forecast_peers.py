@@ -8,7 +8,7 @@ M4 layout (the M4Forecast sample's files):
 
 Methods: naive, seasonal naive, Naive2 (M4), statsmodels Holt-Winters with additive damped trend (seasonal multiplicative
 when every value is positive, else additive; "HW damped"), statsmodels ThetaModel (Theta), and for single series also
-SARIMA(1,1,1)(0,1,1)_P ("SARIMA", skipped when the series is too short). Without --period the period comes from the dates'
+SARIMA(1,1,1)(0,1,1)_P ("SARIMA"; periods above 52 skipped). Without --period the period comes from the dates'
 spacing (hourly 24, daily 7, weekly 52, monthly 12, quarterly 4, else 1). Prints a table and, last, one JSON line.
 Needs numpy, pandas and statsmodels (Debian: apt-get install python3-statsmodels).
 """
@@ -97,8 +97,10 @@ def hw_damped(x, h, m):
     if m > 1 and len(x) >= 2 * m + 2:
         seasonal = "mul" if np.all(x > 0) else "add"
     try:
+        # a long season (daily data with a yearly cycle) has too many initial states to estimate: heuristic start
+        init = "estimated" if m <= 52 else "heuristic"
         fit = ExponentialSmoothing(x, trend="add", damped_trend=True, seasonal=seasonal,
-                                   seasonal_periods=m if seasonal else None, initialization_method="estimated").fit()
+                                   seasonal_periods=m if seasonal else None, initialization_method=init).fit()
         f = np.asarray(fit.forecast(h))
         if np.all(np.isfinite(f)):
             return f
@@ -126,6 +128,8 @@ def theta(x, h, m):
 
 def sarima(x, h, m):
     from statsmodels.tsa.statespace.sarimax import SARIMAX
+    if m > 52:
+        raise ValueError(f"a seasonal ARIMA with period {m} is impractical (state of size ~{m}); skipped")
     seasonal = (0, 1, 1, m) if m > 1 and len(x) >= 3 * m else (0, 0, 0, 0)
     res = SARIMAX(x, order=(1, 1, 1), seasonal_order=seasonal).fit(disp=False)
     return np.asarray(res.forecast(h))

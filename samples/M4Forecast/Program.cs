@@ -57,7 +57,7 @@ Console.WriteLine($"\n{"method",-16}{"sMAPE",9}{"MASE",9}{"OWA",9}");
 for (int i = 0; i < methods.Length; i++)
     Console.WriteLine($"{methods[i].Name,-16}{scores[i].Smape,9:F3}{scores[i].Mase,9:F3}{ForecastMetrics.Owa(scores[i].Smape, scores[i].Mase, n2s, n2m),9:F3}");
 double coverage = Enumerable.Range(0, train.Count).Average(i => ForecastMetrics.Coverage(actual[i], forecasts[i].Lower, forecasts[i].Upper));
-Console.WriteLine($"interval coverage {coverage:P1} (nominal {model.IntervalCoverage:P0}); validation score {model.ValidationScore:F4}{(model.UsesSeasonalNaive ? " (fell back to seasonal naive)" : "")}");
+Console.WriteLine($"interval coverage {coverage:P1} (nominal {model.IntervalCoverage:P0}); validation score {model.ValidationScore:F4}{(model.UsesBaseline ? " (fell back to the baseline)" : "")}");
 var (smape, mase) = scores[0];
 Console.WriteLine(JsonSerializer.Serialize(new
 {

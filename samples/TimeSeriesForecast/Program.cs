@@ -37,8 +37,9 @@ static int Run(string[] args)
     Console.WriteLine($"series: {options.Csv} ({values.Length} values, {dates[0]} to {dates[^1]}); forecasting the last {h} from the first {known.Length}");
 
     // The seasonal period: --period, else the calendar's for regular dates (monthly 12, quarterly 4, hourly 24, weekly 52)
-    // when the training part holds at least three such seasons, else detected by the library from the autocorrelation.
-    int? periodHint = options.Period ?? SeriesCsv.CalendarPeriod(spacing, known.Length);
+    // when the training part holds at least three such seasons, a year for daily data whose detected period is about a
+    // year, else the library's detection from the autocorrelation.
+    int? periodHint = options.Period ?? SeriesCsv.CalendarPeriod(spacing, known);
     // The forecaster as an ML.NET component: rows of (Value), one series; saved into the .zip and loaded back.
     var ml = new MLContext(seed: options.Seed);
     IDataView train = ml.Data.LoadFromEnumerable(known.Select(v => new Observation { Value = (float)v }));
@@ -61,7 +62,7 @@ static int Run(string[] args)
     double rmse = ForecastMetrics.Rmse(actual, forecast.Point), mae = ForecastMetrics.Mae(actual, forecast.Point);
     double smape = ForecastMetrics.Smape(actual, forecast.Point), mase = ForecastMetrics.Mase(known, actual, forecast.Point, period);
     double coverage = ForecastMetrics.Coverage(actual, forecast.Lower, forecast.Upper);
-    Console.WriteLine($"period {period}{(options.Period is not null ? "" : periodHint is not null ? " (from the dates)" : " (detected)")}, inputs of {string.Join("/", model.InputLengths)} values, {model.EnsembleSize} member(s){(model.UsesSeasonalNaive ? ", point forecast = seasonal naive (the network did not beat it on the validation cut)" : "")}");
+    Console.WriteLine($"period {period}{(options.Period is not null ? "" : periodHint is not null ? " (from the dates)" : " (detected)")}, inputs of {string.Join("/", model.InputLengths)} values, {model.EnsembleSize} member(s){(model.UsesBaseline ? ", point forecast = the baseline (the network did not beat it on the validation cut)" : "")}");
     Console.WriteLine($"\n{"date",-20}{"actual",12}{"RNN",12}{"lower",12}{"upper",12}{"s.naive",12}");
     for (int i = 0; i < h; i++)
         Console.WriteLine($"{dates[known.Length + i],-20}{actual[i],12:G6}{forecast.Point[i],12:G6}{forecast.Lower[i],12:G6}{forecast.Upper[i],12:G6}{seasonalNaive[i],12:G6}");
@@ -91,11 +92,20 @@ internal static class SeriesCsv
 {
     private static readonly string[] s_dateFormats = { "yyyy-MM", "yyyy-M", "yyyy", "yyyy-MM-dd", "yyyy-MM-dd HH:mm", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-ddTHH:mm:ss", "yyyy/MM/dd", "MM/dd/yyyy", "dd.MM.yyyy" };
 
-    /// <summary>The calendar's seasonal period for a median spacing between dates, when at least three seasons are known.</summary>
-    public static int? CalendarPeriod(TimeSpan? spacing, int known)
+    /// <summary>
+    /// The calendar's seasonal period for a median spacing between dates, when at least three seasons are known; for daily
+    /// data, 365 when the detected period is a year give or take 10% (a yearly autocorrelation peak is broad).
+    /// </summary>
+    public static int? CalendarPeriod(TimeSpan? spacing, double[] knownValues)
     {
+        int known = knownValues.Length;
         if (spacing is not TimeSpan s) return null;
         double days = s.TotalDays;
+        if (days >= 0.9 && days <= 1.1)
+        {
+            int detected = SeasonalPeriod.Detect(knownValues);
+            return detected >= 330 && detected <= 400 ? 365 : null;
+        }
         int? p = days switch
         {
             >= 1.0 / 24 * 0.9 and <= 1.0 / 24 * 1.1 => 24,

@@ -41,8 +41,8 @@ public sealed class RnnForecastModel
     /// <summary>Covariates each step needs (0: none).</summary>
     public int CovariateCount => Layout.Covariates;
 
-    /// <summary>True when the validation cut chose the seasonal naive forecast over the network (the intervals still come from the network).</summary>
-    public bool UsesSeasonalNaive { get; }
+    /// <summary>True when the validation cut chose the baseline (seasonal naive, or the mean of the last seasons) over the network; the intervals still come from the network.</summary>
+    public bool UsesBaseline { get; }
 
     /// <summary>Factor the network's interval half-widths are multiplied by (calibrated on the validation cut).</summary>
     public double IntervalScale { get; }
@@ -66,7 +66,7 @@ public sealed class RnnForecastModel
         Layout = _members[0].Layout;
         _quantiles = quantiles;
         Horizon = horizon;
-        UsesSeasonalNaive = usesSeasonalNaive;
+        UsesBaseline = usesSeasonalNaive;
         IntervalScale = intervalScale;
         ValidationScore = validationScore;
         _tails = new Dictionary<string, double[]>(StringComparer.Ordinal);
@@ -100,7 +100,7 @@ public sealed class RnnForecastModel
         if (horizon < 1) throw new ArgumentOutOfRangeException(nameof(horizon), horizon, "The horizon must be at least 1.");
         if (series.Count == 0) return Array.Empty<SeriesForecast>();
         var clones = _members.Select(m => (m.Layout, m.Network.CloneForInference())).ToArray();
-        return Predict(clones, _quantiles, UsesSeasonalNaive, IntervalScale, series, horizon);
+        return Predict(clones, _quantiles, UsesBaseline, IntervalScale, series, horizon);
     }
 
     /// <summary>
@@ -151,7 +151,7 @@ public sealed class RnnForecastModel
                     for (int k = 0; k < o; k++)
                     {
                         // output[i, k, :]: median, lower, upper quantile of step k, in units of the window's scale d
-                        // around the seasonal naive baseline b: value = b + d·output.
+                        // around the baseline b: value = b + d·output.
                         int at = (i * o + k) * q;
                         double b = baseline[i * o + k], d = scale[i], c = output[at];
                         med[j][i * o + k] = b + d * c;
@@ -203,7 +203,7 @@ public sealed class RnnForecastModel
         Layout.Save(file.Properties);
         file.Properties["forecast.quantiles"] = string.Join(" ", _quantiles.Select(x => x.ToString("R", inv)));
         file.Properties["forecast.horizon"] = Horizon.ToString(inv);
-        file.Properties["forecast.seasonalNaive"] = UsesSeasonalNaive ? "1" : "0";
+        file.Properties["forecast.seasonalNaive"] = UsesBaseline ? "1" : "0";
         file.Properties["forecast.intervalScale"] = IntervalScale.ToString("R", inv);
         file.Properties["forecast.validationScore"] = ValidationScore.ToString("R", inv);
         file.Lists["forecast.members"] = _members.Skip(1).Select(m => Convert.ToBase64String(ModelFile.From(m.Network).ToBytes())).ToArray();

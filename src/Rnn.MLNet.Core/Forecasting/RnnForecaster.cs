@@ -18,7 +18,7 @@ namespace Rnn.MLNet.Forecasting;
 /// <remarks>
 /// Settings are chosen on the training data only: the last validation-length values of every series are held out, a
 /// selection run trains on the rest and keeps the number of updates that scored best there (and, with
-/// <see cref="RnnForecasterOptions.FallBackToSeasonalNaive"/>, checks the network beats the seasonal naive forecast);
+/// <see cref="RnnForecasterOptions.FallBackToBaseline"/>, checks the network beats the seasonal naive forecast);
 /// then <see cref="RnnForecasterOptions.EnsembleSize"/> members train on all windows for that many updates (scaled by
 /// the larger window count) with different seeds, and the forecast is their median.
 /// </remarks>
@@ -49,6 +49,10 @@ public static class RnnForecaster
         options.Log?.Invoke($"period {plan.Layout.Period}, input {plan.Layout.InputLength} values ({plan.Layout.PastSteps} steps of {plan.Layout.Chunk}), " +
             $"{(plan.Layout.OutputSteps >= options.Horizon ? "direct" : "recursive")} {plan.Layout.OutputSteps}-step output, validation on the last {plan.ValidationLength}, " +
             $"{(plan.Layout.Log ? "log" : "raw")} values; {plan.SelectionWindows.Count} selection windows, {plan.AllWindows.Count} in all");
+
+        // 0. The baseline the network corrects: seasonal naive, or the mean of the last 2 or 3 seasons when that scores better
+        // on the validation cut (noisy series, where one season is a noisy copy of the next).
+        plan.ChooseBaseline(options.Log);
 
         // 1. Selection run: train on the windows before the validation cut, score the cut, keep the best update count.
         var selection = new MemberTrainer(plan, plan.Layout, options, options.Seed);
@@ -113,8 +117,8 @@ public static class RnnForecaster
         }
         if (bestUpdates == 0) { bestUpdates = selection.Updates; selection.Network.Parameters.Values.CopyTo(bestWeights, 0); }
         double secondsPerStepUpdate = clock.Elapsed.TotalSeconds / System.Math.Max(1, selection.Updates) / plan.Layout.Steps;
-        bool seasonalNaive = options.FallBackToSeasonalNaive && keptScore >= 1;
-        options.Log?.Invoke($"kept validation score {keptScore:F4} (best {bestScore:F4}) after {bestUpdates} updates, interval widths × {intervalScale:F2}{(seasonalNaive ? ": not better than seasonal naive, which is used for the point forecast" : "")}");
+        bool seasonalNaive = options.FallBackToBaseline && keptScore >= plan.BaselineScore;
+        options.Log?.Invoke($"kept validation score {keptScore:F4} (best {bestScore:F4}) after {bestUpdates} updates, interval widths × {intervalScale:F2}{(seasonalNaive ? ": not better than the baseline, which is used for the point forecast" : "")}");
 
         // 2. Ensemble on all windows (the last values included) for the chosen number of updates, scaled to the larger set.
         long updates = System.Math.Max(1, (long)System.Math.Round(bestUpdates * (double)plan.AllWindows.Count / System.Math.Max(1, plan.SelectionWindows.Count)));
@@ -176,7 +180,8 @@ public static class RnnForecaster
     /// <summary>Everything decided from the data before training: period, layout, windows, validation cut.</summary>
     private sealed class Plan
     {
-        public required WindowLayout Layout { get; init; }
+        public required WindowLayout Layout { get; set; }
+        public double BaselineScore { get; private set; } = 1;   // the baseline's validation score (seasonal naive = 1)
         public required double[] Quantiles { get; init; }
         public required double[][] Values { get; init; }          // model-scale values of each series
         public required TimeSeries[] Series { get; init; }
@@ -266,6 +271,40 @@ public static class RnnForecaster
                 Layout = layout, Quantiles = quantiles, Values = values, Series = series.ToArray(), SelectionWindows = selectionWindows,
                 AllWindows = allWindows, ValidationSeries = validationSeries, ValidationLength = validation,
             };
+        }
+
+        /// <summary>Picks the baseline seasons K ∈ {1, 2, 3} (those the median series holds twice over) with the best validation score.</summary>
+        public void ChooseBaseline(Action<string>? log)
+        {
+            if (ValidationSeries.Count == 0 || Layout.Period < 2) return;
+            int median = Series.Select(s => s.Values.Length).OrderBy(x => x).ElementAt(Series.Length / 2);
+            double Score(WindowLayout layout, out double smape, out double mase)
+            {
+                smape = 0; mase = 0;
+                foreach (var (train, actual, scale) in ValidationSeries)
+                {
+                    double[] v = train.Values.Select(layout.ToModel).ToArray();
+                    var f = Enumerable.Range(0, actual.Length).Select(k => layout.FromModel(layout.Baseline(v, v.Length, k))).ToArray();
+                    smape += ForecastMetrics.Smape(actual, f);
+                    mase += scale > 0 ? ForecastMetrics.Mae(actual, f) / scale : 0;
+                }
+                return 0;
+            }
+            Score(Layout.WithBaselineSeasons(1), out double s1, out double m1);
+            int best = 1;
+            double bestScore = 1;
+            for (int k = 2; k <= 3 && 2 * k * Layout.Period <= median - ValidationLength; k++)
+            {
+                Score(Layout.WithBaselineSeasons(k), out double sk, out double mk);
+                double score = 0.5 * (Ratio(sk, s1) + Ratio(mk, m1));
+                if (score < bestScore - 0.02) { best = k; bestScore = score; }
+            }
+            BaselineScore = bestScore;
+            if (best > 1)
+            {
+                Layout = Layout.WithBaselineSeasons(best);
+                log?.Invoke($"baseline: mean of the last {best} seasons (validation score {bestScore:F3} against seasonal naive)");
+            }
         }
 
         /// <summary>The most common detected period over up to 25 series spread through the list.</summary>

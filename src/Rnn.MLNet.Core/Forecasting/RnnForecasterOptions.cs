@@ -72,8 +72,8 @@ public sealed class RnnForecasterOptions
     /// <summary>Probability the interval [lower, upper] should hold (the network learns the two quantiles (1 ± p) / 2).</summary>
     public double IntervalCoverage { get; set; } = 0.9;
 
-    /// <summary>Fall back to the seasonal naive forecast when the network does not beat it on the validation cut.</summary>
-    public bool FallBackToSeasonalNaive { get; set; } = true;
+    /// <summary>Fall back to the baseline (seasonal naive, or the mean of the last seasons when that scores better) when the network does not beat it on the validation cut.</summary>
+    public bool FallBackToBaseline { get; set; } = true;
 
     /// <summary>Wall-clock limit for the whole fit (selection run and ensemble); null = none.</summary>
     public TimeSpan? TimeLimit { get; set; }

@@ -38,8 +38,13 @@ internal sealed class WindowLayout
 
     private const double InputClip = 30;
 
-    public WindowLayout(int period, int chunk, int pastSteps, int outputSteps, bool log, double[] covariateMean, double[] covariateScale)
+    /// <summary>Seasons averaged by the baseline: 1 = seasonal naive, K = mean of the last K seasons at the same phase.</summary>
+    public int BaselineSeasons { get; }
+
+    public WindowLayout(int period, int chunk, int pastSteps, int outputSteps, bool log, double[] covariateMean, double[] covariateScale, int baselineSeasons = 1)
     {
+        if (baselineSeasons < 1) throw new ArgumentException($"Invalid baseline: {baselineSeasons} seasons.");
+        BaselineSeasons = baselineSeasons;
         if (period < 1 || chunk < 1 || pastSteps < 1 || outputSteps < 1) throw new ArgumentException($"Invalid window layout: period {period}, chunk {chunk}, steps {pastSteps}, outputs {outputSteps}.");
         if (covariateMean.Length != covariateScale.Length) throw new ArgumentException("Covariate mean and scale differ in length.");
         Period = period; Chunk = chunk; PastSteps = pastSteps; OutputSteps = outputSteps; Log = log;
@@ -47,7 +52,22 @@ internal sealed class WindowLayout
     }
 
     /// <summary>The same layout reading <paramref name="pastSteps"/> steps before the origin.</summary>
-    public WindowLayout WithPastSteps(int pastSteps) => new(Period, Chunk, pastSteps, OutputSteps, Log, CovariateMean, CovariateScale);
+    public WindowLayout WithPastSteps(int pastSteps) => new(Period, Chunk, pastSteps, OutputSteps, Log, CovariateMean, CovariateScale, BaselineSeasons);
+
+    /// <summary>The same layout with another baseline.</summary>
+    public WindowLayout WithBaselineSeasons(int seasons) => new(Period, Chunk, PastSteps, OutputSteps, Log, CovariateMean, CovariateScale, seasons);
+
+    /// <summary>
+    /// The baseline for step k after <paramref name="origin"/>: the mean over the last K seasons of the value at step k's
+    /// phase (K = 1: seasonal naive; P = 1: the mean of the last K values). Positions before the start are padded as in Encode.
+    /// </summary>
+    public double Baseline(ReadOnlySpan<double> v, int origin, int k)
+    {
+        int p = System.Math.Min(Period, origin);
+        double sum = 0;
+        for (int j = 0; j < BaselineSeasons; j++) sum += At(v, origin - p + k % p - j * p, origin);
+        return sum / BaselineSeasons;
+    }
 
     /// <summary>Values per step for a seasonal period: the whole season up to 64 values, else an even part of it.</summary>
     public static int ChunkFor(int period) => period <= 64 ? period : (period + (period + 63) / 64 - 1) / ((period + 63) / 64);
@@ -84,7 +104,7 @@ internal sealed class WindowLayout
         scale = count > 0 ? scale / count : 0;
         double floor = 1e-3 * (level / p) + 1e-8;
         if (!(scale > floor)) scale = floor;
-        for (int k = 0; k < baseline.Length; k++) baseline[k] = v[origin - p + k % p];
+        for (int k = 0; k < baseline.Length; k++) baseline[k] = Baseline(v, origin, k);
 
         features.Clear();
         int f = FeatureSize, c = Chunk, kc = Covariates;
@@ -126,6 +146,7 @@ internal sealed class WindowLayout
         properties["forecast.pastSteps"] = PastSteps.ToString(inv);
         properties["forecast.outputSteps"] = OutputSteps.ToString(inv);
         properties["forecast.log"] = Log ? "1" : "0";
+        properties["forecast.baselineSeasons"] = BaselineSeasons.ToString(inv);
         properties["forecast.covariateMean"] = string.Join(" ", Array.ConvertAll(CovariateMean, x => x.ToString("R", inv)));
         properties["forecast.covariateScale"] = string.Join(" ", Array.ConvertAll(CovariateScale, x => x.ToString("R", inv)));
     }
@@ -140,6 +161,6 @@ internal sealed class WindowLayout
             return text.Length == 0 ? Array.Empty<double>() : Array.ConvertAll(text.Split(' '), x => double.Parse(x, NumberStyles.Float, inv));
         }
         return new WindowLayout(Int("forecast.period"), Int("forecast.chunk"), Int("forecast.pastSteps"), Int("forecast.outputSteps"),
-            property("forecast.log") == "1", Doubles("forecast.covariateMean"), Doubles("forecast.covariateScale"));
+            property("forecast.log") == "1", Doubles("forecast.covariateMean"), Doubles("forecast.covariateScale"), Int("forecast.baselineSeasons"));
     }
 }
