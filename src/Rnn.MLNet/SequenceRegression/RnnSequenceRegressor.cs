@@ -52,6 +52,10 @@ public sealed class RnnSequenceRegressorOptions
     public Action<EpochReport>? Progress { get; set; }
     /// <summary>Cancellation between batches.</summary>
     public CancellationToken CancellationToken { get; set; }
+    /// <summary>Checkpoint file: training resumes from it when it exists and rewrites it as it goes (see docs/long-runs.md). Null: none.</summary>
+    public string? CheckpointPath { get; set; }
+    /// <summary>Training time between checkpoints (also written after each epoch and when cancelled).</summary>
+    public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromMinutes(5);
 }
 
 /// <summary>
@@ -123,7 +127,10 @@ public sealed class RnnSequenceRegressor : IEstimator<RnnSequenceRegressionTrans
         {
             Epochs = o.Epochs, BatchSize = o.BatchSize, LearningRate = o.LearningRate, Optimizer = o.Optimizer, WeightDecay = o.WeightDecay,
             ClipNorm = o.ClipNorm, EarlyStoppingPatience = o.EarlyStoppingPatience, Seed = rng.NextUInt64(), Progress = log.Epoch, Cancellation = o.CancellationToken,
+            CheckpointPath = o.CheckpointPath, CheckpointInterval = o.CheckpointInterval,
         });
+        foreach (var problem in result.CheckpointProblems) log.Warning(problem);
+        if (result.ResumedFrom is not null) log.Info("Resumed from the checkpoint " + result.ResumedFrom + ".");
         o.CancellationToken.ThrowIfCancellationRequested();
         return new RnnSequenceRegressionTransformer(_ml, model, input.Schema, o.FeatureColumnName, result);
     }

@@ -69,6 +69,10 @@ public abstract class SequenceGeneratorOptions
     public Action<int, int, int, double>? BatchProgress { get; set; }
     /// <summary>Cancellation between batches.</summary>
     public CancellationToken CancellationToken { get; set; }
+    /// <summary>Checkpoint file: training resumes from it when it exists and rewrites it as it goes (see docs/long-runs.md). Null: none.</summary>
+    public string? CheckpointPath { get; set; }
+    /// <summary>Training time between checkpoints (also written after each epoch and when cancelled).</summary>
+    public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromMinutes(5);
 
     internal DecodingOptions Decoding => new() { BeamWidth = BeamWidth, MaxLength = MaxOutputLength, LengthPenalty = LengthPenalty };
 
@@ -314,7 +318,10 @@ internal static class GeneratorTraining
             Epochs = o.Epochs, BatchSize = o.BatchSize, LearningRate = o.LearningRate, Optimizer = o.Optimizer, ClipNorm = o.ClipNorm,
             EarlyStoppingPatience = o.EarlyStoppingPatience, Seed = rng.NextUInt64(), Progress = log.Epoch, BatchProgress = o.BatchProgress,
             Cancellation = o.CancellationToken, TimeLimit = o.TimeLimit,
+            CheckpointPath = o.CheckpointPath, CheckpointInterval = o.CheckpointInterval,
         });
+        foreach (var problem in result.CheckpointProblems) log.Warning(problem);
+        if (result.ResumedFrom is not null) log.Info("Resumed from the checkpoint " + result.ResumedFrom + ".");
         o.CancellationToken.ThrowIfCancellationRequested();
         return result;
     }

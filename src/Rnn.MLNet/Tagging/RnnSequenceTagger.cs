@@ -66,6 +66,10 @@ public sealed class RnnSequenceTaggerOptions
     public Action<int, int, int, double>? BatchProgress { get; set; }
     /// <summary>Cancellation between batches.</summary>
     public CancellationToken CancellationToken { get; set; }
+    /// <summary>Checkpoint file: training resumes from it when it exists and rewrites it as it goes (see docs/long-runs.md). Null: none.</summary>
+    public string? CheckpointPath { get; set; }
+    /// <summary>Training time between checkpoints (also written after each epoch and when cancelled).</summary>
+    public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromMinutes(5);
 }
 
 /// <summary>Trains a per-token tagger: a tokens column in, a tags column (vector of keys) out.</summary>
@@ -136,7 +140,10 @@ public sealed class RnnSequenceTaggerEstimator : IEstimator<RnnSequenceTaggerTra
             Epochs = o.Epochs, BatchSize = o.BatchSize, LearningRate = o.LearningRate, Optimizer = o.Optimizer, ClipNorm = o.ClipNorm,
             EarlyStoppingPatience = o.EarlyStoppingPatience, Seed = rng.NextUInt64(), Progress = log.Epoch, BatchProgress = o.BatchProgress,
             Cancellation = o.CancellationToken, TimeLimit = o.TimeLimit,
+            CheckpointPath = o.CheckpointPath, CheckpointInterval = o.CheckpointInterval,
         });
+        foreach (var problem in result.CheckpointProblems) log.Warning(problem);
+        if (result.ResumedFrom is not null) log.Info("Resumed from the checkpoint " + result.ResumedFrom + ".");
         o.CancellationToken.ThrowIfCancellationRequested();
         bool isKey = IsKeyVector(input.Schema[o.TokensColumnName].Type);
         return new RnnSequenceTaggerTransformer(_ml, model, input.Schema, o.TokensColumnName, isKey, o.OutputColumnName, result);

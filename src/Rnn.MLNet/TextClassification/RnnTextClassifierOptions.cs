@@ -87,6 +87,23 @@ public sealed class RnnTextClassifierOptions
     /// <summary>Cancels training between batches; Fit then throws <see cref="OperationCanceledException"/>.</summary>
     public CancellationToken CancellationToken { get; set; }
 
+    /// <summary>Called after each batch with (epoch, examples done in the epoch, examples per epoch, running loss).</summary>
+    public Action<int, int, int, double>? BatchProgress { get; set; }
+
+    /// <summary>
+    /// Null (default): the training rows are read into memory once. A number: the training view is streamed — read with
+    /// a new cursor each epoch, this many rows in memory at a time, each buffer shuffled on its own — so a data set larger
+    /// than memory can be used (vocabulary and label counts come from one extra pass). A buffer at least as large as the
+    /// data set trains exactly as the in-memory path. <see cref="ValidationFraction"/> is not available when streaming.
+    /// </summary>
+    public int? ShuffleBufferSize { get; set; }
+
+    /// <summary>Checkpoint file: training resumes from it when it exists and rewrites it as it goes (see docs/long-runs.md). Null: none.</summary>
+    public string? CheckpointPath { get; set; }
+
+    /// <summary>Training time between checkpoints (also written after each epoch and when cancelled).</summary>
+    public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromMinutes(5);
+
     internal void Validate()
     {
         if (string.IsNullOrEmpty(LabelColumnName)) throw new ArgumentException("LabelColumnName must be set.", nameof(LabelColumnName));
@@ -101,5 +118,6 @@ public sealed class RnnTextClassifierOptions
     {
         Epochs = Epochs, BatchSize = BatchSize, LearningRate = LearningRate, Optimizer = Optimizer, WeightDecay = WeightDecay,
         ClipNorm = ClipNorm, EarlyStoppingPatience = EarlyStoppingPatience, Cancellation = CancellationToken,
+        BatchProgress = BatchProgress, CheckpointPath = CheckpointPath, CheckpointInterval = CheckpointInterval, ShuffleBufferSize = ShuffleBufferSize ?? 65_536,
     };
 }
