@@ -30,8 +30,8 @@ internal sealed class SampleCheckpoint
                 : $"no checkpoint at {Path}: starting fresh");
         else
         {
-            File.Delete(Path);
-            File.Delete(TrainingCheckpoint.PreviousPath(Path));
+            foreach (var f in new[] { Path, TrainingCheckpoint.PreviousPath(Path) })
+                if (File.Exists(f)) File.Delete(f);
         }
     }
 

@@ -211,7 +211,7 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
         //   g' = g + λw (L2) | w ← w(1 − lrλ) (AdamW);  m = β₁m + (1−β₁)g';  v = β₂v + (1−β₂)g'²;
         //   w −= (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε)
         int i = 0;
-        if (Vector.IsHardwareAccelerated)
+        if (Simd.VectorLoops)
         {
             int width = Vector<T>.Count;
             var vb1 = new Vector<T>(b1); var vb2 = new Vector<T>(b2); var vob1 = new Vector<T>(ob1); var vob2 = new Vector<T>(ob2);

@@ -5,6 +5,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using Rnn.MLNet.Infrastructure;
+using Rnn.MLNet.Persistence;
 using Rnn.MLNet.Math;
 using Rnn.MLNet.Models;
 using Rnn.MLNet.Text;
@@ -64,8 +65,7 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
             throw new ArgumentException($"The label column '{o.LabelColumnName}' has a single class ('{classes[Array.FindIndex(counts, c => c > 0)]}') in the training data; a classifier needs at least two.", nameof(input));
         if (present < k) log.Warning($"Classes never seen in training (they will not be predicted): {string.Join(", ", classes.Where((_, i) => counts[i] == 0))}.");
 
-        ulong seed = o.Seed is int s ? (ulong)s : log.NextSeed();
-        var rng = new Rng(seed);
+        var rng = new Rng(o.ResolveSeed(log));
         var vocab = train.Vocabulary ?? BuildVocabulary(train.Rows, kind, isKey, input.Schema, train.MaxId);
         var net = new SequenceNetwork<float>(new NetworkOptions
         {
@@ -93,9 +93,8 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
             examples = order.Skip(nValid).Select(i => examples[i]).ToList();
         }
 
-        var fit = o.FitOptions();
-        fit.Seed = rng.NextUInt64();
-        fit.Progress = log.Epoch;
+        var fit = o.FitOptions(rng.NextUInt64(), log.Epoch);
+        if (o.ShuffleBufferSize is int buffer) fit.ShuffleBufferSize = buffer;
         float[]? classWeights = null;
         float posWeight = 1;
         if (o.BalanceClasses)
@@ -108,8 +107,7 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
         var result = examples is not null
             ? SequenceFitter.Fit(net, loss, examples, valid, fit, classWeights, posWeight)
             : SequenceFitter.Fit(net, loss, new RowSource(this, model, input, kind, isKey, train.Count), valid, fit, classWeights, posWeight);
-        foreach (var problem in result.CheckpointProblems) log.Warning(problem);
-        if (result.ResumedFrom is not null) log.Info("Resumed from the checkpoint " + result.ResumedFrom + ".");
+        log.Checkpoints(result);
         o.CancellationToken.ThrowIfCancellationRequested();
         return new RnnTextClassificationTransformer(_ml, model, input.Schema, o.TokenColumnName ?? o.TextColumnName, isKey, result);
     }
@@ -249,8 +247,8 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
     {
         var o = _options;
         Classes(data.Schema);
-        IDataView source = kind == TokenInputKind.Text ? data : RnnTextClassificationTransformer.TokenConversion(_ml, o.TokenColumnName!, kind, isKey).Fit(data).Transform(data);
-        var inputCol = kind == TokenInputKind.Text ? source.Schema[o.TextColumnName] : source.Schema[Infrastructure.Payload.TokensColumn];
+        IDataView source = kind == TokenInputKind.Text ? data : PipelineChain.TokenConversion(_ml, o.TokenColumnName!, kind, isKey).Fit(data).Transform(data);
+        var inputCol = kind == TokenInputKind.Text ? source.Schema[o.TextColumnName] : source.Schema[PipelineChain.TokensColumn];
         var labelCol = source.Schema[o.LabelColumnName];
         using var cursor = source.GetRowCursor(new[] { inputCol, labelCol });
         Func<int> getLabel;

@@ -2,9 +2,9 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using Microsoft.ML.Data;
-using Microsoft.ML.Transforms;
+using Microsoft.ML;
 using Rnn.MLNet.Infrastructure;
+using Rnn.MLNet.Persistence;
 using Rnn.MLNet.Losses;
 using Rnn.MLNet.Models;
 using Rnn.MLNet.Serialization;
@@ -13,7 +13,7 @@ using Rnn.MLNet.Text;
 namespace Rnn.MLNet.TextClassification;
 
 /// <summary>A trained text classifier: text → tokens → network → class probabilities. Thread-safe.</summary>
-public sealed class TextClassifierModel
+public sealed class TextClassifierModel : IPipelineModel<TextClassifierModel>
 {
     internal const string Kind = "text-classifier";
     private readonly NetworkPool _pool;
@@ -46,7 +46,7 @@ public sealed class TextClassifierModel
     }
 
     /// <summary>Ids of integer token ids as read from a Single column; ids outside the vocabulary read as 0.</summary>
-    public int[] EncodeIds(ReadOnlySpan<float> values)
+    internal int[] EncodeIds(ReadOnlySpan<float> values)
     {
         var ids = new List<int>(System.Math.Min(values.Length, MaxLength));
         foreach (float v in values)
@@ -60,7 +60,7 @@ public sealed class TextClassifierModel
     }
 
     /// <summary>Ids of tokens given as strings (unknown tokens read as the unknown id).</summary>
-    public int[] EncodeTokens(ReadOnlySpan<ReadOnlyMemory<char>> tokens)
+    internal int[] EncodeTokens(ReadOnlySpan<ReadOnlyMemory<char>> tokens)
     {
         var ids = new List<int>(System.Math.Min(tokens.Length, MaxLength));
         foreach (var t in tokens)
@@ -103,6 +103,18 @@ public sealed class TextClassifierModel
         finally { _pool.Return(net); }
     }
 
+    /// <summary>
+    /// The text classifier inside a transformer: the one Fit returned, a pipeline holding it, or one that
+    /// <c>mlContext.Model.Load</c> returned.
+    /// </summary>
+    /// <exception cref="ArgumentException">The transformer holds no Rnn.MLNet text classifier.</exception>
+    /// <exception cref="System.IO.InvalidDataException">Its model is corrupt; the message says what is wrong.</exception>
+    public static TextClassifierModel FromTransformer(ITransformer transformer) => ModelPersistence.Find<TextClassifierModel>(transformer);
+
+    static string IPipelineModel<TextClassifierModel>.Kind => Kind;
+    static string IPipelineModel<TextClassifierModel>.Description => "text classifier";
+    static TextClassifierModel IPipelineModel<TextClassifierModel>.FromFile(ModelFile file) => FromFile(file);
+
     internal ModelFile ToFile()
     {
         var file = ModelFile.From(Network);
@@ -135,16 +147,6 @@ public sealed class TextClassifierModel
     }
 }
 
-/// <summary>CustomMapping input: the text and the serialized model.</summary>
-public sealed class TextClassifierInput
-{
-    /// <summary>The text (a private copy of the user's text column).</summary>
-    [ColumnName(Payload.TextColumn)] public ReadOnlyMemory<char> Text { get; set; }
-
-    /// <summary>The model payload (the same string on every row).</summary>
-    [ColumnName(Payload.PayloadColumn)] public ReadOnlyMemory<char> Model { get; set; }
-}
-
 /// <summary>What a text classifier reads.</summary>
 public enum TokenInputKind
 {
@@ -154,157 +156,4 @@ public enum TokenInputKind
     Tokens,
     /// <summary>A vector of non-negative integer ids (Single, Double or Int32).</summary>
     Ids,
-}
-
-/// <summary>CustomMapping input: token strings and the serialized model.</summary>
-public sealed class TokenStringsInput
-{
-    /// <summary>The tokens (a private copy of the user's token column, keys mapped to their values).</summary>
-    [ColumnName(Payload.TokensColumn)] public ReadOnlyMemory<char>[] Tokens { get; set; } = Array.Empty<ReadOnlyMemory<char>>();
-
-    /// <summary>The model payload.</summary>
-    [ColumnName(Payload.PayloadColumn)] public ReadOnlyMemory<char> Model { get; set; }
-}
-
-/// <summary>CustomMapping input: token ids (converted to Single) and the serialized model.</summary>
-public sealed class TokenIdsInput
-{
-    /// <summary>The token ids (a private Single copy of the user's token column).</summary>
-    [ColumnName(Payload.TokensColumn)] public float[] Tokens { get; set; } = Array.Empty<float>();
-
-    /// <summary>The model payload.</summary>
-    [ColumnName(Payload.PayloadColumn)] public ReadOnlyMemory<char> Model { get; set; }
-}
-
-/// <summary>CustomMapping output of the binary classifier, in the columns ML.NET's binary evaluator reads.</summary>
-public sealed class BinaryClassifierOutput
-{
-    /// <summary>Raw logit; the evaluator predicts Score &gt; 0.</summary>
-    public float Score { get; set; }
-
-    /// <summary>σ(Score).</summary>
-    public float Probability { get; set; }
-
-    /// <summary>Score &gt; 0.</summary>
-    public bool PredictedLabel { get; set; }
-}
-
-/// <summary>Runs a binary text classifier inside a CustomMapping (contract <c>Rnn.MLNet.TextClassifier.Binary.v1</c>).</summary>
-[CustomMappingFactoryAttribute(Contract)]
-public sealed class BinaryTextClassifierFactory : CustomMappingFactory<TextClassifierInput, BinaryClassifierOutput>
-{
-    /// <summary>The contract name saved in the model.</summary>
-    public const string Contract = "Rnn.MLNet.TextClassifier.Binary.v1";
-
-    /// <inheritdoc />
-    public override Action<TextClassifierInput, BinaryClassifierOutput> GetMapping() => Map;
-
-    internal static void Map(TextClassifierInput input, BinaryClassifierOutput output)
-    {
-        var model = Payload.Decode(input.Model, TextClassifierModel.FromFile);
-        Write(model.Predict(input.Text.ToString())[0], output);
-    }
-
-    internal static void MapIds(TokenIdsInput input, BinaryClassifierOutput output)
-    {
-        var model = Payload.Decode(input.Model, TextClassifierModel.FromFile);
-        Write(model.PredictIds(model.EncodeIds(input.Tokens))[0], output);
-    }
-
-    internal static void MapTokens(TokenStringsInput input, BinaryClassifierOutput output)
-    {
-        var model = Payload.Decode(input.Model, TextClassifierModel.FromFile);
-        Write(model.PredictIds(model.EncodeTokens(input.Tokens))[0], output);
-    }
-
-    private static void Write(float logit, BinaryClassifierOutput output)
-    {
-        output.Score = logit;
-        output.Probability = SigmoidBinaryCrossEntropy.Sigmoid(logit);
-        output.PredictedLabel = logit > 0;
-    }
-}
-
-/// <summary>Runs a multiclass text classifier inside a CustomMapping (contract <c>Rnn.MLNet.TextClassifier.Multiclass.v1</c>).</summary>
-[CustomMappingFactoryAttribute(Contract)]
-public sealed class MulticlassTextClassifierFactory : CustomMappingFactory<TextClassifierInput, MulticlassScores>
-{
-    /// <summary>The contract name saved in the model.</summary>
-    public const string Contract = "Rnn.MLNet.TextClassifier.Multiclass.v1";
-
-    /// <inheritdoc />
-    public override Action<TextClassifierInput, MulticlassScores> GetMapping() => Map;
-
-    internal static void Map(TextClassifierInput input, MulticlassScores output)
-    {
-        var model = Payload.Decode(input.Model, TextClassifierModel.FromFile);
-        Write(model, model.Predict(input.Text.ToString()), output);
-    }
-
-    internal static void MapIds(TokenIdsInput input, MulticlassScores output)
-    {
-        var model = Payload.Decode(input.Model, TextClassifierModel.FromFile);
-        Write(model, model.PredictIds(model.EncodeIds(input.Tokens)), output);
-    }
-
-    internal static void MapTokens(TokenStringsInput input, MulticlassScores output)
-    {
-        var model = Payload.Decode(input.Model, TextClassifierModel.FromFile);
-        Write(model, model.PredictIds(model.EncodeTokens(input.Tokens)), output);
-    }
-
-    private static void Write(TextClassifierModel model, float[] p, MulticlassScores output)
-    {
-        int best = 0;
-        for (int i = 0; i < p.Length; i++)
-        {
-            output.Set(i, p[i]);
-            if (p[i] > p[best]) best = i;
-        }
-        output.Predicted = model.Classes[best].AsMemory();
-    }
-}
-
-/// <summary>Binary classifier over a token-id column (contract <c>Rnn.MLNet.TokenClassifier.Binary.v1</c>).</summary>
-[CustomMappingFactoryAttribute(Contract)]
-public sealed class BinaryTokenIdsClassifierFactory : CustomMappingFactory<TokenIdsInput, BinaryClassifierOutput>
-{
-    /// <summary>The contract name saved in the model.</summary>
-    public const string Contract = "Rnn.MLNet.TokenClassifier.Binary.v1";
-
-    /// <inheritdoc />
-    public override Action<TokenIdsInput, BinaryClassifierOutput> GetMapping() => BinaryTextClassifierFactory.MapIds;
-}
-
-/// <summary>Multiclass classifier over a token-id column (contract <c>Rnn.MLNet.TokenClassifier.Multiclass.v1</c>).</summary>
-[CustomMappingFactoryAttribute(Contract)]
-public sealed class MulticlassTokenIdsClassifierFactory : CustomMappingFactory<TokenIdsInput, MulticlassScores>
-{
-    /// <summary>The contract name saved in the model.</summary>
-    public const string Contract = "Rnn.MLNet.TokenClassifier.Multiclass.v1";
-
-    /// <inheritdoc />
-    public override Action<TokenIdsInput, MulticlassScores> GetMapping() => MulticlassTextClassifierFactory.MapIds;
-}
-
-/// <summary>Binary classifier over a token-string or key column (contract <c>Rnn.MLNet.TokenStringClassifier.Binary.v1</c>).</summary>
-[CustomMappingFactoryAttribute(Contract)]
-public sealed class BinaryTokenStringsClassifierFactory : CustomMappingFactory<TokenStringsInput, BinaryClassifierOutput>
-{
-    /// <summary>The contract name saved in the model.</summary>
-    public const string Contract = "Rnn.MLNet.TokenStringClassifier.Binary.v1";
-
-    /// <inheritdoc />
-    public override Action<TokenStringsInput, BinaryClassifierOutput> GetMapping() => BinaryTextClassifierFactory.MapTokens;
-}
-
-/// <summary>Multiclass classifier over a token-string or key column (contract <c>Rnn.MLNet.TokenStringClassifier.Multiclass.v1</c>).</summary>
-[CustomMappingFactoryAttribute(Contract)]
-public sealed class MulticlassTokenStringsClassifierFactory : CustomMappingFactory<TokenStringsInput, MulticlassScores>
-{
-    /// <summary>The contract name saved in the model.</summary>
-    public const string Contract = "Rnn.MLNet.TokenStringClassifier.Multiclass.v1";
-
-    /// <inheritdoc />
-    public override Action<TokenStringsInput, MulticlassScores> GetMapping() => MulticlassTextClassifierFactory.MapTokens;
 }
