@@ -59,7 +59,7 @@ internal static class StreamTrain
         var sw = Stopwatch.StartNew();
         var model = ml.Transforms.Text.RnnLanguageModel(new RnnLanguageModelOptions
         {
-            Tokenizer = Text.TokenizerKind.Word, MaximumVocabularySize = 2_000, Cell = CellType.Gru, Layers = 1, HiddenSize = 32,
+            Tokenizer = Text.TokenizerKind.Word, MaximumVocabularySize = 500, Cell = CellType.Gru, Layers = 1, HiddenSize = 16,
             EmbeddingSize = 16, Epochs = 1, BatchSize = 64, BpttSteps = 32, StreamTrainingData = true,
             Progress = r => Console.Error.WriteLine(r.ToString()),
         }).Fit(data);

@@ -91,8 +91,8 @@ internal static class Ensemble
             Console.WriteLine($"{name,-28}{m.Accuracy,10:P2}{m.F1Score,8:F3}{m.AreaUnderRocCurve,8:F4}{m.PositivePrecision,11:F3}{m.PositiveRecall,8:F3}");
     }
 
-    /// <summary>A few positive and negative rows and up to four mistakes, with the ensemble's probability.</summary>
-    public static void PrintExamples(IReadOnlyList<LabeledText> rows, float[] probability, string positive, string negative)
+    /// <summary>A few positive and negative rows and up to four mistakes, with the ensemble's probability (and <paramref name="why"/>'s line under each, when given).</summary>
+    public static void PrintExamples(IReadOnlyList<LabeledText> rows, float[] probability, string positive, string negative, Func<string, string>? why = null)
     {
         var shown = rows.Select((r, i) => (Row: r, P: probability[i])).ToList();
         foreach (var (row, p) in shown.Where(s => s.Row.Label).Take(3).Concat(shown.Where(s => !s.Row.Label).Take(3)).Concat(shown.Where(s => (s.P > 0.5f) != s.Row.Label).Take(4)).Distinct())
@@ -100,6 +100,7 @@ internal static class Ensemble
             string text = row.Text.Length > 90 ? row.Text[..87] + "..." : row.Text;
             string verdict = (p > 0.5f) == row.Label ? "  " : "✗ ";
             Console.WriteLine($"{verdict}P({positive})={p:F3}  [{(row.Label ? positive : negative)}] {text}");
+            if (why is not null) Console.WriteLine($"{"",15}{why(row.Text)}");
         }
     }
 }

@@ -90,7 +90,9 @@ Console.WriteLine($"(the members alone: {string.Join(", ", memberAccuracies.Sele
 // Save each member atomically, load them in a fresh MLContext and score a few test messages with the loaded ensemble.
 var reloadedP = Ensemble.MeanProbability(ml, Ensemble.SaveAndReload(ml, members, train.Schema, "spam-detection"), test, testRows.Count);
 Console.WriteLine($"\nsaved the {members.Count} members to {Path.GetTempPath()}spam-detection-*.zip; reloaded ensemble scores identical: {reloadedP.SequenceEqual(ensembleP)}");
-Ensemble.PrintExamples(testRows, reloadedP, options.Positive, "not " + options.Positive);
+// Under each shown message, its three most incriminating tokens: the largest contributions to the spam logit.
+var blame = new IncriminatingTokens(members);
+Ensemble.PrintExamples(testRows, reloadedP, options.Positive, "not " + options.Positive, text => "most incriminating: " + blame.Top3(text));
 
 Console.WriteLine(JsonSerializer.Serialize(new
 {

@@ -114,3 +114,33 @@ internal sealed class ConstantColumnFactory : CustomMappingFactory<NoColumns, Co
 
     internal static void Map(NoColumns input, ConstantColumn output) => output.Value = 0;
 }
+
+/// <summary>
+/// The next version (v2) of every contract above, for a model saved by a newer Rnn.MLNet whose mapping changed shape:
+/// loading names the contract and what this version reads instead of ML.NET's "Unable to locate an extension". ML.NET
+/// wraps it ("Error during class instantiation"); ours is the innermost exception. (Contract names change only when a
+/// mapping's columns change; a newer model file in a known contract is reported by <see cref="ModelPersistence"/>.)
+/// </summary>
+internal abstract class NewerContract : CustomMappingFactory<NoColumns, ConstantColumn>
+{
+    public override Action<NoColumns, ConstantColumn> GetMapping()
+    {
+        string contract = GetType().GetCustomAttribute<CustomMappingFactoryAttributeAttribute>()!.ContractName;
+        string known = contract[..contract.LastIndexOf(".v", StringComparison.Ordinal)] + ".v1";
+        throw new System.IO.InvalidDataException(
+            $"The model was saved by a newer Rnn.MLNet: its contract '{contract}' is unknown to this version, which reads '{known}'. Update the Rnn.MLNet package to load it.");
+    }
+}
+
+[CustomMappingFactoryAttribute("Rnn.MLNet.TextClassifier.Binary.v2")] internal sealed class TextClassifierBinaryV2 : NewerContract { }
+[CustomMappingFactoryAttribute("Rnn.MLNet.TextClassifier.Multiclass.v2")] internal sealed class TextClassifierMulticlassV2 : NewerContract { }
+[CustomMappingFactoryAttribute("Rnn.MLNet.TokenStringClassifier.Binary.v2")] internal sealed class TokenStringClassifierBinaryV2 : NewerContract { }
+[CustomMappingFactoryAttribute("Rnn.MLNet.TokenStringClassifier.Multiclass.v2")] internal sealed class TokenStringClassifierMulticlassV2 : NewerContract { }
+[CustomMappingFactoryAttribute("Rnn.MLNet.TokenClassifier.Binary.v2")] internal sealed class TokenClassifierBinaryV2 : NewerContract { }
+[CustomMappingFactoryAttribute("Rnn.MLNet.TokenClassifier.Multiclass.v2")] internal sealed class TokenClassifierMulticlassV2 : NewerContract { }
+[CustomMappingFactoryAttribute("Rnn.MLNet.LanguageModel.v2")] internal sealed class LanguageModelV2 : NewerContract { }
+[CustomMappingFactoryAttribute("Rnn.MLNet.SequenceRegressor.v2")] internal sealed class SequenceRegressorV2 : NewerContract { }
+[CustomMappingFactoryAttribute("Rnn.MLNet.SequenceToSequence.v2")] internal sealed class SequenceToSequenceV2 : NewerContract { }
+[CustomMappingFactoryAttribute("Rnn.MLNet.VectorToSequence.v2")] internal sealed class VectorToSequenceV2 : NewerContract { }
+[CustomMappingFactoryAttribute("Rnn.MLNet.Tagger.v2")] internal sealed class TaggerV2 : NewerContract { }
+[CustomMappingFactoryAttribute("Rnn.MLNet.Constant.v2")] internal sealed class ConstantV2 : NewerContract { }

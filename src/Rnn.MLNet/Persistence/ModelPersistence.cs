@@ -28,7 +28,7 @@ internal interface IPipelineModel<TSelf> where TSelf : class, IPipelineModel<TSe
 /// <summary>
 /// The one place where a model becomes a payload inside an ML.NET pipeline and back:
 /// <list type="bullet">
-/// <item>the payload: a <see cref="ModelFile"/> in base64, the constant of an Expression column (see <see cref="PipelineChain"/>);</item>
+/// <item>the payload: a <see cref="ModelFile"/> packed 15 bits per char (<see cref="PayloadText"/>; base64 before), the constant of an Expression column (see <see cref="PipelineChain"/>);</item>
 /// <item>decoding, once per payload string instance (every row of a pipeline sees the same instance);</item>
 /// <item>adoption: a transformer returned by Fit scores with the network it trained, not with a second decoded copy;</item>
 /// <item>finding the models inside any transformer, also one that <c>mlContext.Model.Load</c> returned.</item>
@@ -40,7 +40,7 @@ internal static class ModelPersistence
     private static readonly Lock s_decodeLock = new();
     private static long s_calls, s_decodes;
 
-    public static string Encode(ModelFile file) => Convert.ToBase64String(file.ToBytes());
+    public static string Encode(ModelFile file) => PayloadText.Encode(file.ToBytes());
 
     /// <summary>(calls, actual decodes) so far in this process: a payload must be decoded once, not once per row.</summary>
     internal static (long Calls, long Decodes) Counters => (Interlocked.Read(ref s_calls), Interlocked.Read(ref s_decodes));
@@ -65,15 +65,38 @@ internal static class ModelPersistence
     private static TModel Cast<TModel>(object cached) where TModel : class, IPipelineModel<TModel> =>
         cached as TModel ?? throw new InvalidDataException($"The Rnn.MLNet payload holds a {cached.GetType().Name}, not a {TModel.Description}.");
 
-    private static ModelFile Read<TModel>(ReadOnlySpan<char> base64) where TModel : class, IPipelineModel<TModel>
+    private static ModelFile Read<TModel>(ReadOnlySpan<char> text) where TModel : class, IPipelineModel<TModel>
     {
         Interlocked.Increment(ref s_decodes);
-        if (base64.IsEmpty) throw new InvalidDataException("The Rnn.MLNet model payload column is empty: the pipeline does not carry a model.");
-        var bytes = new byte[base64.Length / 4 * 3 + 3];
-        if (!Convert.TryFromBase64Chars(base64, bytes, out int written))
-            throw new InvalidDataException($"The Rnn.MLNet {TModel.Description} inside the ML.NET model is corrupt: its payload is not valid base64.");
-        try { return ModelFile.Read(bytes.AsSpan(0, written)); }
+        if (text.IsEmpty) throw new InvalidDataException("The Rnn.MLNet model payload column is empty: the pipeline does not carry a model.");
+        Span<byte> data;
+        if (PayloadText.IsPacked(text))
+        {
+            try { data = PayloadText.Decode(text); }
+            catch (InvalidDataException e) { throw new InvalidDataException($"The Rnn.MLNet {TModel.Description} inside the ML.NET model is corrupt: {e.Message}", e); }
+        }
+        else
+        {
+            var bytes = new byte[text.Length / 4 * 3 + 3]; // base64: models saved before the packed form
+            if (!Convert.TryFromBase64Chars(text, bytes, out int written))
+                throw new InvalidDataException($"The Rnn.MLNet {TModel.Description} inside the ML.NET model is corrupt: its payload is not valid base64.");
+            data = bytes.AsSpan(0, written);
+        }
+        CheckFormatVersion<TModel>(data);
+        try { return ModelFile.Read(data); }
         catch (InvalidDataException e) { throw new InvalidDataException($"The Rnn.MLNet {TModel.Description} inside the ML.NET model is corrupt: {e.Message}", e); }
+    }
+
+    /// <summary>A payload written by another Rnn.MLNet: says which, and what this version reads.</summary>
+    private static void CheckFormatVersion<TModel>(ReadOnlySpan<byte> data) where TModel : class, IPipelineModel<TModel>
+    {
+        if (data.Length < 12 || !data[..8].SequenceEqual("RNNMLNET"u8)) return; // not a model at all: ModelFile.Read says so
+        uint version = BitConverter.ToUInt32(data.Slice(8, 4));
+        if (version is ModelFile.FormatVersion or ModelFile.EncoderDecoderFormatVersion) return;
+        string by = version > ModelFile.EncoderDecoderFormatVersion ? "a newer" : "an older";
+        throw new InvalidDataException(
+            $"The Rnn.MLNet {TModel.Description} inside the ML.NET model was saved by {by} Rnn.MLNet (model format {version}); this version " +
+            $"reads formats {ModelFile.FormatVersion} and {ModelFile.EncoderDecoderFormatVersion}." + (version > ModelFile.EncoderDecoderFormatVersion ? " Update the Rnn.MLNet package to load it." : ""));
     }
 
     /// <summary>
