@@ -27,6 +27,7 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
     public ParameterStore<T> Parameters { get; }
 
     private readonly RecurrentStack<T> _stack;
+    private readonly CharacterWordEncoder<T>? _characters; // character-level word features, appended to the embedding
     private readonly Parameter? _embedding;       // [V, E]
     private readonly Parameter _headW, _headB;    // [O, D·H], [O]
     private readonly int _d, _h, _o;
@@ -37,8 +38,11 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
     private int[] _inputKeys = Array.Empty<int>(); // [S·B] the token of each input row (−1 at padding), for inference caches
     private T[] _headIn = Array.Empty<T>();  // rows read by the head, batch-first: [B·S, D·H] per step, [B, D·H] last step
     private T[] _output = Array.Empty<T>();  // batch-first [B, S, O] or [B, O]
+    private T[] _inputMask = Array.Empty<T>(); // [S, B, I0] input dropout scale (0 or 1/(1−p))
+    private bool _inputDropped;
     // Backward scratch.
     private T[] _dHeadIn = Array.Empty<T>();
+    private T[] _dInput = Array.Empty<T>();    // [S, B, I0]
 
     /// <summary>Random stream for dropout masks; replace it to make masks repeat (gradient checks do).</summary>
     public Rng DropoutRng { get; set; }
@@ -57,6 +61,7 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         _headW = Parameters["head.weight"];
         _headB = Parameters["head.bias"];
         _stack = new RecurrentStack<T>(Options.Cell, Options.RecurrentInputSize, _h, Options.Layers, Options.Bidirectional, Options.Dropout, Parameters, "rnn.");
+        if (Options.HasCharacterFeatures) _characters = new CharacterWordEncoder<T>(Options, Parameters);
         DropoutRng = new Rng(0x5EED);
     }
 
@@ -66,7 +71,8 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
     /// <summary>The first recurrent layer (forward direction), for tests.</summary>
     internal RecurrentLayer<T> FirstLayerForTests => _stack.Layer(0);
 
-    /// <summary>Parameter names and shapes, PyTorch style (embedding.weight, rnn.weight_ih_l0, …, head.weight, head.bias).</summary>
+    /// <summary>Parameter names and shapes, PyTorch style (embedding.weight, rnn.weight_ih_l0, …, head.weight, head.bias, then
+    /// char_embedding.weight, char_rnn.… with character features).</summary>
     public static IEnumerable<(string Name, int[] Shape)> Layout(NetworkOptions o)
     {
         ArgumentNullException.ThrowIfNull(o);
@@ -75,6 +81,9 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
             yield return p;
         yield return ("head.weight", new[] { o.OutputSize, o.Directions * o.HiddenSize });
         yield return ("head.bias", new[] { o.OutputSize });
+        if (o.HasCharacterFeatures)
+            foreach (var p in CharacterWordEncoder<T>.Layout(o))
+                yield return p;
     }
 
     /// <summary>Number of rows of <see cref="Output"/>: B·S (per step) or B (last step).</summary>
@@ -125,11 +134,12 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         _fromInputVectors = inputVectors;
         int B = batch.Batch, S = batch.Steps, DH = _d * _h;
 
-        // Input stage → _x[0] [S, B, I0]
-        int i0 = Options.RecurrentInputSize;
+        // Input stage → _x[0] [S, B, I0]: embedding (columns [0, E)) and character features (columns [E, I0)), one-hot or features
+        int i0 = Options.RecurrentInputSize, e = Options.EmbeddingSize;
         Span<T> x0 = _stack.Input(S, B);
         bool tokens = Options.Input != InputKind.Dense && !inputVectors;
-        if (tokens)
+        bool keyed = tokens && _characters is null; // with character features a row is not a function of its token
+        if (keyed)
         {
             RecurrentLayer<T>.Ensure(ref _inputKeys, S * B);
             _inputKeys.AsSpan(0, S * B).Fill(-1); // padding rows stand for no token
@@ -139,15 +149,26 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
             {
                 Span<T> dst = x0.Slice((t * B + b) * i0, i0);
                 if (!tokens) { batch.Features.AsSpan((b * S + t) * i0, i0).CopyTo(dst); continue; }
-                _inputKeys[t * B + b] = batch.Tokens![b * S + t];
-                if (Options.Input == InputKind.Embedding) Parameters.Value(_embedding!).Slice(batch.Tokens![b * S + t] * i0, i0).CopyTo(dst);
+                if (keyed) _inputKeys[t * B + b] = batch.Tokens![b * S + t];
+                if (Options.Input == InputKind.Embedding) Parameters.Read(_embedding!).Slice(batch.Tokens![b * S + t] * e, e).CopyTo(dst);
                 else dst[batch.Tokens![b * S + t]] = T.One;
             }
 
-        ReadOnlySpan<T> top = _stack.Forward(S, B, batch.Lengths, training, DropoutRng, initialState, tokens ? _inputKeys.AsSpan(0, S * B) : default);
+        if (tokens) _characters?.Forward(batch, x0, i0, e, training);
+        _inputDropped = training && Options.InputDropout > 0;
+        if (_inputDropped)
+        {
+            Ensure(ref _inputMask, S * B * i0);
+            Span<T> mask = _inputMask.AsSpan(0, S * B * i0);
+            T scale = T.One / (T.One - T.CreateChecked(Options.InputDropout));
+            for (int i = 0; i < mask.Length; i++) mask[i] = DropoutRng.NextDouble() < Options.InputDropout ? T.Zero : scale;
+            TensorPrimitives.Multiply(x0, mask, x0);
+        }
+
+        ReadOnlySpan<T> top = _stack.Forward(S, B, batch.Lengths, training, DropoutRng, initialState, keyed ? _inputKeys.AsSpan(0, S * B) : default);
 
         // Head
-        ReadOnlySpan<T> w = Parameters.Value(_headW), bias = Parameters.Value(_headB);
+        ReadOnlySpan<T> w = Parameters.Read(_headW), bias = Parameters.Read(_headB);
         if (Options.Output == OutputMode.PerStep)
         {
             // The head reads the top activations batch-first, so its (large) output needs no reordering:
@@ -232,7 +253,7 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         int B = batch.Batch, S = batch.Steps, DH = _d * _h;
 
         // Head backward: out = z · Wᵀ + b  →  dW += doutᵀ · z,  db += Σ dout,  dz = dout · W
-        ReadOnlySpan<T> w = Parameters.Value(_headW);
+        ReadOnlySpan<T> w = Parameters.Read(_headW);
         Span<T> dW = Parameters.Gradient(_headW), dB = Parameters.Gradient(_headB);
         Span<T> dTop = _stack.TopGradient();
         if (Options.Output == OutputMode.PerStep)
@@ -274,17 +295,25 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         bool needInput = !dInputs.IsEmpty || (parameterGradients && Options.Input == InputKind.Embedding);
         ReadOnlySpan<T> cur = _stack.Backward(dFinalState, dInitialState, needInput, parameterGradients);
 
-        // Input stage backward; cur holds dL/d(input) [S, B, I0].
-        int i0 = Options.RecurrentInputSize;
+        // Input stage backward; cur holds dL/d(input) [S, B, I0] (after the dropout mask: through it first).
+        int i0 = Options.RecurrentInputSize, e = Options.EmbeddingSize;
+        if (_inputDropped)
+        {
+            Ensure(ref _dInput, S * B * i0);
+            Span<T> masked = _dInput.AsSpan(0, S * B * i0);
+            TensorPrimitives.Multiply(cur, _inputMask.AsSpan(0, S * B * i0), masked);
+            cur = masked;
+        }
         if (parameterGradients && Options.Input == InputKind.Embedding)
         {
             Span<T> dE = Parameters.Gradient(_embedding!);
             for (int b = 0; b < B; b++)
                 for (int t = 0; t < batch.Lengths[b]; t++)
                 {
-                    Span<T> row = dE.Slice(batch.Tokens![b * S + t] * i0, i0);
-                    TensorPrimitives.Add(row, cur.Slice((t * B + b) * i0, i0), row);
+                    Span<T> row = dE.Slice(batch.Tokens![b * S + t] * e, e);
+                    TensorPrimitives.Add(row, cur.Slice((t * B + b) * i0, e), row);
                 }
+            _characters?.Backward(cur, i0, e);
         }
         if (!dInputs.IsEmpty)
         {
@@ -367,6 +396,19 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
                     if ((uint)id >= (uint)v)
                         throw new ArgumentOutOfRangeException(nameof(batch), id, $"Token id {id} at step {t} of sequence {b} is outside the vocabulary [0, {v}).");
                 }
+            if (_characters is not null)
+            {
+                if (batch.Characters is null) throw new ArgumentException("This network reads the characters of every token, but the batch has none (use SequenceBatch.FromTokensAndCharacters).", nameof(batch));
+                int vc = Options.CharacterVocabularySize, C = batch.MaxCharacters;
+                for (int b = 0; b < batch.Batch; b++)
+                    for (int t = 0; t < batch.Lengths[b]; t++)
+                        for (int c = 0; c < batch.CharacterLengths![b * S + t]; c++)
+                        {
+                            int id = batch.Characters[(b * S + t) * C + c];
+                            if ((uint)id >= (uint)vc)
+                                throw new ArgumentOutOfRangeException(nameof(batch), id, $"Character id {id} (character {c} of token {t} in sequence {b}) is outside the character vocabulary [0, {vc}).");
+                        }
+            }
         }
     }
 
