@@ -4,7 +4,8 @@
 #   bash benchmarks/forecast_compare.sh [--m4-train F --m4-test F] [--csv F --horizon H [--period P]]
 # Defaults: the shared M4 Hourly files (samples/M4Forecast, h = 48, period 24: sMAPE, MASE, OWA) and the airline CSV
 # (samples/TimeSeriesForecast, h = 24: RMSE, MAE, sMAPE, MASE). Pass only --csv … to skip M4, only --m4-* to skip the CSV.
-# The peers run beside the sample (both niced); each tool's last line is its JSON, which the table is built from.
+# The peers run beside the sample (both niced; their warnings are dropped); each tool's last line is its JSON, which the
+# table is built from. SARIMA runs for a single series only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=../shared/data
@@ -34,10 +35,10 @@ if [ -n "$csv" ]; then
   if [ -n "$period" ]; then sample_args+=(--period "$period"); peer_args+=(--period "$period"); fi
   echo "== $csv, h = $h"
   echo "\$ dotnet run -c Release --project samples/TimeSeriesForecast -- ${sample_args[*]}"
-  nice -n 10 /usr/bin/python3 benchmarks/forecast_peers.py "${peer_args[@]}" > "$out/csv-peers.txt" &
+  nice -n 10 /usr/bin/python3 benchmarks/forecast_peers.py "${peer_args[@]}" > "$out/csv-peers.txt" 2> "$out/csv-peers.err" &
   peers=$!
   nice -n 10 dotnet run -c Release --project samples/TimeSeriesForecast -- "${sample_args[@]}" > "$out/csv-ours.txt"
-  wait $peers
+  wait $peers || { cat "$out"/*-peers.err >&2; exit 1; }
   /usr/bin/python3 - "$out/csv-ours.txt" "$out/csv-peers.txt" <<'PY'
 import json, sys
 ours = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
@@ -55,10 +56,10 @@ if [ -n "$m4_train" ]; then
   sample_args=(--train "$m4_train" --test "$m4_test"); peer_args=(--m4-train "$m4_train" --m4-test "$m4_test" --period "${period:-24}" --horizon "48")
   echo "== M4: $m4_train / $m4_test"
   echo "\$ dotnet run -c Release --project samples/M4Forecast -- ${sample_args[*]}"
-  nice -n 10 /usr/bin/python3 benchmarks/forecast_peers.py "${peer_args[@]}" > "$out/m4-peers.txt" &
+  nice -n 10 /usr/bin/python3 benchmarks/forecast_peers.py "${peer_args[@]}" > "$out/m4-peers.txt" 2> "$out/m4-peers.err" &
   peers=$!
   nice -n 10 dotnet run -c Release --project samples/M4Forecast -- "${sample_args[@]}" > "$out/m4-ours.txt"
-  wait $peers
+  wait $peers || { cat "$out"/*-peers.err >&2; exit 1; }
   /usr/bin/python3 - "$out/m4-ours.txt" "$out/m4-peers.txt" <<'PY'
 import json, sys
 ours = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
@@ -68,7 +69,7 @@ rows = [("RNN (ours)", ours)] + [(n, peers.get(k)) for k, n in [("naive", "naive
         ("hw_damped", "HW damped"), ("theta", "Theta"), ("sarima", "SARIMA")]]
 print("| method | sMAPE | MASE | OWA |\n|---|---:|---:|---:|")
 for name, r in rows:
-    print(f"| {name} | {r['smape']:.3f} | {r['mase']:.3f} | {r['owa']:.3f} |" if r else f"| {name} | – | – | – |")
+    print(f"| {name} | {r['smape']:.3f} | {r['mase']:.3f} | {r['owa']:.3f} |" if r else f"| {name} | not run for M4 by forecast_peers.py | | |")
 PY
 fi
 echo "load after: $(uptime)"
