@@ -129,13 +129,13 @@ public class ExplanationComponentTests
         {
             Cell = CellType.Lstm, HiddenSize = 16, EmbeddingSize = 16, Epochs = 6, BatchSize = 16, LearningRate = 0.01, Seed = 1,
         }).Fit(keys.Transform(data));
-        var options = new TokenContributionOptions { TokensColumnName = "Words", ContributionsColumnName = "Why", BaselineToken = "<unk>" };
+        var options = new TokenContributionOptions { TokensColumnName = "Words", ContributionsColumnName = "Why", BaselineToken = "<unk>", MaximumSteps = 64 };
         var estimator = ml.Transforms.Text.CalculateTokenContributions(classifier, options);
         var shape = estimator.GetOutputSchema(Shapes.Of<TopicRow>(ml));
         Assert.True(shape.Single(c => c.Name == "Words").ItemType is TextDataViewType);
         Assert.True(shape.Single(c => c.Name == "Why").ItemType == NumberDataViewType.Single);
         var explain = estimator.Fit(data);
-        var explained = ml.Data.CreateEnumerable<TopicExplained>(explain.Transform(data), reuseRowObject: false).Take(60).ToList();
+        var explained = ml.Data.CreateEnumerable<TopicExplained>(explain.Transform(data), reuseRowObject: false).Take(40).ToList();
         int topicWordTop = 0;
         foreach (var r in explained)
         {
