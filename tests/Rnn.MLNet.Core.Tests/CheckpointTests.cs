@@ -88,6 +88,30 @@ public sealed class CheckpointTests : IDisposable
     }
 
     [Fact]
+    public void WordDropoutRunsResumeBitIdentically()
+    {
+        var train = Examples(150, 3);
+        FitOptions Options(string? checkpoint)
+        {
+            var o = ClassifierOptions(checkpoint);
+            o.WordDropoutAlpha = 2; // rare ids 1..11 replaced by the unknown id 0 with probability α / (α + n)
+            o.UnknownTokenId = 0;
+            o.EarlyStoppingPatience = 0;
+            o.Schedule = null;
+            return o;
+        }
+        float[] Fit(FitOptions o)
+        {
+            var net = Classifier();
+            SequenceFitter.Fit(net, LossKind.SoftmaxCrossEntropy, train, null, o);
+            return net.Parameters.Values;
+        }
+        float[] reference = Fit(Options(null));
+        float[] resumed = StopAndResume(Fit, Options, Path.Combine(_dir, "w.ckpt"), new[] { 5, 19, 2 });
+        Assert.Equal(reference, resumed);
+    }
+
+    [Fact]
     public void ShuffleBufferRunsResumeMidChunkBitIdentically()
     {
         var train = Examples(150, 3);

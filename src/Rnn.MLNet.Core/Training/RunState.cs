@@ -16,6 +16,7 @@ internal sealed class RunState
     private readonly ParameterStore<float> _store;
     private readonly Optimizer<float> _optimizer;
     private readonly Rng _dropout;
+    private readonly Rng? _wordDropout;
     private readonly Func<ModelFile> _model;
     private readonly string _fingerprint;
     private readonly CheckpointKeeper _keeper;
@@ -24,9 +25,10 @@ internal sealed class RunState
     private TimeSpan _before;
     private (int Epoch, long Chunk, int Batch, long Steps) _lastWritten = (-1, -1, -1, -1);
 
-    public RunState(FitOptions options, ParameterStore<float> store, Optimizer<float> optimizer, Rng dropout, Func<ModelFile> model, string fingerprint)
+    public RunState(FitOptions options, ParameterStore<float> store, Optimizer<float> optimizer, Rng dropout, Func<ModelFile> model, string fingerprint,
+        Rng? wordDropout = null)
     {
-        _options = options; _store = store; _optimizer = optimizer; _dropout = dropout; _model = model; _fingerprint = fingerprint;
+        _options = options; _store = store; _optimizer = optimizer; _dropout = dropout; _wordDropout = wordDropout; _model = model; _fingerprint = fingerprint;
         _keeper = new CheckpointKeeper(options);
     }
 
@@ -57,6 +59,7 @@ internal sealed class RunState
         if (_options.Schedule is IStatefulSchedule s) s.RestoreState(c.Schedule);
         shuffle.Restore(c.ShuffleRng);
         _dropout.Restore(c.DropoutRng);
+        if (_wordDropout is not null && c.WordDropoutRng.Length > 0) _wordDropout.Restore(c.WordDropoutRng);
         _best.Weights = c.BestWeights.Length > 0 ? c.BestWeights : null;
         _best.Loss = c.BestLoss; _best.SinceBest = c.SinceBest;
         Result.BestEpoch = c.BestEpoch; Result.BestValidationLoss = c.BestValidationLoss;
@@ -87,7 +90,7 @@ internal sealed class RunState
         {
             Fingerprint = _fingerprint, Finished = finished, Model = _model(), Optimizer = _optimizer.SaveState(),
             Schedule = _options.Schedule is IStatefulSchedule s ? s.SaveState() : Array.Empty<double>(),
-            ShuffleRng = chunkRng, DropoutRng = _dropout.SaveState(),
+            ShuffleRng = chunkRng, DropoutRng = _dropout.SaveState(), WordDropoutRng = _wordDropout?.SaveState() ?? Array.Empty<ulong>(),
             Epoch = epoch, Chunk = chunk, Batch = batch, Order = chunkOrder, LossSum = sum, Tokens = tokens, Examples = examples,
             CarriedHidden = carried is null ? Array.Empty<float>() : (float[])carried.Hidden.Clone(),
             CarriedCell = carried is null ? Array.Empty<float>() : (float[])carried.Cell.Clone(),

@@ -179,13 +179,15 @@ public static class SequenceFitter
             PositiveWeight = positiveWeight,
         };
         int F = network.Options.FeatureSize;
+        // Word dropout's own stream (the batch order's generator is not touched); checkpoints keep its state.
+        var wordRng = new Rng(options.Seed ^ 0x9E3779B97F4A7C15UL);
         var run = new RunState(options, network.Parameters, trainer.Optimizer, network.DropoutRng, () => ModelFile.From(network),
-            FormattableString.Invariant($"SequenceFitter.Fit {loss}, {network.Parameters.Count} parameters, batch {options.BatchSize}, buffer {bufferSize}, seed {options.Seed}, {options.Optimizer}"));
+            FormattableString.Invariant($"SequenceFitter.Fit {loss}, {network.Parameters.Count} parameters, batch {options.BatchSize}, buffer {bufferSize}, seed {options.Seed}, {options.Optimizer}"),
+            wordRng);
         var resume = run.Resume(rng);
         int[] order = resume?.Order ?? Array.Empty<int>();
         var buffer = new List<LabeledSequence>();
         var keep = WordDropoutKeepProbabilities(network, train, options);
-        var wordRng = new Rng(options.Seed ^ 0x9E3779B97F4A7C15UL); // its own stream: the batch order's generator is not touched
         for (int epoch = resume?.Epoch ?? 1; epoch <= options.Epochs && !run.Finished; epoch++)
         {
             var sw = Stopwatch.StartNew();

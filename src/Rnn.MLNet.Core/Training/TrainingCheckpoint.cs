@@ -35,7 +35,7 @@ public sealed class TrainingCheckpoint
     private static ReadOnlySpan<byte> Magic => "RNNCKPT1"u8;
 
     /// <summary>Format version.</summary>
-    public const uint FormatVersion = 1;
+    public const uint FormatVersion = 2;
 
     /// <summary>Describes the run that wrote the checkpoint (fitter, sizes, seed); a resume checks it matches.</summary>
     public string Fingerprint { get; internal set; } = "";
@@ -47,6 +47,8 @@ public sealed class TrainingCheckpoint
     internal double[] Schedule { get; set; } = Array.Empty<double>();
     internal ulong[] ShuffleRng { get; set; } = Array.Empty<ulong>();
     internal ulong[] DropoutRng { get; set; } = Array.Empty<ulong>();
+    /// <summary>Word dropout's generator (four words), or none when the fitter has no word dropout.</summary>
+    internal ulong[] WordDropoutRng { get; set; } = Array.Empty<ulong>();
     /// <summary>Epoch in progress (1-based).</summary>
     public int Epoch { get; internal set; }
     /// <summary>Chunk of the epoch in progress (shuffle buffers of streamed data; 0 for data in memory).</summary>
@@ -91,6 +93,7 @@ public sealed class TrainingCheckpoint
             w.Write(Schedule.Length); foreach (double d in Schedule) w.Write(d);
             foreach (ulong u in ShuffleRng) w.Write(u);
             foreach (ulong u in DropoutRng) w.Write(u);
+            w.Write(WordDropoutRng.Length); foreach (ulong u in WordDropoutRng) w.Write(u);
             w.Write(Epoch); w.Write(Chunk); w.Write(Batch);
             w.Write(Order.Length); w.Write(MemoryMarshal.AsBytes(Order.AsSpan()));
             w.Write(LossSum); w.Write(Tokens); w.Write(Examples);
@@ -141,6 +144,10 @@ public sealed class TrainingCheckpoint
         for (int i = 0; i < c.Schedule.Length; i++) c.Schedule[i] = r.Double();
         c.ShuffleRng = new[] { r.UInt64(), r.UInt64(), r.UInt64(), r.UInt64() };
         c.DropoutRng = new[] { r.UInt64(), r.UInt64(), r.UInt64(), r.UInt64() };
+        int wordWords = r.Int32();
+        if (wordWords is not (0 or 4)) throw new InvalidDataException($"Word dropout's generator has {wordWords} state words; expected 0 or 4.");
+        c.WordDropoutRng = new ulong[wordWords];
+        for (int i = 0; i < wordWords; i++) c.WordDropoutRng[i] = r.UInt64();
         c.Epoch = r.Int32(); c.Chunk = r.Int64(); c.Batch = r.Int32();
         if (c.Epoch < 1 || c.Chunk < 0 || c.Batch < 0) throw new InvalidDataException($"Impossible position: epoch {c.Epoch}, chunk {c.Chunk}, batch {c.Batch}.");
         c.Order = new int[r.Count(4)];
