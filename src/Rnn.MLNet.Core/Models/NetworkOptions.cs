@@ -59,6 +59,18 @@ public sealed class NetworkOptions
     /// <summary>Dropout probability on the outputs of every layer but the last (training only), as PyTorch's <c>dropout</c>.</summary>
     public float Dropout { get; set; }
 
+    /// <summary>
+    /// Dropout probability on whole input vectors (training only): each token's embedding (or input vector) is zeroed
+    /// with this probability and the others scaled by 1/(1 − p) — word-level dropout, a strong regularizer on small text sets.
+    /// </summary>
+    public float EmbeddingDropout { get; set; }
+
+    /// <summary>
+    /// Size W of a sparse bag-of-features input (e.g. word and character n-grams) added linearly to the head's output:
+    /// out = head(h) + wide.weight · bag, the "wide" part of a wide-and-deep model. Many-to-one only; 0 = none.
+    /// </summary>
+    public int WideFeatures { get; set; }
+
     /// <summary>Width O of the linear head (classes, 1 for binary or scalar regression, V for language models).</summary>
     public int OutputSize { get; set; }
 
@@ -87,6 +99,9 @@ public sealed class NetworkOptions
         if (Layers < 1 || Layers > MaxLayers) throw new ArgumentException($"Layers must be in 1..{MaxLayers}; got {Layers}.", nameof(Layers));
         if (OutputSize < 1) throw new ArgumentException($"OutputSize must be at least 1; got {OutputSize}.", nameof(OutputSize));
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"Dropout must be in [0, 1); got {Dropout}.", nameof(Dropout));
+        if (!(EmbeddingDropout >= 0 && EmbeddingDropout < 1)) throw new ArgumentException($"EmbeddingDropout must be in [0, 1); got {EmbeddingDropout}.", nameof(EmbeddingDropout));
+        if (WideFeatures < 0) throw new ArgumentException($"WideFeatures must not be negative; got {WideFeatures}.", nameof(WideFeatures));
+        if (WideFeatures > 0 && Output != OutputMode.LastStep) throw new ArgumentException("WideFeatures needs a many-to-one network (Output = LastStep): the bag is one per sequence.", nameof(WideFeatures));
         const long maxParameters = 1L << 30;
         if (ParameterCount() > maxParameters) throw new ArgumentException($"The network would have {ParameterCount()} parameters, more than the limit {maxParameters}.");
     }
@@ -105,6 +120,7 @@ public sealed class NetworkOptions
             n += (layers - 1) * d * (gh * d * h + gh * h + 2 * gh);             // layers 1..L−1
         }
         n += (double)OutputSize * d * h + OutputSize;
+        n += (double)OutputSize * System.Math.Max(0, WideFeatures);
         return n >= long.MaxValue ? long.MaxValue : (long)n;
     }
 

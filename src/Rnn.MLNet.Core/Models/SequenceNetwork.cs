@@ -29,6 +29,7 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
     private readonly RecurrentStack<T> _stack;
     private readonly Parameter? _embedding;       // [V, E]
     private readonly Parameter _headW, _headB;    // [O, D·H], [O]
+    private readonly Parameter? _wide;            // [O, W] weights of the sparse bag input (wide part), or null
     private readonly int _d, _h, _o;
 
     // Forward caches.
@@ -36,6 +37,8 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
     private int[] _inputKeys = Array.Empty<int>(); // [S·B] the token of each input row (−1 at padding), for inference caches
     private T[] _headIn = Array.Empty<T>();  // rows read by the head, batch-first: [B·S, D·H] per step, [B, D·H] last step
     private T[] _output = Array.Empty<T>();  // batch-first [B, S, O] or [B, O]
+    private T[] _inputMask = Array.Empty<T>(); // [S·B] embedding-dropout scale of each input row (0 or 1/(1−p)); training only
+    private bool _inputDropped;
     // Backward scratch.
     private T[] _dHeadIn = Array.Empty<T>();
 
@@ -55,6 +58,7 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         if (Options.Input == InputKind.Embedding) _embedding = Parameters["embedding.weight"];
         _headW = Parameters["head.weight"];
         _headB = Parameters["head.bias"];
+        if (Options.WideFeatures > 0) _wide = Parameters["wide.weight"];
         _stack = new RecurrentStack<T>(Options.Cell, Options.RecurrentInputSize, _h, Options.Layers, Options.Bidirectional, Options.Dropout, Parameters, "rnn.");
         DropoutRng = new Rng(0x5EED);
     }
@@ -74,6 +78,7 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
             yield return p;
         yield return ("head.weight", new[] { o.OutputSize, o.Directions * o.HiddenSize });
         yield return ("head.bias", new[] { o.OutputSize });
+        if (o.WideFeatures > 0) yield return ("wide.weight", new[] { o.OutputSize, o.WideFeatures });
     }
 
     /// <summary>Number of rows of <see cref="Output"/>: B·S (per step) or B (last step).</summary>
@@ -123,6 +128,19 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
                 }
             }
 
+        // Embedding dropout: each input row (one token's vector) is kept with probability 1 − p and scaled by 1/(1 − p).
+        _inputDropped = training && Options.EmbeddingDropout > 0;
+        if (_inputDropped)
+        {
+            RecurrentLayer<T>.Ensure(ref _inputMask, S * B);
+            T scale = T.One / (T.One - T.CreateChecked(Options.EmbeddingDropout));
+            for (int r = 0; r < S * B; r++)
+            {
+                _inputMask[r] = DropoutRng.NextDouble() < Options.EmbeddingDropout ? T.Zero : scale;
+                if (_inputMask[r] != T.One) TensorPrimitives.Multiply(x0.Slice(r * i0, i0), _inputMask[r], x0.Slice(r * i0, i0));
+            }
+        }
+
         ReadOnlySpan<T> top = _stack.Forward(S, B, batch.Lengths, training, DropoutRng, initialState, tokens ? _inputKeys.AsSpan(0, S * B) : default);
 
         // Head
@@ -160,8 +178,24 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
             Span<T> outp = _output.AsSpan(0, B * _o);
             Gemm.Multiply(false, true, B, _o, DH, z, DH, w, DH, outp, _o, accumulate: false);
             for (int b = 0; b < B; b++) TensorPrimitives.Add(outp.Slice(b * _o, _o), bias, outp.Slice(b * _o, _o));
+            if (_wide is not null) AddWide(batch, outp);
         }
         return Output;
+    }
+
+    /// <summary>The wide part: out[b, o] += Σ_k value_k · wide.weight[o, id_k] over sequence b's bag.</summary>
+    private void AddWide(SequenceBatch<T> batch, Span<T> outp)
+    {
+        var bag = batch.Bag ?? throw new ArgumentException($"The network has a wide input of {Options.WideFeatures} features, but the batch carries no bag (SequenceBatch.WithBag).", nameof(batch));
+        int w = Options.WideFeatures;
+        ReadOnlySpan<T> wide = Parameters.Value(_wide!);
+        for (int b = 0; b < batch.Batch; b++)
+            for (int k = bag.Offsets[b]; k < bag.Offsets[b + 1]; k++)
+            {
+                int id = bag.Ids[k];
+                if ((uint)id >= (uint)w) throw new ArgumentOutOfRangeException(nameof(batch), id, $"Bag feature id {id} of sequence {b} is outside [0, {w}).");
+                for (int o = 0; o < _o; o++) outp[b * _o + o] += bag.Values[k] * wide[o * w + id];
+            }
     }
 
     /// <summary>Copies the final state of every layer and direction after the last forward pass into <paramref name="state"/>.</summary>
@@ -207,6 +241,16 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         {
             Gemm.Multiply(true, false, _o, DH, B, dOutput, _o, _headIn, DH, dW, DH, accumulate: true);
             for (int b = 0; b < B; b++) TensorPrimitives.Add(dB, dOutput.Slice(b * _o, _o), dB);
+            if (_wide is not null)
+            {
+                // out[b, o] += v_k · wide[o, id_k]  →  dwide[o, id_k] += v_k · dout[b, o]
+                var bag = batch.Bag!;
+                int wf = Options.WideFeatures;
+                Span<T> dWide = Parameters.Gradient(_wide);
+                for (int b = 0; b < B; b++)
+                    for (int k = bag.Offsets[b]; k < bag.Offsets[b + 1]; k++)
+                        for (int o = 0; o < _o; o++) dWide[o * wf + bag.Ids[k]] += bag.Values[k] * dOutput[b * _o + o];
+            }
             Ensure(ref _dHeadIn, B * DH);
             Span<T> dz = _dHeadIn.AsSpan(0, B * DH);
             Gemm.Multiply(false, false, B, DH, _o, dOutput, _o, w, DH, dz, DH, accumulate: false);
@@ -230,7 +274,9 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
                 for (int t = 0; t < batch.Lengths[b]; t++)
                 {
                     Span<T> row = dE.Slice(batch.Tokens![b * S + t] * i0, i0);
-                    TensorPrimitives.Add(row, cur.Slice((t * B + b) * i0, i0), row);
+                    // x0 row = mask · E[token]  →  dE[token] += mask · dx0 row
+                    if (_inputDropped) TensorPrimitives.MultiplyAdd(cur.Slice((t * B + b) * i0, i0), _inputMask[t * B + b], row, row);
+                    else TensorPrimitives.Add(row, cur.Slice((t * B + b) * i0, i0), row);
                 }
         }
         else if (Options.Input == InputKind.Dense && !dFeatures.IsEmpty)
@@ -239,7 +285,10 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
             dFeatures.Clear();
             for (int b = 0; b < B; b++)
                 for (int t = 0; t < batch.Lengths[b]; t++)
-                    cur.Slice((t * B + b) * i0, i0).CopyTo(dFeatures.Slice((b * S + t) * i0, i0));
+                {
+                    if (_inputDropped) TensorPrimitives.Multiply(cur.Slice((t * B + b) * i0, i0), _inputMask[t * B + b], dFeatures.Slice((b * S + t) * i0, i0));
+                    else cur.Slice((t * B + b) * i0, i0).CopyTo(dFeatures.Slice((b * S + t) * i0, i0));
+                }
         }
     }
 

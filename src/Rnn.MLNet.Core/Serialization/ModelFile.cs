@@ -31,7 +31,8 @@ namespace Rnn.MLNet.Serialization;
 /// Version 2 holds an <see cref="EncoderDecoderNetwork{T}"/>: the same layout with the network fields replaced by
 /// <c>i32 ×9 cell, source kind, source vocabulary, features, target vocabulary, embedding, hidden, layers, attention;
 /// u8 bidirectional encoder; u8 feed features every step; f32 dropout</c> and the weights in
-/// <see cref="EncoderDecoderNetwork{T}.Layout"/> order. Sequence networks are still written as version 1.
+/// <see cref="EncoderDecoderNetwork{T}.Layout"/> order. Version 3 is version 1 with <c>i32 wide features, f32 embedding
+/// dropout</c> after the dropout; sequence networks without either are still written as version 1.
 /// Every length is checked against the bytes that remain before anything is allocated, so a truncated or corrupt file
 /// ends in <see cref="InvalidDataException"/> and never in a huge allocation.
 /// </remarks>
@@ -44,6 +45,11 @@ public sealed class ModelFile
 
     /// <summary>Format version of encoder–decoder files.</summary>
     public const uint EncoderDecoderFormatVersion = 2;
+
+    /// <summary>Format version of sequence-network files with a wide input or embedding dropout.</summary>
+    public const uint WideFormatVersion = 3;
+
+    private bool IsWide => _network is { } n && (n.WideFeatures > 0 || n.EmbeddingDropout > 0);
 
     private readonly NetworkOptions? _network;
     private readonly EncoderDecoderOptions? _encoderDecoder;
@@ -168,6 +174,7 @@ public sealed class ModelFile
                     w.Write(v);
                 w.Write(o.Bidirectional ? (byte)1 : (byte)0);
                 w.Write(o.Dropout);
+                if (IsWide) { w.Write(o.WideFeatures); w.Write(o.EmbeddingDropout); }
             }
             w.Write(Properties.Count);
             foreach (var kv in Properties) { WriteString(w, kv.Key); WriteString(w, kv.Value); }
@@ -185,7 +192,7 @@ public sealed class ModelFile
         var bytes = payload.GetBuffer().AsSpan(0, (int)payload.Length);
         using var bw = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
         bw.Write(Magic);
-        bw.Write(IsEncoderDecoder ? EncoderDecoderFormatVersion : FormatVersion);
+        bw.Write(IsEncoderDecoder ? EncoderDecoderFormatVersion : IsWide ? WideFormatVersion : FormatVersion);
         bw.Write((ulong)bytes.Length);
         bw.Write(bytes);
         bw.Write(Crc32.Compute(bytes));
@@ -238,8 +245,8 @@ public sealed class ModelFile
         if (data.Length < header + 4) throw new InvalidDataException($"The data is {data.Length} bytes, too short for a model (header alone is {header + 4}).");
         if (!data.Slice(0, 8).SequenceEqual(Magic)) throw new InvalidDataException("The data does not start with the model signature 'RNNMLNET'.");
         uint version = BitConverter.ToUInt32(data.Slice(8, 4));
-        if (version != FormatVersion && version != EncoderDecoderFormatVersion)
-            throw new InvalidDataException($"Model format version {version} is not supported (this library reads versions {FormatVersion} and {EncoderDecoderFormatVersion}).");
+        if (version != FormatVersion && version != EncoderDecoderFormatVersion && version != WideFormatVersion)
+            throw new InvalidDataException($"Model format version {version} is not supported (this library reads versions {FormatVersion} to {WideFormatVersion}).");
         ulong length = BitConverter.ToUInt64(data.Slice(12, 8));
         if (length != (ulong)(data.Length - header - 4))
             throw new InvalidDataException($"The header announces {length} payload bytes but {data.Length - header - 4} are present (truncated or extended file).");
@@ -251,8 +258,8 @@ public sealed class ModelFile
         var r = new SpanReader(payload);
         NetworkOptions? o = null;
         EncoderDecoderOptions? e = null;
-        if (version == FormatVersion) o = ReadNetworkOptions(ref r);
-        else e = ReadEncoderDecoderOptions(ref r);
+        if (version == EncoderDecoderFormatVersion) e = ReadEncoderDecoderOptions(ref r);
+        else o = ReadNetworkOptions(ref r, version == WideFormatVersion);
         long expected = o?.ParameterCount() ?? e!.ParameterCount();
 
         int nProps = r.Count(8);
@@ -281,7 +288,7 @@ public sealed class ModelFile
         return file;
     }
 
-    private static NetworkOptions ReadNetworkOptions(ref SpanReader r)
+    private static NetworkOptions ReadNetworkOptions(ref SpanReader r, bool wide)
     {
         var o = new NetworkOptions
         {
@@ -290,6 +297,7 @@ public sealed class ModelFile
         };
         o.Bidirectional = Flag(ref r, "Bidirectional");
         o.Dropout = r.Single();
+        if (wide) { o.WideFeatures = r.Int32(); o.EmbeddingDropout = r.Single(); }
         if (!Enum.IsDefined(o.Input) || !Enum.IsDefined(o.Output)) throw new InvalidDataException($"Unknown input kind {(int)o.Input} or output mode {(int)o.Output}.");
         if ((o.Input == InputKind.Dense && o.VocabularySize != 0) || (o.Input != InputKind.Embedding && o.EmbeddingSize != 0) || (o.Input != InputKind.Dense && o.FeatureSize != 0))
             throw new InvalidDataException($"Sizes unused by {o.Input} input must be 0 (vocabulary {o.VocabularySize}, embedding {o.EmbeddingSize}, features {o.FeatureSize}).");

@@ -1,5 +1,7 @@
 using System;
 using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Linq;
 using System.IO;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -26,12 +28,21 @@ internal static class Payload
 
     public static string Encode(ModelFile file) => Convert.ToBase64String(file.ToBytes());
 
+    /// <summary>An ensemble's payload: each member's model file in base64, joined by '|' (not a base64 character).</summary>
+    public static string Encode(IEnumerable<ModelFile> files) => string.Join('|', files.Select(Encode));
+
     /// <summary>The Expression that yields the payload (the lambda's parameter is any input column; it is ignored).</summary>
     public static string Expression(string base64) => "x => \"" + base64 + "\"";
 
     /// <summary>Decodes a payload (cached per string instance) with <paramref name="create"/>.</summary>
     /// <exception cref="InvalidDataException">The payload is not a valid Rnn.MLNet model.</exception>
-    public static T Decode<T>(ReadOnlyMemory<char> payload, Func<ModelFile, T> create) where T : class
+    public static T Decode<T>(ReadOnlyMemory<char> payload, Func<ModelFile, T> create) where T : class =>
+        Decode(payload, files => files.Count == 1 ? create(files[0])
+            : throw new InvalidDataException($"The Rnn.MLNet model payload holds {files.Count} models; this component reads one."));
+
+    /// <summary>Decodes a payload of one or more model files (cached per string instance) with <paramref name="create"/>.</summary>
+    /// <exception cref="InvalidDataException">The payload is not a valid Rnn.MLNet model.</exception>
+    public static T Decode<T>(ReadOnlyMemory<char> payload, Func<IReadOnlyList<ModelFile>, T> create) where T : class
     {
         System.Threading.Interlocked.Increment(ref s_calls);
         if (MemoryMarshal.TryGetString(payload, out string? text, out int start, out int length) && start == 0 && length == text.Length)
@@ -40,12 +51,25 @@ internal static class Payload
             lock (s_decodeLock) // concurrent cursors meeting a new payload decode it once
             {
                 if (s_decoded.TryGetValue(text, out cached)) return (T)cached;
-                var created = create(Read(payload.Span));
+                var created = create(ReadAll(payload.Span));
                 s_decoded.Add(text, created);
                 return created;
             }
         }
-        return create(Read(payload.Span));
+        return create(ReadAll(payload.Span));
+    }
+
+    private static List<ModelFile> ReadAll(ReadOnlySpan<char> payload)
+    {
+        System.Threading.Interlocked.Increment(ref s_decodes);
+        var files = new List<ModelFile>();
+        while (true)
+        {
+            int bar = payload.IndexOf('|');
+            files.Add(Read(bar < 0 ? payload : payload[..bar]));
+            if (bar < 0) return files;
+            payload = payload[(bar + 1)..];
+        }
     }
 
     private static long s_calls, s_decodes;
@@ -55,7 +79,6 @@ internal static class Payload
 
     private static ModelFile Read(ReadOnlySpan<char> base64)
     {
-        System.Threading.Interlocked.Increment(ref s_decodes);
         if (base64.IsEmpty) throw new InvalidDataException("The Rnn.MLNet model payload column is empty: the pipeline does not carry a model.");
         var bytes = new byte[base64.Length / 4 * 3 + 3];
         if (!Convert.TryFromBase64Chars(base64, bytes, out int written))

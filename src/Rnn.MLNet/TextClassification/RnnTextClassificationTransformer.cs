@@ -17,19 +17,22 @@ public sealed class RnnTextClassificationTransformer : ChainedTransformer
     /// <summary>The trained model (for scoring single texts outside a pipeline).</summary>
     public TextClassifierModel Model { get; }
 
-    /// <summary>Training history (per-epoch losses and validation metrics).</summary>
-    public FitResult TrainingResult { get; }
+    /// <summary>Training history of the first member (per-epoch losses and validation metrics, the epoch kept).</summary>
+    public FitResult TrainingResult => MemberResults[0];
 
-    internal RnnTextClassificationTransformer(MLContext ml, TextClassifierModel model, DataViewSchema inputSchema, string inputColumn, bool isKey, FitResult result)
+    /// <summary>Training history of every ensemble member.</summary>
+    public IReadOnlyList<FitResult> MemberResults { get; }
+
+    internal RnnTextClassificationTransformer(MLContext ml, TextClassifierModel model, DataViewSchema inputSchema, string inputColumn, bool isKey, IReadOnlyList<FitResult> results)
         : base(Fit(ml, model, inputSchema, inputColumn, isKey))
     {
         Model = model;
-        TrainingResult = result;
+        MemberResults = results;
     }
 
     private static TransformerChain<ITransformer> Fit(MLContext ml, TextClassifierModel model, DataViewSchema inputSchema, string inputColumn, bool isKey)
     {
-        string payload = Infrastructure.Payload.Encode(model.ToFile());
+        string payload = Infrastructure.Payload.Encode(model.ToFiles());
         var estimator = BuildChain(ml, payload, model.Classes.ToArray(), model.IsBinary, inputColumn, model.InputKind, isKey, inputSchema.Select(c => c.Name));
         // The public estimators only need the schema to fit: give them an empty view of it.
         return estimator.Fit(new EmptyDataView(inputSchema));
