@@ -220,7 +220,7 @@ internal static class TextCompare
     private static MLContext Context(int seed)
     {
         var ml = new MLContext(seed: seed);
-        if (s_log) ml.Log += (_, e) => { if (e.Source.Contains("TextClassifier", StringComparison.Ordinal) && !e.Message.Contains("epoch ", StringComparison.Ordinal)) Console.WriteLine("  " + e.Message); };
+        if (s_log) ml.Log += (_, e) => { if (e.Kind is Microsoft.ML.Runtime.ChannelMessageKind.Info or Microsoft.ML.Runtime.ChannelMessageKind.Warning && e.Source.Contains("TextClassifier", StringComparison.Ordinal) && !e.RawMessage.StartsWith("epoch ", StringComparison.Ordinal)) Console.WriteLine("  " + e.RawMessage); };
         return ml;
     }
 
