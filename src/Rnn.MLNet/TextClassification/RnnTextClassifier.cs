@@ -140,6 +140,7 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
                 wideFit.Seed = rng.NextUInt64();
                 wideFit.LearningRate = WideLearningRate;
                 wideFit.Epochs = System.Math.Max(o.Epochs, WideEpochs);
+                wideFit.Progress = r => log.Info("n-gram linear part alone, " + r); // logged; Progress reports the model's own epochs
                 var wide = WideFitter.Fit(net, lossKind, trainPart, validPart, wideFit, classWeights, posWeight);
                 o.CancellationToken.ThrowIfCancellationRequested();
                 log.Info(who + "n-gram linear part alone: " + KeptEpoch(wide, wideFit.Epochs, wideFit.EarlyStoppingPatience));
