@@ -1,46 +1,36 @@
 #!/usr/bin/env bash
-# Runs our protocol benchmark and the PyTorch peer (../shared/bench/best_peer.sh: PyTorch at its fastest thread setting)
-# alternately, config by config, in one run on this machine, and prints the ratios.
-# Usage: benchmarks/compare.sh [--seconds S] [--only NAME] [--threads N] [--rounds R]
+# Runs our protocol benchmark, the PyTorch peer (../shared/bench/best_peer.sh: PyTorch at its fastest thread setting) and,
+# for the latency configs, the ONNX Runtime peer (../shared/bench/ort/ort_peer.sh, 1 and 2 intra-op threads: the model
+# the PyTorch peer times, exported by torch.onnx.export) alternately, config by config, in one run on this machine, and
+# prints the ratios. Training rows: ours on 1 thread and on N threads. Latency rows: ours, our PredictionEngine, ONNX
+# Runtime at its best thread count, PyTorch. With --batch-size N (default 64; 0 = off): a batched-scoring row per
+# latency config, ours against ONNX Runtime batched (benchmarks/ort_batch). --fresh-sequences: our latency rows score a
+# new random sequence per call (ONNX Runtime and PyTorch have no per-token cache; theirs do not depend on the ids).
+# Usage: benchmarks/compare.sh [--configs FILE] [--seconds S] [--only NAME] [--threads N] [--rounds R] [--fresh-sequences] [--batch-size N]
 # Needs: the .NET SDK, and PyTorch for /usr/bin/python3 (apt-get install python3-torch libopenblas0-pthread).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=10; only=""; threads=$(nproc); rounds=1
+seconds=10; only=""; threads=$(nproc); rounds=1; fresh=0; batch_size=64
 source benchmarks/protocol-args.sh
-names=$(/usr/bin/python3 -c "import json,sys; d=json.load(open('$configs')); print(' '.join(c['name'] for c in d['configs']+d.get('latency',[])))")
+train_names=$(/usr/bin/python3 -c "import json; d=json.load(open('$configs')); print(' '.join(c['name'] for c in d.get('configs', [])))")
+latency_names=$(/usr/bin/python3 -c "import json; d=json.load(open('$configs')); print(' '.join(c['name'] for c in d.get('latency', [])))")
+ours() { dotnet run -c Release --no-build --project benchmarks/Rnn.MLNet.Benchmarks -- protocol --configs "$configs" "$@"; }
+fresh_flag=(); [ "$fresh" = 1 ] && fresh_flag=(--fresh-sequences)
 out=$(mktemp)
 for round in $(seq "$rounds"); do
-  for name in $names; do
+  for name in $train_names; do
     [ -n "$only" ] && [ "$name" != "$only" ] && continue
-    dotnet run -c Release --no-build --project benchmarks/Rnn.MLNet.Benchmarks -- protocol --configs "$configs" --only "$name" --seconds "$seconds" --threads "$threads" >>"$out"
-    bash ../shared/bench/best_peer.sh --only "$name" --seconds "$seconds" >>"$out"
+    ours --only "$name" --seconds "$seconds" --threads 1 >>"$out"
+    [ "$threads" != 1 ] && ours --only "$name" --seconds "$seconds" --threads "$threads" >>"$out"
+    bash ../shared/bench/best_peer.sh --configs "$configs" --only "$name" --seconds "$seconds" >>"$out"
+  done
+  for name in $latency_names; do
+    [ -n "$only" ] && [ "$name" != "$only" ] && continue
+    ours --only "$name" --seconds "$seconds" --threads 1 --batch-size "$batch_size" "${fresh_flag[@]}" >>"$out"
+    bash ../shared/bench/ort/ort_peer.sh --configs "$configs" --only "$name" --seconds "$seconds" --threads 1,2 >>"$out"
+    [ "$batch_size" -gt 0 ] && bash benchmarks/ort_batch/ort_batch.sh --configs "$configs" --only "$name" --seconds "$seconds" --threads 1,2 --batch-size "$batch_size" >>"$out"
+    bash ../shared/bench/best_peer.sh --configs "$configs" --only "$name" --seconds "$seconds" >>"$out"
   done
 done
-/usr/bin/python3 - "$out" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")]
-ours = {}; peer = {}
-for r in rows:
-    d = ours if r["impl"].startswith("rnn-mlnet") else peer
-    d.setdefault((r["name"], r["mode"]), []).append(r)
-def best(rs, key, hi):
-    vals = [r[key] for r in rs if key in r]
-    return (max(vals) if hi else min(vals)) if vals else None
-print(f"{'config':16} {'mode':8} {'ours':>14} {'pytorch':>14} {'ratio':>8} {'ours RSS':>9} {'torch RSS':>9}")
-for key in ours:
-    name, mode = key
-    if mode == "train":
-        a, b = best(ours[key], "tokens_per_s", True), best(peer.get(key, []), "tokens_per_s", True)
-        unit = "tok/s"; ratio = a / b if a and b else float("nan")
-    else:
-        a, b = best(ours[key], "us_per_seq", False), best(peer.get(key, []), "us_per_seq", False)
-        unit = "us"; ratio = b / a if a and b else float("nan")
-    ra = max(r["peak_rss_mb"] for r in ours[key]); rb = max((r["peak_rss_mb"] for r in peer.get(key, [])), default=float("nan"))
-    print(f"{name:16} {mode:8} {a:>10.1f} {unit:3} {b if b else float('nan'):>10.1f} {unit:3} {ratio:>7.2f}x {ra:>8.0f}M {rb:>8.0f}M")
-    if mode == "latency":
-        pe = best(ours[key], "prediction_engine_us_per_seq", False)
-        pr = max((r.get("prediction_engine_peak_rss_mb", 0) for r in ours[key]), default=0)
-        if pe and b: print(f"{name:16} {'PredEng':8} {pe:>10.1f} us  {b:>10.1f} us  {b / pe:>7.2f}x {pr:>8.0f}M")
-print("ratio: ours / PyTorch for throughput, PyTorch / ours for latency (higher is better for us)")
-PY
+/usr/bin/python3 benchmarks/compare_table.py "$out" "$threads"
 rm -f "$out"

@@ -34,6 +34,7 @@ internal static class LatencyProfile
         var wIh = net.Parameters.Values.AsMemory(net.Parameters["rnn.weight_ih_l0"].Offset, GH * E);
         var wHh = net.Parameters.Values.AsMemory(net.Parameters["rnn.weight_hh_l0"].Offset, GH * H);
         var pIh = new PackedB<float>(); var pHh = new PackedB<float>();
+        var lstm = Cell<float>.For(CellType.Lstm);
         pIh.PackReusing(true, GH, E, wIh, E); pHh.PackReusing(true, GH, H, wHh, H);
         var parts = new (string Name, Action Body)[]
         {
@@ -44,7 +45,14 @@ internal static class LatencyProfile
             ("pack W_ih+W_hh afresh", () => { pIh.Pack(true, GH, E, wIh, E); pIh.EnsurePanels(); pHh.Pack(true, GH, H, wHh, H); pHh.EnsurePanels(); }),
             ("ax GEMM [T,E]x[E,4H]", () => { pIh.PackReusing(true, GH, E, wIh, E); Gemm.Multiply(false, T, pIh, x, E, ax, GH, false); }),
             ("T step GEMVs [1,H]x[H,4H]", () => { pHh.PackReusing(true, GH, H, wHh, H); for (int t = 0; t < T; t++) Gemm.Multiply(false, 1, pHh, h.AsSpan(t * H, H), H, gates.AsSpan(t * GH, GH), GH, true); }),
-            ("T LSTM cells", () => { for (int t = 0; t < T; t++) LstmCell.Forward(gates.AsSpan(t * GH, GH), c.AsSpan(t * H, H), c.AsSpan((t + 1) * H, H), tc.AsSpan(t * H, H), h.AsSpan((t + 1) * H, H)); }),
+            ("T LSTM cells", () =>
+            {
+                for (int t = 0; t < T; t++)
+                    lstm.Forward(new CellForwardRow<float>
+                    {
+                        Gates = gates.AsSpan(t * GH, GH), C = c.AsSpan(t * H, H), CNext = c.AsSpan((t + 1) * H, H), Aux = tc.AsSpan(t * H, H), HNext = h.AsSpan((t + 1) * H, H),
+                    });
+            }),
             ("bias rows", () => { for (int t = 0; t < T; t++) TensorPrimitives.Add(ax.AsSpan(t * GH, GH), ax.AsSpan(0, GH), ax.AsSpan(t * GH, GH)); }),
         };
         foreach (var (name, body) in parts)

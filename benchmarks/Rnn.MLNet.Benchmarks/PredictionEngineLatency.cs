@@ -32,7 +32,7 @@ internal static class PredictionEngineLatency
     /// process that only loads the .zip and scores (as a serving process would): the peak memory reported is that of a
     /// process holding MLContext, the loaded pipeline and its PredictionEngine, not of the training that made it.
     /// </summary>
-    public static Dictionary<string, object> Measure(int vocab, int embed, int hidden, string cell, int seq, double seconds)
+    public static Dictionary<string, object> Measure(int vocab, int embed, int hidden, string cell, int seq, double seconds, bool fresh)
     {
         var rng = new Rng(1);
         // Two rows whose ids reach vocab − 1 fix the vocabulary size; one epoch trains nothing that matters for timing.
@@ -51,7 +51,7 @@ internal static class PredictionEngineLatency
             string self = Environment.ProcessPath ?? throw new InvalidOperationException("Cannot find this program's path to start the scoring process.");
             var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
             if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase)) start.ArgumentList.Add(typeof(PredictionEngineLatency).Assembly.Location);
-            foreach (string a in new[] { "prediction-engine", path, seq.ToString(CultureInfo.InvariantCulture), vocab.ToString(CultureInfo.InvariantCulture), seconds.ToString(CultureInfo.InvariantCulture) })
+            foreach (string a in new[] { "prediction-engine", path, seq.ToString(CultureInfo.InvariantCulture), vocab.ToString(CultureInfo.InvariantCulture), seconds.ToString(CultureInfo.InvariantCulture), fresh ? "fresh" : "same" })
                 start.ArgumentList.Add(a);
             using var child = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {self}.");
             string output = child.StandardOutput.ReadToEnd();
@@ -64,8 +64,9 @@ internal static class PredictionEngineLatency
     }
 
     /// <summary>
-    /// <c>prediction-engine MODEL.zip SEQ VOCAB SECONDS</c> (started by <see cref="Measure"/>): loads the model, times
-    /// PredictionEngine.Predict on one random sequence, prints one JSON line with the median, p99 and this process's peak RSS.
+    /// <c>prediction-engine MODEL.zip SEQ VOCAB SECONDS fresh|same</c> (started by <see cref="Measure"/>): loads the model,
+    /// times PredictionEngine.Predict on one random sequence (<c>same</c>) or a new one drawn before each call
+    /// (<c>fresh</c>), prints one JSON line with the median, p99 and this process's peak RSS.
     /// </summary>
     public static int Score(string[] args)
     {
@@ -76,9 +77,12 @@ internal static class PredictionEngineLatency
         var model = ml.Model.Load(path, out _);
         var engine = ml.Model.CreatePredictionEngine<Row, Prediction>(model);
         var rng = new Rng(2);
-        var input = new Row { Ids = Enumerable.Range(0, seq).Select(_ => rng.NextInt(vocab)).ToArray() };
-        for (int i = 0; i < 20; i++) engine.Predict(input);
-        var times = Timing.Sorted(() => engine.Predict(input), seconds, minRuns: 50);
+        bool fresh = args.Length > 5 && args[5] == "fresh";
+        var input = new Row { Ids = new int[seq] };
+        Protocol.Draw(rng, input.Ids, vocab);
+        Action? next = fresh ? () => Protocol.Draw(rng, input.Ids, vocab) : null;
+        for (int i = 0; i < 20; i++) { next?.Invoke(); engine.Predict(input); }
+        var times = Timing.Sorted(next, () => engine.Predict(input), seconds, minRuns: 50);
         double peak = System.Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1);
         Console.WriteLine(FormattableString.Invariant(
             $"{{\"prediction_engine_us_per_seq\":{Timing.Median(times) * 1e6:F2},\"prediction_engine_us_p99\":{Timing.P99(times) * 1e6:F2},\"prediction_engine_peak_rss_mb\":{peak:F1}}}"));

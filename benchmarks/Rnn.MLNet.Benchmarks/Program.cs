@@ -9,7 +9,7 @@ namespace Rnn.MLNet.Benchmarks;
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- model-size       size, load time and memory of a ~5M-parameter model in an ML.NET .zip
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- fuzz [--cases N]          the model-file fuzzer (long run)
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- soak [--threads N] [--seconds S]   concurrent scoring soak
-/// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- protocol --configs ../shared/bench/rnn-configs.json [--only NAME] [--seconds S] [--threads N]
+/// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- protocol --configs ../shared/bench/rnn-configs.json [--only NAME] [--seconds S] [--threads N] [--fresh-sequences] [--batch-size N]
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- text-compare [--data DIR,…] [--groups 5]   our text classifier (defaults) vs FeaturizeText + SDCA / AveragedPerceptron / FastTree / LightGbm
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- latency-profile [--hidden H] [--threads N]   where a single-sequence forward pass spends its time
 /// </code>
@@ -17,6 +17,16 @@ namespace Rnn.MLNet.Benchmarks;
 public static class Program
 {
     public static int Main(string[] args)
+    {
+        try { return Dispatch(args); }
+        catch (ArgumentException e) when (e.Message.StartsWith(args[0] + ":", StringComparison.Ordinal))
+        {
+            Console.Error.WriteLine(e.Message); // a command-line mistake: the message, not a stack trace
+            return 2;
+        }
+    }
+
+    private static int Dispatch(string[] args)
     {
         if (args.Length > 0 && args[0] == "text-compare") return TextCompare.Run(args);
         if (args.Length > 0 && args[0] == "model-size") return ModelSize.Run();

@@ -17,21 +17,36 @@ namespace Rnn.MLNet.Benchmarks;
 /// PyTorch: training = embedding → stacked cell → head → loss → backward → clip 5 → Adam 1e-3 on fixed random ids,
 /// 3 warm-up steps, then the median step over <c>--seconds</c> (at least 5 steps); latency = one sequence, forward +
 /// sigmoid, median over <c>--seconds</c> (at least 50 runs). One JSON object per line, the peer's fields plus ours.
+/// <para>
+/// <c>--fresh-sequences</c>: latency mode scores a new random sequence (uniform ids from a seeded generator, drawn outside
+/// the timed region) on every call, here and through the PredictionEngine, so no per-token cache can hit more often than
+/// it would on real traffic; its lines carry <c>"fresh_sequences": true</c>. Without it every call scores the same
+/// sequence, as the peers do.
+/// </para>
+/// <para>
+/// <c>--batch-size N</c> (latency configs): also a <c>"mode": "batch"</c> line, scoring N fresh sequences per call in one
+/// batched forward pass (sequences per second), beside ONNX Runtime's batched peer (benchmarks/ort_batch).
+/// </para>
 /// </summary>
 internal static class Protocol
 {
     private sealed record Config(string Name, string Cell, string Task, int Vocab, int Embed, int Hidden, int Layers, int Batch, int Seq);
 
+    private static readonly string[] Options = { "--configs", "--only", "--seconds", "--threads", "--batch-size" };
+
     public static int Run(string[] args)
     {
+        CommandLine.RequireKnown(args, Options, "--fresh-sequences");
         string configs = CommandLine.Option(args, "--configs") ?? Path.Combine("..", "shared", "bench", "rnn-configs.json");
+        bool fresh = CommandLine.Flag(args, "--fresh-sequences");
+        int batchSize = CommandLine.Int(args, "--batch-size", 0);
         string? only = CommandLine.Option(args, "--only");
         double seconds = double.Parse(CommandLine.Option(args, "--seconds") ?? "10", CultureInfo.InvariantCulture);
         int threads = int.Parse(CommandLine.Option(args, "--threads") ?? "1", CultureInfo.InvariantCulture);
         if (!File.Exists(configs)) { Console.Error.WriteLine($"configs file '{configs}' not found (pass --configs)"); return 2; }
         Parallelism.MaxThreads = threads;
         using var doc = JsonDocument.Parse(File.ReadAllText(configs));
-        foreach (var (mode, key) in new[] { ("train", "configs"), ("latency", "latency") })
+        foreach (var (mode, key) in new[] { ("train", "configs"), ("latency", "latency"), ("batch", "latency") })
         {
             if (!doc.RootElement.TryGetProperty(key, out var list)) continue;
             foreach (var e in list.EnumerateArray())
@@ -40,12 +55,15 @@ internal static class Protocol
                     e.GetProperty("vocab").GetInt32(), e.GetProperty("embed").GetInt32(), e.GetProperty("hidden").GetInt32(),
                     e.GetProperty("layers").GetInt32(), e.GetProperty("batch").GetInt32(), e.GetProperty("seq").GetInt32());
                 if (only is not null && c.Name != only) continue;
+                if (mode == "batch" && batchSize <= 0) continue;
                 var result = new Dictionary<string, object>
                 {
                     ["impl"] = "rnn-mlnet-" + typeof(SequenceNetwork<float>).Assembly.GetName().Version!.ToString(3),
                     ["name"] = c.Name, ["mode"] = mode, ["threads"] = threads,
                 };
-                foreach (var kv in mode == "train" ? Train(c, seconds) : Latency(c, seconds)) result[kv.Key] = kv.Value;
+                if (mode != "train") result["fresh_sequences"] = fresh || mode == "batch";
+                var measured = mode switch { "train" => Train(c, seconds), "latency" => Latency(c, seconds, fresh), _ => Batched(c, seconds, batchSize) };
+                foreach (var kv in measured) result[kv.Key] = kv.Value;
                 if (!result.ContainsKey("peak_rss_mb")) result["peak_rss_mb"] = PeakRssMb();
                 Console.WriteLine(JsonSerializer.Serialize(result));
             }
@@ -95,15 +113,23 @@ internal static class Protocol
 
     private static double PeakRssMb() => System.Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1);
 
-    private static Dictionary<string, object> Latency(Config c, double seconds)
+    /// <summary>Fills <paramref name="ids"/> with uniform random token ids.</summary>
+    internal static void Draw(Rng rng, int[] ids, int vocab)
+    {
+        for (int i = 0; i < ids.Length; i++) ids[i] = rng.NextInt(vocab);
+    }
+
+    private static Dictionary<string, object> Latency(Config c, double seconds, bool fresh)
     {
         var net = Build(c, lm: false);
         var rng = new Rng(0);
-        var x = Enumerable.Range(0, c.Seq).Select(_ => rng.NextInt(c.Vocab)).ToArray();
+        var x = new int[c.Seq];
+        Draw(rng, x, c.Vocab);
         var batch = SequenceBatch<float>.FromTokens(x, 1, c.Seq);
         float Run() => Losses.SigmoidBinaryCrossEntropy.Sigmoid(net.Forward(batch)[0]);
-        for (int i = 0; i < 20; i++) Run();
-        var times = Timing.Sorted(() => Run(), seconds, minRuns: 50);
+        Action? next = fresh ? () => Draw(rng, x, c.Vocab) : null;
+        for (int i = 0; i < 20; i++) { next?.Invoke(); Run(); }
+        var times = Timing.Sorted(next, () => Run(), seconds, minRuns: 50);
         var r = new Dictionary<string, object>
         {
             ["us_per_seq"] = System.Math.Round(Timing.Median(times) * 1e6, 2), ["us_p99"] = System.Math.Round(Timing.P99(times) * 1e6, 2),
@@ -111,7 +137,31 @@ internal static class Protocol
         // The core path's peak is read before ML.NET is loaded: the PyTorch peer's process holds only its own model too.
         // The PredictionEngine measurement runs in a scoring process of its own and reports that process's peak.
         r["peak_rss_mb"] = PeakRssMb();
-        foreach (var kv in PredictionEngineLatency.Measure(c.Vocab, c.Embed, c.Hidden, c.Cell, c.Seq, seconds)) r[kv.Key] = kv.Value;
+        foreach (var kv in PredictionEngineLatency.Measure(c.Vocab, c.Embed, c.Hidden, c.Cell, c.Seq, seconds, fresh)) r[kv.Key] = kv.Value;
         return r;
+    }
+
+    /// <summary>Batched scoring: <paramref name="size"/> fresh sequences per call, one forward pass, sigmoid on each.</summary>
+    private static Dictionary<string, object> Batched(Config c, double seconds, int size)
+    {
+        var net = Build(c, lm: false);
+        var rng = new Rng(0);
+        var x = new int[size * c.Seq];
+        var batch = SequenceBatch<float>.FromTokens(x, size, c.Seq);
+        var probabilities = new float[size];
+        void Run()
+        {
+            var logits = net.Forward(batch);
+            for (int b = 0; b < size; b++) probabilities[b] = Losses.SigmoidBinaryCrossEntropy.Sigmoid(logits[b]);
+        }
+        void Next() => Draw(rng, x, c.Vocab);
+        for (int i = 0; i < 5; i++) { Next(); Run(); }
+        var times = Timing.Sorted(Next, Run, seconds, minRuns: 20);
+        double median = Timing.Median(times);
+        return new()
+        {
+            ["batch"] = size, ["seqs_per_s"] = System.Math.Round(size / median, 1), ["ms_per_batch"] = System.Math.Round(median * 1e3, 3),
+            ["us_per_seq"] = System.Math.Round(median * 1e6 / size, 2),
+        };
     }
 }

@@ -8,12 +8,19 @@ namespace Rnn.MLNet.Benchmarks;
 internal static class Timing
 {
     /// <summary>Runs <paramref name="body"/> repeatedly and returns each run's duration in seconds, sorted.</summary>
-    public static List<double> Sorted(Action body, double seconds, int minRuns)
+    public static List<double> Sorted(Action body, double seconds, int minRuns) => Sorted(null, body, seconds, minRuns);
+
+    /// <summary>
+    /// As <see cref="Sorted(Action, double, int)"/>, with <paramref name="prepare"/> run before each timed run and not
+    /// timed (e.g. drawing a new input).
+    /// </summary>
+    public static List<double> Sorted(Action? prepare, Action body, double seconds, int minRuns)
     {
         var times = new List<double>();
         var end = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
         while (Stopwatch.GetTimestamp() < end || times.Count < minRuns)
         {
+            prepare?.Invoke();
             long t0 = Stopwatch.GetTimestamp();
             body();
             times.Add((Stopwatch.GetTimestamp() - t0) / (double)Stopwatch.Frequency);

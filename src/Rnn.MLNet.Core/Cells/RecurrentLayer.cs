@@ -6,7 +6,7 @@ using Rnn.MLNet.Models;
 
 namespace Rnn.MLNet.Cells;
 
-// Shape key: S = time steps, B = batch, I = input size, H = hidden size, G = gate count (1 RNN, 4 LSTM, 3 GRU).
+// Shape key: S = time steps, B = batch, I = input size, H = hidden size, G = gate count (1 RNN, 4 LSTM, 3 GRU), GH = G·H.
 // Sequences are time-major: element (t, b, j) of an [S, B, X] buffer is at (t·B + b)·X + j.
 // "Position" p is the time index in the input; "step" k is the order in which this direction visits positions
 // (p = k forwards, p = S−1−k for the reverse direction). State buffers are indexed by step: h[0] is the initial state,
@@ -14,50 +14,58 @@ namespace Rnn.MLNet.Cells;
 // Masking: position p of sequence b is valid when p < lengths[b]. On an invalid position the state is held
 // (h[k+1] = h[k], c likewise) and the output is zero, so padding never changes a result, and the reverse direction
 // starts each sequence at its own last valid position from the initial state.
+// Beside the layer: the cell's point-wise math (Cell<T>: ElmanCell, LstmCell, GruCell), the input projection with its
+// inference reuse and token cache (InputProjection<T>), and the split of a step's rows between threads (StepRows).
 
 /// <summary>One direction of one recurrent layer over a whole batch of sequences: forward with caches, then backward through time.</summary>
-internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public CellType Cell { get; }
+    public CellType Cell => _cell.Type;
     public int InputSize { get; }
     public int HiddenSize { get; }
     public bool Reverse { get; }
     public int GateSize => Cell.GateCount() * HiddenSize;
 
+    private readonly Cell<T> _cell;
+    private readonly bool _lstm, _apart; // the cell carries c; the cell keeps ah = W_hh h + b_hh apart from ax (GRU)
     private readonly ParameterStore<T> _store;
     private readonly Parameter _wIh, _wHh, _bIh, _bHh; // [GH, I], [GH, H], [GH], [GH]
+    private readonly InputProjection<T> _inputProjection;
+    private readonly StepRows _rows;
 
     // Caches of the last forward pass.
     private int _steps, _batch;
     private int[] _lengths = Array.Empty<int>();
-    private T[] _ax = Array.Empty<T>();     // [S, B, GH] by position: W_ih x + b_ih (+ b_hh for RNN and LSTM)
-    private T[] _ah = Array.Empty<T>();     // [B, GH] GRU scratch: W_hh h + b_hh for one step
+    private T[] _ax = Array.Empty<T>();     // [S, B, GH] by position: W_ih x + b_ih (+ b_hh unless apart)
+    private T[] _ah = Array.Empty<T>();     // [B, GH] (apart only) scratch: W_hh h + b_hh for one step
     private T[] _gates = Array.Empty<T>();  // [S, B, GH] by step: pre-activations, then activated in place (LSTM i f g o, GRU r z n)
     private T[] _h = Array.Empty<T>();      // [S+1, B, H] by step
     private T[] _c = Array.Empty<T>();      // [S+1, B, H] by step (LSTM)
-    private T[] _aux = Array.Empty<T>();    // [S, B, H] by step: LSTM tanh(c'), GRU ah_n
+    private T[] _aux = Array.Empty<T>();    // [S, B, H] by step: the cell's cache (LSTM tanh(c'), GRU ah_n)
     private ReadOnlyMemory<T> _input;       // [S, B, I] by position (kept by reference, owned by the caller)
     private Memory<T> _output;              // [S, B, H] by position, the caller's, during Forward
     private ReadOnlyMemory<T> _dOutput;     // [S, B, H] by position, the caller's, during Backward
 
     // Backward scratch.
     private T[] _dax = Array.Empty<T>();    // [S, B, GH] by position: dL/d(ax)
-    private T[] _dah = Array.Empty<T>();    // [S, B, GH] by step:     dL/d(ah)
+    private T[] _dah = Array.Empty<T>();    // [S, B, GH] by step:     dL/d(ah) (apart, or reordered for the reverse direction)
     private T[] _dh = Array.Empty<T>();     // [B, H]
     private T[] _dhNext = Array.Empty<T>(); // [B, H]
     private T[] _dc = Array.Empty<T>();     // [B, H]
     private readonly PackedB<T> _packedHh = new(); // W_hh packed for the step products (forward: h·W_hhᵀ, backward: dah·W_hh)
-    private readonly PackedB<T> _packedIh = new(); // W_ih packed for inference, kept while the weights are unchanged
-    private TokenProjectionCache<T>? _tokenCache;  // inference: ax per input token (first layer of a token model)
 
     public RecurrentLayer(CellType cell, int inputSize, int hiddenSize, bool reverse, ParameterStore<T> store, string prefix, string suffix)
     {
-        Cell = cell; InputSize = inputSize; HiddenSize = hiddenSize; Reverse = reverse;
+        _cell = Cell<T>.For(cell);
+        _lstm = cell.HasCellState(); _apart = _cell.KeepsHiddenProjectionApart;
+        InputSize = inputSize; HiddenSize = hiddenSize; Reverse = reverse;
         _store = store;
         _wIh = store[prefix + "weight_ih_" + suffix];
         _wHh = store[prefix + "weight_hh_" + suffix];
         _bIh = store[prefix + "bias_ih_" + suffix];
         _bHh = store[prefix + "bias_hh_" + suffix];
+        _inputProjection = new InputProjection<T>(store, _wIh, _bIh, _bHh, addHh: !_apart);
+        _rows = new StepRows(this);
     }
 
     /// <summary>PyTorch names and shapes of this layer's parameters.</summary>
@@ -74,7 +82,7 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     }
 
     /// <summary>Tokens whose input projection the inference cache holds (for tests).</summary>
-    internal int TokenCacheCount => _tokenCache?.Count ?? 0;
+    internal int TokenCacheCount => _inputProjection.TokenCacheCount;
 
     private int Position(int step) => Reverse ? _steps - 1 - step : step;
 
@@ -91,7 +99,7 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     /// weight copies from one call to the next while the weights are unchanged (see <see cref="PackedB{T}.PackReusing"/>);
     /// training packs them afresh every call, since every optimizer step changes them. <paramref name="inputKeys"/> [S·B]
     /// (inference only; may be empty) names the token each input row stands for (−1: none), so that a token's input
-    /// projection is computed once (see <see cref="TokenProjectionCache{T}"/>).
+    /// projection is computed once (see <see cref="InputProjection{T}"/>).
     /// </summary>
     public void Forward(ReadOnlyMemory<T> input, int steps, int batch, int[] lengths, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, Memory<T> output,
         bool inference = false, ReadOnlySpan<int> inputKeys = default)
@@ -99,56 +107,32 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         int H = HiddenSize, GH = GateSize, B = batch;
         _steps = steps; _batch = batch; _lengths = lengths; _input = input; _output = output;
         Ensure(ref _ax, steps * B * GH);
-        Ensure(ref _ah, B * GH);
+        if (_apart) Ensure(ref _ah, B * GH);
         Ensure(ref _gates, steps * B * GH);
         Ensure(ref _h, (steps + 1) * B * H);
-        if (Cell != CellType.RnnTanh && Cell != CellType.RnnRelu) Ensure(ref _aux, steps * B * H);
-        if (Cell == CellType.Lstm) Ensure(ref _c, (steps + 1) * B * H);
-        bool isGru = Cell == CellType.Gru;
+        if (_cell.CachesAux) Ensure(ref _aux, steps * B * H);
+        if (_lstm) Ensure(ref _c, (steps + 1) * B * H);
 
-        // ax = X · W_ihᵀ + b_ih (+ b_hh, except for the GRU, whose b_hn sits inside r ⊙ (·)) for all positions at once:
-        // [S·B, I] × [I, GH]
-        ReadOnlySpan<T> bIh = _store.Value(_bIh), bHh = _store.Value(_bHh);
+        // ax = X · W_ihᵀ + b_ih (+ b_hh unless apart) for all positions at once: [S·B, I] × [I, GH]
         Span<T> ax = _ax.AsSpan(0, steps * B * GH);
-        var wIh = _store.Values.AsMemory(_wIh.Offset, _wIh.Size);
+        _inputProjection.Compute(input.Span, steps * B, inference, inputKeys, ax);
         var wHh = _store.Values.AsMemory(_wHh.Offset, _wHh.Size);
-        if (inference)
-        {
-            // a change of W_ih drops the token cache whichever path this call takes, so no later call sees old W_ih
-            if (_packedIh.PackReusing(true, GH, InputSize, wIh, InputSize)) _tokenCache?.Clear();
-            if (!inputKeys.IsEmpty && InferenceCache.TokenProjectionBytes > 0)
-            {
-                // the rows' tokens are known: copy each token's projection (biases included) when it has one
-                _tokenCache ??= new TokenProjectionCache<T>(InputSize, GH, addHh: !isGru);
-                _tokenCache.Project(inputKeys, input.Span, steps * B, _packedIh, bIh, bHh, ax);
-            }
-            else
-            {
-                _tokenCache = null;
-                Gemm.Multiply(false, steps * B, _packedIh, input.Span, InputSize, ax, GH, accumulate: false);
-                AddInputBiases(ax, steps * B, bIh, bHh, addHh: !isGru);
-            }
-            _packedHh.PackReusing(true, GH, H, wHh, H);
-        }
-        else
-        {
-            Gemm.Multiply(false, true, steps * B, GH, InputSize, input.Span, InputSize, wIh.Span, InputSize, ax, GH, accumulate: false);
-            AddInputBiases(ax, steps * B, bIh, bHh, addHh: !isGru);
-            _packedHh.Pack(true, GH, H, wHh, H); // once per sequence, not per step
-        }
+        if (inference) _packedHh.PackReusing(true, GH, H, wHh, H);
+        else _packedHh.Pack(true, GH, H, wHh, H); // once per sequence, not per step
 
         CopyOrZero(h0, _h.AsSpan(0, B * H));
-        if (Cell == CellType.Lstm) CopyOrZero(c0, _c.AsSpan(0, B * H));
+        if (_lstm) CopyOrZero(c0, _c.AsSpan(0, B * H));
 
-        Span<T> ah = _ah.AsSpan(0, B * GH);
+        ReadOnlySpan<T> bHh = _store.Value(_bHh);
+        Span<T> ah = _apart ? _ah.AsSpan(0, B * GH) : default;
         for (int k = 0; k < steps; k++)
         {
             int p = Position(k);
             ReadOnlySpan<T> hPrev = _h.AsSpan(k * B * H, B * H);
             Span<T> gatesStep = _gates.AsSpan(k * B * GH, B * GH);
-            if (isGru)
+            if (_apart)
             {
-                // ah = h · W_hhᵀ + b_hh: [B, H] × [H, GH], kept apart from ax (the GRU needs ah_n on its own)
+                // ah = h · W_hhᵀ + b_hh: [B, H] × [H, GH], kept apart from ax
                 Gemm.Multiply(false, B, _packedHh, hPrev, H, ah, GH, accumulate: false);
                 for (int b = 0; b < B; b++) TensorPrimitives.Add(ah.Slice(b * GH, GH), bHh, ah.Slice(b * GH, GH));
             }
@@ -158,137 +142,80 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
                 ax.Slice(p * B * GH, B * GH).CopyTo(gatesStep);
                 Gemm.Multiply(false, B, _packedHh, hPrev, H, gatesStep, GH, accumulate: true);
             }
-            RunRows(forward: true, k, B);
+            _rows.Run(forward: true, k, B, H);
         }
         _output = default;
     }
 
-    /// <summary>Adds b_ih (and b_hh when <paramref name="addHh"/>) to each of the first <paramref name="rows"/> rows of ax [rows, GH].</summary>
-    internal static void AddInputBiases(Span<T> ax, int rows, ReadOnlySpan<T> bIh, ReadOnlySpan<T> bHh, bool addHh)
-    {
-        int gh = bIh.Length;
-        for (int r = 0; r < rows; r++)
-        {
-            Span<T> row = ax.Slice(r * gh, gh);
-            TensorPrimitives.Add(row, bIh, row);
-            if (addHh) TensorPrimitives.Add(row, bHh, row);
-        }
-    }
-
-    // Per-sequence work of step k, rows [b0, b1) of the batch. Rows are independent, so large batches split them
-    // between threads (RunRows); the step products before and after stay whole.
-
-    /// <summary>Forward, after the step product: activations, new state, output row (zero at padding).</summary>
-    private void ForwardRows(int k, int b0, int b1)
+    /// <summary>Forward, after the step product, rows [b0, b1) of step k: the cell, the new state, the output row (zero at padding).</summary>
+    void IStepRows.ForwardRows(int k, int b0, int b1)
     {
         int H = HiddenSize, GH = GateSize, B = _batch, p = Position(k);
         Span<T> output = _output.Span;
         for (int b = b0; b < b1; b++)
         {
-            ReadOnlySpan<T> hp = _h.AsSpan((k * B + b) * H, H);
-            Span<T> hn = _h.AsSpan(((k + 1) * B + b) * H, H);
+            int now = (k * B + b) * H, next = ((k + 1) * B + b) * H; // row b of h[k] and h[k+1] (and c, aux)
+            Span<T> hn = _h.AsSpan(next, H);
             Span<T> y = output.Slice((p * B + b) * H, H);
             if (p >= _lengths[b])
             {
-                hp.CopyTo(hn);
-                if (Cell == CellType.Lstm) _c.AsSpan((k * B + b) * H, H).CopyTo(_c.AsSpan(((k + 1) * B + b) * H, H));
+                _h.AsSpan(now, H).CopyTo(hn);
+                if (_lstm) _c.AsSpan(now, H).CopyTo(_c.AsSpan(next, H));
                 y.Clear();
                 continue;
             }
-            Span<T> gRow = _gates.AsSpan((k * B + b) * GH, GH);
-            switch (Cell)
+            _cell.Forward(new CellForwardRow<T>
             {
-                case CellType.RnnTanh:
-                case CellType.RnnRelu:
-                    ElmanCell.Forward(Cell == CellType.RnnRelu, gRow, hn);
-                    break;
-                case CellType.Lstm:
-                    LstmCell.Forward(gRow, _c.AsSpan((k * B + b) * H, H), _c.AsSpan(((k + 1) * B + b) * H, H), _aux.AsSpan((k * B + b) * H, H), hn);
-                    break;
-                case CellType.Gru:
-                    GruCell.Forward(_ax.AsSpan((p * B + b) * GH, GH), _ah.AsSpan(b * GH, GH), hp, gRow, _aux.AsSpan((k * B + b) * H, H), hn);
-                    break;
-            }
+                Ax = _ax.AsSpan((p * B + b) * GH, GH),
+                Ah = _apart ? _ah.AsSpan(b * GH, GH) : default,
+                H = _h.AsSpan(now, H),
+                C = _lstm ? _c.AsSpan(now, H) : default,
+                Gates = _gates.AsSpan((k * B + b) * GH, GH),
+                Aux = _cell.CachesAux ? _aux.AsSpan(now, H) : default,
+                CNext = _lstm ? _c.AsSpan(next, H) : default,
+                HNext = hn,
+            });
             hn.CopyTo(y);
         }
     }
 
     /// <summary>
-    /// Backward, before the step product: dL/d(pre-activations) into dax (and dah for the GRU), and dh_prev's term that
-    /// bypasses W_hh: valid rows: the GRU's z ⊙ dh, others nothing; invalid rows: all of dh (the state was held).
+    /// Backward, before the step product, rows [b0, b1) of step k: dL/d(pre-activations) into dax (and dah when apart),
+    /// and dh_prev's term that bypasses W_hh: valid rows: the cell's direct term; invalid rows: all of dh (the state was held).
     /// </summary>
-    private void BackwardRows(int k, int b0, int b1)
+    void IStepRows.BackwardRows(int k, int b0, int b1)
     {
         int H = HiddenSize, GH = GateSize, B = _batch, p = Position(k);
-        bool isGru = Cell == CellType.Gru;
         ReadOnlySpan<T> dOutput = _dOutput.Span;
         Span<T> daxStep = _dax.AsSpan(p * B * GH, B * GH);
-        Span<T> dahStep = isGru ? _dah.AsSpan(k * B * GH, B * GH) : daxStep;
+        Span<T> dahStep = _apart ? _dah.AsSpan(k * B * GH, B * GH) : daxStep;
         for (int b = b0; b < b1; b++)
         {
+            int now = (k * B + b) * H;
             Span<T> dhRow = _dh.AsSpan(b * H, H), dhPrevRow = _dhNext.AsSpan(b * H, H);
             Span<T> dax = daxStep.Slice(b * GH, GH);
             if (p >= _lengths[b])
             {
                 dax.Clear();
-                if (isGru) dahStep.Slice(b * GH, GH).Clear();
+                if (_apart) dahStep.Slice(b * GH, GH).Clear();
                 dhRow.CopyTo(dhPrevRow);
                 continue;
             }
             if (!dOutput.IsEmpty) TensorPrimitives.Add(dhRow, dOutput.Slice((p * B + b) * H, H), dhRow);
-            ReadOnlySpan<T> gates = _gates.AsSpan((k * B + b) * GH, GH);
-            switch (Cell)
+            // the direct term goes straight into dh_prev; the matrix term is added by the step product
+            _cell.Backward(new CellBackwardRow<T>
             {
-                case CellType.RnnTanh:
-                case CellType.RnnRelu:
-                    ElmanCell.Backward(Cell == CellType.RnnRelu, _h.AsSpan(((k + 1) * B + b) * H, H), dhRow, dax);
-                    dhPrevRow.Clear();
-                    break;
-                case CellType.Lstm:
-                    LstmCell.Backward(gates, _c.AsSpan((k * B + b) * H, H), _aux.AsSpan((k * B + b) * H, H), dhRow, _dc.AsSpan(b * H, H), dax);
-                    dhPrevRow.Clear();
-                    break;
-                case CellType.Gru:
-                    // the direct term z ⊙ dh goes straight into dh_prev; the matrix term is added by the step product
-                    GruCell.Backward(gates, _aux.AsSpan((k * B + b) * H, H), _h.AsSpan((k * B + b) * H, H), dhRow,
-                        dax, dahStep.Slice(b * GH, GH), dhPrevRow);
-                    break;
-            }
-        }
-    }
-
-    /// <summary>Below this many state values per step the rows run on the calling thread (a hand-off costs more).</summary>
-    internal const int RowGrain = 2048;
-
-    private RowJob? _rowJob;
-
-    private void RunRows(bool forward, int k, int batch)
-    {
-        int parts = batch >= 2 && batch * HiddenSize >= RowGrain ? System.Math.Min(Parallelism.MaxThreads, batch) : 1;
-        if (parts <= 1)
-        {
-            if (forward) ForwardRows(k, 0, batch);
-            else BackwardRows(k, 0, batch);
-            return;
-        }
-        _rowJob ??= new RowJob(this);
-        _rowJob.Forward = forward; _rowJob.Step = k; _rowJob.Batch = batch;
-        WorkerPool.Run(_rowJob, parts);
-    }
-
-    private sealed class RowJob : ParallelJob
-    {
-        private readonly RecurrentLayer<T> _layer;
-        public bool Forward;
-        public int Step, Batch;
-
-        public RowJob(RecurrentLayer<T> layer) => _layer = layer;
-
-        public override void Execute(int part, int parts)
-        {
-            var (b0, b1) = Share(Batch, part, parts);
-            if (Forward) _layer.ForwardRows(Step, b0, b1);
-            else _layer.BackwardRows(Step, b0, b1);
+                Gates = _gates.AsSpan((k * B + b) * GH, GH),
+                Aux = _cell.CachesAux ? _aux.AsSpan(now, H) : default,
+                H = _h.AsSpan(now, H),
+                C = _lstm ? _c.AsSpan(now, H) : default,
+                HNext = _h.AsSpan(((k + 1) * B + b) * H, H),
+                Dh = dhRow,
+                Dc = _lstm ? _dc.AsSpan(b * H, H) : default,
+                Dax = dax,
+                Dah = dahStep.Slice(b * GH, GH),
+                DhDirect = dhPrevRow,
+            });
         }
     }
 
@@ -296,8 +223,9 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     /// Backpropagation through time for the last forward pass. Adds into the parameter gradients.
     /// <paramref name="dOutput"/> [S, B, H] (empty = zero), <paramref name="dhFinal"/>/<paramref name="dcFinal"/> [B, H] (empty = zero).
     /// Writes <paramref name="dInput"/> [S, B, I] (skipped when empty), <paramref name="dh0"/>/<paramref name="dc0"/> [B, H] (skipped when empty).
+    /// <paramref name="parameterGradients"/> false skips the weight gradients (input gradients only, for attributions).
     /// </summary>
-    public void Backward(ReadOnlyMemory<T> dOutput, ReadOnlySpan<T> dhFinal, ReadOnlySpan<T> dcFinal, Span<T> dInput, Span<T> dh0, Span<T> dc0)
+    public void Backward(ReadOnlyMemory<T> dOutput, ReadOnlySpan<T> dhFinal, ReadOnlySpan<T> dcFinal, Span<T> dInput, Span<T> dh0, Span<T> dc0, bool parameterGradients = true)
     {
         int S = _steps, B = _batch, H = HiddenSize, GH = GateSize;
         _dOutput = dOutput;
@@ -308,28 +236,39 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         Ensure(ref _dc, B * H);
         Span<T> dh = _dh.AsSpan(0, B * H), dhPrev = _dhNext.AsSpan(0, B * H), dc = _dc.AsSpan(0, B * H);
         CopyOrZero(dhFinal, dh);
-        if (Cell == CellType.Lstm) CopyOrZero(dcFinal, dc);
-        bool isGru = Cell == CellType.Gru;
+        if (_lstm) CopyOrZero(dcFinal, dc);
         _packedHh.Pack(false, H, GH, _store.Values.AsMemory(_wHh.Offset, _wHh.Size), H); // dh_prev = dah · W_hh at every step
 
         for (int k = S - 1; k >= 0; k--)
         {
             int p = Position(k);
             Span<T> daxStep = _dax.AsSpan(p * B * GH, B * GH);
-            // For RNN and LSTM dL/d(ah) = dL/d(ax); only the GRU needs its own buffer.
-            Span<T> dahStep = isGru ? _dah.AsSpan(k * B * GH, B * GH) : daxStep;
-            RunRows(forward: false, k, B); // dax (dah), and dh_prev's direct term
+            // Unless apart, dL/d(ah) = dL/d(ax): gates = ax + ah.
+            Span<T> dahStep = _apart ? _dah.AsSpan(k * B * GH, B * GH) : daxStep;
+            _rows.Run(forward: false, k, B, H); // dax (dah), and dh_prev's direct term
             Gemm.Multiply(false, B, _packedHh, dahStep, GH, dhPrev, H, accumulate: true); // dh_prev += dah · W_hh ([B, GH] × [GH, H])
             dhPrev.CopyTo(dh);
         }
 
+        ReadOnlySpan<T> daxAll = _dax.AsSpan(0, S * B * GH);
+        if (parameterGradients) AddWeightGradients(daxAll);
+        // dX = dax · W_ih  ([S·B, GH] × [GH, I])
+        if (!dInput.IsEmpty)
+            Gemm.Multiply(false, false, S * B, InputSize, GH, daxAll, GH, _store.Value(_wIh), InputSize, dInput, InputSize, accumulate: false);
+        _dOutput = default;
+        if (!dh0.IsEmpty) dh.CopyTo(dh0);
+        if (!dc0.IsEmpty && _lstm) dc.CopyTo(dc0);
+    }
+
+    private void AddWeightGradients(ReadOnlySpan<T> daxAll)
+    {
         // Weight gradients in three large products over all steps:
         //   dW_ih += daxᵀ · X        ([GH, S·B] × [S·B, I])
         //   dW_hh += dahᵀ · h[0..S)  ([GH, S·B] × [S·B, H]), dah indexed by step, h[k] the state step k read
         //   db_ih += Σ rows dax,  db_hh += Σ rows dah
-        ReadOnlySpan<T> daxAll = _dax.AsSpan(0, S * B * GH);
+        int S = _steps, B = _batch, H = HiddenSize, GH = GateSize;
         ReadOnlySpan<T> dahAll;
-        if (isGru) dahAll = _dah.AsSpan(0, S * B * GH);
+        if (_apart) dahAll = _dah.AsSpan(0, S * B * GH);
         else if (!Reverse) dahAll = daxAll;
         else
         {
@@ -345,12 +284,6 @@ internal sealed class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
             TensorPrimitives.Add(dbIh, daxAll.Slice(r * GH, GH), dbIh);
             TensorPrimitives.Add(dbHh, dahAll.Slice(r * GH, GH), dbHh);
         }
-        // dX = dax · W_ih  ([S·B, GH] × [GH, I])
-        if (!dInput.IsEmpty)
-            Gemm.Multiply(false, false, S * B, InputSize, GH, daxAll, GH, _store.Value(_wIh), InputSize, dInput, InputSize, accumulate: false);
-        _dOutput = default;
-        if (!dh0.IsEmpty) dh.CopyTo(dh0);
-        if (!dc0.IsEmpty && Cell == CellType.Lstm) dc.CopyTo(dc0);
     }
 
     private static void CopyOrZero(ReadOnlySpan<T> src, Span<T> dst)

@@ -82,7 +82,7 @@ internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPoin
         RecurrentLayer<T>.Ensure(ref _missOut, misses * GH);
         for (int i = 0; i < misses; i++) x.Slice(_missRows[i] * I, I).CopyTo(_missX.AsSpan(i * I, I));
         Gemm.Multiply(false, misses, wIh, _missX.AsSpan(0, misses * I), I, _missOut.AsSpan(0, misses * GH), GH, accumulate: false);
-        RecurrentLayer<T>.AddInputBiases(_missOut, misses, bIh, bHh, _addHh);
+        InputProjection<T>.AddBiases(_missOut, misses, bIh, bHh, _addHh);
         long maxEntries = InferenceCache.TokenProjectionBytes / ((long)E * Marshal.SizeOf<T>());
         for (int i = 0; i < misses; i++)
         {

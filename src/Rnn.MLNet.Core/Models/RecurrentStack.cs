@@ -159,8 +159,9 @@ internal sealed class RecurrentStack<T> where T : unmanaged, IFloatingPointIeee7
     /// Backpropagation through the stack for the last forward pass, from <see cref="TopGradient"/> (which it overwrites).
     /// Optional: <paramref name="dFinalState"/> arriving at the final state, <paramref name="dInitialState"/> receiving the
     /// initial state's gradient. Returns dL/d(input) [S, B, I] when <paramref name="needInputGradient"/>, else empty.
+    /// <paramref name="parameterGradients"/> false leaves the weight gradients untouched (input gradients only).
     /// </summary>
-    public ReadOnlySpan<T> Backward(RecurrentState<T>? dFinalState, RecurrentState<T>? dInitialState, bool needInputGradient)
+    public ReadOnlySpan<T> Backward(RecurrentState<T>? dFinalState, RecurrentState<T>? dInitialState, bool needInputGradient, bool parameterGradients = true)
     {
         int S = _steps, B = _batch, DH = OutputSize;
         Ensure(ref _dh0, B * _h);
@@ -196,7 +197,7 @@ internal sealed class RecurrentStack<T> where T : unmanaged, IFloatingPointIeee7
                 }
                 Span<T> dh0 = dInitialState is null ? default : _dh0.AsSpan(0, B * _h);
                 Span<T> dc0 = dInitialState is null || dInitialState.Cell.Length == 0 ? default : _dc0.AsSpan(0, B * _h);
-                layer.Backward(dOut, dhN, dcN, dInDir, dh0, dc0);
+                layer.Backward(dOut, dhN, dcN, dInDir, dh0, dc0, parameterGradients);
                 if (needInput && d == 1) TensorPrimitives.Add(dIn, dInDir, dIn);
                 if (dInitialState is not null)
                 {

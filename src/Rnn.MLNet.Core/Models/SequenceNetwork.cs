@@ -34,6 +34,7 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
 
     // Forward caches.
     private SequenceBatch<T>? _batch;
+    private bool _fromInputVectors;              // the last forward pass read input vectors (ForwardInputVectors)
     private int[] _inputKeys = Array.Empty<int>(); // [S·B] the token of each input row (−1 at padding), for inference caches
     private T[] _headIn = Array.Empty<T>();  // rows read by the head, batch-first: [B·S, D·H] per step, [B, D·H] last step
     private T[] _output = Array.Empty<T>();  // batch-first [B, S, O] or [B, O]
@@ -101,15 +102,38 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
     {
         ArgumentNullException.ThrowIfNull(batch);
         ValidateInput(batch);
+        return ForwardCore(batch, training, initialState, inputVectors: false);
+    }
+
+    /// <summary>
+    /// Inference on the first layer's input vectors instead of the network's own input stage: <paramref name="inputs"/> is a
+    /// feature batch [B, S, I] with I = <see cref="NetworkOptions.RecurrentInputSize"/> (the embedding width, V for one-hot
+    /// input, F for dense input), read as if the embedding lookup or one-hot encoding had produced it. For attributions
+    /// (integrated gradients feeds points between an embedding and a baseline); follow it with <see cref="InputGradient"/>.
+    /// No dropout. Returns <see cref="Output"/>.
+    /// </summary>
+    public ReadOnlySpan<T> ForwardInputVectors(SequenceBatch<T> inputs)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        int i0 = Options.RecurrentInputSize;
+        if (inputs.Features is null || inputs.Features.Length != inputs.Batch * inputs.Steps * i0)
+            throw new ArgumentException($"Input vectors must be a feature batch of {i0} values per step (the first layer's input width).", nameof(inputs));
+        ValidateFinite(inputs, i0);
+        return ForwardCore(inputs, training: false, initialState: null, inputVectors: true);
+    }
+
+    private ReadOnlySpan<T> ForwardCore(SequenceBatch<T> batch, bool training, RecurrentState<T>? initialState, bool inputVectors)
+    {
         if (initialState is not null && initialState.Batch != batch.Batch)
             throw new ArgumentException($"The initial state is for batch size {initialState.Batch}; the batch has {batch.Batch} sequences.", nameof(initialState));
         _batch = batch;
+        _fromInputVectors = inputVectors;
         int B = batch.Batch, S = batch.Steps, DH = _d * _h;
 
         // Input stage → _x[0] [S, B, I0]
         int i0 = Options.RecurrentInputSize;
         Span<T> x0 = _stack.Input(S, B);
-        bool tokens = Options.Input != InputKind.Dense;
+        bool tokens = Options.Input != InputKind.Dense && !inputVectors;
         if (tokens)
         {
             RecurrentLayer<T>.Ensure(ref _inputKeys, S * B);
@@ -118,14 +142,11 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         for (int b = 0; b < B; b++)
             for (int t = 0; t < batch.Lengths[b]; t++)
             {
-                if (tokens) _inputKeys[t * B + b] = batch.Tokens![b * S + t];
                 Span<T> dst = x0.Slice((t * B + b) * i0, i0);
-                switch (Options.Input)
-                {
-                    case InputKind.Embedding: Parameters.Value(_embedding!).Slice(batch.Tokens![b * S + t] * i0, i0).CopyTo(dst); break;
-                    case InputKind.OneHot: dst[batch.Tokens![b * S + t]] = T.One; break;
-                    default: batch.Features.AsSpan((b * S + t) * i0, i0).CopyTo(dst); break;
-                }
+                if (!tokens) { batch.Features.AsSpan((b * S + t) * i0, i0).CopyTo(dst); continue; }
+                _inputKeys[t * B + b] = batch.Tokens![b * S + t];
+                if (Options.Input == InputKind.Embedding) Parameters.Value(_embedding!).Slice(batch.Tokens![b * S + t] * i0, i0).CopyTo(dst);
+                else dst[batch.Tokens![b * S + t]] = T.One;
             }
 
         // Embedding dropout: each input row (one token's vector) is kept with probability 1 − p and scaled by 1/(1 − p).
@@ -178,7 +199,8 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
             Span<T> outp = _output.AsSpan(0, B * _o);
             Gemm.Multiply(false, true, B, _o, DH, z, DH, w, DH, outp, _o, accumulate: false);
             for (int b = 0; b < B; b++) TensorPrimitives.Add(outp.Slice(b * _o, _o), bias, outp.Slice(b * _o, _o));
-            if (_wide is not null) AddWide(batch, outp);
+            // Input vectors without a bag (attributions of the recurrent part) leave the wide part out.
+            if (_wide is not null && !(inputVectors && batch.Bag is null)) AddWide(batch, outp);
         }
         return Output;
     }
@@ -215,6 +237,31 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
     /// </summary>
     public void Backward(ReadOnlySpan<T> dOutput, RecurrentState<T>? dFinalState = null, RecurrentState<T>? dInitialState = null, Span<T> dFeatures = default)
     {
+        if (_fromInputVectors && Options.Input != InputKind.Dense)
+            throw new InvalidOperationException("The last forward pass read input vectors, not tokens, so there are no embedding rows to train: call InputGradient.");
+        if (!dFeatures.IsEmpty && dFeatures.Length != OutputRowsInputSize())
+            throw new ArgumentException($"dFeatures has {dFeatures.Length} values; expected {OutputRowsInputSize()}.", nameof(dFeatures));
+        BackwardCore(dOutput, dFinalState, dInitialState, Options.Input == InputKind.Dense ? dFeatures : default, parameterGradients: true);
+    }
+
+    /// <summary>
+    /// The gradient of Σ dOutput ⊙ Output with respect to the first layer's input vectors of the last forward pass (embedding
+    /// rows, one-hot vectors or dense features), written to <paramref name="dInputs"/> [B, S, I] (zero at padding), with
+    /// I = <see cref="NetworkOptions.RecurrentInputSize"/>. Parameter gradients are left untouched, so it may run between
+    /// training steps or on a clone serving other callers. With a one-hot dOutput it is the saliency of one logit.
+    /// </summary>
+    public void InputGradient(ReadOnlySpan<T> dOutput, Span<T> dInputs)
+    {
+        if (_batch is null) throw new InvalidOperationException("Run a forward pass before InputGradient.");
+        if (dInputs.Length != OutputRowsInputSize())
+            throw new ArgumentException($"dInputs has {dInputs.Length} values; expected batch × steps × input width = {OutputRowsInputSize()}.", nameof(dInputs));
+        BackwardCore(dOutput, null, null, dInputs, parameterGradients: false);
+    }
+
+    private int OutputRowsInputSize() => _batch is null ? 0 : _batch.Batch * _batch.Steps * Options.RecurrentInputSize;
+
+    private void BackwardCore(ReadOnlySpan<T> dOutput, RecurrentState<T>? dFinalState, RecurrentState<T>? dInitialState, Span<T> dInputs, bool parameterGradients)
+    {
         var batch = _batch ?? throw new InvalidOperationException("Run Forward before Backward.");
         if (dOutput.Length != OutputRows * _o) throw new ArgumentException($"dOutput has {dOutput.Length} values; the output has {OutputRows * _o}.", nameof(dOutput));
         int B = batch.Batch, S = batch.Steps, DH = _d * _h;
@@ -227,9 +274,12 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         {
             // dW += doutᵀ · z (padding rows of z are zero), db += Σ valid rows, dz = dout · W, read back time-major.
             ReadOnlySpan<T> z = _headIn.AsSpan(0, B * S * DH);
-            Gemm.Multiply(true, false, _o, DH, B * S, dOutput, _o, z, DH, dW, DH, accumulate: true);
-            for (int b = 0; b < B; b++)
-                for (int t = 0; t < batch.Lengths[b]; t++) TensorPrimitives.Add(dB, dOutput.Slice((b * S + t) * _o, _o), dB);
+            if (parameterGradients)
+            {
+                Gemm.Multiply(true, false, _o, DH, B * S, dOutput, _o, z, DH, dW, DH, accumulate: true);
+                for (int b = 0; b < B; b++)
+                    for (int t = 0; t < batch.Lengths[b]; t++) TensorPrimitives.Add(dB, dOutput.Slice((b * S + t) * _o, _o), dB);
+            }
             Ensure(ref _dHeadIn, B * S * DH);
             Span<T> dz = _dHeadIn.AsSpan(0, B * S * DH);
             Gemm.Multiply(false, false, B * S, DH, _o, dOutput, _o, w, DH, dz, DH, accumulate: false);
@@ -239,9 +289,12 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         }
         else
         {
-            Gemm.Multiply(true, false, _o, DH, B, dOutput, _o, _headIn, DH, dW, DH, accumulate: true);
-            for (int b = 0; b < B; b++) TensorPrimitives.Add(dB, dOutput.Slice(b * _o, _o), dB);
-            if (_wide is not null)
+            if (parameterGradients)
+            {
+                Gemm.Multiply(true, false, _o, DH, B, dOutput, _o, _headIn, DH, dW, DH, accumulate: true);
+                for (int b = 0; b < B; b++) TensorPrimitives.Add(dB, dOutput.Slice(b * _o, _o), dB);
+            }
+            if (parameterGradients && _wide is not null)
             {
                 // out[b, o] += v_k · wide[o, id_k]  →  dwide[o, id_k] += v_k · dout[b, o]
                 var bag = batch.Bag!;
@@ -263,11 +316,12 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         }
 
         // Recurrent stack, top to bottom.
-        ReadOnlySpan<T> cur = _stack.Backward(dFinalState, dInitialState, needInputGradient: Options.Input != InputKind.OneHot);
+        bool needInput = !dInputs.IsEmpty || (parameterGradients && Options.Input == InputKind.Embedding);
+        ReadOnlySpan<T> cur = _stack.Backward(dFinalState, dInitialState, needInput, parameterGradients);
 
         // Input stage backward; cur holds dL/d(input) [S, B, I0].
         int i0 = Options.RecurrentInputSize;
-        if (Options.Input == InputKind.Embedding)
+        if (parameterGradients && Options.Input == InputKind.Embedding)
         {
             Span<T> dE = Parameters.Gradient(_embedding!);
             for (int b = 0; b < B; b++)
@@ -279,15 +333,15 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
                     else TensorPrimitives.Add(row, cur.Slice((t * B + b) * i0, i0), row);
                 }
         }
-        else if (Options.Input == InputKind.Dense && !dFeatures.IsEmpty)
+        if (!dInputs.IsEmpty)
         {
-            if (dFeatures.Length != B * S * i0) throw new ArgumentException($"dFeatures has {dFeatures.Length} values; expected {B * S * i0}.", nameof(dFeatures));
-            dFeatures.Clear();
+            dInputs.Clear();
             for (int b = 0; b < B; b++)
                 for (int t = 0; t < batch.Lengths[b]; t++)
                 {
-                    if (_inputDropped) TensorPrimitives.Multiply(cur.Slice((t * B + b) * i0, i0), _inputMask[t * B + b], dFeatures.Slice((b * S + t) * i0, i0));
-                    else cur.Slice((t * B + b) * i0, i0).CopyTo(dFeatures.Slice((b * S + t) * i0, i0));
+                    // x0 row = mask · input row  →  d input row = mask · dx0 row
+                    if (_inputDropped) TensorPrimitives.Multiply(cur.Slice((t * B + b) * i0, i0), _inputMask[t * B + b], dInputs.Slice((b * S + t) * i0, i0));
+                    else cur.Slice((t * B + b) * i0, i0).CopyTo(dInputs.Slice((b * S + t) * i0, i0));
                 }
         }
     }
@@ -351,11 +405,7 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
             if (batch.Features is null) throw new ArgumentException("This network reads dense features, but the batch has token ids.", nameof(batch));
             if (batch.Features.Length != batch.Batch * S * Options.FeatureSize)
                 throw new ArgumentException($"The batch has {batch.Features.Length / System.Math.Max(1, batch.Batch * S)} features per step; the network expects {Options.FeatureSize}.", nameof(batch));
-            for (int b = 0; b < batch.Batch; b++)
-                for (int t = 0; t < batch.Lengths[b]; t++)
-                    for (int j = 0; j < Options.FeatureSize; j++)
-                        if (!T.IsFinite(batch.Features[(b * S + t) * Options.FeatureSize + j]))
-                            throw new ArgumentException($"Feature {j} of step {t} in sequence {b} is {batch.Features[(b * S + t) * Options.FeatureSize + j]}; inputs must be finite numbers.", nameof(batch));
+            ValidateFinite(batch, Options.FeatureSize);
         }
         else
         {
@@ -369,6 +419,16 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
                         throw new ArgumentOutOfRangeException(nameof(batch), id, $"Token id {id} at step {t} of sequence {b} is outside the vocabulary [0, {v}).");
                 }
         }
+    }
+
+    private static void ValidateFinite(SequenceBatch<T> batch, int width)
+    {
+        int S = batch.Steps;
+        for (int b = 0; b < batch.Batch; b++)
+            for (int t = 0; t < batch.Lengths[b]; t++)
+                for (int j = 0; j < width; j++)
+                    if (!T.IsFinite(batch.Features![(b * S + t) * width + j]))
+                        throw new ArgumentException($"Feature {j} of step {t} in sequence {b} is {batch.Features[(b * S + t) * width + j]}; inputs must be finite numbers.", nameof(batch));
     }
 
     private static void Ensure(ref T[] buffer, int size)

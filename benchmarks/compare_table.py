@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Prints compare.sh's table from the JSON lines of one run: each side's best over the rounds (and, for the peers, over
+their thread settings), and the ratios (higher is better for us). Usage: compare_table.py RESULTS.jsonl THREADS"""
+import json, sys
+
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")]
+n = int(sys.argv[2])
+def side(r):
+    impl = r["impl"]
+    return "ours" if impl.startswith("rnn-mlnet") else "ort" if impl == "onnxruntime" else "torch"
+def best(name, mode, who, key, higher, threads=None):
+    vals = [r[key] for r in rows if r["name"] == name and r["mode"] == mode and side(r) == who and key in r
+            and (threads is None or r.get("threads") == threads)]
+    return (max(vals) if higher else min(vals)) if vals else None
+def rss(name, mode, who, key="peak_rss_mb", threads=None):
+    vals = [r[key] for r in rows if r["name"] == name and r["mode"] == mode and side(r) == who and key in r
+            and (threads is None or r.get("threads") == threads)]
+    return max(vals) if vals else None
+def f(x, unit=""):
+    return f"{x:,.1f}{unit}" if x is not None else "-"
+def ratio(a, b):
+    return f"{a / b:.2f}x" if a and b else "-"
+
+keys = list(dict.fromkeys((r["name"], r["mode"]) for r in rows))
+fresh = any(r.get("fresh_sequences") for r in rows if side(r) == "ours" and r["mode"] == "latency")
+print(f"{'config':16} {'row':22} {'value':>16} {'vs PyTorch':>11} {'vs ORT':>8} {'peak RSS':>9}")
+for name, mode in keys:
+    if mode == "train":
+        torch = best(name, mode, "torch", "tokens_per_s", True)
+        for t in sorted({1, n}):
+            a = best(name, mode, "ours", "tokens_per_s", True, threads=t)
+            if a: print(f"{name:16} {f'ours, {t} thread(s)':22} {f(a, ' tok/s'):>16} {ratio(a, torch):>11} {'':>8} {f(rss(name, mode, 'ours', threads=t), 'M'):>9}")
+        print(f"{name:16} {'PyTorch (best)':22} {f(torch, ' tok/s'):>16} {'':>11} {'':>8} {f(rss(name, mode, 'torch'), 'M'):>9}")
+    elif mode == "latency":
+        a = best(name, mode, "ours", "us_per_seq", False)
+        pe = best(name, mode, "ours", "prediction_engine_us_per_seq", False)
+        ort = best(name, mode, "ort", "us_per_seq", False)
+        torch = best(name, mode, "torch", "us_per_seq", False)
+        label = "ours" + (" (fresh seqs)" if fresh else "")
+        print(f"{name:16} {label:22} {f(a, ' us'):>16} {ratio(torch, a):>11} {ratio(ort, a):>8} {f(rss(name, mode, 'ours'), 'M'):>9}")
+        print(f"{name:16} {'PredictionEngine':22} {f(pe, ' us'):>16} {ratio(torch, pe):>11} {ratio(ort, pe):>8} {f(rss(name, mode, 'ours', 'prediction_engine_peak_rss_mb'), 'M'):>9}")
+        print(f"{name:16} {'ONNX Runtime (best)':22} {f(ort, ' us'):>16} {'':>11} {'':>8} {f(rss(name, mode, 'ort'), 'M'):>9}")
+        print(f"{name:16} {'PyTorch (best)':22} {f(torch, ' us'):>16} {'':>11} {'':>8} {f(rss(name, mode, 'torch'), 'M'):>9}")
+    elif mode == "batch":
+        a = best(name, mode, "ours", "seqs_per_s", True)
+        ort = best(name, mode, "ort", "seqs_per_s", True)
+        size = next((r["batch"] for r in rows if r["name"] == name and r["mode"] == mode), "?")
+        print(f"{name:16} {f'ours, batch {size}':22} {f(a, ' seq/s'):>16} {'':>11} {ratio(a, ort):>8} {f(rss(name, 'latency', 'ours'), 'M'):>9}")
+        print(f"{name:16} {f'ORT batch {size} (best)':22} {f(ort, ' seq/s'):>16} {'':>11} {'':>8} {f(rss(name, mode, 'ort'), 'M'):>9}")
+print("ratios: ours / peer for throughput, peer / ours for latency (higher is better for us); peers at their best thread setting")

@@ -1,0 +1,75 @@
+using System;
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace Rnn.MLNet.Cells;
+
+// Shape key: H = hidden size; gates [4H] in PyTorch's order i, f, g, o. Pre-activations a = W_ih x + b_ih + W_hh h + b_hh
+// arrive in row.Gates and are activated in place.
+
+/// <summary>LSTM cell: c' = f ⊙ c + i ⊙ g, h' = o ⊙ tanh(c').</summary>
+internal sealed class LstmCell<T> : Cell<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public override CellType Type => CellType.Lstm;
+    public override bool CachesAux => true;
+
+    // forward:
+    //   (F1) [i f g o] = [σ σ tanh σ](a)              gates [4H], kept for backward
+    //   (F2) c' = f ⊙ c + i ⊙ g
+    //   (F3) h' = o ⊙ tanh(c')                        aux = tanh(c') [H], kept for backward
+    public override void Forward(in CellForwardRow<T> row)
+    {
+        Span<T> gates = row.Gates, cNext = row.CNext, tanhC = row.Aux;
+        int n = row.C.Length;
+        Span<T> i = gates.Slice(0, n), g = gates.Slice(2 * n, n), o = gates.Slice(3 * n, n), f = gates.Slice(n, n);
+        TensorPrimitives.Sigmoid(gates.Slice(0, 2 * n), gates.Slice(0, 2 * n)); // (F1) i, f
+        TensorPrimitives.Tanh(g, g);                                          // (F1) g
+        TensorPrimitives.Sigmoid(o, o);                                       // (F1) o
+        TensorPrimitives.Multiply(f, row.C, cNext);                           // (F2)
+        TensorPrimitives.MultiplyAdd(i, g, cNext, cNext);                     // (F2)
+        TensorPrimitives.Tanh(cNext, tanhC);                                  // (F3)
+        TensorPrimitives.Multiply(o, tanhC, row.HNext);                       // (F3)
+    }
+
+    // backward (dc carries dL/dc' in, dL/dc out):
+    //   (F3) → do = dh ⊙ tanh(c');  dc' += dh ⊙ o ⊙ (1 − tanh²(c'))
+    //   (F2) → di = dc' ⊙ g;  df = dc' ⊙ c;  dg = dc' ⊙ i;  dc = dc' ⊙ f
+    //   (F1) → da_i = di ⊙ i(1−i);  da_f = df ⊙ f(1−f);  da_g = dg ⊙ (1−g²);  da_o = do ⊙ o(1−o)
+    //   no direct term: h enters only through W_hh h (dh_direct = 0)
+    public override void Backward(in CellBackwardRow<T> row)
+    {
+        ReadOnlySpan<T> gates = row.Gates, c = row.C, tanhC = row.Aux, dh = row.Dh;
+        Span<T> dc = row.Dc, da = row.Dax;
+        int n = c.Length;
+        int j = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            // The scalar loop below, Vector<T> wide (same operations in the same order per element).
+            var one = Vector<T>.One;
+            for (; j <= n - Vector<T>.Count; j += Vector<T>.Count)
+            {
+                var i = new Vector<T>(gates.Slice(j)); var f = new Vector<T>(gates.Slice(n + j));
+                var g = new Vector<T>(gates.Slice(2 * n + j)); var o = new Vector<T>(gates.Slice(3 * n + j));
+                var tc = new Vector<T>(tanhC.Slice(j)); var dhv = new Vector<T>(dh.Slice(j));
+                var dcNext = new Vector<T>(dc.Slice(j)) + dhv * o * (one - tc * tc);
+                (dcNext * g * i * (one - i)).CopyTo(da.Slice(j));
+                (dcNext * new Vector<T>(c.Slice(j)) * f * (one - f)).CopyTo(da.Slice(n + j));
+                (dcNext * i * (one - g * g)).CopyTo(da.Slice(2 * n + j));
+                (dhv * tc * o * (one - o)).CopyTo(da.Slice(3 * n + j));
+                (dcNext * f).CopyTo(dc.Slice(j));
+            }
+        }
+        for (; j < n; j++)
+        {
+            T i = gates[j], f = gates[n + j], g = gates[2 * n + j], o = gates[3 * n + j];
+            T tc = tanhC[j];
+            T dcNext = dc[j] + dh[j] * o * (T.One - tc * tc); // (F3)
+            da[j] = dcNext * g * i * (T.One - i);              // (F2) di, (F1) σ'
+            da[n + j] = dcNext * c[j] * f * (T.One - f);       // (F2) df, (F1) σ'
+            da[2 * n + j] = dcNext * i * (T.One - g * g);      // (F2) dg, (F1) tanh'
+            da[3 * n + j] = dh[j] * tc * o * (T.One - o);      // (F3) do, (F1) σ'
+            dc[j] = dcNext * f;                                // (F2) dc
+        }
+        row.DhDirect.Clear();
+    }
+}
