@@ -7,6 +7,7 @@ namespace Rnn.MLNet.Benchmarks;
 /// <code>
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- --filter '*'     BenchmarkDotNet kernel benchmarks
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- model-size       size, load time and memory of a ~5M-parameter model in an ML.NET .zip
+/// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- batch-scoring [--rows N] [--batch B]   Transform + cursor rows/s beside the core network in batches
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- fuzz [--cases N]          the model-file fuzzer (long run)
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- soak [--threads N] [--seconds S]   concurrent scoring soak
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- protocol --configs ../shared/bench/rnn-configs.json [--only NAME] [--seconds S] [--threads N] [--fresh-sequences] [--batch-size N]
@@ -30,13 +31,14 @@ public static class Program
     {
         if (args.Length > 0 && args[0] == "text-compare") return TextCompare.Run(args);
         if (args.Length > 0 && args[0] == "model-size") return ModelSize.Run();
+        if (args.Length > 0 && args[0] == "batch-scoring") return BatchScoring.Run(args);
         if (args.Length > 0 && args[0] == "protocol") return Protocol.Run(args);
         if (args.Length > 0 && args[0] == "gemm") return GemmThroughput.Run(args);
         if (args.Length > 0 && args[0] == "profile") return StepProfile.Run(args);
         if (args.Length > 0 && args[0] == "latency-profile") return LatencyProfile.Run(args);
         if (args.Length > 0 && args[0] == "fuzz") return LongRuns.Fuzz(args);
         if (args.Length > 0 && args[0] == "soak") return LongRuns.Soak(args);
-        if (args.Length > 1 && args[0] == "model-load") return ModelSize.Load(args[1]);
+        if (args.Length > 1 && args[0] == "model-load") return ModelSize.Load(args[1], args.Length > 2 ? args[2] : null);
         if (args.Length > 4 && args[0] == "prediction-engine") return PredictionEngineLatency.Score(args);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;

@@ -68,7 +68,7 @@ Console.WriteLine($"trained in {clock.Elapsed.TotalSeconds:F1} s; stopped after 
 string modelPath = Path.Combine(Path.GetTempPath(), "time-series-forecast.zip");
 ml.Model.Save(rnn, train.Schema, modelPath + ".tmp");
 File.Move(modelPath + ".tmp", modelPath, overwrite: true);
-var loaded = RnnSequenceRegressionTransformer.ModelFrom(new MLContext().Model.Load(modelPath, out _));
+var loaded = SequenceRegressionModel.FromTransformer(new MLContext().Model.Load(modelPath, out _));
 double[] rnnForecast = Series.Undifference(known, loaded.Forecast(z, w, h), Season);
 
 // Baseline 1: seasonal naive, the last known year repeated.

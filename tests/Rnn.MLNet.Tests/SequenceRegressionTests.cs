@@ -60,7 +60,7 @@ public class SequenceRegressionTests
             var ml2 = new MLContext();
             var loaded = ml2.Model.Load(path, out _);
             Assert.Equal(metrics.RootMeanSquaredError, ml2.Regression.Evaluate(loaded.Transform(test)).RootMeanSquaredError);
-            var restored = RnnSequenceRegressionTransformer.ModelFrom(loaded);
+            var restored = SequenceRegressionModel.FromTransformer(loaded);
             var forecast = restored.Forecast(series.AsSpan(0, 188), Window, 12);
             Assert.Equal(model.Model.Forecast(series.AsSpan(0, 188), Window, 12), forecast);
             double rmse = System.Math.Sqrt(forecast.Select((f, i) => System.Math.Pow(f - series[188 + i], 2)).Average());

@@ -1,6 +1,7 @@
 using System;
 using System.Numerics;
 using System.Numerics.Tensors;
+using Rnn.MLNet.Math;
 
 namespace Rnn.MLNet.Cells;
 
@@ -24,7 +25,7 @@ internal sealed class ElmanCell<T>(bool relu) : Cell<T> where T : unmanaged, IFl
         ReadOnlySpan<T> h = row.HNext, dh = row.Dh;
         Span<T> da = row.Dax;
         int j = 0;
-        if (Vector.IsHardwareAccelerated && !relu)
+        if (Simd.VectorLoops && !relu)
         {
             var one = Vector<T>.One;
             for (; j <= h.Length - Vector<T>.Count; j += Vector<T>.Count)

@@ -1,6 +1,7 @@
 using System;
 using System.Numerics;
 using System.Numerics.Tensors;
+using Rnn.MLNet.Math;
 
 namespace Rnn.MLNet.Cells;
 
@@ -44,7 +45,7 @@ internal sealed class GruCell<T> : Cell<T> where T : unmanaged, IFloatingPointIe
         Span<T> dax = row.Dax, dah = row.Dah, dhDirect = row.DhDirect;
         int n = h.Length;
         int j = 0;
-        if (Vector.IsHardwareAccelerated)
+        if (Simd.VectorLoops)
         {
             var one = Vector<T>.One;
             for (; j <= n - Vector<T>.Count; j += Vector<T>.Count)

@@ -1,6 +1,7 @@
 using System;
 using System.Numerics;
 using System.Numerics.Tensors;
+using Rnn.MLNet.Math;
 
 namespace Rnn.MLNet.Cells;
 
@@ -42,7 +43,7 @@ internal sealed class LstmCell<T> : Cell<T> where T : unmanaged, IFloatingPointI
         Span<T> dc = row.Dc, da = row.Dax;
         int n = c.Length;
         int j = 0;
-        if (Vector.IsHardwareAccelerated)
+        if (Simd.VectorLoops)
         {
             // The scalar loop below, Vector<T> wide (same operations in the same order per element).
             var one = Vector<T>.One;

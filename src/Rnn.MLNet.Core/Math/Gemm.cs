@@ -29,7 +29,13 @@ internal static class Gemm
     /// <summary>Below this many multiply–adds a product runs on one thread.</summary>
     internal const long ParallelThreshold = 1L << 19;
 
-    internal static int NR<T>() where T : unmanaged => Vector512.IsHardwareAccelerated ? 2 * Vector512<T>.Count : 2 * Vector256<T>.Count;
+    /// <summary>Width of a packed column panel of B on <paramref name="path"/>: two vectors (the scalar path: two 128-bit widths).</summary>
+    internal static int NR<T>(SimdPath path) where T : unmanaged => path switch
+    {
+        SimdPath.Vector512 => 2 * Vector512<T>.Count,
+        SimdPath.Vector256 => 2 * Vector256<T>.Count,
+        _ => 2 * Vector128<T>.Count,
+    };
 
     public static void Multiply<T>(bool transA, bool transB, int m, int n, int k,
         ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, Span<T> c, int ldc, bool accumulate)
@@ -43,7 +49,7 @@ internal static class Gemm
             MultiplySmallM(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
             return;
         }
-        Run(transA, m, n, k, a, lda, null, transB, b, ldb, c, ldc, accumulate);
+        Run(Simd.Path, transA, m, n, k, a, lda, null, transB, b, ldb, c, ldc, accumulate);
     }
 
     /// <summary>C (+)= op(A) · B with B packed beforehand by <see cref="PackedB{T}.Pack"/>.</summary>
@@ -61,7 +67,7 @@ internal static class Gemm
             PanelRows(transA, m, b, a, lda, c, ldc, accumulate);
             return;
         }
-        Run(transA, m, n, k, a, lda, b, false, default, 0, c, ldc, accumulate);
+        Run(b.Path, transA, m, n, k, a, lda, b, false, default, 0, c, ldc, accumulate); // the path B was packed for
     }
 
     private static void ClearOrKeep<T>(int m, int n, Span<T> c, int ldc, bool accumulate) where T : unmanaged
@@ -100,11 +106,11 @@ internal static class Gemm
     }
 
     /// <summary>Runs the blocked product, split into parts (see <see cref="Split"/>) when it is large enough.</summary>
-    private static unsafe void Run<T>(bool transA, int m, int n, int k, ReadOnlySpan<T> a, int lda, PackedB<T>? packed,
+    private static unsafe void Run<T>(SimdPath path, bool transA, int m, int n, int k, ReadOnlySpan<T> a, int lda, PackedB<T>? packed,
         bool transB, ReadOnlySpan<T> b, int ldb, Span<T> c, int ldc, bool accumulate)
         where T : unmanaged, INumber<T>
     {
-        int nr = NR<T>();
+        int nr = NR<T>(path);
         var split = ChooseSplit(m, n, k, packed is not null);
         int threads = (long)m * n * k >= ParallelThreshold ? Parallelism.MaxThreads : 1;
         int parts = split switch
@@ -115,14 +121,14 @@ internal static class Gemm
         };
         if (parts <= 1)
         {
-            Blocked(transA, m, 0, n, k, a, lda, packed, transB, b, ldb, c, ldc, accumulate);
+            Blocked(path, transA, m, 0, n, k, a, lda, packed, transB, b, ldb, c, ldc, accumulate);
             return;
         }
         var job = GemmJob<T>.Current;
         Span<T> partial = split == Split.Depth ? job.Partial(m * n) : default;
         fixed (T* pa = a, pb = b, pc = c, pp = partial)
         {
-            job.Set(split, transA, m, n, k, pa, a.Length, lda, packed, transB, pb, b.Length, ldb, pc, c.Length, ldc, pp, accumulate, nr);
+            job.Set(split, transA, m, n, k, pa, a.Length, lda, packed, transB, pb, b.Length, ldb, pc, c.Length, ldc, pp, accumulate, path);
             try
             {
                 if (split == Split.Depth && threads < 2) { job.Execute(0, 2); job.Execute(1, 2); } // same halves, one thread
@@ -152,6 +158,7 @@ internal static class Gemm
         private Split _split;
         private bool _transA, _transB, _accumulate;
         private int _m, _n, _k, _lda, _ldb, _ldc, _nr, _aLen, _bLen, _cLen;
+        private SimdPath _path;
         private T* _a, _b, _c, _p;
         private PackedB<T>? _packed;
 
@@ -163,10 +170,10 @@ internal static class Gemm
         }
 
         public void Set(Split split, bool transA, int m, int n, int k, T* a, int aLen, int lda, PackedB<T>? packed, bool transB, T* b, int bLen, int ldb,
-            T* c, int cLen, int ldc, T* partial, bool accumulate, int nr)
+            T* c, int cLen, int ldc, T* partial, bool accumulate, SimdPath path)
         {
             _split = split; _transA = transA; _m = m; _n = n; _k = k; _a = a; _aLen = aLen; _lda = lda; _packed = packed; _transB = transB;
-            _b = b; _bLen = bLen; _ldb = ldb; _c = c; _cLen = cLen; _ldc = ldc; _p = partial; _accumulate = accumulate; _nr = nr;
+            _b = b; _bLen = bLen; _ldb = ldb; _c = c; _cLen = cLen; _ldc = ldc; _p = partial; _accumulate = accumulate; _path = path; _nr = NR<T>(path);
         }
 
         public void Clear() { _a = _b = _c = _p = null; _packed = null; }
@@ -182,7 +189,7 @@ internal static class Gemm
                 {
                     var (i0, i1) = Share(_m, part, parts, MR);
                     if (i0 >= i1) return;
-                    Blocked(_transA, i1 - i0, 0, _n, _k, a.Slice(_transA ? i0 : i0 * _lda), _lda, _packed, _transB, b, _ldb,
+                    Blocked(_path, _transA, i1 - i0, 0, _n, _k, a.Slice(_transA ? i0 : i0 * _lda), _lda, _packed, _transB, b, _ldb,
                         c.Slice(i0 * _ldc), _ldc, _accumulate);
                     break;
                 }
@@ -194,15 +201,15 @@ internal static class Gemm
                     var (j0, j1) = Share(_n, g, groups, _nr);
                     if (j0 >= j1) return;
                     ReadOnlySpan<T> aHalf = a.Slice(_transA ? k0 * _lda : k0), bHalf = b.Slice(_transB ? k0 : k0 * _ldb);
-                    if (half == 0) Blocked(_transA, _m, j0, j1, k1 - k0, aHalf, _lda, null, _transB, bHalf, _ldb, c, _ldc, _accumulate);
-                    else Blocked(_transA, _m, j0, j1, k1 - k0, aHalf, _lda, null, _transB, bHalf, _ldb, new Span<T>(_p, _m * _n), _n, false);
+                    if (half == 0) Blocked(_path, _transA, _m, j0, j1, k1 - k0, aHalf, _lda, null, _transB, bHalf, _ldb, c, _ldc, _accumulate);
+                    else Blocked(_path, _transA, _m, j0, j1, k1 - k0, aHalf, _lda, null, _transB, bHalf, _ldb, new Span<T>(_p, _m * _n), _n, false);
                     break;
                 }
                 default:
                 {
                     var (j0, j1) = Share(_n, part, parts, _nr);
                     if (j0 >= j1) return;
-                    Blocked(_transA, _m, j0, j1, _k, a, _lda, _packed, _transB, b, _ldb, c, _ldc, _accumulate);
+                    Blocked(_path, _transA, _m, j0, j1, _k, a, _lda, _packed, _transB, b, _ldb, c, _ldc, _accumulate);
                     break;
                 }
             }
@@ -215,11 +222,11 @@ internal static class Gemm
     /// ⌈M / MR⌉ kernels, so copying it would cost more than the strided reads (only a partial last panel is copied, so
     /// no read runs past the matrix).
     /// </summary>
-    private static void Blocked<T>(bool transA, int m, int jStart, int jEnd, int k, ReadOnlySpan<T> a, int lda, PackedB<T>? packed,
+    private static void Blocked<T>(SimdPath path, bool transA, int m, int jStart, int jEnd, int k, ReadOnlySpan<T> a, int lda, PackedB<T>? packed,
         bool transB, ReadOnlySpan<T> b, int ldb, Span<T> c, int ldc, bool accumulate)
         where T : unmanaged, INumber<T>
     {
-        int nr = NR<T>();
+        int nr = NR<T>(path);
         bool direct = packed is null && !transB && m <= MC;
         int bScratch = packed is not null ? 0 : direct ? nr * System.Math.Min(KC, k) : System.Math.Min(NC, RoundUp(jEnd - jStart, nr)) * System.Math.Min(KC, k);
         var scratch = GemmScratch<T>.Get(MC * System.Math.Min(KC, k), bScratch);
@@ -235,7 +242,7 @@ internal static class Gemm
                 if (packed is not null) packB = packed.Panels(p0, j0, kc, nc);
                 else if (!direct)
                 {
-                    PackB(transB, b, ldb, p0, j0, kc, nc, nr, scratch.B);
+                    PackB(path, transB, b, ldb, p0, j0, kc, nc, nr, scratch.B);
                     packB = scratch.B;
                 }
                 for (int i0 = 0; i0 < m; i0 += MC)
@@ -255,7 +262,7 @@ internal static class Gemm
                         }
                         else
                         {
-                            PackB(false, b, ldb, p0, j0 + jr, kc, nValid, nr, scratch.B);
+                            PackB(path, false, b, ldb, p0, j0 + jr, kc, nValid, nr, scratch.B);
                             bPanel = ref scratch.B[0];
                         }
                         for (int ir = 0; ir < mc; ir += MR)
@@ -264,12 +271,12 @@ internal static class Gemm
                             ref T aPanel = ref packA[ir * kc];
                             if (mValid == MR && nValid == nr)
                             {
-                                Kernel(kc, ref aPanel, ref bPanel, bStride, ref c[(i0 + ir) * ldc + j0 + jr], ldc, acc);
+                                Kernel(path, kc, ref aPanel, ref bPanel, bStride, ref c[(i0 + ir) * ldc + j0 + jr], ldc, acc);
                             }
                             else
                             {
                                 Span<T> t = scratch.Tile;
-                                Kernel(kc, ref aPanel, ref bPanel, bStride, ref t[0], nr, false);
+                                Kernel(path, kc, ref aPanel, ref bPanel, bStride, ref t[0], nr, false);
                                 for (int r = 0; r < mValid; r++)
                                 {
                                     Span<T> dst = c.Slice((i0 + ir + r) * ldc + j0 + jr, nValid);
@@ -350,8 +357,13 @@ internal static class Gemm
                     int kc = System.Math.Min(KC, k - p0);
                     Span<T> cRow = c.Slice(i * ldc + j0, nc);
                     bool acc = accumulate || p0 > 0;
-                    if (Vector512.IsHardwareAccelerated) RowPanels512(kc, nc, row.Slice(p0, kc), b.Panels(p0, j0, kc, nc), cRow, acc, scratch.Tile);
-                    else RowPanels256(kc, nc, row.Slice(p0, kc), b.Panels(p0, j0, kc, nc), cRow, acc, scratch.Tile);
+                    ReadOnlySpan<T> panels = b.Panels(p0, j0, kc, nc), aRow = row.Slice(p0, kc);
+                    switch (b.Path) // the path B was packed for (its panel width)
+                    {
+                        case SimdPath.Vector512: RowPanels512(kc, nc, aRow, panels, cRow, acc, scratch.Tile); break;
+                        case SimdPath.Vector256: RowPanels256(kc, nc, aRow, panels, cRow, acc, scratch.Tile); break;
+                        default: RowPanelsScalar(kc, nc, aRow, panels, cRow, acc); break;
+                    }
                 }
             }
         }
@@ -469,6 +481,27 @@ internal static class Gemm
         }
     }
 
+    // The same, in scalar loops (panels NR = 2 × 128 bits wide): each element's sum over p in the same order.
+    private static void RowPanelsScalar<T>(int kc, int nc, ReadOnlySpan<T> a, ReadOnlySpan<T> panels, Span<T> c, bool accumulate)
+        where T : unmanaged, INumber<T>
+    {
+        int nr = NR<T>(SimdPath.Scalar);
+        Span<T> sums = stackalloc T[nr];
+        for (int j = 0; j < nc; j += nr)
+        {
+            ReadOnlySpan<T> panel = panels.Slice(j * kc, kc * nr);
+            sums.Clear();
+            for (int p = 0; p < kc; p++)
+            {
+                T x = a[p];
+                ReadOnlySpan<T> bp = panel.Slice(p * nr, nr);
+                for (int q = 0; q < nr; q++) sums[q] += x * bp[q];
+            }
+            int valid = System.Math.Min(nr, nc - j);
+            AddOrCopy(sums.Slice(0, valid), c.Slice(j, valid), accumulate);
+        }
+    }
+
     private static void AddOrCopy<T>(ReadOnlySpan<T> src, Span<T> dst, bool accumulate) where T : unmanaged, INumber<T>
     {
         if (!accumulate) { src.CopyTo(dst); return; }
@@ -520,7 +553,7 @@ internal static class Gemm
     }
 
     // packB[panel][p][c] = op(B)[p0 + p, j0 + panel*nr + c], zero past the last column.
-    internal static void PackB<T>(bool transB, ReadOnlySpan<T> b, int ldb, int p0, int j0, int kc, int nc, int nr, Span<T> packB)
+    internal static void PackB<T>(SimdPath path, bool transB, ReadOnlySpan<T> b, int ldb, int p0, int j0, int kc, int nc, int nr, Span<T> packB)
         where T : unmanaged, INumber<T>
     {
         for (int jr = 0; jr < nc; jr += nr)
@@ -544,7 +577,7 @@ internal static class Gemm
                 {
                     int r = (j0 + jr + col) * ldb + p0;
                     ReadOnlySpan<T> s0 = b.Slice(r, kc), s1 = b.Slice(r + ldb, kc), s2 = b.Slice(r + 2 * ldb, kc), s3 = b.Slice(r + 3 * ldb, kc);
-                    for (int p = 0; p < kc; p++) Store4(ref panel[p * nr + col], s0[p], s1[p], s2[p], s3[p]);
+                    for (int p = 0; p < kc; p++) Store4(path, ref panel[p * nr + col], s0[p], s1[p], s2[p], s3[p]);
                 }
                 for (; col < cols; col++)
                 {
@@ -556,9 +589,10 @@ internal static class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store4<T>(ref T dst, T x0, T x1, T x2, T x3) where T : unmanaged
+    private static void Store4<T>(SimdPath path, ref T dst, T x0, T x1, T x2, T x3) where T : unmanaged
     {
-        if (typeof(T) == typeof(float))
+        if (path == SimdPath.Scalar) { dst = x0; Unsafe.Add(ref dst, 1) = x1; Unsafe.Add(ref dst, 2) = x2; Unsafe.Add(ref dst, 3) = x3; }
+        else if (typeof(T) == typeof(float))
             Vector128.Create(Unsafe.As<T, float>(ref x0), Unsafe.As<T, float>(ref x1), Unsafe.As<T, float>(ref x2), Unsafe.As<T, float>(ref x3))
                 .StoreUnsafe(ref Unsafe.As<T, float>(ref dst));
         else if (typeof(T) == typeof(double))
@@ -571,11 +605,40 @@ internal static class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Kernel<T>(int kc, ref T a, ref T b, int bStride, ref T c, int ldc, bool accumulate)
+    private static void Kernel<T>(SimdPath path, int kc, ref T a, ref T b, int bStride, ref T c, int ldc, bool accumulate)
         where T : unmanaged, INumber<T>
     {
-        if (Vector512.IsHardwareAccelerated) Kernel512(kc, ref a, ref b, bStride, ref c, ldc, accumulate);
-        else Kernel256(kc, ref a, ref b, bStride, ref c, ldc, accumulate);
+        switch (path)
+        {
+            case SimdPath.Vector512: Kernel512(kc, ref a, ref b, bStride, ref c, ldc, accumulate); break;
+            case SimdPath.Vector256: Kernel256(kc, ref a, ref b, bStride, ref c, ldc, accumulate); break;
+            default: KernelScalar(kc, ref a, ref b, bStride, ref c, ldc, accumulate); break;
+        }
+    }
+
+    // MR x NR tile in scalar loops (NR = 2 × 128 bits): the sums the vector kernels form, one element at a time.
+    private static void KernelScalar<T>(int kc, ref T a, ref T b, int bStride, ref T c, int ldc, bool accumulate)
+        where T : unmanaged, INumber<T>
+    {
+        int nr = NR<T>(SimdPath.Scalar);
+        Span<T> sums = stackalloc T[MR * nr];
+        sums.Clear();
+        for (int p = 0; p < kc; p++)
+        {
+            ref T bp = ref Unsafe.Add(ref b, p * bStride);
+            ref T ap = ref Unsafe.Add(ref a, p * MR);
+            for (int r = 0; r < MR; r++)
+            {
+                T x = Unsafe.Add(ref ap, r);
+                for (int q = 0; q < nr; q++) sums[r * nr + q] += x * Unsafe.Add(ref bp, q);
+            }
+        }
+        for (int r = 0; r < MR; r++)
+            for (int q = 0; q < nr; q++)
+            {
+                ref T cq = ref Unsafe.Add(ref c, r * ldc + q);
+                cq = accumulate ? cq + sums[r * nr + q] : sums[r * nr + q];
+            }
     }
 
     // 6 x (2 x Vector512) register tile: 12 accumulators, 2 B loads and 1 broadcast live per k step.
@@ -713,6 +776,9 @@ internal sealed class PackedB<T> where T : unmanaged, INumber<T>
     public bool TransB { get; private set; }
     public int Ldb { get; private set; }
 
+    /// <summary>The SIMD path the panels are laid out for (their width); products with this matrix take it.</summary>
+    public SimdPath Path { get; private set; }
+
     private bool _panelsValid;
 
     /// <summary>The matrix as given (kept by reference and packed from on first use).</summary>
@@ -725,7 +791,8 @@ internal sealed class PackedB<T> where T : unmanaged, INumber<T>
     public void Pack(bool transB, int n, int k, ReadOnlyMemory<T> b, int ldb)
     {
         Gemm.CheckSizes(false, transB, 1, n, k, k, k, b.Length, ldb, n, n);
-        _nr = Gemm.NR<T>();
+        Path = Simd.Path;
+        _nr = Gemm.NR<T>(Path);
         N = n; K = k; TransB = transB; Ldb = ldb; Source = b;
         _panelsValid = false;
         _snapshotValid = false;
@@ -744,7 +811,7 @@ internal sealed class PackedB<T> where T : unmanaged, INumber<T>
     {
         if (n == 0 || k == 0) { Pack(transB, n, k, b, ldb); return true; }
         int extent = ((transB ? n : k) - 1) * ldb + (transB ? k : n);
-        if (_snapshotValid && _panelsValid && transB == TransB && n == N && k == K && ldb == Ldb && b.Equals(Source)
+        if (_snapshotValid && _panelsValid && Path == Simd.Path && transB == TransB && n == N && k == K && ldb == Ldb && b.Equals(Source)
             && System.Runtime.InteropServices.MemoryMarshal.AsBytes(b.Span.Slice(0, extent))
                 .SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(_snapshot.AsSpan(0, extent))))
             return false;
@@ -794,7 +861,7 @@ internal sealed class PackedB<T> where T : unmanaged, INumber<T>
             for (int p0 = 0; p0 < K; p0 += Gemm.KC)
             {
                 int kc = System.Math.Min(Gemm.KC, K - p0);
-                Gemm.PackB<T>(TransB, b, Ldb, p0, j0 + first, kc, last - first, _nr, _data.Span.Slice(Offset(p0, j0) + first * kc));
+                Gemm.PackB<T>(Path, TransB, b, Ldb, p0, j0 + first, kc, last - first, _nr, _data.Span.Slice(Offset(p0, j0) + first * kc));
             }
         }
     }

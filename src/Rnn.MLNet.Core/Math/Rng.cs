@@ -67,6 +67,18 @@ public sealed class Rng
         }
     }
 
+    /// <summary>The generator's whole state (four words); <see cref="Restore"/> continues the same stream from it (checkpoints).</summary>
+    public ulong[] SaveState() => new[] { _s0, _s1, _s2, _s3 };
+
+    /// <summary>Continues the stream from a state returned by <see cref="SaveState"/>.</summary>
+    /// <exception cref="ArgumentException">Not four words, or all zero (not a reachable xoshiro state).</exception>
+    public void Restore(ReadOnlySpan<ulong> state)
+    {
+        if (state.Length != 4) throw new ArgumentException($"An Rng state is 4 words; got {state.Length}.", nameof(state));
+        if ((state[0] | state[1] | state[2] | state[3]) == 0) throw new ArgumentException("An all-zero Rng state is not valid.", nameof(state));
+        _s0 = state[0]; _s1 = state[1]; _s2 = state[2]; _s3 = state[3];
+    }
+
     /// <summary>Derives an independent generator (for a sub-task such as dropout masks) without disturbing this one's use pattern.</summary>
     public Rng Fork() => new(NextUInt64());
 }

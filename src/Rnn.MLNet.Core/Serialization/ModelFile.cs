@@ -189,13 +189,7 @@ public sealed class ModelFile
             if (BitConverter.IsLittleEndian) w.Write(MemoryMarshal.AsBytes(Weights.AsSpan()));
             else foreach (float f in Weights) w.Write(f);
         }
-        var bytes = payload.GetBuffer().AsSpan(0, (int)payload.Length);
-        using var bw = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
-        bw.Write(Magic);
-        bw.Write(IsEncoderDecoder ? EncoderDecoderFormatVersion : IsWide ? WideFormatVersion : FormatVersion);
-        bw.Write((ulong)bytes.Length);
-        bw.Write(bytes);
-        bw.Write(Crc32.Compute(bytes));
+        ChecksummedFile.Write(stream, Magic, IsEncoderDecoder ? EncoderDecoderFormatVersion : IsWide ? WideFormatVersion : FormatVersion, payload.GetBuffer().AsSpan(0, (int)payload.Length));
     }
 
     /// <summary>The model as bytes.</summary>
@@ -210,21 +204,7 @@ public sealed class ModelFile
     public void Save(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        string full = Path.GetFullPath(path);
-        string tmp = full + "." + Guid.NewGuid().ToString("N") + ".tmp";
-        try
-        {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write))
-            {
-                Write(fs);
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
+        ChecksummedFile.SaveAtomically(path, Write);
     }
 
     /// <summary>Loads a model file.</summary>
@@ -241,20 +221,8 @@ public sealed class ModelFile
     /// <exception cref="InvalidDataException">Not a model, truncated, corrupt, or an unsupported version.</exception>
     public static ModelFile Read(ReadOnlySpan<byte> data)
     {
-        const int header = 8 + 4 + 8;
-        if (data.Length < header + 4) throw new InvalidDataException($"The data is {data.Length} bytes, too short for a model (header alone is {header + 4}).");
-        if (!data.Slice(0, 8).SequenceEqual(Magic)) throw new InvalidDataException("The data does not start with the model signature 'RNNMLNET'.");
-        uint version = BitConverter.ToUInt32(data.Slice(8, 4));
-        if (version != FormatVersion && version != EncoderDecoderFormatVersion && version != WideFormatVersion)
-            throw new InvalidDataException($"Model format version {version} is not supported (this library reads versions {FormatVersion} to {WideFormatVersion}).");
-        ulong length = BitConverter.ToUInt64(data.Slice(12, 8));
-        if (length != (ulong)(data.Length - header - 4))
-            throw new InvalidDataException($"The header announces {length} payload bytes but {data.Length - header - 4} are present (truncated or extended file).");
-        var payload = data.Slice(header, (int)length);
-        uint stored = BitConverter.ToUInt32(data.Slice(header + (int)length, 4));
-        uint actual = Crc32.Compute(payload);
-        if (stored != actual) throw new InvalidDataException($"Checksum mismatch (stored {stored:x8}, computed {actual:x8}): the file is corrupt.");
-
+        var payload = ChecksummedFile.Open(data, Magic, "model", v => v is FormatVersion or EncoderDecoderFormatVersion or WideFormatVersion,
+            $"versions {FormatVersion} to {WideFormatVersion}", out uint version);
         var r = new SpanReader(payload);
         NetworkOptions? o = null;
         EncoderDecoderOptions? e = null;
@@ -337,50 +305,6 @@ public sealed class ModelFile
         if (s.Length > MaxStringChars) throw new ArgumentException($"A stored string is {s.Length} characters; the limit is {MaxStringChars}.");
         w.Write(s.Length);
         foreach (char c in s) w.Write((ushort)c);
-    }
-
-    private ref struct SpanReader
-    {
-        private readonly ReadOnlySpan<byte> _data;
-        private int _pos;
-        public SpanReader(ReadOnlySpan<byte> data) { _data = data; _pos = 0; }
-        public readonly long Remaining => _data.Length - _pos;
-
-        private ReadOnlySpan<byte> Take(int n)
-        {
-            if (n < 0 || n > _data.Length - _pos) throw new InvalidDataException($"Unexpected end of data at byte {_pos} (needed {n} more, {_data.Length - _pos} remain).");
-            var s = _data.Slice(_pos, n);
-            _pos += n;
-            return s;
-        }
-
-        public byte Byte() => Take(1)[0];
-        public int Int32() => BitConverter.ToInt32(Take(4));
-        public long Int64() => BitConverter.ToInt64(Take(8));
-        public float Single() => BitConverter.ToSingle(Take(4));
-
-        /// <summary>A count of items each at least <paramref name="minItemBytes"/> long, checked against what remains.</summary>
-        public int Count(int minItemBytes)
-        {
-            int n = Int32();
-            if (n < 0 || (long)n * minItemBytes > Remaining) throw new InvalidDataException($"Count {n} at byte {_pos - 4} is impossible with {Remaining} bytes left.");
-            return n;
-        }
-
-        public string String()
-        {
-            int n = Int32();
-            if (n < 0 || n > MaxStringChars) throw new InvalidDataException($"String length {n} at byte {_pos - 4} is outside [0, {MaxStringChars}].");
-            var bytes = Take(2 * n);
-            return string.Create(n, bytes.ToArray(), static (chars, b) => { for (int i = 0; i < chars.Length; i++) chars[i] = (char)(b[2 * i] | (b[2 * i + 1] << 8)); });
-        }
-
-        public void Floats(float[] dst)
-        {
-            var bytes = Take(checked(dst.Length * 4));
-            if (BitConverter.IsLittleEndian) bytes.CopyTo(MemoryMarshal.AsBytes(dst.AsSpan()));
-            else for (int i = 0; i < dst.Length; i++) dst[i] = BitConverter.ToSingle(bytes.Slice(i * 4, 4));
-        }
     }
 }
 

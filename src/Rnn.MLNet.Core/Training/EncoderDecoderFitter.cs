@@ -5,6 +5,7 @@ using System.Linq;
 using Rnn.MLNet.Losses;
 using Rnn.MLNet.Math;
 using Rnn.MLNet.Models;
+using Rnn.MLNet.Serialization;
 
 namespace Rnn.MLNet.Training;
 
@@ -40,19 +41,30 @@ public static class EncoderDecoderFitter
         var rng = new Rng(options.Seed);
         network.DropoutRng = rng.Fork();
         var optimizer = Optimizers.Create<float>(options.Optimizer, options.LearningRate, options.WeightDecay);
-        var order = Enumerable.Range(0, train.Count).ToArray();
-        var result = new FitResult();
-        var best = new SequenceFitter.BestWeights();
-        var total = Stopwatch.StartNew();
+        var run = new RunState(options, network.Parameters, optimizer, network.DropoutRng, () => ModelFile.From(network),
+            FormattableString.Invariant($"EncoderDecoderFitter.Fit, {network.Parameters.Count} parameters, {train.Count} pairs, batch {options.BatchSize}, seed {options.Seed}, {options.Optimizer}"));
+        var resume = run.Resume(rng);
+        var order = resume?.Order is { Length: > 0 } saved ? saved : Enumerable.Range(0, train.Count).ToArray();
+        if (order.Length != train.Count) throw new ArgumentException($"The checkpoint '{options.CheckpointPath}' was written for {order.Length} pairs; the training set has {train.Count}.", nameof(train));
         float[] dLogits = Array.Empty<float>();
-        for (int epoch = 1; epoch <= options.Epochs; epoch++)
+        for (int epoch = resume?.Epoch ?? 1; epoch <= options.Epochs && !run.Finished; epoch++)
         {
             var sw = Stopwatch.StartNew();
+            // The epoch's batches are a function of the generator and the order at its start: a checkpoint keeps both.
+            var epochRng = rng.SaveState();
+            var epochOrder = run.Enabled ? (int[])order.Clone() : order;
             rng.Shuffle(order.AsSpan());
-            double sum = 0; long tokens = 0; int done = 0;
-            for (int start = 0; start < order.Length; start += options.BatchSize)
+            double sum = resume?.LossSum ?? 0; long tokens = resume?.Tokens ?? 0, tokensBefore = tokens; long done = resume?.Examples ?? 0;
+            int firstBatch = resume?.Batch ?? 0;
+            resume = null;
+            for (int bi = firstBatch, start = firstBatch * options.BatchSize; start < order.Length; bi++, start += options.BatchSize)
             {
-                if (SequenceFitter.ShouldStop(options, total)) { result.Stopped = true; break; }
+                if (run.ShouldStop)
+                {
+                    run.Result.Stopped = true;
+                    run.Checkpoint(epoch, 0, bi, epochRng, epochOrder, sum, tokens, done);
+                    break;
+                }
                 var idx = order.AsSpan(start, System.Math.Min(options.BatchSize, order.Length - start)).ToArray();
                 var (batch, targets) = Collate(network.Options, train, idx);
                 ReadOnlySpan<float> logits = network.Forward(batch, training: true);
@@ -65,7 +77,8 @@ public static class EncoderDecoderFitter
                 sum += loss * idx.Length;
                 done += idx.Length;
                 foreach (int i in idx) tokens += train[i].Target.Length + 1;
-                options.BatchProgress?.Invoke(epoch, done, train.Count, sum / done);
+                options.BatchProgress?.Invoke(epoch, (int)done, train.Count, sum / done);
+                if (run.Due) run.Checkpoint(epoch, 0, bi + 1, epochRng, epochOrder, sum, tokens, done);
             }
             if (done == 0) break;
             double? vLoss = null, vAcc = null;
@@ -74,12 +87,11 @@ public static class EncoderDecoderFitter
                 var (l, a) = Evaluate(network, validation, options.BatchSize);
                 vLoss = l; vAcc = a;
             }
-            var report = new EpochReport(epoch, options.Epochs, sum / done, vLoss, vAcc, tokens / System.Math.Max(sw.Elapsed.TotalSeconds, 1e-9),
-                optimizer.LearningRate, total.Elapsed, optimizer.StepCount);
-            if (SequenceFitter.EndEpoch(network.Parameters, optimizer, options, result, best, report)) break;
+            var report = new EpochReport(epoch, options.Epochs, sum / done, vLoss, vAcc, (tokens - tokensBefore) / System.Math.Max(sw.Elapsed.TotalSeconds, 1e-9),
+                optimizer.LearningRate, run.Elapsed, optimizer.StepCount);
+            if (run.EndEpoch(report, rng, order)) break;
         }
-        best.Restore(network.Parameters);
-        return result;
+        return run.Finish();
     }
 
     /// <summary>Teacher-forced mean cross-entropy per target token (end-of-sequence included) and next-token accuracy.</summary>

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Numerics;
 using Rnn.MLNet.Math;
 using Rnn.MLNet.Models;
@@ -64,9 +65,48 @@ public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
         protected override void Run(int start, int end) => _owner.Update(_w.AsSpan(start, end - start), _g.AsSpan(start, end - start), start);
     }
 
+    /// <summary>
+    /// A copy of everything the next updates depend on besides the weights and gradients: step count, learning rate and
+    /// the per-parameter buffers (moments), so a restored optimizer continues bit-identically (checkpoints).
+    /// </summary>
+    public OptimizerState<T> SaveState()
+    {
+        var buffers = StateBuffers();
+        var copies = new T[]?[buffers.Length];
+        for (int i = 0; i < buffers.Length; i++) copies[i] = (T[]?)buffers[i]?.Clone();
+        return new OptimizerState<T>(StepCount, LearningRate, copies);
+    }
+
+    /// <summary>Continues from a state returned by <see cref="SaveState"/> of an optimizer of the same kind and size.</summary>
+    /// <exception cref="ArgumentException">The state has a different number of buffers, or a buffer of another length than <paramref name="parameterCount"/>.</exception>
+    public void RestoreState(OptimizerState<T> state, int parameterCount)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        int expected = StateBuffers().Length;
+        if (state.Buffers.Count != expected)
+            throw new ArgumentException($"The saved optimizer state has {state.Buffers.Count} buffers; {GetType().Name} keeps {expected}.", nameof(state));
+        foreach (var b in state.Buffers)
+            if (b is not null && b.Length != parameterCount)
+                throw new ArgumentException($"A saved optimizer buffer holds {b.Length} values; the model has {parameterCount} parameters.", nameof(state));
+        var copies = new T[]?[expected];
+        for (int i = 0; i < expected; i++) copies[i] = (T[]?)state.Buffers[i]?.Clone();
+        SetStateBuffers(copies);
+        StepCount = state.StepCount;
+        LearningRate = state.LearningRate;
+    }
+
+    /// <summary>The per-parameter state buffers in a fixed order (null where not allocated yet).</summary>
+    protected virtual T[]?[] StateBuffers() => Array.Empty<T[]?>();
+
+    /// <summary>Replaces the buffers listed by <see cref="StateBuffers"/> (same order and count).</summary>
+    protected virtual void SetStateBuffers(T[]?[] buffers) { }
+
     /// <summary>Allocates a state buffer matching the parameters on first use.</summary>
     protected static T[] State(ref T[]? buffer, int length) => buffer is not null && buffer.Length == length ? buffer : buffer = new T[length];
 }
+
+/// <summary>What <see cref="Optimizer{T}.SaveState"/> captures: step count, learning rate, per-parameter buffers (null = not allocated yet).</summary>
+public sealed record OptimizerState<T>(long StepCount, double LearningRate, IReadOnlyList<T[]?> Buffers) where T : unmanaged, IFloatingPointIeee754<T>;
 
 /// <summary>SGD with optional momentum, Nesterov momentum and L2 weight decay: v = μv + (g + λw); w −= lr·v.</summary>
 public sealed class Sgd<T> : Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -86,6 +126,12 @@ public sealed class Sgd<T> : Optimizer<T> where T : unmanaged, IFloatingPointIee
     }
 
     private bool _first;
+
+    /// <inheritdoc />
+    protected override T[]?[] StateBuffers() => new[] { _velocity };
+
+    /// <inheritdoc />
+    protected override void SetStateBuffers(T[]?[] buffers) => _velocity = buffers[0];
 
     /// <inheritdoc />
     protected override void BeginStep(int length)
@@ -141,6 +187,12 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
     }
 
     /// <inheritdoc />
+    protected override T[]?[] StateBuffers() => new[] { _m, _v };
+
+    /// <inheritdoc />
+    protected override void SetStateBuffers(T[]?[] buffers) { _m = buffers[0]; _v = buffers[1]; }
+
+    /// <inheritdoc />
     protected override void BeginStep(int length)
     {
         State(ref _m, length);
@@ -159,7 +211,7 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
         //   g' = g + λw (L2) | w ← w(1 − lrλ) (AdamW);  m = β₁m + (1−β₁)g';  v = β₂v + (1−β₂)g'²;
         //   w −= (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε)
         int i = 0;
-        if (Vector.IsHardwareAccelerated)
+        if (Simd.VectorLoops)
         {
             int width = Vector<T>.Count;
             var vb1 = new Vector<T>(b1); var vb2 = new Vector<T>(b2); var vob1 = new Vector<T>(ob1); var vob2 = new Vector<T>(ob2);
@@ -207,6 +259,12 @@ public sealed class Adagrad<T> : Optimizer<T> where T : unmanaged, IFloatingPoin
     protected override void BeginStep(int length) => State(ref _s, length);
 
     /// <inheritdoc />
+    protected override T[]?[] StateBuffers() => new[] { _s };
+
+    /// <inheritdoc />
+    protected override void SetStateBuffers(T[]?[] buffers) => _s = buffers[0];
+
+    /// <inheritdoc />
     protected override void Update(Span<T> w, ReadOnlySpan<T> g, int offset)
     {
         Span<T> s = _s.AsSpan(offset, w.Length);
@@ -236,6 +294,12 @@ public sealed class RmsProp<T> : Optimizer<T> where T : unmanaged, IFloatingPoin
 
     /// <inheritdoc />
     protected override void BeginStep(int length) => State(ref _s, length);
+
+    /// <inheritdoc />
+    protected override T[]?[] StateBuffers() => new[] { _s };
+
+    /// <inheritdoc />
+    protected override void SetStateBuffers(T[]?[] buffers) => _s = buffers[0];
 
     /// <inheritdoc />
     protected override void Update(Span<T> w, ReadOnlySpan<T> g, int offset)

@@ -31,6 +31,19 @@ public interface ILearningRateSchedule
     double NextRate(int epoch, double currentRate, double validationLoss);
 }
 
+/// <summary>
+/// A schedule that remembers something between epochs (a best loss, a counter). Checkpoints save and restore it, so a
+/// resumed run takes the same decisions; a schedule without this interface must be a function of its arguments alone.
+/// </summary>
+public interface IStatefulSchedule : ILearningRateSchedule
+{
+    /// <summary>The schedule's state as numbers.</summary>
+    double[] SaveState();
+
+    /// <summary>Continues from a state returned by <see cref="SaveState"/>.</summary>
+    void RestoreState(ReadOnlySpan<double> state);
+}
+
 /// <summary>Multiplies the rate by <see cref="Gamma"/> every <see cref="StepSize"/> epochs (PyTorch StepLR).</summary>
 public sealed class StepDecaySchedule : ILearningRateSchedule
 {
@@ -54,7 +67,7 @@ public sealed class StepDecaySchedule : ILearningRateSchedule
 /// "Divide when validation stalls" (Zaremba et al.; PyTorch ReduceLROnPlateau): when the validation loss has not improved
 /// by more than <see cref="Threshold"/> (relative) for <see cref="Patience"/> epochs, multiply the rate by <see cref="Factor"/>.
 /// </summary>
-public sealed class ReduceOnPlateauSchedule : ILearningRateSchedule
+public sealed class ReduceOnPlateauSchedule : IStatefulSchedule
 {
     private double _best = double.PositiveInfinity;
     private int _bad;
@@ -72,6 +85,16 @@ public sealed class ReduceOnPlateauSchedule : ILearningRateSchedule
     {
         if (!(factor > 0 && factor < 1)) throw new ArgumentOutOfRangeException(nameof(factor), factor, "Factor must be in (0, 1).");
         Factor = factor; Patience = patience; Threshold = threshold; MinRate = minRate;
+    }
+
+    /// <inheritdoc />
+    public double[] SaveState() => new[] { _best, _bad };
+
+    /// <inheritdoc />
+    public void RestoreState(ReadOnlySpan<double> state)
+    {
+        if (state.Length != 2) throw new ArgumentException($"A {nameof(ReduceOnPlateauSchedule)} state is 2 numbers; got {state.Length}.", nameof(state));
+        _best = state[0]; _bad = (int)state[1];
     }
 
     /// <inheritdoc />

@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Threading;
 using Rnn.MLNet.Math;
 using Rnn.MLNet.Models;
+using Rnn.MLNet.Serialization;
 
 namespace Rnn.MLNet.Training;
 
@@ -83,6 +84,18 @@ public sealed class FitOptions
     public Func<string>? Sampler { get; set; }
     /// <summary>Truncated-BPTT length for streams.</summary>
     public int BpttSteps { get; set; } = 35;
+    /// <summary>
+    /// File that keeps the run's state (<see cref="TrainingCheckpoint"/>), or null for none. When it exists, training resumes
+    /// from it; it is rewritten every <see cref="CheckpointInterval"/>, after each epoch, when stopped and at the end.
+    /// </summary>
+    public string? CheckpointPath { get; set; }
+    /// <summary>Training time between checkpoints (<see cref="TimeSpan.Zero"/>: after every batch).</summary>
+    public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromMinutes(5);
+    /// <summary>
+    /// Examples held in memory at once when training from an <see cref="ISequenceSource"/>: each buffer is shuffled and
+    /// batched on its own. A buffer at least as large as the data set gives exactly the in-memory run.
+    /// </summary>
+    public int ShuffleBufferSize { get; set; } = 65_536;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -93,6 +106,9 @@ public sealed class FitOptions
         if (EarlyStoppingPatience < 0) throw new ArgumentException($"EarlyStoppingPatience must not be negative; got {EarlyStoppingPatience}.", nameof(EarlyStoppingPatience));
         if (BpttSteps < 1) throw new ArgumentException($"BpttSteps must be at least 1; got {BpttSteps}.", nameof(BpttSteps));
         if (!(WeightDecay >= 0)) throw new ArgumentException($"WeightDecay must be ≥ 0; got {WeightDecay}.", nameof(WeightDecay));
+        if (CheckpointInterval < TimeSpan.Zero) throw new ArgumentException($"CheckpointInterval must not be negative; got {CheckpointInterval}.", nameof(CheckpointInterval));
+        if (ShuffleBufferSize < 1) throw new ArgumentException($"ShuffleBufferSize must be at least 1; got {ShuffleBufferSize}.", nameof(ShuffleBufferSize));
+        if (CheckpointPath is { Length: 0 }) throw new ArgumentException("CheckpointPath must be null or a file path; got an empty string.", nameof(CheckpointPath));
     }
 }
 
@@ -107,6 +123,10 @@ public sealed class FitResult
     public double? BestValidationLoss { get; set; }
     /// <summary>True when stopped by cancellation or the time limit.</summary>
     public bool Stopped { get; set; }
+    /// <summary>The checkpoint the run continued from (file, epoch, step), or null for a fresh start.</summary>
+    public string? ResumedFrom { get; set; }
+    /// <summary>Checkpoint files found but unusable (truncated, corrupt), one line each; an older good one was used.</summary>
+    public List<string> CheckpointProblems { get; } = new();
 }
 
 /// <summary>
@@ -116,15 +136,34 @@ public sealed class FitResult
 /// </summary>
 public static class SequenceFitter
 {
-    /// <summary>Trains on independent sequences. Returns the history; the network ends with the best weights.</summary>
+    /// <summary>Trains on independent sequences held in memory. Returns the history; the network ends with the best weights.</summary>
     public static FitResult Fit(SequenceNetwork<float> network, LossKind loss, IReadOnlyList<LabeledSequence> train,
         IReadOnlyList<LabeledSequence>? validation, FitOptions options, float[]? classWeights = null, float positiveWeight = 1)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        if (train.Count == 0) throw new ArgumentException("The training set is empty.", nameof(train));
+        return Fit(network, loss, new ListSequenceSource(train), train.Count, validation, options, classWeights, positiveWeight);
+    }
+
+    /// <summary>
+    /// Trains on independent sequences read from <paramref name="train"/> once per epoch, holding only
+    /// <see cref="FitOptions.ShuffleBufferSize"/> of them in memory at a time: each buffer is shuffled, length-bucketed and
+    /// trained on as the in-memory path trains on the whole set (so a buffer covering the data set gives the same weights).
+    /// </summary>
+    public static FitResult Fit(SequenceNetwork<float> network, LossKind loss, ISequenceSource train,
+        IReadOnlyList<LabeledSequence>? validation, FitOptions options, float[]? classWeights = null, float positiveWeight = 1)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return Fit(network, loss, train, options.ShuffleBufferSize, validation, options, classWeights, positiveWeight);
+    }
+
+    private static FitResult Fit(SequenceNetwork<float> network, LossKind loss, ISequenceSource train, int bufferSize,
+        IReadOnlyList<LabeledSequence>? validation, FitOptions options, float[]? classWeights, float positiveWeight)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        if (train.Count == 0) throw new ArgumentException("The training set is empty.", nameof(train));
         var rng = new Rng(options.Seed);
         network.DropoutRng = rng.Fork();
         var trainer = new Trainer<float>(network, Optimizers.Create<float>(options.Optimizer, options.LearningRate, options.WeightDecay), loss)
@@ -133,25 +172,53 @@ public static class SequenceFitter
             ClassWeights = classWeights ?? Array.Empty<float>(),
             PositiveWeight = positiveWeight,
         };
-        var order = new int[train.Count];
-        for (int i = 0; i < order.Length; i++) order[i] = i;
-        var result = new FitResult();
-        var best = new BestWeights();
-        var total = Stopwatch.StartNew();
-        for (int epoch = 1; epoch <= options.Epochs; epoch++)
+        int F = network.Options.FeatureSize;
+        var run = new RunState(options, network.Parameters, trainer.Optimizer, network.DropoutRng, () => ModelFile.From(network),
+            FormattableString.Invariant($"SequenceFitter.Fit {loss}, {network.Parameters.Count} parameters, batch {options.BatchSize}, buffer {bufferSize}, seed {options.Seed}, {options.Optimizer}"));
+        var resume = run.Resume(rng);
+        int[] order = resume?.Order ?? Array.Empty<int>();
+        var buffer = new List<LabeledSequence>();
+        for (int epoch = resume?.Epoch ?? 1; epoch <= options.Epochs && !run.Finished; epoch++)
         {
             var sw = Stopwatch.StartNew();
-            var batches = MakeBatches(train, order, options.BatchSize, network.Options.FeatureSize, rng);
-            double sum = 0; long tokens = 0; int done = 0;
-            foreach (var idx in batches)
+            double sum = resume?.LossSum ?? 0; long tokens = resume?.Tokens ?? 0, tokensBefore = tokens; long done = resume?.Examples ?? 0;
+            long chunk = resume?.Chunk ?? 0;
+            int firstBatch = resume?.Batch ?? 0;
+            resume = null;
+            using (var rows = train.Read(chunk * bufferSize).GetEnumerator())
             {
-                if (ShouldStop(options, total)) { result.Stopped = true; break; }
-                var (batch, targets) = Collate(network, train, idx);
-                sum += trainer.TrainStep(batch, targets) * idx.Length;
-                done += idx.Length;
-                foreach (int i in idx) tokens += train[i].Length(network.Options.FeatureSize);
-                options.BatchProgress?.Invoke(epoch, done, train.Count, sum / done);
+                while (!run.Result.Stopped)
+                {
+                    buffer.Clear();
+                    while (buffer.Count < bufferSize && rows.MoveNext()) buffer.Add(rows.Current ?? throw new ArgumentException($"Training row {chunk * bufferSize + buffer.Count} is null.", nameof(train)));
+                    if (buffer.Count == 0) break;
+                    // The chunk's batches are a function of the generator and the order at its start: a checkpoint keeps both.
+                    if (order.Length != buffer.Count) { order = new int[buffer.Count]; for (int i = 0; i < order.Length; i++) order[i] = i; }
+                    var chunkRng = rng.SaveState();
+                    var chunkOrder = run.Enabled ? (int[])order.Clone() : order;
+                    var batches = MakeBatches(buffer, order, options.BatchSize, F, rng);
+                    for (int bi = firstBatch; bi < batches.Count; bi++)
+                    {
+                        if (run.ShouldStop)
+                        {
+                            run.Result.Stopped = true;
+                            run.Checkpoint(epoch, chunk, bi, chunkRng, chunkOrder, sum, tokens, done);
+                            break;
+                        }
+                        var idx = batches[bi];
+                        var (batch, targets) = Collate(network, buffer, idx);
+                        sum += trainer.TrainStep(batch, targets) * idx.Length;
+                        done += idx.Length;
+                        foreach (int i in idx) tokens += buffer[i].Length(F);
+                        options.BatchProgress?.Invoke(epoch, ClampToInt(done), ClampToInt(train.Count is long n ? n : done), sum / done);
+                        if (run.Due) run.Checkpoint(epoch, chunk, bi + 1, chunkRng, chunkOrder, sum, tokens, done);
+                    }
+                    firstBatch = 0;
+                    chunk++;
+                    if (buffer.Count < bufferSize) break;
+                }
             }
+            if (done == 0 && !run.Result.Stopped) throw new ArgumentException("The training source yielded no examples.", nameof(train));
             if (done == 0) break;
             double? vLoss = null, vAcc = null;
             if (validation is { Count: > 0 })
@@ -159,12 +226,11 @@ public static class SequenceFitter
                 var (l, a) = Evaluate(trainer, validation, options.BatchSize);
                 vLoss = l; vAcc = a;
             }
-            var report = new EpochReport(epoch, options.Epochs, sum / done, vLoss, vAcc, tokens / System.Math.Max(sw.Elapsed.TotalSeconds, 1e-9),
-                trainer.Optimizer.LearningRate, total.Elapsed, trainer.Optimizer.StepCount);
-            if (EndEpoch(trainer.Network.Parameters, trainer.Optimizer, options, result, best, report)) break;
+            var report = new EpochReport(epoch, options.Epochs, sum / done, vLoss, vAcc, (tokens - tokensBefore) / System.Math.Max(sw.Elapsed.TotalSeconds, 1e-9),
+                trainer.Optimizer.LearningRate, run.Elapsed, trainer.Optimizer.StepCount);
+            if (run.EndEpoch(report, rng, order)) break;
         }
-        best.Restore(network.Parameters);
-        return result;
+        return run.Finish();
     }
 
     /// <summary>Mean loss and accuracy (classification losses) of a network on sequences.</summary>
@@ -219,6 +285,17 @@ public static class SequenceFitter
     /// </summary>
     public static FitResult FitStream(SequenceNetwork<float> network, int[] train, int[]? validation, FitOptions options)
     {
+        ArgumentNullException.ThrowIfNull(train);
+        return FitStream(network, new ArrayTokenSource(train), validation, options);
+    }
+
+    /// <summary>
+    /// <see cref="FitStream(SequenceNetwork{float}, int[], int[], FitOptions)"/> on a stream read piece by piece
+    /// (<see cref="ITokenSource"/>, e.g. a file of token ids): only the current chunk's tokens are in memory, and the
+    /// weights equal those of training on the same tokens held in an array.
+    /// </summary>
+    public static FitResult FitStream(SequenceNetwork<float> network, ITokenSource train, int[]? validation, FitOptions options)
+    {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(options);
@@ -230,34 +307,44 @@ public static class SequenceFitter
         network.DropoutRng = rng.Fork();
         var trainer = new Trainer<float>(network, Optimizers.Create<float>(options.Optimizer, options.LearningRate, options.WeightDecay), LossKind.SoftmaxCrossEntropy)
         { ClipNorm = options.ClipNorm };
-        var result = new FitResult();
-        var best = new BestWeights();
-        var total = Stopwatch.StartNew();
+        var run = new RunState(options, network.Parameters, trainer.Optimizer, network.DropoutRng, () => ModelFile.From(network),
+            FormattableString.Invariant($"SequenceFitter.FitStream, {network.Parameters.Count} parameters, {train.Length} tokens, batch {B}, bptt {T}, seed {options.Seed}, {options.Optimizer}"));
+        var resume = run.Resume(rng);
         var state = network.CreateState(B);
-        int columnLength = (train.Length - 1) / B;
-        int chunks = (columnLength + T - 1) / T;
-        for (int epoch = 1; epoch <= options.Epochs; epoch++)
+        long columnLength = (train.Length - 1) / B;
+        int chunks = (int)((columnLength + T - 1) / T);
+        var window = new int[T + 1];
+        for (int epoch = resume?.Epoch ?? 1; epoch <= options.Epochs && !run.Finished; epoch++)
         {
             var sw = Stopwatch.StartNew();
             state.Reset();
-            double sum = 0; long tokens = 0; int chunk = 0;
-            for (int start = 0; start < columnLength; start += T, chunk++)
+            double sum = resume?.LossSum ?? 0; long tokens = resume?.Tokens ?? 0, tokensBefore = tokens;
+            int chunk = resume?.Batch ?? 0;
+            if (resume is { CarriedHidden.Length: > 0 }) RunState.RestoreCarried(resume, state);
+            resume = null;
+            var epochRng = rng.SaveState();
+            for (long start = (long)chunk * T; start < columnLength; start += T, chunk++)
             {
-                if (ShouldStop(options, total)) { result.Stopped = true; break; }
-                var (batch, targets) = StreamChunk(train, B, columnLength, start, T);
+                if (run.ShouldStop)
+                {
+                    run.Result.Stopped = true;
+                    run.Checkpoint(epoch, 0, chunk, epochRng, Array.Empty<int>(), sum, tokens, 0, state);
+                    break;
+                }
+                var (batch, targets) = StreamChunk(train, B, columnLength, start, T, window);
                 int n = batch.Steps * B;
                 sum += trainer.TrainStep(batch, targets, state) * n;
                 tokens += n;
                 options.BatchProgress?.Invoke(epoch, chunk + 1, chunks, sum / tokens);
+                if (run.Due) run.Checkpoint(epoch, 0, chunk + 1, epochRng, Array.Empty<int>(), sum, tokens, 0, state);
             }
             if (tokens == 0) break;
             double? vLoss = validation is { Length: > 1 } ? StreamLoss(network, validation, System.Math.Min(B, validation.Length - 1), T) : null;
-            var report = new EpochReport(epoch, options.Epochs, sum / tokens, vLoss, null, tokens / System.Math.Max(sw.Elapsed.TotalSeconds, 1e-9),
-                trainer.Optimizer.LearningRate, total.Elapsed, trainer.Optimizer.StepCount) { Sample = options.Sampler?.Invoke() };
-            if (EndEpoch(trainer.Network.Parameters, trainer.Optimizer, options, result, best, report)) break;
+            var report = new EpochReport(epoch, options.Epochs, sum / tokens, vLoss, null, (tokens - tokensBefore) / System.Math.Max(sw.Elapsed.TotalSeconds, 1e-9),
+                trainer.Optimizer.LearningRate, run.Elapsed, trainer.Optimizer.StepCount) { Sample = options.Sampler?.Invoke() };
+            if (run.EndEpoch(report, rng, Array.Empty<int>())) break;
         }
-        best.Restore(network.Parameters);
-        return result;
+        return run.Finish();
     }
 
     /// <summary>Mean next-token cross-entropy (nats per token) of a stream, evaluated with carried state.</summary>
@@ -270,10 +357,12 @@ public static class SequenceFitter
         var trainer = new Trainer<float>(network, new Sgd<float>(1), LossKind.SoftmaxCrossEntropy);
         var state = network.CreateState(B);
         int columnLength = (stream.Length - 1) / B;
+        var source = new ArrayTokenSource(stream);
+        var window = new int[bptt + 1];
         double sum = 0; long n = 0;
         for (int start = 0; start < columnLength; start += bptt)
         {
-            var (batch, targets) = StreamChunk(stream, B, columnLength, start, bptt);
+            var (batch, targets) = StreamChunk(source, B, columnLength, start, bptt, window);
             int count = batch.Steps * B;
             sum += trainer.Evaluate(batch, targets, state) * count;
             n += count;
@@ -281,20 +370,23 @@ public static class SequenceFitter
         return sum / n;
     }
 
-    private static (SequenceBatch<float>, Targets<float>) StreamChunk(int[] stream, int B, int columnLength, int start, int T)
+    /// <summary>Chunk [start, start + T) of each of the B columns (column b starts at b·columnLength), and each token's successor.</summary>
+    private static (SequenceBatch<float>, Targets<float>) StreamChunk(ITokenSource stream, int B, long columnLength, long start, int T, int[] window)
     {
-        int steps = System.Math.Min(T, columnLength - start);
+        int steps = (int)System.Math.Min(T, columnLength - start);
         var tokens = new int[B * steps];
         var next = new int[B * steps];
         for (int b = 0; b < B; b++)
-            for (int t = 0; t < steps; t++)
-            {
-                int pos = b * columnLength + start + t;
-                tokens[b * steps + t] = stream[pos];
-                next[b * steps + t] = stream[pos + 1];
-            }
+        {
+            var w = window.AsSpan(0, steps + 1);
+            stream.Read(b * columnLength + start, w);
+            w.Slice(0, steps).CopyTo(tokens.AsSpan(b * steps, steps));
+            w.Slice(1, steps).CopyTo(next.AsSpan(b * steps, steps));
+        }
         return (SequenceBatch<float>.FromTokens(tokens, B, steps), new Targets<float> { Classes = next });
     }
+
+    private static int ClampToInt(long n) => (int)System.Math.Min(n, int.MaxValue);
 
     /// <summary>The weights of the best validation epoch so far, and the epochs since it.</summary>
     internal sealed class BestWeights
@@ -329,9 +421,6 @@ public static class SequenceFitter
         return result.Stopped;
     }
 
-    internal static bool ShouldStop(FitOptions o, Stopwatch total) =>
-        o.Cancellation.IsCancellationRequested || (o.TimeLimit is TimeSpan limit && total.Elapsed > limit);
-
     private static int ArgMax(ReadOnlySpan<float> v)
     {
         int best = 0;
@@ -340,7 +429,7 @@ public static class SequenceFitter
     }
 
     /// <summary>Shuffles, then sorts within windows of 50 batches by length so a batch holds similar lengths (less padding).</summary>
-    private static List<int[]> MakeBatches(IReadOnlyList<LabeledSequence> data, int[] order, int batchSize, int featureSize, Rng rng)
+    private static List<int[]> MakeBatches(List<LabeledSequence> data, int[] order, int batchSize, int featureSize, Rng rng)
     {
         rng.Shuffle(order.AsSpan());
         int window = batchSize * 50;

@@ -45,7 +45,7 @@ public static class WideFitter
             double sum = 0;
             for (int start = 0; start < order.Length; start += options.BatchSize)
             {
-                if (SequenceFitter.ShouldStop(options, clock)) { result.Stopped = true; break; }
+                if (options.Cancellation.IsCancellationRequested || (options.TimeLimit is TimeSpan limit && clock.Elapsed > limit)) { result.Stopped = true; break; }
                 var idx = order.AsSpan(start, System.Math.Min(options.BatchSize, order.Length - start)).ToArray();
                 store.ZeroGradients();
                 sum += Batch(store, loss, train, idx, O, W, classWeights, positiveWeight, new float[idx.Length * O], train: true) * idx.Length;

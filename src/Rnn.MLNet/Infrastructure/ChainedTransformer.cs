@@ -10,6 +10,7 @@ namespace Rnn.MLNet.Infrastructure;
 /// CustomMapping that runs the network → public fix-ups → drop the temporaries). Saving saves that chain, so
 /// <c>mlContext.Model.Load</c> returns a chain that computes exactly what this transformer computed, in any process.
 /// </summary>
+[System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
 public abstract class ChainedTransformer : ITransformer
 {
     private readonly TransformerChain<ITransformer> _chain;

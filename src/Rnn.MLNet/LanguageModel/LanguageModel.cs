@@ -4,9 +4,8 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using Microsoft.ML;
-using Microsoft.ML.Data;
-using Microsoft.ML.Transforms;
 using Rnn.MLNet.Infrastructure;
+using Rnn.MLNet.Persistence;
 using Rnn.MLNet.Losses;
 using Rnn.MLNet.Models;
 using Rnn.MLNet.Serialization;
@@ -16,7 +15,7 @@ using Rnn.MLNet.Training;
 namespace Rnn.MLNet.LanguageModel;
 
 /// <summary>A trained next-token language model: generation, next-token prediction and perplexity. Thread-safe.</summary>
-public sealed class RnnLanguageModel
+public sealed class RnnLanguageModel : IPipelineModel<RnnLanguageModel>
 {
     internal const string Kind = "language-model";
     private readonly NetworkPool _pool;
@@ -119,15 +118,16 @@ public sealed class RnnLanguageModel
     }
 
     /// <summary>
-    /// The language model inside a transformer, also one returned by <c>mlContext.Model.Load</c>: use this to get back to
-    /// generation after loading a saved pipeline.
+    /// The language model inside a transformer: the one Fit returned, a pipeline holding it, or one that
+    /// <c>mlContext.Model.Load</c> returned. Use it to get back to generation after loading a saved pipeline.
     /// </summary>
     /// <exception cref="ArgumentException">The transformer holds no Rnn.MLNet language model.</exception>
-    public static RnnLanguageModel FromTransformer(ITransformer transformer)
-    {
-        var file = ModelFinder.FindKind(transformer, Kind, "language model");
-        return FromFile(file);
-    }
+    /// <exception cref="InvalidDataException">Its model is corrupt; the message says what is wrong.</exception>
+    public static RnnLanguageModel FromTransformer(ITransformer transformer) => ModelPersistence.Find<RnnLanguageModel>(transformer);
+
+    static string IPipelineModel<RnnLanguageModel>.Kind => Kind;
+    static string IPipelineModel<RnnLanguageModel>.Description => "language model";
+    static RnnLanguageModel IPipelineModel<RnnLanguageModel>.FromFile(ModelFile file) => FromFile(file);
 
     internal ModelFile ToFile()
     {
@@ -153,34 +153,5 @@ public sealed class RnnLanguageModel
         string sep = Prop("separator");
         if (!v.Contains(sep)) throw new InvalidDataException($"The separator '{sep}' is not in the vocabulary.");
         return new RnnLanguageModel(net, v, sep, Prop("lowercase") == "1");
-    }
-}
-
-/// <summary>CustomMapping output of the language model.</summary>
-public sealed class NextTokenOutput
-{
-    /// <summary>The most likely token after the row's text.</summary>
-    public ReadOnlyMemory<char> NextToken { get; set; }
-
-    /// <summary>Its probability.</summary>
-    public float NextTokenProbability { get; set; }
-}
-
-/// <summary>Runs the language model inside a CustomMapping (contract <c>Rnn.MLNet.LanguageModel.v1</c>).</summary>
-[CustomMappingFactoryAttribute(Contract)]
-public sealed class LanguageModelFactory : CustomMappingFactory<TextClassification.TextClassifierInput, NextTokenOutput>
-{
-    /// <summary>The contract name saved in the model.</summary>
-    public const string Contract = "Rnn.MLNet.LanguageModel.v1";
-
-    /// <inheritdoc />
-    public override Action<TextClassification.TextClassifierInput, NextTokenOutput> GetMapping() => Map;
-
-    internal static void Map(TextClassification.TextClassifierInput input, NextTokenOutput output)
-    {
-        var model = Payload.Decode(input.Model, RnnLanguageModel.FromFile);
-        var (token, p) = model.PredictNext(input.Text.ToString());
-        output.NextToken = token.AsMemory();
-        output.NextTokenProbability = p;
     }
 }

@@ -7,17 +7,28 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using Rnn.MLNet.Cells;
 using Rnn.MLNet.Infrastructure;
+using Rnn.MLNet.Persistence;
 using Rnn.MLNet.Math;
 using Rnn.MLNet.Models;
 using Rnn.MLNet.Text;
-using Rnn.MLNet.TextClassification;
 using Rnn.MLNet.Training;
 
 namespace Rnn.MLNet.LanguageModel;
 
-/// <summary>Options of the recurrent language model.</summary>
-public sealed class RnnLanguageModelOptions
+/// <summary>
+/// Options of the recurrent language model. Shared training settings are on <see cref="RnnTrainerOptions"/> (defaults here:
+/// 2 layers, hidden 128, 10 epochs, batch 32 stream columns, learning rate 2e-3).
+/// </summary>
+public sealed class RnnLanguageModelOptions : RnnTrainerOptions
 {
+    /// <summary>Sets this component's defaults.</summary>
+    public RnnLanguageModelOptions()
+    {
+        Layers = 2;
+        HiddenSize = 128;
+        LearningRate = 2e-3;
+    }
+
     /// <summary>Text column; rows are joined with the separator into one stream.</summary>
     public string TextColumnName { get; set; } = "Text";
     /// <summary>Character or word tokens.</summary>
@@ -28,54 +39,28 @@ public sealed class RnnLanguageModelOptions
     public string? Separator { get; set; }
     /// <summary>Largest vocabulary (0 = no limit).</summary>
     public int MaximumVocabularySize { get; set; }
-    /// <summary>Cell.</summary>
-    public CellType Cell { get; set; } = CellType.Lstm;
-    /// <summary>Layers.</summary>
-    public int Layers { get; set; } = 2;
-    /// <summary>Hidden size.</summary>
-    public int HiddenSize { get; set; } = 128;
     /// <summary>Embedding width.</summary>
     public int EmbeddingSize { get; set; } = 64;
-    /// <summary>Dropout between layers.</summary>
-    public float Dropout { get; set; }
-    /// <summary>Epochs.</summary>
-    public int Epochs { get; set; } = 10;
-    /// <summary>Parallel stream columns per batch.</summary>
-    public int BatchSize { get; set; } = 32;
     /// <summary>Truncated-BPTT length.</summary>
     public int BpttSteps { get; set; } = 64;
-    /// <summary>Learning rate.</summary>
-    public double LearningRate { get; set; } = 2e-3;
-    /// <summary>Optimizer.</summary>
-    public OptimizerKind Optimizer { get; set; } = OptimizerKind.Adam;
-    /// <summary>Gradient clip.</summary>
-    public double ClipNorm { get; set; } = 5;
     /// <summary>Learning-rate schedule applied after each epoch (e.g. <see cref="StepDecaySchedule"/>, <see cref="ReduceOnPlateauSchedule"/>), or null.</summary>
     public ILearningRateSchedule? Schedule { get; set; }
     /// <summary>Weight initialization (PyTorch's default U(±1/√H) unless set).</summary>
     public InitScheme Init { get; set; } = InitScheme.PyTorchDefault;
     /// <summary>Uniform init range ±InitRange for every weight instead of <see cref="Init"/> when positive (Zaremba et al. use 0.1).</summary>
     public double InitRange { get; set; }
-    /// <summary>Fraction of rows (the last ones) held out for validation when no validation set is given.</summary>
-    public double ValidationFraction { get; set; }
-    /// <summary>Early-stopping patience in epochs (0 = off).</summary>
-    public int EarlyStoppingPatience { get; set; }
-    /// <summary>Stop training after this long (null = no limit).</summary>
-    public TimeSpan? TimeLimit { get; set; }
-    /// <summary>Seed (null: from the MLContext).</summary>
-    public int? Seed { get; set; }
-    /// <summary>Per-epoch callback.</summary>
-    public Action<EpochReport>? Progress { get; set; }
-    /// <summary>Per-batch callback (epoch, batch, batches, running loss), e.g. for a progress bar.</summary>
-    public Action<int, int, int, double>? BatchProgress { get; set; }
     /// <summary>When set, a text is generated from this prompt after each epoch and reported (<see cref="EpochReport.Sample"/>).</summary>
     public string? SamplePrompt { get; set; }
     /// <summary>How the per-epoch sample is drawn.</summary>
     public SamplingOptions EpochSampling { get; set; } = new() { MaxTokens = 200, Temperature = 0.8, Seed = 1 };
-    /// <summary>Cancellation between batches.</summary>
-    public CancellationToken CancellationToken { get; set; }
 
     internal string SeparatorToken => Separator ?? (Tokenizer == TokenizerKind.Character ? "\n" : "<eos>");
+
+    internal override void Validate()
+    {
+        if (string.IsNullOrEmpty(TextColumnName)) throw new ArgumentException("TextColumnName must be set.", nameof(TextColumnName));
+        base.Validate();
+    }
 }
 
 /// <summary>Trains a next-token language model on a text column.</summary>
@@ -90,8 +75,7 @@ public sealed class RnnLanguageModelEstimator : IEstimator<RnnLanguageModelTrans
     {
         _env = env ?? throw new ArgumentNullException(nameof(env));
         _o = options ?? throw new ArgumentNullException(nameof(options));
-        if (string.IsNullOrEmpty(_o.TextColumnName)) throw new ArgumentException("TextColumnName must be set.", nameof(options));
-        if (!(_o.ValidationFraction >= 0 && _o.ValidationFraction < 1)) throw new ArgumentException($"ValidationFraction must be in [0, 1); got {_o.ValidationFraction}.", nameof(options));
+        _o.Validate();
     }
 
     /// <inheritdoc />
@@ -114,8 +98,7 @@ public sealed class RnnLanguageModelEstimator : IEstimator<RnnLanguageModelTrans
         string sep = o.SeparatorToken;
         var vocab = Vocabulary.Build(texts.Select(t => o.LowerCase ? t.ToLowerInvariant() : t).Append(sep), tokenizer, o.MaximumVocabularySize);
         if (!vocab.Contains(sep)) vocab = new Vocabulary(tokenizer, vocab.Tokens.Append(sep).ToList());
-        ulong seed = o.Seed is int s ? (ulong)s : log.NextSeed();
-        var rng = new Rng(seed);
+        var rng = new Rng(o.ResolveSeed(log));
         var net = new SequenceNetwork<float>(new NetworkOptions
         {
             Cell = o.Cell, Input = InputKind.Embedding, VocabularySize = vocab.Count, EmbeddingSize = o.EmbeddingSize, HiddenSize = o.HiddenSize,
@@ -135,13 +118,11 @@ public sealed class RnnLanguageModelEstimator : IEstimator<RnnLanguageModelTrans
             throw new ArgumentException($"The text column '{o.TextColumnName}' holds {trainStream.Length} tokens; a language model needs more than batch size + 1 = {o.BatchSize + 1}.", nameof(input));
         int[]? validStream = validTexts.Count > 0 ? RnnLanguageModel.Stream(model, validTexts) : null;
         log.Info($"Training a {o.Cell} language model: {trainStream.Length} tokens, vocabulary {vocab.Count}, {net.Parameters.Count} parameters.");
-        var result = SequenceFitter.FitStream(net, trainStream, validStream, new FitOptions
-        {
-            Epochs = o.Epochs, BatchSize = o.BatchSize, BpttSteps = o.BpttSteps, LearningRate = o.LearningRate, Optimizer = o.Optimizer,
-            ClipNorm = o.ClipNorm, EarlyStoppingPatience = o.EarlyStoppingPatience, Seed = rng.NextUInt64(), Progress = log.Epoch, Schedule = o.Schedule,
-            Cancellation = o.CancellationToken, TimeLimit = o.TimeLimit, BatchProgress = o.BatchProgress,
-            Sampler = o.SamplePrompt is null ? null : () => vocab.Tokenizer.Join(new[] { o.SamplePrompt, model.Generate(o.SamplePrompt, o.EpochSampling) }),
-        });
+        var fit = o.FitOptions(rng.NextUInt64(), log.Epoch);
+        fit.BpttSteps = o.BpttSteps;
+        fit.Schedule = o.Schedule;
+        fit.Sampler = o.SamplePrompt is null ? null : () => vocab.Tokenizer.Join(new[] { o.SamplePrompt, model.Generate(o.SamplePrompt, o.EpochSampling) });
+        var result = SequenceFitter.FitStream(net, trainStream, validStream, fit);
         o.CancellationToken.ThrowIfCancellationRequested();
         return new RnnLanguageModelTransformer(_ml, model, input.Schema, o.TextColumnName, result);
     }
@@ -165,16 +146,13 @@ public sealed class RnnLanguageModelTransformer : ChainedTransformer
     public FitResult TrainingResult { get; }
 
     internal RnnLanguageModelTransformer(MLContext ml, RnnLanguageModel model, DataViewSchema schema, string textColumn, FitResult result)
-        : base(BuildChain(ml, Payload.Encode(model.ToFile()), textColumn).Fit(new EmptyDataView(schema)))
+        : base(BuildChain(ml, ModelPersistence.Encode(model.ToFile()), textColumn).Fit(new EmptyDataView(schema)))
     {
         Model = model;
         TrainingResult = result;
+        ModelPersistence.Adopt(Chain, model);
     }
 
     internal static EstimatorChain<ITransformer> BuildChain(MLContext ml, string payload, string textColumn) =>
-        new EstimatorChain<ITransformer>()
-            .Append<ITransformer>(ml.Transforms.CopyColumns(Payload.TextColumn, textColumn))
-            .Append<ITransformer>(ml.Transforms.Expression(Payload.PayloadColumn, Payload.Expression(payload), Payload.TextColumn))
-            .Append<ITransformer>(ml.Transforms.CustomMapping<TextClassifierInput, NextTokenOutput>(LanguageModelFactory.Map, LanguageModelFactory.Contract))
-            .Append<ITransformer>(ml.Transforms.DropColumns(Payload.TextColumn, Payload.PayloadColumn));
+        PipelineChain.Finish(ml, PipelineChain.TextHead(ml, payload, textColumn).Append(new LanguageModelMapping().Estimator(ml)), PipelineChain.HeadColumns(PipelineChain.TextColumn));
 }

@@ -7,51 +7,40 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using Rnn.MLNet.Cells;
 using Rnn.MLNet.Infrastructure;
+using Rnn.MLNet.Persistence;
 using Rnn.MLNet.Math;
 using Rnn.MLNet.Models;
 using Rnn.MLNet.Training;
 
 namespace Rnn.MLNet.SequenceRegression;
 
-/// <summary>Options of the recurrent sequence regressor.</summary>
-public sealed class RnnSequenceRegressorOptions
+/// <summary>
+/// Options of the recurrent sequence regressor. Shared training settings are on <see cref="RnnTrainerOptions"/> (defaults
+/// here: 1 layer, hidden 32, 100 epochs, batch 16, learning rate 3e-3).
+/// </summary>
+public sealed class RnnSequenceRegressorOptions : RnnTrainerOptions
 {
+    /// <summary>Sets this component's defaults.</summary>
+    public RnnSequenceRegressorOptions()
+    {
+        HiddenSize = 32;
+        Epochs = 100;
+        BatchSize = 16;
+    }
+
     /// <summary>Label column (Single).</summary>
     public string LabelColumnName { get; set; } = "Label";
     /// <summary>Window column: a vector of Single holding steps × <see cref="FeaturesPerStep"/> values, oldest step first.</summary>
     public string FeatureColumnName { get; set; } = "Features";
     /// <summary>Features per time step F (1 = univariate).</summary>
     public int FeaturesPerStep { get; set; } = 1;
-    /// <summary>Cell.</summary>
-    public CellType Cell { get; set; } = CellType.Lstm;
-    /// <summary>Layers.</summary>
-    public int Layers { get; set; } = 1;
-    /// <summary>Hidden size.</summary>
-    public int HiddenSize { get; set; } = 32;
-    /// <summary>Dropout between layers.</summary>
-    public float Dropout { get; set; }
-    /// <summary>Epochs.</summary>
-    public int Epochs { get; set; } = 100;
-    /// <summary>Windows per batch.</summary>
-    public int BatchSize { get; set; } = 16;
-    /// <summary>Learning rate.</summary>
-    public double LearningRate { get; set; } = 3e-3;
-    /// <summary>Optimizer.</summary>
-    public OptimizerKind Optimizer { get; set; } = OptimizerKind.Adam;
-    /// <summary>Weight decay.</summary>
-    public double WeightDecay { get; set; }
-    /// <summary>Gradient clip.</summary>
-    public double ClipNorm { get; set; } = 5;
-    /// <summary>Fraction of rows (the last ones, in time order) held out for validation when none is given.</summary>
-    public double ValidationFraction { get; set; }
-    /// <summary>Early-stopping patience (0 = off).</summary>
-    public int EarlyStoppingPatience { get; set; }
-    /// <summary>Seed (null: from the MLContext).</summary>
-    public int? Seed { get; set; }
-    /// <summary>Per-epoch callback.</summary>
-    public Action<EpochReport>? Progress { get; set; }
-    /// <summary>Cancellation between batches.</summary>
-    public CancellationToken CancellationToken { get; set; }
+
+    internal override void Validate()
+    {
+        if (string.IsNullOrEmpty(LabelColumnName) || string.IsNullOrEmpty(FeatureColumnName)) throw new ArgumentException("LabelColumnName and FeatureColumnName must be set.");
+        if (FeaturesPerStep < 1) throw new ArgumentException($"FeaturesPerStep must be at least 1; got {FeaturesPerStep}.", nameof(FeaturesPerStep));
+        base.Validate();
+    }
 }
 
 /// <summary>
@@ -68,7 +57,7 @@ public sealed class RnnSequenceRegressor : IEstimator<RnnSequenceRegressionTrans
     {
         _env = env ?? throw new ArgumentNullException(nameof(env));
         _o = options ?? throw new ArgumentNullException(nameof(options));
-        if (_o.FeaturesPerStep < 1) throw new ArgumentException($"FeaturesPerStep must be at least 1; got {_o.FeaturesPerStep}.", nameof(options));
+        _o.Validate();
     }
 
     /// <inheritdoc />
@@ -95,8 +84,7 @@ public sealed class RnnSequenceRegressor : IEstimator<RnnSequenceRegressionTrans
         double lm = labels.Average();
         float ls = (float)System.Math.Max(System.Math.Sqrt(labels.Average(v => (v - lm) * (v - lm))), 1e-6);
 
-        ulong seed = o.Seed is int s ? (ulong)s : log.NextSeed();
-        var rng = new Rng(seed);
+        var rng = new Rng(o.ResolveSeed(log));
         var net = new SequenceNetwork<float>(new NetworkOptions
         {
             Cell = o.Cell, Input = InputKind.Dense, FeatureSize = f, HiddenSize = o.HiddenSize, Layers = o.Layers, Dropout = o.Dropout,
@@ -119,11 +107,7 @@ public sealed class RnnSequenceRegressor : IEstimator<RnnSequenceRegressionTrans
             examples = examples.GetRange(0, examples.Count - nv);
         }
         log.Info($"Training a {o.Cell} sequence regressor: {examples.Count} windows, {net.Parameters.Count} parameters.");
-        var result = SequenceFitter.Fit(net, LossKind.MeanSquaredError, examples, valid, new FitOptions
-        {
-            Epochs = o.Epochs, BatchSize = o.BatchSize, LearningRate = o.LearningRate, Optimizer = o.Optimizer, WeightDecay = o.WeightDecay,
-            ClipNorm = o.ClipNorm, EarlyStoppingPatience = o.EarlyStoppingPatience, Seed = rng.NextUInt64(), Progress = log.Epoch, Cancellation = o.CancellationToken,
-        });
+        var result = SequenceFitter.Fit(net, LossKind.MeanSquaredError, examples, valid, o.FitOptions(rng.NextUInt64(), log.Epoch));
         o.CancellationToken.ThrowIfCancellationRequested();
         return new RnnSequenceRegressionTransformer(_ml, model, input.Schema, o.FeatureColumnName, result);
     }
@@ -179,24 +163,14 @@ public sealed class RnnSequenceRegressionTransformer : ChainedTransformer
     public FitResult TrainingResult { get; }
 
     internal RnnSequenceRegressionTransformer(MLContext ml, SequenceRegressionModel model, DataViewSchema schema, string featureColumn, FitResult result)
-        : base(BuildChain(ml, Payload.Encode(model.ToFile()), featureColumn).Fit(new EmptyDataView(schema)))
+        : base(BuildChain(ml, ModelPersistence.Encode(model.ToFile()), featureColumn).Fit(new EmptyDataView(schema)))
     {
         Model = model;
         TrainingResult = result;
-    }
-
-    /// <summary>The sequence regressor inside a transformer, also one returned by <c>mlContext.Model.Load</c>.</summary>
-    public static SequenceRegressionModel ModelFrom(ITransformer transformer)
-    {
-        var file = ModelFinder.FindKind(transformer, SequenceRegressionModel.Kind, "sequence regressor");
-        return SequenceRegressionModel.FromFile(file);
+        ModelPersistence.Adopt(Chain, model);
     }
 
     internal static EstimatorChain<ITransformer> BuildChain(MLContext ml, string payload, string featureColumn) =>
-        new EstimatorChain<ITransformer>()
-            .Append<ITransformer>(ml.Transforms.CopyColumns(Payload.FeaturesColumn, featureColumn))
-            .Append<ITransformer>(ml.Transforms.CustomMapping<NoColumns, ConstantColumn>(ConstantColumnFactory.Map, ConstantColumnFactory.Contract))
-            .Append<ITransformer>(ml.Transforms.Expression(Payload.PayloadColumn, Payload.Expression(payload), Payload.ConstantColumn))
-            .Append<ITransformer>(ml.Transforms.CustomMapping<SequenceFeaturesInput, RegressionOutput>(SequenceRegressorFactory.Map, SequenceRegressorFactory.Contract))
-            .Append<ITransformer>(ml.Transforms.DropColumns(Payload.FeaturesColumn, Payload.ConstantColumn, Payload.PayloadColumn));
+        PipelineChain.Finish(ml, PipelineChain.VectorHead(ml, payload, ml.Transforms.CopyColumns(PipelineChain.FeaturesColumn, featureColumn))
+            .Append(new SequenceRegressorMapping().Estimator(ml)), PipelineChain.HeadColumns(PipelineChain.FeaturesColumn));
 }

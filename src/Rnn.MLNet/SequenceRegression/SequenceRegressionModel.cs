@@ -2,9 +2,9 @@ using System;
 using System.Globalization;
 using System.IO;
 using System.Linq;
-using Microsoft.ML.Data;
-using Microsoft.ML.Transforms;
+using Microsoft.ML;
 using Rnn.MLNet.Infrastructure;
+using Rnn.MLNet.Persistence;
 using Rnn.MLNet.Models;
 using Rnn.MLNet.Serialization;
 
@@ -14,7 +14,7 @@ namespace Rnn.MLNet.SequenceRegression;
 /// A trained many-to-one recurrent regressor over windows of F features per step, with the input and target scaling
 /// learned at Fit (standardization). Thread-safe.
 /// </summary>
-public sealed class SequenceRegressionModel
+public sealed class SequenceRegressionModel : IPipelineModel<SequenceRegressionModel>
 {
     internal const string Kind = "sequence-regressor";
     private readonly NetworkPool _pool;
@@ -86,6 +86,18 @@ public sealed class SequenceRegressionModel
         return result;
     }
 
+    /// <summary>
+    /// The sequence regressor inside a transformer: the one Fit returned, a pipeline holding it, or one that
+    /// <c>mlContext.Model.Load</c> returned (e.g. to <see cref="Forecast"/> after loading).
+    /// </summary>
+    /// <exception cref="ArgumentException">The transformer holds no Rnn.MLNet sequence regressor.</exception>
+    /// <exception cref="InvalidDataException">Its model is corrupt; the message says what is wrong.</exception>
+    public static SequenceRegressionModel FromTransformer(ITransformer transformer) => ModelPersistence.Find<SequenceRegressionModel>(transformer);
+
+    static string IPipelineModel<SequenceRegressionModel>.Kind => Kind;
+    static string IPipelineModel<SequenceRegressionModel>.Description => "sequence regressor";
+    static SequenceRegressionModel IPipelineModel<SequenceRegressionModel>.FromFile(ModelFile file) => FromFile(file);
+
     internal ModelFile ToFile()
     {
         var file = ModelFile.From(Network);
@@ -113,39 +125,5 @@ public sealed class SequenceRegressionModel
         float ls = Parse(Prop("labelStd"));
         if (ls <= 0) throw new InvalidDataException("The stored label standard deviation is not positive.");
         return new SequenceRegressionModel(net, f, mean.Select(Parse).ToArray(), s, Parse(Prop("labelMean")), ls);
-    }
-}
-
-/// <summary>CustomMapping input of the sequence regressor.</summary>
-public sealed class SequenceFeaturesInput
-{
-    /// <summary>The window (a private copy of the user's features column).</summary>
-    [ColumnName(Payload.FeaturesColumn)] public float[] Features { get; set; } = Array.Empty<float>();
-
-    /// <summary>The model payload.</summary>
-    [ColumnName(Payload.PayloadColumn)] public ReadOnlyMemory<char> Model { get; set; }
-}
-
-/// <summary>CustomMapping output of the sequence regressor.</summary>
-public sealed class RegressionOutput
-{
-    /// <summary>The prediction, in the label's units.</summary>
-    public float Score { get; set; }
-}
-
-/// <summary>Runs the sequence regressor inside a CustomMapping (contract <c>Rnn.MLNet.SequenceRegressor.v1</c>).</summary>
-[CustomMappingFactoryAttribute(Contract)]
-public sealed class SequenceRegressorFactory : CustomMappingFactory<SequenceFeaturesInput, RegressionOutput>
-{
-    /// <summary>The contract name saved in the model.</summary>
-    public const string Contract = "Rnn.MLNet.SequenceRegressor.v1";
-
-    /// <inheritdoc />
-    public override Action<SequenceFeaturesInput, RegressionOutput> GetMapping() => Map;
-
-    internal static void Map(SequenceFeaturesInput input, RegressionOutput output)
-    {
-        var model = Payload.Decode(input.Model, SequenceRegressionModel.FromFile);
-        output.Score = model.Predict(input.Features);
     }
 }

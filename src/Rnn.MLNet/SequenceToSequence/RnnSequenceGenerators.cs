@@ -7,18 +7,28 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using Rnn.MLNet.Cells;
 using Rnn.MLNet.Infrastructure;
+using Rnn.MLNet.Persistence;
 using Rnn.MLNet.LanguageModel;
 using Rnn.MLNet.Math;
 using Rnn.MLNet.Models;
 using Rnn.MLNet.Text;
-using Rnn.MLNet.TextClassification;
 using Rnn.MLNet.Training;
 
 namespace Rnn.MLNet.SequenceToSequence;
 
-/// <summary>Settings shared by the encoder–decoder components: the target text, the decoder, training and decoding.</summary>
-public abstract class SequenceGeneratorOptions
+/// <summary>
+/// Settings shared by the encoder–decoder components: the target text, the decoder and decoding. Shared training settings
+/// are on <see cref="RnnTrainerOptions"/> (defaults here: 1 layer, hidden 128, 20 epochs, batch 32, learning rate 3e-3).
+/// </summary>
+public abstract class SequenceGeneratorOptions : RnnTrainerOptions
 {
+    /// <summary>Sets the encoder–decoder defaults.</summary>
+    private protected SequenceGeneratorOptions()
+    {
+        HiddenSize = 128;
+        Epochs = 20;
+    }
+
     /// <summary>Target text column (training only).</summary>
     public string TargetColumnName { get; set; } = "Target";
     /// <summary>Column that receives the generated text.</summary>
@@ -27,26 +37,8 @@ public abstract class SequenceGeneratorOptions
     public TokenizerKind TargetTokenizer { get; set; } = TokenizerKind.Word;
     /// <summary>Lower-case texts first.</summary>
     public bool LowerCase { get; set; }
-    /// <summary>Recurrent cell of encoder and decoder.</summary>
-    public CellType Cell { get; set; } = CellType.Lstm;
     /// <summary>Embedding width.</summary>
     public int EmbeddingSize { get; set; } = 64;
-    /// <summary>Hidden size (per encoder direction).</summary>
-    public int HiddenSize { get; set; } = 128;
-    /// <summary>Layers of encoder and decoder.</summary>
-    public int Layers { get; set; } = 1;
-    /// <summary>Dropout between stacked layers.</summary>
-    public float Dropout { get; set; }
-    /// <summary>Epochs.</summary>
-    public int Epochs { get; set; } = 20;
-    /// <summary>Examples per batch.</summary>
-    public int BatchSize { get; set; } = 32;
-    /// <summary>Learning rate.</summary>
-    public double LearningRate { get; set; } = 3e-3;
-    /// <summary>Optimizer.</summary>
-    public OptimizerKind Optimizer { get; set; } = OptimizerKind.Adam;
-    /// <summary>Global gradient-norm clip.</summary>
-    public double ClipNorm { get; set; } = 5;
     /// <summary>Weight initialization.</summary>
     public InitScheme Init { get; set; } = InitScheme.Orthogonal;
     /// <summary>Beam width used when the model runs in the pipeline (1 = greedy).</summary>
@@ -55,30 +47,16 @@ public abstract class SequenceGeneratorOptions
     public int MaxOutputLength { get; set; } = 100;
     /// <summary>Beam ranking: log-probability / (length + 1)^LengthPenalty.</summary>
     public double LengthPenalty { get; set; } = 1.0;
-    /// <summary>Fraction of rows (the last ones) held out for validation when no validation set is given.</summary>
-    public double ValidationFraction { get; set; }
-    /// <summary>Early-stopping patience in epochs (0 = off); the best validation epoch's weights are kept.</summary>
-    public int EarlyStoppingPatience { get; set; }
-    /// <summary>Stop training after this long (null = no limit).</summary>
-    public TimeSpan? TimeLimit { get; set; }
-    /// <summary>Seed (null: from the MLContext).</summary>
-    public int? Seed { get; set; }
-    /// <summary>Per-epoch callback.</summary>
-    public Action<EpochReport>? Progress { get; set; }
-    /// <summary>Per-batch callback (epoch, examples done, examples, running loss).</summary>
-    public Action<int, int, int, double>? BatchProgress { get; set; }
-    /// <summary>Cancellation between batches.</summary>
-    public CancellationToken CancellationToken { get; set; }
 
     internal DecodingOptions Decoding => new() { BeamWidth = BeamWidth, MaxLength = MaxOutputLength, LengthPenalty = LengthPenalty };
 
-    internal void Validate()
+    internal override void Validate()
     {
         if (string.IsNullOrEmpty(TargetColumnName)) throw new ArgumentException("TargetColumnName must be set.");
         if (string.IsNullOrEmpty(OutputColumnName)) throw new ArgumentException("OutputColumnName must be set.");
         if (!Enum.IsDefined(TargetTokenizer)) throw new ArgumentException($"Unknown tokenizer {(int)TargetTokenizer}.");
-        if (!(ValidationFraction >= 0 && ValidationFraction < 1)) throw new ArgumentException($"ValidationFraction must be in [0, 1); got {ValidationFraction}.");
         Decoding.Validate();
+        base.Validate();
     }
 }
 
@@ -138,8 +116,7 @@ public sealed class RnnSequenceToSequenceEstimator : IEstimator<RnnSequenceGener
         string Lower(string s) => o.LowerCase ? s.ToLowerInvariant() : s;
         var srcVocab = Vocabulary.Build(sources.Select(Lower), Tokenizer.Create(o.SourceTokenizer), o.MaximumSourceVocabularySize);
         var tgtVocab = Vocabulary.BuildTarget(targets.Select(Lower), Tokenizer.Create(o.TargetTokenizer));
-        ulong seed = o.Seed is int s ? (ulong)s : log.NextSeed();
-        var rng = new Rng(seed);
+        var rng = new Rng(o.ResolveSeed(log));
         var net = new EncoderDecoderNetwork<float>(new EncoderDecoderOptions
         {
             Cell = o.Cell, Source = SourceKind.Tokens, SourceVocabularySize = srcVocab.Count, TargetVocabularySize = tgtVocab.Count,
@@ -193,8 +170,7 @@ public sealed class RnnVectorToSequenceEstimator : IEstimator<RnnSequenceGenerat
         var targets = RnnLanguageModel.ReadTexts(input, o.TargetColumnName);
         if (features.Count == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
         var tgtVocab = Vocabulary.BuildTarget(targets.Select(t => o.LowerCase ? t.ToLowerInvariant() : t), Tokenizer.Create(o.TargetTokenizer));
-        ulong seed = o.Seed is int s ? (ulong)s : log.NextSeed();
-        var rng = new Rng(seed);
+        var rng = new Rng(o.ResolveSeed(log));
         var net = new EncoderDecoderNetwork<float>(new EncoderDecoderOptions
         {
             Cell = o.Cell, Source = SourceKind.Features, FeatureSize = features[0].Length, FeedFeaturesEveryStep = o.FeedFeaturesEveryStep,
@@ -236,33 +212,22 @@ public sealed class RnnSequenceGeneratorTransformer : ChainedTransformer
     public FitResult TrainingResult { get; }
 
     internal RnnSequenceGeneratorTransformer(MLContext ml, SequenceGeneratorModel model, DataViewSchema schema, string inputColumn, string outputColumn, FitResult result)
-        : base(BuildChain(ml, Payload.Encode(model.ToFile()), inputColumn, outputColumn, model.SourceVocabulary is null).Fit(new EmptyDataView(schema)))
+        : base(BuildChain(ml, ModelPersistence.Encode(model.ToFile()), inputColumn, outputColumn, model.SourceVocabulary is null).Fit(new EmptyDataView(schema)))
     {
         Model = model;
         TrainingResult = result;
+        ModelPersistence.Adopt(Chain, model);
     }
 
     /// <summary>Copy the input → payload constant → CustomMapping → copy the private result to the output name → drop temporaries.</summary>
     internal static EstimatorChain<ITransformer> BuildChain(MLContext ml, string payload, string inputColumn, string outputColumn, bool vectorSource)
     {
-        var chain = new EstimatorChain<ITransformer>();
-        if (vectorSource)
-        {
-            chain = chain.Append<ITransformer>(ml.Transforms.CopyColumns(Payload.FeaturesColumn, inputColumn))
-                .Append<ITransformer>(ml.Transforms.CustomMapping<NoColumns, ConstantColumn>(ConstantColumnFactory.Map, ConstantColumnFactory.Contract))
-                .Append<ITransformer>(ml.Transforms.Expression(Payload.PayloadColumn, Payload.Expression(payload), Payload.ConstantColumn))
-                .Append<ITransformer>(ml.Transforms.CustomMapping<GeneratorFeaturesInput, GeneratedTextOutput>(VectorToSequenceFactory.Map, VectorToSequenceFactory.Contract));
-        }
-        else
-        {
-            chain = chain.Append<ITransformer>(ml.Transforms.CopyColumns(Payload.TextColumn, inputColumn))
-                .Append<ITransformer>(ml.Transforms.Expression(Payload.PayloadColumn, Payload.Expression(payload), Payload.TextColumn))
-                .Append<ITransformer>(ml.Transforms.CustomMapping<TextClassifierInput, GeneratedTextOutput>(SequenceToSequenceFactory.Map, SequenceToSequenceFactory.Contract));
-        }
-        return chain.Append<ITransformer>(ml.Transforms.CopyColumns(outputColumn, GeneratedTextOutput.GeneratedColumn))
-            .Append<ITransformer>(ml.Transforms.DropColumns(vectorSource
-                ? new[] { Payload.FeaturesColumn, Payload.ConstantColumn, Payload.PayloadColumn, GeneratedTextOutput.GeneratedColumn }
-                : new[] { Payload.TextColumn, Payload.PayloadColumn, GeneratedTextOutput.GeneratedColumn }));
+        var chain = vectorSource
+            ? PipelineChain.VectorHead(ml, payload, ml.Transforms.CopyColumns(PipelineChain.FeaturesColumn, inputColumn)).Append(new VectorToSequenceMapping().Estimator(ml))
+            : PipelineChain.TextHead(ml, payload, inputColumn).Append(new SequenceToSequenceMapping().Estimator(ml));
+        chain = chain.Append<ITransformer>(ml.Transforms.CopyColumns(outputColumn, GeneratedTextOutput.GeneratedColumn));
+        var temporaries = PipelineChain.HeadColumns(vectorSource ? PipelineChain.FeaturesColumn : PipelineChain.TextColumn).Append(GeneratedTextOutput.GeneratedColumn);
+        return PipelineChain.Finish(ml, chain, temporaries);
     }
 }
 
@@ -309,12 +274,7 @@ internal static class GeneratorTraining
             train = train.GetRange(0, train.Count - n);
         }
         log.Info($"Training a {o.Cell} encoder-decoder: {train.Count} examples, target vocabulary {net.Options.TargetVocabularySize}, {net.Parameters.Count} parameters.");
-        var result = EncoderDecoderFitter.Fit(net, train, valid, new FitOptions
-        {
-            Epochs = o.Epochs, BatchSize = o.BatchSize, LearningRate = o.LearningRate, Optimizer = o.Optimizer, ClipNorm = o.ClipNorm,
-            EarlyStoppingPatience = o.EarlyStoppingPatience, Seed = rng.NextUInt64(), Progress = log.Epoch, BatchProgress = o.BatchProgress,
-            Cancellation = o.CancellationToken, TimeLimit = o.TimeLimit,
-        });
+        var result = EncoderDecoderFitter.Fit(net, train, valid, o.FitOptions(rng.NextUInt64(), log.Epoch));
         o.CancellationToken.ThrowIfCancellationRequested();
         return result;
     }

@@ -4,13 +4,11 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using Microsoft.ML;
-using Microsoft.ML.Data;
-using Microsoft.ML.Transforms;
 using Rnn.MLNet.Infrastructure;
+using Rnn.MLNet.Persistence;
 using Rnn.MLNet.Models;
 using Rnn.MLNet.Serialization;
 using Rnn.MLNet.Text;
-using Rnn.MLNet.TextClassification;
 using Rnn.MLNet.Training;
 
 namespace Rnn.MLNet.SequenceToSequence;
@@ -19,7 +17,7 @@ namespace Rnn.MLNet.SequenceToSequence;
 /// A trained encoder–decoder with its vocabularies: text → text (sequence-to-sequence) or feature vector → text
 /// (one-to-many). Thread-safe; decoding settings (beam width, length limits) are saved with it.
 /// </summary>
-public sealed class SequenceGeneratorModel
+public sealed class SequenceGeneratorModel : IPipelineModel<SequenceGeneratorModel>
 {
     internal const string Kind = "encoder-decoder";
 
@@ -101,13 +99,17 @@ public sealed class SequenceGeneratorModel
         finally { _pool.Return(net); }
     }
 
-    /// <summary>The model inside a transformer (also one returned by <c>mlContext.Model.Load</c>).</summary>
+    /// <summary>
+    /// The encoder–decoder inside a transformer: the one Fit returned, a pipeline holding it, or one that
+    /// <c>mlContext.Model.Load</c> returned.
+    /// </summary>
     /// <exception cref="ArgumentException">The transformer holds no Rnn.MLNet encoder–decoder.</exception>
-    public static SequenceGeneratorModel FromTransformer(ITransformer transformer)
-    {
-        var file = ModelFinder.FindKind(transformer, Kind, "encoder-decoder model");
-        return FromFile(file);
-    }
+    /// <exception cref="InvalidDataException">Its model is corrupt; the message says what is wrong.</exception>
+    public static SequenceGeneratorModel FromTransformer(ITransformer transformer) => ModelPersistence.Find<SequenceGeneratorModel>(transformer);
+
+    static string IPipelineModel<SequenceGeneratorModel>.Kind => Kind;
+    static string IPipelineModel<SequenceGeneratorModel>.Description => "encoder-decoder model";
+    static SequenceGeneratorModel IPipelineModel<SequenceGeneratorModel>.FromFile(ModelFile file) => FromFile(file);
 
     internal ModelFile ToFile()
     {
@@ -159,57 +161,4 @@ public sealed class SequenceGeneratorModel
 
     private static double Double(string s) =>
         double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v : throw new InvalidDataException($"'{s}' is not a number.");
-}
-
-/// <summary>CustomMapping output of the encoder–decoders: the generated text in a private column.</summary>
-public sealed class GeneratedTextOutput
-{
-    /// <summary>The generated text.</summary>
-    [ColumnName(GeneratedColumn)] public ReadOnlyMemory<char> Generated { get; set; }
-
-    internal const string GeneratedColumn = "RnnMLNet.Generated";
-}
-
-/// <summary>CustomMapping input of the vector-to-text model: the feature vector and the serialized model.</summary>
-public sealed class GeneratorFeaturesInput
-{
-    /// <summary>The feature vector (a private copy of the user's column).</summary>
-    [ColumnName(Payload.FeaturesColumn)] public float[] Features { get; set; } = Array.Empty<float>();
-
-    /// <summary>The model payload.</summary>
-    [ColumnName(Payload.PayloadColumn)] public ReadOnlyMemory<char> Model { get; set; }
-}
-
-/// <summary>Runs a text-to-text encoder–decoder inside a CustomMapping (contract <c>Rnn.MLNet.SequenceToSequence.v1</c>).</summary>
-[CustomMappingFactoryAttribute(Contract)]
-public sealed class SequenceToSequenceFactory : CustomMappingFactory<TextClassifierInput, GeneratedTextOutput>
-{
-    /// <summary>The contract name saved in the model.</summary>
-    public const string Contract = "Rnn.MLNet.SequenceToSequence.v1";
-
-    /// <inheritdoc />
-    public override Action<TextClassifierInput, GeneratedTextOutput> GetMapping() => Map;
-
-    internal static void Map(TextClassifierInput input, GeneratedTextOutput output)
-    {
-        var model = Payload.Decode(input.Model, SequenceGeneratorModel.FromFile);
-        output.Generated = model.Generate(input.Text.ToString()).AsMemory();
-    }
-}
-
-/// <summary>Runs a vector-to-text encoder–decoder inside a CustomMapping (contract <c>Rnn.MLNet.VectorToSequence.v1</c>).</summary>
-[CustomMappingFactoryAttribute(Contract)]
-public sealed class VectorToSequenceFactory : CustomMappingFactory<GeneratorFeaturesInput, GeneratedTextOutput>
-{
-    /// <summary>The contract name saved in the model.</summary>
-    public const string Contract = "Rnn.MLNet.VectorToSequence.v1";
-
-    /// <inheritdoc />
-    public override Action<GeneratorFeaturesInput, GeneratedTextOutput> GetMapping() => Map;
-
-    internal static void Map(GeneratorFeaturesInput input, GeneratedTextOutput output)
-    {
-        var model = Payload.Decode(input.Model, SequenceGeneratorModel.FromFile);
-        output.Generated = model.Generate(input.Features).AsMemory();
-    }
 }

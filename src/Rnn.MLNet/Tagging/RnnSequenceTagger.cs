@@ -7,6 +7,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using Rnn.MLNet.Cells;
 using Rnn.MLNet.Infrastructure;
+using Rnn.MLNet.Persistence;
 using Rnn.MLNet.Math;
 using Rnn.MLNet.Models;
 using Rnn.MLNet.Text;
@@ -15,8 +16,11 @@ using Rnn.MLNet.Training;
 
 namespace Rnn.MLNet.Tagging;
 
-/// <summary>Options of the per-token tagger.</summary>
-public sealed class RnnSequenceTaggerOptions
+/// <summary>
+/// Options of the per-token tagger. Shared training settings are on <see cref="RnnTrainerOptions"/> (defaults here: 1 layer,
+/// hidden 64 per direction, 10 epochs, batch 32, learning rate 3e-3).
+/// </summary>
+public sealed class RnnSequenceTaggerOptions : RnnTrainerOptions
 {
     /// <summary>Tokens column: a vector of text, or of keys with key values (e.g. TokenizeIntoWords, then MapValueToKey).</summary>
     public string TokensColumnName { get; set; } = "Tokens";
@@ -28,44 +32,19 @@ public sealed class RnnSequenceTaggerOptions
     public bool LowerCase { get; set; }
     /// <summary>Largest token vocabulary (0 = no limit); rarer tokens become &lt;unk&gt;.</summary>
     public int MaximumVocabularySize { get; set; }
-    /// <summary>Cell.</summary>
-    public CellType Cell { get; set; } = CellType.Lstm;
     /// <summary>Embedding width.</summary>
     public int EmbeddingSize { get; set; } = 64;
-    /// <summary>Hidden size per direction.</summary>
-    public int HiddenSize { get; set; } = 64;
-    /// <summary>Layers.</summary>
-    public int Layers { get; set; } = 1;
     /// <summary>Read both ways, so each tag sees the tokens on both sides (default on).</summary>
     public bool Bidirectional { get; set; } = true;
-    /// <summary>Dropout between layers.</summary>
-    public float Dropout { get; set; }
-    /// <summary>Epochs.</summary>
-    public int Epochs { get; set; } = 10;
-    /// <summary>Sentences per batch.</summary>
-    public int BatchSize { get; set; } = 32;
-    /// <summary>Learning rate.</summary>
-    public double LearningRate { get; set; } = 3e-3;
-    /// <summary>Optimizer.</summary>
-    public OptimizerKind Optimizer { get; set; } = OptimizerKind.Adam;
-    /// <summary>Global gradient-norm clip.</summary>
-    public double ClipNorm { get; set; } = 5;
     /// <summary>Weight initialization.</summary>
     public InitScheme Init { get; set; } = InitScheme.Orthogonal;
-    /// <summary>Fraction of rows (the last ones) held out for validation when no validation set is given.</summary>
-    public double ValidationFraction { get; set; }
-    /// <summary>Early-stopping patience (0 = off).</summary>
-    public int EarlyStoppingPatience { get; set; }
-    /// <summary>Stop training after this long.</summary>
-    public TimeSpan? TimeLimit { get; set; }
-    /// <summary>Seed (null: from the MLContext).</summary>
-    public int? Seed { get; set; }
-    /// <summary>Per-epoch callback.</summary>
-    public Action<EpochReport>? Progress { get; set; }
-    /// <summary>Per-batch callback.</summary>
-    public Action<int, int, int, double>? BatchProgress { get; set; }
-    /// <summary>Cancellation between batches.</summary>
-    public CancellationToken CancellationToken { get; set; }
+
+    internal override void Validate()
+    {
+        if (string.IsNullOrEmpty(TokensColumnName) || string.IsNullOrEmpty(LabelColumnName) || string.IsNullOrEmpty(OutputColumnName))
+            throw new ArgumentException("TokensColumnName, LabelColumnName and OutputColumnName must be set.");
+        base.Validate();
+    }
 }
 
 /// <summary>Trains a per-token tagger: a tokens column in, a tags column (vector of keys) out.</summary>
@@ -81,9 +60,7 @@ public sealed class RnnSequenceTaggerEstimator : IEstimator<RnnSequenceTaggerTra
     {
         _env = env ?? throw new ArgumentNullException(nameof(env));
         _o = options ?? throw new ArgumentNullException(nameof(options));
-        if (string.IsNullOrEmpty(_o.TokensColumnName) || string.IsNullOrEmpty(_o.LabelColumnName) || string.IsNullOrEmpty(_o.OutputColumnName))
-            throw new ArgumentException("TokensColumnName, LabelColumnName and OutputColumnName must be set.", nameof(options));
-        if (!(_o.ValidationFraction >= 0 && _o.ValidationFraction < 1)) throw new ArgumentException($"ValidationFraction must be in [0, 1); got {_o.ValidationFraction}.", nameof(options));
+        _o.Validate();
     }
 
     /// <inheritdoc />
@@ -101,8 +78,7 @@ public sealed class RnnSequenceTaggerEstimator : IEstimator<RnnSequenceTaggerTra
         var vocab = Vocabulary.FromTokens(sentences.SelectMany(t => t).Select(t => o.LowerCase ? t.ToLowerInvariant() : t), new WhitespaceTokenizer(), o.MaximumVocabularySize);
         var tagList = labels.SelectMany(t => t).Distinct(StringComparer.Ordinal).OrderBy(t => t, StringComparer.Ordinal).ToList();
         if (tagList.Count < 2) throw new ArgumentException($"The tags column '{o.LabelColumnName}' holds {tagList.Count} distinct tag(s); a tagger needs at least 2.", nameof(input));
-        ulong seed = o.Seed is int s ? (ulong)s : log.NextSeed();
-        var rng = new Rng(seed);
+        var rng = new Rng(o.ResolveSeed(log));
         var net = new SequenceNetwork<float>(new NetworkOptions
         {
             Cell = o.Cell, Input = InputKind.Embedding, VocabularySize = vocab.Count, EmbeddingSize = o.EmbeddingSize, HiddenSize = o.HiddenSize,
@@ -131,12 +107,7 @@ public sealed class RnnSequenceTaggerEstimator : IEstimator<RnnSequenceTaggerTra
             train = train.GetRange(0, train.Count - n);
         }
         log.Info($"Training a {o.Cell} tagger: {train.Count} sentences, vocabulary {vocab.Count}, {tagList.Count} tags, {net.Parameters.Count} parameters.");
-        var result = SequenceFitter.Fit(net, LossKind.SoftmaxCrossEntropy, train, valid, new FitOptions
-        {
-            Epochs = o.Epochs, BatchSize = o.BatchSize, LearningRate = o.LearningRate, Optimizer = o.Optimizer, ClipNorm = o.ClipNorm,
-            EarlyStoppingPatience = o.EarlyStoppingPatience, Seed = rng.NextUInt64(), Progress = log.Epoch, BatchProgress = o.BatchProgress,
-            Cancellation = o.CancellationToken, TimeLimit = o.TimeLimit,
-        });
+        var result = SequenceFitter.Fit(net, LossKind.SoftmaxCrossEntropy, train, valid, o.FitOptions(rng.NextUInt64(), log.Epoch));
         o.CancellationToken.ThrowIfCancellationRequested();
         bool isKey = IsKeyVector(input.Schema[o.TokensColumnName].Type);
         return new RnnSequenceTaggerTransformer(_ml, model, input.Schema, o.TokensColumnName, isKey, o.OutputColumnName, result);
@@ -192,23 +163,21 @@ public sealed class RnnSequenceTaggerTransformer : ChainedTransformer
     public FitResult TrainingResult { get; }
 
     internal RnnSequenceTaggerTransformer(MLContext ml, SequenceTaggerModel model, DataViewSchema schema, string tokensColumn, bool isKey, string outputColumn, FitResult result)
-        : base(BuildChain(ml, Payload.Encode(model.ToFile()), model.Tags.ToArray(), tokensColumn, isKey, outputColumn).Fit(new EmptyDataView(schema)))
+        : base(BuildChain(ml, ModelPersistence.Encode(model.ToFile()), model.Tags.ToArray(), tokensColumn, isKey, outputColumn).Fit(new EmptyDataView(schema)))
     {
         Model = model;
         TrainingResult = result;
+        ModelPersistence.Adopt(Chain, model);
     }
 
     /// <summary>Tokens → private token strings → payload constant → CustomMapping (tag texts) → MapValueToKey over the tag list → drop temporaries.</summary>
     internal static EstimatorChain<ITransformer> BuildChain(MLContext ml, string payload, string[] tags, string tokensColumn, bool isKey, string outputColumn)
     {
         var keyData = ml.Data.LoadFromEnumerable(tags.Select(t => new TagName { Value = t }));
-        return new EstimatorChain<ITransformer>()
-            .Append<ITransformer>(RnnTextClassificationTransformer.TokenConversion(ml, tokensColumn, TokenInputKind.Tokens, isKey))
-            .Append<ITransformer>(ml.Transforms.CustomMapping<NoColumns, ConstantColumn>(ConstantColumnFactory.Map, ConstantColumnFactory.Contract))
-            .Append<ITransformer>(ml.Transforms.Expression(Payload.PayloadColumn, Payload.Expression(payload), Payload.ConstantColumn))
-            .Append<ITransformer>(ml.Transforms.CustomMapping<TokenStringsInput, TagTextsOutput>(SequenceTaggerFactory.Map, SequenceTaggerFactory.Contract))
-            .Append<ITransformer>(ml.Transforms.Conversion.MapValueToKey(outputColumn, TagTextsOutput.TagsColumn, keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByOccurrence, keyData: keyData))
-            .Append<ITransformer>(ml.Transforms.DropColumns(Payload.TokensColumn, Payload.ConstantColumn, Payload.PayloadColumn, TagTextsOutput.TagsColumn));
+        var chain = PipelineChain.VectorHead(ml, payload, PipelineChain.TokenConversion(ml, tokensColumn, TokenInputKind.Tokens, isKey))
+            .Append(new TaggerMapping().Estimator(ml))
+            .Append<ITransformer>(ml.Transforms.Conversion.MapValueToKey(outputColumn, TagTextsOutput.TagsColumn, keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByOccurrence, keyData: keyData));
+        return PipelineChain.Finish(ml, chain, PipelineChain.HeadColumns(PipelineChain.TokensColumn).Append(TagTextsOutput.TagsColumn));
     }
 
     private sealed class TagName

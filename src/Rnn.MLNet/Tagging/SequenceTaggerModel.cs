@@ -3,18 +3,16 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using Microsoft.ML;
-using Microsoft.ML.Data;
-using Microsoft.ML.Transforms;
 using Rnn.MLNet.Infrastructure;
+using Rnn.MLNet.Persistence;
 using Rnn.MLNet.Models;
 using Rnn.MLNet.Serialization;
 using Rnn.MLNet.Text;
-using Rnn.MLNet.TextClassification;
 
 namespace Rnn.MLNet.Tagging;
 
 /// <summary>A trained per-token tagger: one tag for every input token (bidirectional by default). Thread-safe.</summary>
-public sealed class SequenceTaggerModel
+public sealed class SequenceTaggerModel : IPipelineModel<SequenceTaggerModel>
 {
     internal const string Kind = "tagger";
     private readonly NetworkPool _pool;
@@ -68,13 +66,17 @@ public sealed class SequenceTaggerModel
         finally { _pool.Return(net); }
     }
 
-    /// <summary>The tagger inside a transformer (also one returned by <c>mlContext.Model.Load</c>).</summary>
+    /// <summary>
+    /// The tagger inside a transformer: the one Fit returned, a pipeline holding it, or one that <c>mlContext.Model.Load</c>
+    /// returned.
+    /// </summary>
     /// <exception cref="ArgumentException">The transformer holds no Rnn.MLNet tagger.</exception>
-    public static SequenceTaggerModel FromTransformer(ITransformer transformer)
-    {
-        var file = ModelFinder.FindKind(transformer, Kind, "tagger");
-        return FromFile(file);
-    }
+    /// <exception cref="InvalidDataException">Its model is corrupt; the message says what is wrong.</exception>
+    public static SequenceTaggerModel FromTransformer(ITransformer transformer) => ModelPersistence.Find<SequenceTaggerModel>(transformer);
+
+    static string IPipelineModel<SequenceTaggerModel>.Kind => Kind;
+    static string IPipelineModel<SequenceTaggerModel>.Description => "tagger";
+    static SequenceTaggerModel IPipelineModel<SequenceTaggerModel>.FromFile(ModelFile file) => FromFile(file);
 
     internal ModelFile ToFile()
     {
@@ -96,33 +98,5 @@ public sealed class SequenceTaggerModel
             throw new InvalidDataException($"The tagger's vocabulary ({vocab.Count}) and tags ({tags.Length}) do not match its network ({net.Options.VocabularySize} → {net.Options.OutputSize}).");
         if (tags.Distinct(StringComparer.Ordinal).Count() != tags.Length) throw new InvalidDataException("The tag list has duplicates.");
         return new SequenceTaggerModel(net, vocab, tags, file.RequireProperty("lowercase") == "1");
-    }
-}
-
-/// <summary>CustomMapping output of the tagger: the tag texts in a private column (then mapped to keys).</summary>
-public sealed class TagTextsOutput
-{
-    /// <summary>One tag per input token.</summary>
-    [ColumnName(TagsColumn)] public ReadOnlyMemory<char>[] Tags { get; set; } = Array.Empty<ReadOnlyMemory<char>>();
-
-    internal const string TagsColumn = "RnnMLNet.Tags";
-}
-
-/// <summary>Runs the tagger inside a CustomMapping (contract <c>Rnn.MLNet.Tagger.v1</c>).</summary>
-[CustomMappingFactoryAttribute(Contract)]
-public sealed class SequenceTaggerFactory : CustomMappingFactory<TokenStringsInput, TagTextsOutput>
-{
-    /// <summary>The contract name saved in the model.</summary>
-    public const string Contract = "Rnn.MLNet.Tagger.v1";
-
-    /// <inheritdoc />
-    public override Action<TokenStringsInput, TagTextsOutput> GetMapping() => Map;
-
-    internal static void Map(TokenStringsInput input, TagTextsOutput output)
-    {
-        var model = Payload.Decode(input.Model, SequenceTaggerModel.FromFile);
-        var tokens = new string[input.Tokens.Length];
-        for (int i = 0; i < tokens.Length; i++) tokens[i] = input.Tokens[i].ToString();
-        output.Tags = model.Predict(tokens).Select(t => t.AsMemory()).ToArray();
     }
 }

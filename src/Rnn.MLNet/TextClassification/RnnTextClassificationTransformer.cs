@@ -4,6 +4,7 @@ using System.Linq;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Rnn.MLNet.Infrastructure;
+using Rnn.MLNet.Persistence;
 using Rnn.MLNet.Training;
 
 namespace Rnn.MLNet.TextClassification;
@@ -17,7 +18,7 @@ public sealed class RnnTextClassificationTransformer : ChainedTransformer
     /// <summary>The trained model (for scoring single texts outside a pipeline).</summary>
     public TextClassifierModel Model { get; }
 
-    /// <summary>Training history of the first member (per-epoch losses and validation metrics, the epoch kept).</summary>
+    /// <summary>Training history of the first ensemble member (per-epoch losses and validation metrics, the epoch kept).</summary>
     public FitResult TrainingResult => MemberResults[0];
 
     /// <summary>Training history of every ensemble member.</summary>
@@ -28,60 +29,37 @@ public sealed class RnnTextClassificationTransformer : ChainedTransformer
     {
         Model = model;
         MemberResults = results;
+        ModelPersistence.Adopt(Chain, model);
     }
 
     private static TransformerChain<ITransformer> Fit(MLContext ml, TextClassifierModel model, DataViewSchema inputSchema, string inputColumn, bool isKey)
     {
-        string payload = Infrastructure.Payload.Encode(model.ToFiles());
+        string payload = ModelPersistence.Encode(model.ToFile());
         var estimator = BuildChain(ml, payload, model.Classes.ToArray(), model.IsBinary, inputColumn, model.InputKind, isKey, inputSchema.Select(c => c.Name));
         // The public estimators only need the schema to fit: give them an empty view of it.
         return estimator.Fit(new EmptyDataView(inputSchema));
     }
 
     /// <summary>
-    /// The twin chain: copy text → payload constant → CustomMapping → (multiclass: per-class columns named by class,
-    /// concatenated into Score; predicted class name → key via MapValueToKey) → drop the temporaries.
+    /// The twin chain: the input into a private column → payload constant → CustomMapping → (multiclass: per-class columns
+    /// named by class, concatenated into Score; predicted class name → key via MapValueToKey) → drop the temporaries.
     /// </summary>
-    /// <summary>
-    /// The token column in the private tokens column as the CustomMapping reads it: token strings (keys through their key
-    /// values, since ML.NET converts keys only to other keys) or Single ids.
-    /// </summary>
-    internal static IEstimator<ITransformer> TokenConversion(MLContext ml, string inputColumn, TokenInputKind kind, bool isKey)
-    {
-        const string tokens = Infrastructure.Payload.TokensColumn;
-        if (kind == TokenInputKind.Ids) return ml.Transforms.Conversion.ConvertType(tokens, inputColumn, DataKind.Single);
-        if (isKey) return ml.Transforms.Conversion.MapKeyToValue(tokens, inputColumn);
-        return ml.Transforms.CopyColumns(tokens, inputColumn);
-    }
-
     internal static EstimatorChain<ITransformer> BuildChain(MLContext ml, string payload, string[] classes, bool binary, string inputColumn, TokenInputKind kind, bool isKey, IEnumerable<string> inputColumns)
     {
-        var chain = new EstimatorChain<ITransformer>();
-        var temporaries = new List<string> { Infrastructure.Payload.PayloadColumn };
-        if (kind == TokenInputKind.Text)
+        string privateInput = kind == TokenInputKind.Text ? PipelineChain.TextColumn : PipelineChain.TokensColumn;
+        var chain = kind == TokenInputKind.Text
+            ? PipelineChain.TextHead(ml, payload, inputColumn)
+            : PipelineChain.VectorHead(ml, payload, PipelineChain.TokenConversion(ml, inputColumn, kind, isKey));
+        var temporaries = PipelineChain.HeadColumns(privateInput).ToList();
+        chain = chain.Append((kind, binary) switch
         {
-            chain = chain.Append<ITransformer>(ml.Transforms.CopyColumns(Infrastructure.Payload.TextColumn, inputColumn))
-                .Append<ITransformer>(ml.Transforms.Expression(Infrastructure.Payload.PayloadColumn, Infrastructure.Payload.Expression(payload), Infrastructure.Payload.TextColumn));
-            temporaries.Add(Infrastructure.Payload.TextColumn);
-        }
-        else
-        {
-            // A constant scalar for the payload Expression to read (an Expression over a vector would run once per element).
-            chain = chain.Append<ITransformer>(TokenConversion(ml, inputColumn, kind, isKey))
-                .Append<ITransformer>(ml.Transforms.CustomMapping<NoColumns, ConstantColumn>(ConstantColumnFactory.Map, ConstantColumnFactory.Contract))
-                .Append<ITransformer>(ml.Transforms.Expression(Infrastructure.Payload.PayloadColumn, Infrastructure.Payload.Expression(payload), Infrastructure.Payload.ConstantColumn));
-            temporaries.Add(Infrastructure.Payload.TokensColumn);
-            temporaries.Add(Infrastructure.Payload.ConstantColumn);
-        }
-        chain = (kind, binary) switch
-        {
-            (TokenInputKind.Text, true) => chain.Append<ITransformer>(ml.Transforms.CustomMapping<TextClassifierInput, BinaryClassifierOutput>(BinaryTextClassifierFactory.Map, BinaryTextClassifierFactory.Contract)),
-            (TokenInputKind.Tokens, true) => chain.Append<ITransformer>(ml.Transforms.CustomMapping<TokenStringsInput, BinaryClassifierOutput>(BinaryTextClassifierFactory.MapTokens, BinaryTokenStringsClassifierFactory.Contract)),
-            (TokenInputKind.Ids, true) => chain.Append<ITransformer>(ml.Transforms.CustomMapping<TokenIdsInput, BinaryClassifierOutput>(BinaryTextClassifierFactory.MapIds, BinaryTokenIdsClassifierFactory.Contract)),
-            (TokenInputKind.Text, false) => chain.Append<ITransformer>(ml.Transforms.CustomMapping<TextClassifierInput, MulticlassScores>(MulticlassTextClassifierFactory.Map, MulticlassTextClassifierFactory.Contract)),
-            (TokenInputKind.Tokens, false) => chain.Append<ITransformer>(ml.Transforms.CustomMapping<TokenStringsInput, MulticlassScores>(MulticlassTextClassifierFactory.MapTokens, MulticlassTokenStringsClassifierFactory.Contract)),
-            _ => chain.Append<ITransformer>(ml.Transforms.CustomMapping<TokenIdsInput, MulticlassScores>(MulticlassTextClassifierFactory.MapIds, MulticlassTokenIdsClassifierFactory.Contract)),
-        };
+            (TokenInputKind.Text, true) => new BinaryTextClassifierMapping().Estimator(ml),
+            (TokenInputKind.Tokens, true) => new BinaryTokenStringsClassifierMapping().Estimator(ml),
+            (TokenInputKind.Ids, true) => new BinaryTokenIdsClassifierMapping().Estimator(ml),
+            (TokenInputKind.Text, false) => new MulticlassTextClassifierMapping().Estimator(ml),
+            (TokenInputKind.Tokens, false) => new MulticlassTokenStringsClassifierMapping().Estimator(ml),
+            _ => new MulticlassTokenIdsClassifierMapping().Estimator(ml),
+        });
         if (!binary)
         {
             var slotColumns = SlotColumnNames(classes, inputColumns);
@@ -94,7 +72,7 @@ public sealed class RnnTextClassificationTransformer : ChainedTransformer
             temporaries.AddRange(Enumerable.Range(0, MulticlassScores.MaxClasses).Select(MulticlassScores.ColumnOf));
             temporaries.AddRange(slotColumns);
         }
-        return chain.Append<ITransformer>(ml.Transforms.DropColumns(temporaries.Distinct().ToArray()));
+        return PipelineChain.Finish(ml, chain, temporaries);
     }
 
     /// <summary>

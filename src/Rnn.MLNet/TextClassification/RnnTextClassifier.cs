@@ -5,6 +5,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using Rnn.MLNet.Infrastructure;
+using Rnn.MLNet.Persistence;
 using Rnn.MLNet.Math;
 using Rnn.MLNet.Models;
 using Rnn.MLNet.Text;
@@ -61,8 +62,7 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
             throw new ArgumentException($"The label column '{o.LabelColumnName}' has a single class ('{classes[Array.FindIndex(counts, c => c > 0)]}') in the training data; a classifier needs at least two.", nameof(input));
         if (present < k) log.Warning($"Classes never seen in training (they will not be predicted): {string.Join(", ", classes.Where((_, i) => counts[i] == 0))}.");
 
-        ulong seed = o.Seed is int s ? (ulong)s : log.NextSeed();
-        var rng = new Rng(seed);
+        var rng = new Rng(o.ResolveSeed(log));
         var lowered = kind == TokenInputKind.Text ? train.Texts!.Select(t => o.LowerCase ? t.ToLowerInvariant() : t).ToList() : null;
         var vocab = kind switch
         {
@@ -125,9 +125,7 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
             Initializer.Initialize(net, InitScheme.PyTorchDefault, rng.NextUInt64());
             if (bag is not null) net.Parameters.Value("wide.weight").Clear(); // the linear part starts at zero, as a linear model does
             if (pretrained is not null) pretrained.CopyTo(net.Parameters.Value("embedding.weight"));
-            var fit = o.FitOptions();
-            fit.Seed = rng.NextUInt64();
-            fit.Progress = log.Epoch;
+            var fit = o.FitOptions(rng.NextUInt64(), log.Epoch);
             if (members > 1) log.Info($"Member {m + 1} of {members}: {trainPart.Count} rows to train, {validPart?.Count ?? 0} to validate.");
             var lossKind = _binary ? LossKind.SigmoidBinaryCrossEntropy : LossKind.SoftmaxCrossEntropy;
             string who = members > 1 ? $"Member {m + 1}: " : "";
@@ -136,8 +134,7 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
             if (bag is not null)
             {
                 // Stage 1: the n-gram linear part alone (recurrent part off), so joint training starts from a linear classifier.
-                var wideFit = o.FitOptions();
-                wideFit.Seed = rng.NextUInt64();
+                var wideFit = o.FitOptions(rng.NextUInt64());
                 wideFit.LearningRate = WideLearningRate;
                 wideFit.Epochs = System.Math.Max(o.Epochs, WideEpochs);
                 wideFit.Progress = r => log.Info("n-gram linear part alone, " + r); // logged; Progress reports the model's own epochs
@@ -292,8 +289,8 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
             if (result.Classes.Length > MulticlassScores.MaxClasses)
                 throw new ArgumentOutOfRangeException(nameof(data), $"The label column '{o.LabelColumnName}' has {result.Classes.Length} classes; the multiclass component supports at most {MulticlassScores.MaxClasses}.");
         }
-        IDataView source = kind == TokenInputKind.Text ? data : RnnTextClassificationTransformer.TokenConversion(_ml, o.TokenColumnName!, kind, isKey).Fit(data).Transform(data);
-        var inputCol = kind == TokenInputKind.Text ? source.Schema[o.TextColumnName] : source.Schema[Infrastructure.Payload.TokensColumn];
+        IDataView source = kind == TokenInputKind.Text ? data : PipelineChain.TokenConversion(_ml, o.TokenColumnName!, kind, isKey).Fit(data).Transform(data);
+        var inputCol = kind == TokenInputKind.Text ? source.Schema[o.TextColumnName] : source.Schema[PipelineChain.TokensColumn];
         labelCol = source.Schema[labelCol.Name];
         using var cursor = source.GetRowCursor(new[] { inputCol, labelCol });
         Func<int> getLabel;

@@ -1,20 +1,34 @@
 using System;
-using System.Threading;
 using Rnn.MLNet.Cells;
+using Rnn.MLNet.Models;
 using Rnn.MLNet.Text;
 using Rnn.MLNet.Training;
 
 namespace Rnn.MLNet.TextClassification;
 
 /// <summary>
-/// Options of the recurrent text classifier (binary and multiclass). The defaults are a recipe meant to work from a few
-/// hundred to millions of rows without tuning: an ensemble of bidirectional GRU classifiers, each trained on a different
-/// train/validation split of the data (so together they see all of it) and early-stopped on its own validation part; each
-/// member adds a linear model over word and character n-grams (the "wide" part, trained jointly with the recurrent part);
-/// word-level embedding dropout and decoupled weight decay. Every setting is checked when the estimator is created.
+/// Options of the recurrent text classifier (binary and multiclass). Shared training settings are on
+/// <see cref="RnnTrainerOptions"/>; the defaults here are a recipe meant to work from a few hundred to millions of rows
+/// without tuning (docs/text-classification.md): an ensemble (<see cref="EnsembleSize"/>) of bidirectional GRU classifiers
+/// (1 layer, hidden 64), each trained on a different train/validation split of the data (so together they see all of it)
+/// and early-stopped on its own validation fold (patience 3, at most 20 epochs); each member first fits a linear model over
+/// word and character n-grams (the "wide" part) and then trains it jointly with the recurrent part; word-level embedding
+/// dropout 0.25 and AdamW (learning rate 3e-3, weight decay 0.01), batch 32. Every setting is checked when the estimator
+/// is created; the message names the option.
 /// </summary>
-public sealed class RnnTextClassifierOptions
+public sealed class RnnTextClassifierOptions : RnnTrainerOptions
 {
+    /// <summary>Options with the text classifier's defaults.</summary>
+    public RnnTextClassifierOptions()
+    {
+        Cell = CellType.Gru;
+        Epochs = 20;
+        Optimizer = OptimizerKind.AdamW;
+        WeightDecay = 0.01;
+        ValidationFraction = 0.1;
+        EarlyStoppingPatience = 3;
+    }
+
     /// <summary>Label column: Boolean for binary, key-typed for multiclass (use MapValueToKey first).</summary>
     public string LabelColumnName { get; set; } = "Label";
 
@@ -27,51 +41,11 @@ public sealed class RnnTextClassifierOptions
     /// </summary>
     public string? TokenColumnName { get; set; }
 
-    /// <summary>Recurrent cell.</summary>
-    public CellType Cell { get; set; } = CellType.Gru;
-
-    /// <summary>Stacked layers.</summary>
-    public int Layers { get; set; } = 1;
-
-    /// <summary>Hidden size per direction.</summary>
-    public int HiddenSize { get; set; } = 64;
-
     /// <summary>Embedding width.</summary>
     public int EmbeddingSize { get; set; } = 64;
 
     /// <summary>Read the text in both directions.</summary>
     public bool Bidirectional { get; set; } = true;
-
-    /// <summary>Dropout between stacked layers.</summary>
-    public float Dropout { get; set; }
-
-    /// <summary>Word-level dropout: each token's embedding is zeroed with this probability during training (the rest scaled by 1/(1 − p)).</summary>
-    public float EmbeddingDropout { get; set; } = 0.25f;
-
-    /// <summary>
-    /// Pre-trained word vectors: a GloVe, word2vec (text) or fastText (.vec) file. Vocabulary words found in it start from
-    /// their vector (the others from random ones); the embedding width becomes the file's dimension. Null = none.
-    /// </summary>
-    public string? PretrainedEmbeddings { get; set; }
-
-    /// <summary>
-    /// Members of the ensemble (their probabilities are averaged in one transformer). Member i trains on all rows but
-    /// fold i of <see cref="EnsembleSize"/> folds and early-stops on fold i. 0 = by data size: 5 below 50,000 rows,
-    /// 3 below 500,000, else 1. With 1 member, <see cref="ValidationFraction"/> of the rows are held out instead.
-    /// </summary>
-    public int EnsembleSize { get; set; }
-
-    /// <summary>Longest word n-gram of the wide (linear) part (0 = no word n-grams). The wide part reads text columns only.</summary>
-    public int WordNGrams { get; set; } = 2;
-
-    /// <summary>Character n-gram length of the wide part (0 = none; with <see cref="WordNGrams"/> = 0 too, no wide part).</summary>
-    public int CharNGrams { get; set; } = 3;
-
-    /// <summary>Largest n-gram dictionary of the wide part (the most frequent n-grams seen in at least two training texts).</summary>
-    public int MaximumBagSize { get; set; } = 200_000;
-
-    /// <summary>Tokens seen fewer times than this in training become &lt;unk&gt; (so &lt;unk&gt; is trained too).</summary>
-    public int MinimumTokenCount { get; set; } = 2;
 
     /// <summary>How text is split into tokens.</summary>
     public TokenizerKind Tokenizer { get; set; } = TokenizerKind.Word;
@@ -85,49 +59,44 @@ public sealed class RnnTextClassifierOptions
     /// <summary>Tokens read per text (the first ones).</summary>
     public int MaximumLength { get; set; } = 200;
 
-    /// <summary>Training epochs.</summary>
-    public int Epochs { get; set; } = 20;
-
-    /// <summary>Texts per batch.</summary>
-    public int BatchSize { get; set; } = 32;
-
-    /// <summary>Learning rate.</summary>
-    public double LearningRate { get; set; } = 3e-3;
-
-    /// <summary>Optimizer.</summary>
-    public OptimizerKind Optimizer { get; set; } = OptimizerKind.AdamW;
-
-    /// <summary>Weight decay (decoupled with AdamW).</summary>
-    public double WeightDecay { get; set; } = 0.01;
-
-    /// <summary>Global gradient-norm clip (0 disables).</summary>
-    public double ClipNorm { get; set; } = 5;
-
     /// <summary>Weight classes inversely to their frequency (binary: pos_weight = negatives / positives).</summary>
     public bool BalanceClasses { get; set; }
 
-    /// <summary>Fraction of the training rows held out for validation by a single model (<see cref="EnsembleSize"/> = 1) when no validation set is given (0 = none).</summary>
-    public double ValidationFraction { get; set; } = 0.1;
+    /// <summary>Word-level dropout: each token's embedding is zeroed with this probability during training (the rest scaled by 1/(1 − p)).</summary>
+    public float EmbeddingDropout { get; set; } = 0.25f;
 
-    /// <summary>Stop after this many epochs without validation improvement (0 = run all epochs); the best epoch's weights are kept.</summary>
-    public int EarlyStoppingPatience { get; set; } = 3;
+    /// <summary>
+    /// Pre-trained word vectors: a GloVe, word2vec (text) or fastText (.vec) file. Vocabulary words found in it start from
+    /// their vector (the others from random ones of the same spread); the embedding width becomes the file's dimension. Null = none.
+    /// </summary>
+    public string? PretrainedEmbeddings { get; set; }
 
-    /// <summary>Seed; null takes one from the MLContext (deterministic when the MLContext has a seed).</summary>
-    public int? Seed { get; set; }
+    /// <summary>
+    /// Members of the ensemble (their probabilities are averaged in one transformer, saved in one .zip). Member i trains on
+    /// every row but fold i of <see cref="EnsembleSize"/> folds and early-stops on fold i. 0 = by data size: 5 below 50,000
+    /// rows, 3 below 500,000, else 1. With 1 member, <see cref="RnnTrainerOptions.ValidationFraction"/> of the rows are held
+    /// out instead; with a validation set passed to Fit, every member trains on all rows and validates on it.
+    /// </summary>
+    public int EnsembleSize { get; set; }
 
-    /// <summary>Called after every epoch (also logged to mlContext.Log).</summary>
-    public Action<EpochReport>? Progress { get; set; }
+    /// <summary>Longest word n-gram of the linear (wide) part (0 = no word n-grams). The linear part reads text columns only.</summary>
+    public int WordNGrams { get; set; } = 2;
 
-    /// <summary>Cancels training between batches; Fit then throws <see cref="OperationCanceledException"/>.</summary>
-    public CancellationToken CancellationToken { get; set; }
+    /// <summary>Character n-gram length of the linear part (0 = none; with <see cref="WordNGrams"/> = 0 too, no linear part).</summary>
+    public int CharNGrams { get; set; } = 3;
 
-    internal void Validate()
+    /// <summary>Largest n-gram dictionary of the linear part (the most frequent n-grams seen in at least two training texts).</summary>
+    public int MaximumBagSize { get; set; } = 200_000;
+
+    /// <summary>Tokens seen fewer times than this in training become &lt;unk&gt; (so &lt;unk&gt; is trained too).</summary>
+    public int MinimumTokenCount { get; set; } = 2;
+
+    internal override void Validate()
     {
         if (string.IsNullOrEmpty(LabelColumnName)) throw new ArgumentException("LabelColumnName must be set.", nameof(LabelColumnName));
         if (string.IsNullOrEmpty(TextColumnName)) throw new ArgumentException("TextColumnName must be set.", nameof(TextColumnName));
         if (MaximumVocabularySize < 2) throw new ArgumentException($"MaximumVocabularySize must be at least 2; got {MaximumVocabularySize}.", nameof(MaximumVocabularySize));
         if (MaximumLength < 1) throw new ArgumentException($"MaximumLength must be at least 1; got {MaximumLength}.", nameof(MaximumLength));
-        if (!(ValidationFraction >= 0 && ValidationFraction < 1)) throw new ArgumentException($"ValidationFraction must be in [0, 1); got {ValidationFraction}.", nameof(ValidationFraction));
         if (EnsembleSize < 0 || EnsembleSize > 100) throw new ArgumentException($"EnsembleSize must be 0 (by data size) to 100; got {EnsembleSize}.", nameof(EnsembleSize));
         if (WordNGrams < 0 || WordNGrams > 5) throw new ArgumentException($"WordNGrams must be 0 to 5; got {WordNGrams}.", nameof(WordNGrams));
         if (CharNGrams < 0 || CharNGrams > 8) throw new ArgumentException($"CharNGrams must be 0 to 8; got {CharNGrams}.", nameof(CharNGrams));
@@ -138,24 +107,18 @@ public sealed class RnnTextClassifierOptions
         if (!(ClipNorm >= 0) || double.IsInfinity(ClipNorm)) throw new ArgumentException($"ClipNorm must be a finite number ≥ 0; got {ClipNorm}.", nameof(ClipNorm));
         if (PretrainedEmbeddings is not null && !System.IO.File.Exists(PretrainedEmbeddings))
             throw new ArgumentException($"PretrainedEmbeddings: the file '{PretrainedEmbeddings}' does not exist.", nameof(PretrainedEmbeddings));
-        // The network's own checks name the same options (HiddenSize, EmbeddingSize, Layers, Dropout, EmbeddingDropout).
+        base.Validate();
+        // The network's own checks name the same options (EmbeddingSize, EmbeddingDropout, and the sizes above).
         NetworkOptions(vocabularySize: 2, outputSize: 1, wideFeatures: 0).Validate();
-        FitOptions().Validate();
     }
 
-    internal Models.NetworkOptions NetworkOptions(int vocabularySize, int outputSize, int wideFeatures) => new()
+    internal NetworkOptions NetworkOptions(int vocabularySize, int outputSize, int wideFeatures) => new()
     {
-        Cell = Cell, Input = Models.InputKind.Embedding, VocabularySize = vocabularySize, EmbeddingSize = EmbeddingSize,
+        Cell = Cell, Input = InputKind.Embedding, VocabularySize = vocabularySize, EmbeddingSize = EmbeddingSize,
         HiddenSize = HiddenSize, Layers = Layers, Bidirectional = Bidirectional, Dropout = Dropout, EmbeddingDropout = EmbeddingDropout,
-        OutputSize = outputSize, Output = Models.OutputMode.LastStep, WideFeatures = wideFeatures,
+        OutputSize = outputSize, Output = OutputMode.LastStep, WideFeatures = wideFeatures,
     };
 
     /// <summary>The ensemble size <see cref="EnsembleSize"/> gives for a number of training rows.</summary>
     internal int MembersFor(int rows) => EnsembleSize > 0 ? EnsembleSize : rows < 50_000 ? 5 : rows < 500_000 ? 3 : 1;
-
-    internal FitOptions FitOptions() => new()
-    {
-        Epochs = Epochs, BatchSize = BatchSize, LearningRate = LearningRate, Optimizer = Optimizer, WeightDecay = WeightDecay,
-        ClipNorm = ClipNorm, EarlyStoppingPatience = EarlyStoppingPatience, Cancellation = CancellationToken,
-    };
 }

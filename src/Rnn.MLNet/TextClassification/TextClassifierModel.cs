@@ -2,9 +2,9 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using Microsoft.ML.Data;
-using Microsoft.ML.Transforms;
+using Microsoft.ML;
 using Rnn.MLNet.Infrastructure;
+using Rnn.MLNet.Persistence;
 using Rnn.MLNet.Losses;
 using Rnn.MLNet.Models;
 using Rnn.MLNet.Serialization;
@@ -13,10 +13,10 @@ using Rnn.MLNet.Text;
 namespace Rnn.MLNet.TextClassification;
 
 /// <summary>
-/// A trained text classifier: text → tokens (and, with a wide part, a bag of n-grams) → one or more networks → class
+/// A trained text classifier: text → tokens (and, with a linear part, a bag of n-grams) → one or more networks → class
 /// probabilities, averaged over the members of an ensemble. Thread-safe.
 /// </summary>
-public sealed class TextClassifierModel
+public sealed class TextClassifierModel : IPipelineModel<TextClassifierModel>
 {
     internal const string Kind = "text-classifier";
     internal const string MemberKind = "text-classifier-member";
@@ -40,7 +40,7 @@ public sealed class TextClassifierModel
     /// <summary>What the model reads: a text column, a vector of token strings (or keys, read through their key values), or integer ids.</summary>
     public TokenInputKind InputKind { get; }
 
-    /// <summary>The bag of word and character n-grams the networks' wide input reads, or null (no wide part).</summary>
+    /// <summary>The bag of word and character n-grams the networks' linear (wide) input reads, or null (no linear part).</summary>
     public NGramBag? Bag { get; }
 
     /// <summary>The first member's network (do not run it concurrently; <see cref="Predict"/> is thread-safe).</summary>
@@ -57,7 +57,7 @@ public sealed class TextClassifierModel
     }
 
     /// <summary>Ids of integer token ids as read from a Single column; ids outside the vocabulary read as 0.</summary>
-    public int[] EncodeIds(ReadOnlySpan<float> values)
+    internal int[] EncodeIds(ReadOnlySpan<float> values)
     {
         var ids = new List<int>(System.Math.Min(values.Length, MaxLength));
         foreach (float v in values)
@@ -71,7 +71,7 @@ public sealed class TextClassifierModel
     }
 
     /// <summary>Ids of tokens given as strings (unknown tokens read as the unknown id).</summary>
-    public int[] EncodeTokens(ReadOnlySpan<ReadOnlyMemory<char>> tokens)
+    internal int[] EncodeTokens(ReadOnlySpan<ReadOnlyMemory<char>> tokens)
     {
         var ids = new List<int>(System.Math.Min(tokens.Length, MaxLength));
         foreach (var t in tokens)
@@ -95,13 +95,13 @@ public sealed class TextClassifierModel
         return ids;
     }
 
-    /// <summary>The bag of a text as the wide part reads it (null without a wide part).</summary>
+    /// <summary>The bag of a text as the linear part reads it (null without a linear part).</summary>
     public (int[] Ids, float[] Values)? EncodeBag(string? text) => Bag?.Encode(LowerCase ? (text ?? "").ToLowerInvariant() : text);
 
     /// <summary>Scores one text: binary → [logit of the mean probability]; multiclass → mean probabilities [K].</summary>
     public float[] Predict(string? text) => PredictCore(Encode(text), EncodeBag(text));
 
-    /// <summary>Scores token ids (models without a wide part): binary → [logit]; multiclass → probabilities [K].</summary>
+    /// <summary>Scores token ids (models without a linear part): binary → [logit]; multiclass → probabilities [K].</summary>
     public float[] PredictIds(int[] ids)
     {
         ArgumentNullException.ThrowIfNull(ids);
@@ -138,10 +138,25 @@ public sealed class TextClassifierModel
     }
 
     /// <summary>
-    /// One model file per member: the first carries the vocabulary, classes, settings and n-gram dictionary; the others
-    /// only their network (<see cref="MemberKind"/>).
+    /// The text classifier inside a transformer: the one Fit returned, a pipeline holding it, or one that
+    /// <c>mlContext.Model.Load</c> returned.
     /// </summary>
-    internal IReadOnlyList<ModelFile> ToFiles()
+    /// <exception cref="ArgumentException">The transformer holds no Rnn.MLNet text classifier.</exception>
+    /// <exception cref="System.IO.InvalidDataException">Its model is corrupt; the message says what is wrong.</exception>
+    public static TextClassifierModel FromTransformer(ITransformer transformer) => ModelPersistence.Find<TextClassifierModel>(transformer);
+
+    static string IPipelineModel<TextClassifierModel>.Kind => Kind;
+    static string IPipelineModel<TextClassifierModel>.Description => "text classifier";
+    static TextClassifierModel IPipelineModel<TextClassifierModel>.FromFile(ModelFile file) => FromFile(file);
+
+    /// <summary>Characters per list entry of a member's packed model file (the model file's strings hold at most 2^20).</summary>
+    private const int MemberChunkChars = 1 << 19;
+
+    /// <summary>
+    /// One model file: the first member's network with the vocabulary, classes, settings and n-gram list; every other
+    /// member's own model file (<see cref="MemberKind"/>, its network only) packed into the list <c>member{i}</c>.
+    /// </summary>
+    internal ModelFile ToFile()
     {
         var file = ModelFile.From(Network);
         file.Properties["kind"] = Kind;
@@ -159,19 +174,19 @@ public sealed class TextClassifierModel
             file.Properties["charNGrams"] = Bag.CharNGrams.ToString(CultureInfo.InvariantCulture);
             file.Lists["bag"] = Bag.Features.ToArray();
         }
-        var files = new List<ModelFile> { file };
-        foreach (var pool in _pools.Skip(1))
+        for (int i = 1; i < _pools.Length; i++)
         {
-            var member = ModelFile.From(pool.Prototype);
+            var member = ModelFile.From(_pools[i].Prototype);
             member.Properties["kind"] = MemberKind;
-            files.Add(member);
+            string packed = PayloadText.Encode(member.ToBytes());
+            file.Lists["member" + i.ToString(CultureInfo.InvariantCulture)] = Enumerable.Range(0, (packed.Length + MemberChunkChars - 1) / MemberChunkChars)
+                .Select(c => packed.Substring(c * MemberChunkChars, System.Math.Min(MemberChunkChars, packed.Length - c * MemberChunkChars))).ToArray();
         }
-        return files;
+        return file;
     }
 
-    internal static TextClassifierModel FromFiles(IReadOnlyList<ModelFile> files)
+    internal static TextClassifierModel FromFile(ModelFile file)
     {
-        var file = files[0];
         string Prop(string k) => file.RequireProperty(k);
         if (Prop("kind") != Kind) throw new System.IO.InvalidDataException($"The model is a '{Prop("kind")}', not a text classifier.");
         if (!Enum.TryParse<TokenizerKind>(Prop("tokenizer"), out var tk)) throw new System.IO.InvalidDataException($"Unknown tokenizer '{Prop("tokenizer")}'.");
@@ -180,9 +195,8 @@ public sealed class TextClassifierModel
         if (!int.TryParse(Prop("maxLength"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int maxLength) || maxLength < 1)
             throw new System.IO.InvalidDataException($"Invalid maxLength '{Prop("maxLength")}'.");
         int members = 1;
-        if (file.Properties.TryGetValue("members", out string? m) && (!int.TryParse(m, NumberStyles.Integer, CultureInfo.InvariantCulture, out members) || members < 1))
-            throw new System.IO.InvalidDataException($"Invalid member count '{m}'.");
-        if (members != files.Count) throw new System.IO.InvalidDataException($"The model announces {members} ensemble members; the payload holds {files.Count}.");
+        if (file.Properties.TryGetValue("members", out string? m) && (!int.TryParse(m, NumberStyles.Integer, CultureInfo.InvariantCulture, out members) || members < 1 || members > 100))
+            throw new System.IO.InvalidDataException($"Invalid ensemble member count '{m}'.");
         NGramBag? bag = null;
         if (file.Lists.TryGetValue("bag", out var features))
         {
@@ -193,10 +207,17 @@ public sealed class TextClassifierModel
         }
         bool binary = Prop("binary") == "1";
         var nets = new List<SequenceNetwork<float>>();
-        for (int i = 0; i < files.Count; i++)
+        for (int i = 0; i < members; i++)
         {
-            if (i > 0 && files[i].RequireProperty("kind") != MemberKind) throw new System.IO.InvalidDataException($"Ensemble member {i} is a '{files[i].RequireProperty("kind")}', not a text classifier member.");
-            var net = files[i].CreateNetwork();
+            ModelFile memberFile = file;
+            if (i > 0)
+            {
+                if (!file.Lists.TryGetValue("member" + i.ToString(CultureInfo.InvariantCulture), out var chunks))
+                    throw new System.IO.InvalidDataException($"The model announces {members} ensemble members but lacks member {i}.");
+                memberFile = ModelFile.Read(PayloadText.Decode(string.Concat(chunks)));
+                if (memberFile.RequireProperty("kind") != MemberKind) throw new System.IO.InvalidDataException($"Ensemble member {i} is a '{memberFile.RequireProperty("kind")}', not a text classifier member.");
+            }
+            var net = memberFile.CreateNetwork();
             if (vocab.Length != net.Options.VocabularySize) throw new System.IO.InvalidDataException($"Vocabulary has {vocab.Length} tokens; network {i} expects {net.Options.VocabularySize}.");
             if ((binary ? 1 : classes.Length) != net.Options.OutputSize) throw new System.IO.InvalidDataException($"{classes.Length} classes do not match network {i}'s {net.Options.OutputSize} outputs.");
             if (net.Options.WideFeatures != (bag?.Count ?? 0)) throw new System.IO.InvalidDataException($"Network {i} reads {net.Options.WideFeatures} n-gram features; the dictionary has {bag?.Count ?? 0}.");
@@ -205,16 +226,6 @@ public sealed class TextClassifierModel
         if (!Enum.TryParse<TokenInputKind>(Prop("input"), out var input)) throw new System.IO.InvalidDataException($"Unknown input kind '{Prop("input")}'.");
         return new TextClassifierModel(nets, file.RequireVocabulary("vocabulary", tk), classes, binary, Prop("lowercase") == "1", maxLength, input, bag);
     }
-}
-
-/// <summary>CustomMapping input: the text and the serialized model.</summary>
-public sealed class TextClassifierInput
-{
-    /// <summary>The text (a private copy of the user's text column).</summary>
-    [ColumnName(Payload.TextColumn)] public ReadOnlyMemory<char> Text { get; set; }
-
-    /// <summary>The model payload (the same string on every row).</summary>
-    [ColumnName(Payload.PayloadColumn)] public ReadOnlyMemory<char> Model { get; set; }
 }
 
 /// <summary>What a text classifier reads.</summary>
@@ -226,157 +237,4 @@ public enum TokenInputKind
     Tokens,
     /// <summary>A vector of non-negative integer ids (Single, Double or Int32).</summary>
     Ids,
-}
-
-/// <summary>CustomMapping input: token strings and the serialized model.</summary>
-public sealed class TokenStringsInput
-{
-    /// <summary>The tokens (a private copy of the user's token column, keys mapped to their values).</summary>
-    [ColumnName(Payload.TokensColumn)] public ReadOnlyMemory<char>[] Tokens { get; set; } = Array.Empty<ReadOnlyMemory<char>>();
-
-    /// <summary>The model payload.</summary>
-    [ColumnName(Payload.PayloadColumn)] public ReadOnlyMemory<char> Model { get; set; }
-}
-
-/// <summary>CustomMapping input: token ids (converted to Single) and the serialized model.</summary>
-public sealed class TokenIdsInput
-{
-    /// <summary>The token ids (a private Single copy of the user's token column).</summary>
-    [ColumnName(Payload.TokensColumn)] public float[] Tokens { get; set; } = Array.Empty<float>();
-
-    /// <summary>The model payload.</summary>
-    [ColumnName(Payload.PayloadColumn)] public ReadOnlyMemory<char> Model { get; set; }
-}
-
-/// <summary>CustomMapping output of the binary classifier, in the columns ML.NET's binary evaluator reads.</summary>
-public sealed class BinaryClassifierOutput
-{
-    /// <summary>Raw logit; the evaluator predicts Score &gt; 0.</summary>
-    public float Score { get; set; }
-
-    /// <summary>σ(Score).</summary>
-    public float Probability { get; set; }
-
-    /// <summary>Score &gt; 0.</summary>
-    public bool PredictedLabel { get; set; }
-}
-
-/// <summary>Runs a binary text classifier inside a CustomMapping (contract <c>Rnn.MLNet.TextClassifier.Binary.v1</c>).</summary>
-[CustomMappingFactoryAttribute(Contract)]
-public sealed class BinaryTextClassifierFactory : CustomMappingFactory<TextClassifierInput, BinaryClassifierOutput>
-{
-    /// <summary>The contract name saved in the model.</summary>
-    public const string Contract = "Rnn.MLNet.TextClassifier.Binary.v1";
-
-    /// <inheritdoc />
-    public override Action<TextClassifierInput, BinaryClassifierOutput> GetMapping() => Map;
-
-    internal static void Map(TextClassifierInput input, BinaryClassifierOutput output)
-    {
-        var model = Payload.Decode(input.Model, TextClassifierModel.FromFiles);
-        Write(model.Predict(input.Text.ToString())[0], output);
-    }
-
-    internal static void MapIds(TokenIdsInput input, BinaryClassifierOutput output)
-    {
-        var model = Payload.Decode(input.Model, TextClassifierModel.FromFiles);
-        Write(model.PredictIds(model.EncodeIds(input.Tokens))[0], output);
-    }
-
-    internal static void MapTokens(TokenStringsInput input, BinaryClassifierOutput output)
-    {
-        var model = Payload.Decode(input.Model, TextClassifierModel.FromFiles);
-        Write(model.PredictIds(model.EncodeTokens(input.Tokens))[0], output);
-    }
-
-    private static void Write(float logit, BinaryClassifierOutput output)
-    {
-        output.Score = logit;
-        output.Probability = SigmoidBinaryCrossEntropy.Sigmoid(logit);
-        output.PredictedLabel = logit > 0;
-    }
-}
-
-/// <summary>Runs a multiclass text classifier inside a CustomMapping (contract <c>Rnn.MLNet.TextClassifier.Multiclass.v1</c>).</summary>
-[CustomMappingFactoryAttribute(Contract)]
-public sealed class MulticlassTextClassifierFactory : CustomMappingFactory<TextClassifierInput, MulticlassScores>
-{
-    /// <summary>The contract name saved in the model.</summary>
-    public const string Contract = "Rnn.MLNet.TextClassifier.Multiclass.v1";
-
-    /// <inheritdoc />
-    public override Action<TextClassifierInput, MulticlassScores> GetMapping() => Map;
-
-    internal static void Map(TextClassifierInput input, MulticlassScores output)
-    {
-        var model = Payload.Decode(input.Model, TextClassifierModel.FromFiles);
-        Write(model, model.Predict(input.Text.ToString()), output);
-    }
-
-    internal static void MapIds(TokenIdsInput input, MulticlassScores output)
-    {
-        var model = Payload.Decode(input.Model, TextClassifierModel.FromFiles);
-        Write(model, model.PredictIds(model.EncodeIds(input.Tokens)), output);
-    }
-
-    internal static void MapTokens(TokenStringsInput input, MulticlassScores output)
-    {
-        var model = Payload.Decode(input.Model, TextClassifierModel.FromFiles);
-        Write(model, model.PredictIds(model.EncodeTokens(input.Tokens)), output);
-    }
-
-    private static void Write(TextClassifierModel model, float[] p, MulticlassScores output)
-    {
-        int best = 0;
-        for (int i = 0; i < p.Length; i++)
-        {
-            output.Set(i, p[i]);
-            if (p[i] > p[best]) best = i;
-        }
-        output.Predicted = model.Classes[best].AsMemory();
-    }
-}
-
-/// <summary>Binary classifier over a token-id column (contract <c>Rnn.MLNet.TokenClassifier.Binary.v1</c>).</summary>
-[CustomMappingFactoryAttribute(Contract)]
-public sealed class BinaryTokenIdsClassifierFactory : CustomMappingFactory<TokenIdsInput, BinaryClassifierOutput>
-{
-    /// <summary>The contract name saved in the model.</summary>
-    public const string Contract = "Rnn.MLNet.TokenClassifier.Binary.v1";
-
-    /// <inheritdoc />
-    public override Action<TokenIdsInput, BinaryClassifierOutput> GetMapping() => BinaryTextClassifierFactory.MapIds;
-}
-
-/// <summary>Multiclass classifier over a token-id column (contract <c>Rnn.MLNet.TokenClassifier.Multiclass.v1</c>).</summary>
-[CustomMappingFactoryAttribute(Contract)]
-public sealed class MulticlassTokenIdsClassifierFactory : CustomMappingFactory<TokenIdsInput, MulticlassScores>
-{
-    /// <summary>The contract name saved in the model.</summary>
-    public const string Contract = "Rnn.MLNet.TokenClassifier.Multiclass.v1";
-
-    /// <inheritdoc />
-    public override Action<TokenIdsInput, MulticlassScores> GetMapping() => MulticlassTextClassifierFactory.MapIds;
-}
-
-/// <summary>Binary classifier over a token-string or key column (contract <c>Rnn.MLNet.TokenStringClassifier.Binary.v1</c>).</summary>
-[CustomMappingFactoryAttribute(Contract)]
-public sealed class BinaryTokenStringsClassifierFactory : CustomMappingFactory<TokenStringsInput, BinaryClassifierOutput>
-{
-    /// <summary>The contract name saved in the model.</summary>
-    public const string Contract = "Rnn.MLNet.TokenStringClassifier.Binary.v1";
-
-    /// <inheritdoc />
-    public override Action<TokenStringsInput, BinaryClassifierOutput> GetMapping() => BinaryTextClassifierFactory.MapTokens;
-}
-
-/// <summary>Multiclass classifier over a token-string or key column (contract <c>Rnn.MLNet.TokenStringClassifier.Multiclass.v1</c>).</summary>
-[CustomMappingFactoryAttribute(Contract)]
-public sealed class MulticlassTokenStringsClassifierFactory : CustomMappingFactory<TokenStringsInput, MulticlassScores>
-{
-    /// <summary>The contract name saved in the model.</summary>
-    public const string Contract = "Rnn.MLNet.TokenStringClassifier.Multiclass.v1";
-
-    /// <inheritdoc />
-    public override Action<TokenStringsInput, MulticlassScores> GetMapping() => MulticlassTextClassifierFactory.MapTokens;
 }

@@ -4,14 +4,14 @@
 using System;
 using Microsoft.ML.Data;
 
-namespace Rnn.MLNet.TextClassification;
+namespace Rnn.MLNet.Infrastructure;
 
 /// <summary>
 /// CustomMapping output for multiclass scoring. A CustomMapping's schema after reload comes from this type alone, so
 /// a per-model number of classes cannot be a vector attribute: the probabilities leave as up to 256 scalar columns and
 /// the chain concatenates the first K of them into the fixed-size <c>Score</c> vector.
 /// </summary>
-public sealed class MulticlassScores
+internal sealed partial class MulticlassScores
 {
     /// <summary>The most probable class's name (mapped to a key by MapValueToKey in the chain).</summary>
     [ColumnName("RnnMLNet.Predicted")] public ReadOnlyMemory<char> Predicted;
