@@ -24,15 +24,16 @@ for f in "${trx[@]}"; do
   if [ "${executed:-0}" -eq 0 ]; then echo "FAIL: $f ran no test"; exit 1; fi
   passed=$((passed + ${p:-0})); failed=$((failed + ${fl:-0}))
 done
-# The packages as a user gets them: pack both (with symbols) into a local folder, then build and run a small consumer
+# The packages as a user gets them: pack all three (with symbols) into a local folder, then build and run a small consumer
 # project outside the solution against them: train and save, then load and score in a fresh process.
 version="0.1.0-ci.$(date +%Y%m%d%H%M%S).$$"
 work=$(mktemp -d)
 cleanup() { rm -rf "$work" "${NUGET_PACKAGES:-$HOME/.nuget/packages}"/rnn.mlnet*/"$version"; }
 trap cleanup EXIT
 dotnet pack src/Rnn.MLNet.Core/Rnn.MLNet.Core.csproj -c Release --no-build -p:Version="$version" -o "$work/packages"
+dotnet pack src/Rnn.MLNet.Onnx/Rnn.MLNet.Onnx.csproj -c Release --no-build -p:Version="$version" -o "$work/packages"
 dotnet pack src/Rnn.MLNet/Rnn.MLNet.csproj -c Release --no-build -p:Version="$version" -o "$work/packages"
-for p in Rnn.MLNet.Core Rnn.MLNet; do
+for p in Rnn.MLNet.Core Rnn.MLNet.Onnx Rnn.MLNet; do
   for ext in nupkg snupkg; do [ -f "$work/packages/$p.$version.$ext" ] || { echo "FAIL: no $p.$version.$ext"; exit 1; }; done
 done
 cp build/consumer/Consumer.csproj build/consumer/Program.cs "$work/"

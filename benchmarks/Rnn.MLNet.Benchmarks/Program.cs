@@ -12,7 +12,9 @@ namespace Rnn.MLNet.Benchmarks;
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- soak [--threads N] [--seconds S]   concurrent scoring soak
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- protocol --configs ../shared/bench/rnn-configs.json [--only NAME] [--seconds S] [--threads N] [--fresh-sequences] [--batch-size N]
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- text-compare [--data DIR,…] [--groups 5]   our text classifier (defaults) vs FeaturizeText + SDCA / AveragedPerceptron / FastTree / LightGbm
+/// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- onnx-latency --models DIR   ONNX Runtime on our export vs on PyTorch's (benchmarks/onnx_latency.sh)
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- latency-profile [--hidden H] [--threads N]   where a single-sequence forward pass spends its time
+/// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- explain [--messages N] [--threads N]   µs per explained SMS message (integrated gradients, occlusion)
 /// </code>
 /// </summary>
 public static class Program
@@ -36,9 +38,11 @@ public static class Program
         if (args.Length > 0 && args[0] == "gemm") return GemmThroughput.Run(args);
         if (args.Length > 0 && args[0] == "profile") return StepProfile.Run(args);
         if (args.Length > 0 && args[0] == "latency-profile") return LatencyProfile.Run(args);
+        if (args.Length > 0 && args[0] == "explain") return ExplanationCost.Run(args);
         if (args.Length > 0 && args[0] == "fuzz") return LongRuns.Fuzz(args);
         if (args.Length > 0 && args[0] == "soak") return LongRuns.Soak(args);
         if (args.Length > 1 && args[0] == "model-load") return ModelSize.Load(args[1], args.Length > 2 ? args[2] : null);
+        if (args.Length > 0 && args[0] == "onnx-latency") return OnnxLatency.Run(args);
         if (args.Length > 4 && args[0] == "prediction-engine") return PredictionEngineLatency.Score(args);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;

@@ -47,7 +47,9 @@ internal static class BinaryTextSample
     /// with an n-gram linear part, early-stopped on folds of the training file) and the FeaturizeText + SDCA baseline on the
     /// same split, prints both, saves and reloads the model, shows a few test rows and ends with one JSON line.
     /// </summary>
-    public static int Run(string[] args, string dataSet, Action<string, string> writeDemo, Func<string, string> defaultPositive, string what)
+    /// <param name="explain">Optional: from the trained model, a line to print under each example shown (SpamDetection: its most incriminating tokens).</param>
+    public static int Run(string[] args, string dataSet, Action<string, string> writeDemo, Func<string, string> defaultPositive, string what,
+        Func<RnnTextClassificationTransformer, Func<string, string>>? explain = null)
     {
         var options = Args.Parse(args, dataSet, writeDemo, defaultPositive);
         var ml = new MLContext(seed: options.Seed);
@@ -103,7 +105,7 @@ internal static class BinaryTextSample
         var before = ml.Data.CreateEnumerable<Prediction>(model.Transform(test), reuseRowObject: false).Select(p => p.Probability).ToArray();
         var after = ml.Data.CreateEnumerable<Prediction>(loaded.Transform(test), reuseRowObject: false).Select(p => p.Probability).ToArray();
         Console.WriteLine($"\nsaved to {path} ({new FileInfo(path).Length / 1024} KB); reloaded scores identical: {before.SequenceEqual(after)}");
-        PrintExamples(testRows, after, options.Positive);
+        PrintExamples(testRows, after, options.Positive, explain?.Invoke(model));
 
         Console.WriteLine(JsonSerializer.Serialize(new
         {
@@ -118,8 +120,8 @@ internal static class BinaryTextSample
         return 0;
     }
 
-    /// <summary>A few positive and negative rows and up to four mistakes, with the model's probability.</summary>
-    private static void PrintExamples(IReadOnlyList<LabeledText> rows, float[] probability, string positive)
+    /// <summary>A few positive and negative rows and up to four mistakes, with the model's probability (and <paramref name="why"/>'s line under each, when given).</summary>
+    private static void PrintExamples(IReadOnlyList<LabeledText> rows, float[] probability, string positive, Func<string, string>? why)
     {
         var shown = rows.Select((r, i) => (Row: r, P: probability[i])).ToList();
         foreach (var (row, p) in shown.Where(s => s.Row.Label).Take(3).Concat(shown.Where(s => !s.Row.Label).Take(3)).Concat(shown.Where(s => (s.P > 0.5f) != s.Row.Label).Take(4)).Distinct())
@@ -127,6 +129,7 @@ internal static class BinaryTextSample
             string text = row.Text.Length > 90 ? row.Text[..87] + "..." : row.Text;
             string verdict = (p > 0.5f) == row.Label ? "  " : "✗ ";
             Console.WriteLine($"{verdict}P({positive})={p:F3}  [{(row.Label ? positive : "not " + positive)}] {text}");
+            if (why is not null) Console.WriteLine($"{"",15}{why(row.Text)}");
         }
     }
 }

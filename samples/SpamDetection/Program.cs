@@ -16,8 +16,10 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 
+// Under each shown message, its three most incriminating tokens: the largest contributions to the spam logit.
 return BinaryTextSample.Run(args, "sms-spam", DemoData.Write,
-    train => File.ReadLines(train).Skip(1).Any(l => l.StartsWith("spam\t", StringComparison.OrdinalIgnoreCase)) ? "spam" : "1", "messages");
+    train => File.ReadLines(train).Skip(1).Any(l => l.StartsWith("spam\t", StringComparison.OrdinalIgnoreCase)) ? "spam" : "1", "messages",
+    model => { var blame = new IncriminatingTokens(model); return text => "most incriminating: " + blame.Top3(text); });
 
 internal static class DemoData
 {

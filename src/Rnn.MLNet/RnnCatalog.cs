@@ -166,4 +166,19 @@ public static class RnnCatalog
         ArgumentNullException.ThrowIfNull(catalog);
         return SequenceTaggingEvaluator.Evaluate(data, labelColumnName, predictedColumnName);
     }
+
+    /// <summary>
+    /// Per-token contributions of a fitted recurrent text classifier: adds <c>Tokens</c> (the tokens the model read) and
+    /// <c>Contributions</c> (each one's share of the explained logit), by integrated gradients through the embedding or by
+    /// occlusion. The recurrent counterpart of <c>CalculateFeatureContribution</c>; see docs/explanations.md.
+    /// </summary>
+    /// <param name="catalog">The text transforms catalog.</param>
+    /// <param name="classifier">The fitted binary or multiclass classifier to explain.</param>
+    /// <param name="options">Method, baseline, quadrature and column names (null: integrated gradients, zero baseline).</param>
+    public static Explanations.TokenContributionEstimator CalculateTokenContributions(this TransformsCatalog.TextTransforms catalog,
+        RnnTextClassificationTransformer classifier, Explanations.TokenContributionOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new Explanations.TokenContributionEstimator(classifier, options);
+    }
 }

@@ -79,7 +79,7 @@ public class EncoderDecoderGradientTests
         var analytic = (double[])net.Parameters.Gradients.Clone();
         foreach (var p in net.Parameters.Parameters)
         {
-            double err = GradientCheck.RelativeError(net.Parameters.Value(p), analytic.AsSpan(p.Offset, p.Size), Objective);
+            double err = GradientCheck.RelativeError(net.Parameters.Value(p), analytic.AsSpan(p.Offset, p.Size), Objective, net.Parameters.MarkChanged);
             _out.WriteLine($"{p.Name} {p.ShapeText}: {err:e2} (max |g| {GradientCheck.LastMaxAbs:e2}, max diff {GradientCheck.LastMaxDiff:e2})");
             GradientCheck.AssertGradient($"{cell}/{setup} {p.Name}", err);
         }
@@ -114,7 +114,7 @@ public class EncoderDecoderGradientTests
         var analytic = (double[])net.Parameters.Gradients.Clone();
         foreach (var p in net.Parameters.Parameters)
         {
-            double err = GradientCheck.RelativeError(net.Parameters.Value(p), analytic.AsSpan(p.Offset, p.Size), Objective);
+            double err = GradientCheck.RelativeError(net.Parameters.Value(p), analytic.AsSpan(p.Offset, p.Size), Objective, net.Parameters.MarkChanged);
             _out.WriteLine($"{p.Name}: {err:e2} (max |g| {GradientCheck.LastMaxAbs:e2}, max diff {GradientCheck.LastMaxDiff:e2})");
             GradientCheck.AssertGradient($"tagger {cell} {p.Name}", err);
         }

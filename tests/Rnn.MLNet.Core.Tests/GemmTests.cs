@@ -167,16 +167,18 @@ public class GemmPackedAndParallelTests
     }
 
     [Fact]
-    public void PackReusingKeepsPanelsOnlyWhileTheWeightsAreUnchanged()
+    public void PackReusingKeepsPanelsOnlyWhileTheWeightsVersionIsUnchanged()
     {
         var rng = new Rng(9);
         int m = 1, n = 70, k = 33;
         var a = Random(rng, m * k);
         var b = Random(rng, n * k);
         var packed = new PackedB<float>();
+        long version = 7; // the owner's ParameterStore.Version
+        bool packedNow = false;
         float[] Product()
         {
-            packed.PackReusing(true, n, k, b, k);
+            packedNow = packed.PackReusing(true, n, k, b, k, version);
             var c = new float[m * n];
             Gemm.Multiply<float>(false, m, packed, a, k, c, n, accumulate: false);
             return c;
@@ -188,14 +190,19 @@ public class GemmPackedAndParallelTests
             return c;
         }
         var first = Product();
+        Assert.True(packedNow);
         Assert.Equal(first, Product()); // reused
-        b[n * k - 1] += 0.5f;           // the last element changes: the comparison must see it
+        Assert.False(packedNow);
+        b[n * k - 1] += 0.5f;           // the last element changes, and its owner says so
+        version++;
         var changed = Product();
+        Assert.True(packedNow);
         var expected = Expected();
         for (int i = 0; i < n; i++) Assert.True(System.Math.Abs(changed[i] - expected[i]) <= 1e-5 * (1 + System.Math.Abs(expected[i])), $"{i}");
         Assert.NotEqual(first[n - 1], changed[n - 1]);
         packed.Pack(false, k, n, b, k); // used another way in between (as backward does), then reused: packs again
         var again = Product();
+        Assert.True(packedNow);
         Assert.Equal(changed, again);
     }
 

@@ -13,19 +13,23 @@ internal static class GradientCheck
 
     /// <summary>
     /// For each index i of <paramref name="values"/>, (f(x + ε e_i) − f(x − ε e_i)) / 2ε against <paramref name="analytic"/>[i].
-    /// Returns max |a − n| / max(max |n|, 1e-8) over the tensor.
+    /// Returns max |a − n| / max(max |n|, 1e-8) over the tensor. <paramref name="changed"/> is called after each write
+    /// (for weights: the store's MarkChanged, so that inference does not reuse copies packed from the old values).
     /// </summary>
-    public static double RelativeError(Span<double> values, ReadOnlySpan<double> analytic, Func<double> f)
+    public static double RelativeError(Span<double> values, ReadOnlySpan<double> analytic, Func<double> f, Action? changed = null)
     {
         double maxDiff = 0, maxRef = 0;
         for (int i = 0; i < values.Length; i++)
         {
             double keep = values[i];
             values[i] = keep + Epsilon;
+            changed?.Invoke();
             double plus = f();
             values[i] = keep - Epsilon;
+            changed?.Invoke();
             double minus = f();
             values[i] = keep;
+            changed?.Invoke();
             double numeric = (plus - minus) / (2 * Epsilon);
             maxDiff = System.Math.Max(maxDiff, System.Math.Abs(numeric - analytic[i]));
             maxRef = System.Math.Max(maxRef, System.Math.Abs(numeric));

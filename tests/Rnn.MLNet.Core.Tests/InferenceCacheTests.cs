@@ -11,7 +11,8 @@ namespace Rnn.MLNet.Tests;
 
 /// <summary>
 /// The per-token input projection cache of inference: outputs bit-identical to the uncached path, never stale after the
-/// embedding, W_ih or a bias changes, and bounded by its memory setting. Alone in a collection: the setting is global.
+/// embedding, W_ih or a bias changes (the weights' version), and bounded by its memory setting. Inference leaves the
+/// version alone and allocates no gradients. Alone in a collection: the setting is global.
 /// </summary>
 [Collection(nameof(AllocationCounting))]
 public class InferenceCacheTests
@@ -103,6 +104,39 @@ public class InferenceCacheTests
         var after = Run(net, batch, 64L << 20);
         Assert.NotEqual(before, after);
         Assert.Equal(Run(net, batch, 0), after);
+    }
+
+    [Fact]
+    public void AWriteThroughAKeptViewIsSeenOnceMarkedChanged()
+    {
+        var net = Network<float>(CellType.Gru, InputKind.Embedding, bi: false);
+        var batch = SequenceBatch<float>.FromTokens(new[] { 1, 2, 3, 2 }, 1, 4);
+        Span<float> w = net.Parameters.Value("rnn.weight_ih_l0"); // a view taken before the predictions
+        var before = Run(net, batch, 64L << 20);
+        w[7] += 0.25f; // written later through the kept view: not detectable until the owner says so
+        net.Parameters.MarkChanged();
+        var after = Run(net, batch, 64L << 20);
+        Assert.NotEqual(before, after);
+        Assert.Equal(Run(net, batch, 0), after);
+    }
+
+    [Fact]
+    public void PredictingLeavesTheWeightsVersionAndAllocatesNoGradients()
+    {
+        var net = Network<float>(CellType.Lstm, InputKind.Embedding, bi: true);
+        var batch = SequenceBatch<float>.FromTokens(new[] { 4, 5, 6 }, 1, 3);
+        long version = net.Parameters.Version;
+        Run(net, batch, 64L << 20);
+        Run(net, batch, 0);
+        Assert.Equal(version, net.Parameters.Version); // reads do not count as changes, so the packed copies are reused
+        Assert.False(net.Parameters.HasGradients);     // inference carries no gradient buffer
+        var trainer = new Trainer<float>(net, new Sgd<float>(0.1), LossKind.SoftmaxCrossEntropy);
+        trainer.TrainStep(batch, new Targets<float> { Classes = new[] { 1, 2, 3 } });
+        Assert.True(net.Parameters.HasGradients);
+        Assert.NotEqual(version, net.Parameters.Version); // the optimizer step marks its change
+        var loaded = Serialization.ModelFile.From(net).CreateNetwork();
+        Assert.False(loaded.Parameters.HasGradients);
+        Assert.Equal(Run(net, batch, 64L << 20), Run(loaded, batch, 64L << 20));
     }
 
     [Fact]

@@ -112,7 +112,7 @@ public class NetworkGradientTests
 
         foreach (var p in net.Parameters.Parameters)
         {
-            double err = GradientCheck.RelativeError(net.Parameters.Value(p), analytic.AsSpan(p.Offset, p.Size), Objective);
+            double err = GradientCheck.RelativeError(net.Parameters.Value(p), analytic.AsSpan(p.Offset, p.Size), Objective, net.Parameters.MarkChanged);
             _out.WriteLine($"{p.Name} {p.ShapeText}: {err:e2}");
             GradientCheck.AssertClose($"{cell}/{setup} {p.Name}", err);
         }

@@ -33,14 +33,14 @@ public class SimdPathTests
         var a = GemmTests.Random<float>(rng, m * k);
         var b = GemmTests.Random<float>(rng, n * k);
         var reused = new PackedB<float>();
-        using (Simd.Force(path == SimdPath.Scalar ? Simd.Best : SimdPath.Scalar)) reused.PackReusing(true, n, k, b, k);
+        using (Simd.Force(path == SimdPath.Scalar ? Simd.Best : SimdPath.Scalar)) reused.PackReusing(true, n, k, b, k, version: 0);
         using (Simd.Force(path))
         {
             Assert.Equal(path, Simd.Path);
             var packed = new PackedB<float>();
             packed.Pack(true, n, k, b, k);
             Assert.Equal(path, packed.Path);
-            Assert.True(reused.PackReusing(true, n, k, b, k) || path == Simd.Best && Simd.Best == SimdPath.Scalar, "packed on another path: repacked");
+            Assert.True(reused.PackReusing(true, n, k, b, k, version: 0) || path == Simd.Best && Simd.Best == SimdPath.Scalar, "packed on another path: repacked");
             Assert.Equal(path, reused.Path);
             var fast = new float[m * n];
             var slow = new float[m * n];

@@ -35,7 +35,7 @@ public class HardeningTests
     }
 
     /// <summary>
-    /// The payload inside the saved .zip is corrupted in place (one base64 character changed, or the payload cut short):
+    /// The payload inside the saved .zip is corrupted in place (one of its characters changed to another of its alphabet):
     /// loading and scoring must end in an exception that says the model is corrupt — never a crash or a wrong score.
     /// </summary>
     [Fact]
@@ -45,8 +45,8 @@ public class HardeningTests
         using var ms = new MemoryStream();
         ml.Model.Save(model, data.Schema, ms);
         byte[] zip = ms.ToArray();
-        // Find the archive entry and offset of the base64 payload: the longest run of base64 characters, which ML.NET
-        // stores as UTF-16 (each character followed by a zero byte).
+        // Find the payload: ML.NET stores the Expression's text as UTF-16; the payload is the marker U+C000, three length
+        // characters, then characters U+4000–U+BFFF (15 bits each; see Persistence/PayloadText.cs).
         using var archive = new ZipArchive(new MemoryStream(zip), ZipArchiveMode.Read);
         var entries = archive.Entries.Select(e => { using var s = e.Open(); using var b = new MemoryStream(); s.CopyTo(b); return (e.FullName, Bytes: b.ToArray()); }).ToList();
         string name = "";
@@ -54,32 +54,29 @@ public class HardeningTests
         int bestStart = 0, bestLength = 0;
         foreach (var (entryName, content) in entries)
         {
-            for (int parity = 0; parity < 2; parity++)
+            for (int i = 0; i + 1 < content.Length; i++)
             {
-                int start = parity;
-                for (int i = parity; i + 1 <= content.Length; i += 2)
-                {
-                    bool b64 = i + 1 < content.Length && content[i + 1] == 0 &&
-                        (char.IsAsciiLetterOrDigit((char)content[i]) || content[i] == '+' || content[i] == '/' || content[i] == '=');
-                    if (!b64)
-                    {
-                        if ((i - start) / 2 > bestLength) { bestLength = (i - start) / 2; bestStart = start; name = entryName; bytes = content; }
-                        start = i + 2;
-                    }
-                }
+                if (content[i] != 0x00 || content[i + 1] != 0xC0) continue;
+                int n = 0;
+                for (int j = i + 2; j + 1 < content.Length && content[j + 1] >= 0x40 && content[j + 1] < 0xC0; j += 2) n++;
+                if (n > bestLength) { bestLength = n; bestStart = i + 2 * 4; name = entryName; bytes = content; } // data after marker + length
             }
         }
-        Assert.True(bestLength > 500, $"payload not found (longest base64 run {bestLength} in {name})");
+        Assert.True(bestLength > 500, $"payload not found (longest run {bestLength} in {name})");
+        bestLength -= 3;
         var rng = new Rng(3);
         int rejected = 0;
         long worstAllocated = 0;
         for (int trial = 0; trial < 300; trial++)
         {
             var mutated = (byte[])bytes.Clone();
-            int at = bestStart + 2 * (16 + rng.NextInt(bestLength - 32)); // a character past the magic/version, inside the payload
-            byte replacement;
-            do replacement = (byte)"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[rng.NextInt(64)]; while (replacement == mutated[at]);
-            mutated[at] = replacement;
+            // A character past the file header (magic, version, length: 20 bytes = 11 characters) and before the last one
+            // (whose low bits are padding), changed to another character of the alphabet.
+            int at = bestStart + 2 * (16 + rng.NextInt(bestLength - 32));
+            int old = mutated[at] | mutated[at + 1] << 8, replacement;
+            do replacement = 0x4000 + rng.NextInt(0x8000); while (replacement == old);
+            mutated[at] = (byte)replacement;
+            mutated[at + 1] = (byte)(replacement >> 8);
             byte[] corrupted = Rezip(entries, name, mutated);
             var ml2 = new MLContext();
             long a0 = GC.GetAllocatedBytesForCurrentThread();

@@ -52,6 +52,9 @@ public static class SyntheticData
         ["food"] = new[] { "recipe", "soup", "bread", "cheese", "oven", "spice" },
     };
 
+    /// <summary>True for a word that names a topic (not filler).</summary>
+    public static bool IsTopicWord(string word) => TopicWords.Values.Any(words => words.Contains(word));
+
     /// <summary>Topics: each text carries two words of its topic among filler.</summary>
     public static List<TopicRow> Topics(int count, ulong seed)
     {

@@ -10,8 +10,9 @@ namespace Rnn.MLNet.Cells;
 /// The part of a recurrent layer's forward pass that does not depend on the state: ax = X · W_ihᵀ + b_ih (+ b_hh, except
 /// for the GRU, whose b_hn sits inside r ⊙ (·)) for all S·B input rows in one product ([S·B, I] × [I, GH]).
 /// Training multiplies afresh (every optimizer step changes W_ih). Inference keeps W_ih packed from one call to the next
-/// while it is unchanged, and, when the rows' tokens are known, copies each token's projection from the
-/// <see cref="TokenProjectionCache{T}"/>; both give results bit-identical to the training path's product.
+/// while the weights' <see cref="ParameterStore{T}.Version"/> is unchanged, and, when the rows' tokens are known, copies
+/// each token's projection from the <see cref="TokenProjectionCache{T}"/>; both give results bit-identical to the training
+/// path's product.
 /// </summary>
 internal sealed class InputProjection<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -39,20 +40,20 @@ internal sealed class InputProjection<T> where T : unmanaged, IFloatingPointIeee
     public void Compute(ReadOnlySpan<T> x, int rows, bool inference, ReadOnlySpan<int> inputKeys, Span<T> ax)
     {
         int I = InputSize, GH = GateSize;
-        ReadOnlySpan<T> bIh = _store.Value(_bIh), bHh = _store.Value(_bHh);
+        ReadOnlySpan<T> bIh = _store.Read(_bIh), bHh = _store.Read(_bHh);
         if (!inference)
         {
-            Gemm.Multiply(false, true, rows, GH, I, x, I, _store.Value(_wIh), I, ax, GH, accumulate: false);
+            Gemm.Multiply(false, true, rows, GH, I, x, I, _store.Read(_wIh), I, ax, GH, accumulate: false);
             AddBiases(ax, rows, bIh, bHh, _addHh);
             return;
         }
-        // a change of W_ih drops the token cache whichever path this call takes, so no later call sees old W_ih
-        if (_packedIh.PackReusing(true, GH, I, _store.Values.AsMemory(_wIh.Offset, _wIh.Size), I)) _tokenCache?.Clear();
+        long version = _store.Version;
+        _packedIh.PackReusing(true, GH, I, _store.ReadMemory(_wIh), I, version);
         if (!inputKeys.IsEmpty && InferenceCache.TokenProjectionBytes > 0)
         {
             // the rows' tokens are known: copy each token's projection (biases included) when it has one
             _tokenCache ??= new TokenProjectionCache<T>(I, GH, _addHh);
-            _tokenCache.Project(inputKeys, x, rows, _packedIh, bIh, bHh, ax);
+            _tokenCache.Project(inputKeys, x, rows, _packedIh, bIh, bHh, ax, version);
         }
         else
         {

@@ -96,7 +96,7 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
     /// Runs the layer over <paramref name="input"/> [S, B, I] and writes the outputs [S, B, H] (zero at padding).
     /// <paramref name="h0"/> / <paramref name="c0"/> are [B, H] initial states or empty for zeros. The input is kept by
     /// reference for <see cref="Backward"/> and must not change in between. <paramref name="inference"/> keeps the packed
-    /// weight copies from one call to the next while the weights are unchanged (see <see cref="PackedB{T}.PackReusing"/>);
+    /// weight copies from one call to the next while the weights' <see cref="ParameterStore{T}.Version"/> is unchanged;
     /// training packs them afresh every call, since every optimizer step changes them. <paramref name="inputKeys"/> [S·B]
     /// (inference only; may be empty) names the token each input row stands for (−1: none), so that a token's input
     /// projection is computed once (see <see cref="InputProjection{T}"/>).
@@ -116,14 +116,13 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
         // ax = X · W_ihᵀ + b_ih (+ b_hh unless apart) for all positions at once: [S·B, I] × [I, GH]
         Span<T> ax = _ax.AsSpan(0, steps * B * GH);
         _inputProjection.Compute(input.Span, steps * B, inference, inputKeys, ax);
-        var wHh = _store.Values.AsMemory(_wHh.Offset, _wHh.Size);
-        if (inference) _packedHh.PackReusing(true, GH, H, wHh, H);
-        else _packedHh.Pack(true, GH, H, wHh, H); // once per sequence, not per step
+        if (inference) _packedHh.PackReusing(true, GH, H, _store.ReadMemory(_wHh), H, _store.Version);
+        else _packedHh.Pack(true, GH, H, _store.ReadMemory(_wHh), H); // once per sequence, not per step
 
         CopyOrZero(h0, _h.AsSpan(0, B * H));
         if (_lstm) CopyOrZero(c0, _c.AsSpan(0, B * H));
 
-        ReadOnlySpan<T> bHh = _store.Value(_bHh);
+        ReadOnlySpan<T> bHh = _store.Read(_bHh);
         Span<T> ah = _apart ? _ah.AsSpan(0, B * GH) : default;
         for (int k = 0; k < steps; k++)
         {
@@ -237,7 +236,7 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
         Span<T> dh = _dh.AsSpan(0, B * H), dhPrev = _dhNext.AsSpan(0, B * H), dc = _dc.AsSpan(0, B * H);
         CopyOrZero(dhFinal, dh);
         if (_lstm) CopyOrZero(dcFinal, dc);
-        _packedHh.Pack(false, H, GH, _store.Values.AsMemory(_wHh.Offset, _wHh.Size), H); // dh_prev = dah · W_hh at every step
+        _packedHh.Pack(false, H, GH, _store.ReadMemory(_wHh), H); // dh_prev = dah · W_hh at every step
 
         for (int k = S - 1; k >= 0; k--)
         {
@@ -254,7 +253,7 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
         if (parameterGradients) AddWeightGradients(daxAll);
         // dX = dax · W_ih  ([S·B, GH] × [GH, I])
         if (!dInput.IsEmpty)
-            Gemm.Multiply(false, false, S * B, InputSize, GH, daxAll, GH, _store.Value(_wIh), InputSize, dInput, InputSize, accumulate: false);
+            Gemm.Multiply(false, false, S * B, InputSize, GH, daxAll, GH, _store.Read(_wIh), InputSize, dInput, InputSize, accumulate: false);
         _dOutput = default;
         if (!dh0.IsEmpty) dh.CopyTo(dh0);
         if (!dc0.IsEmpty && _lstm) dc.CopyTo(dc0);

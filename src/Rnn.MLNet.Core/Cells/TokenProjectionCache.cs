@@ -11,8 +11,9 @@ namespace Rnn.MLNet.Cells;
 /// token. A single-sequence forward pass then copies each token's projection instead of multiplying it again.
 /// </summary>
 /// <remarks>
-/// Exact, never stale: an entry keeps the input row it was computed from and is used only when the current row equals it
-/// bit for bit (so a changed embedding row is recomputed), and all entries are dropped when W_ih or the biases change.
+/// Exact, never stale: all entries are dropped when the weights' <see cref="Models.ParameterStore{T}.Version"/> moves (W_ih,
+/// the biases or the embedding may have changed), and an entry also keeps the input row it was computed from and is used
+/// only when the current row equals it bit for bit (a row costs I of the entry's I + GH values).
 /// A miss is computed by the same kernel as the uncached product (every element is the same multiply–add chain in the same
 /// order whatever the number of rows), so results are bit-identical with and without the cache. Entries are added until
 /// the cache holds <see cref="InferenceCache.TokenProjectionBytes"/>; past that, misses are computed and not kept.
@@ -24,14 +25,13 @@ internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPoin
     private int[] _slotOfKey = Array.Empty<int>(); // key → slot + 1 (0: none)
     private T[] _entries = Array.Empty<T>();      // by slot: [input row (I) | projection (GH)]
     private int _count;
-    private readonly T[] _bIh, _bHh;              // the biases the entries include
+    private long _version = -1;                   // the weights' version the entries were computed at
     private T[] _missX = Array.Empty<T>(), _missOut = Array.Empty<T>();
     private int[] _missRows = Array.Empty<int>();
 
     public TokenProjectionCache(int inputSize, int gateSize, bool addHh)
     {
         _inputSize = inputSize; _gateSize = gateSize; _addHh = addHh;
-        _bIh = new T[gateSize]; _bHh = new T[gateSize];
     }
 
     private int EntrySize => _inputSize + _gateSize;
@@ -39,7 +39,7 @@ internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPoin
     /// <summary>Entries kept, for tests.</summary>
     internal int Count => _count;
 
-    /// <summary>Drops every entry (the weights changed).</summary>
+    /// <summary>Drops every entry.</summary>
     public void Clear()
     {
         Array.Clear(_slotOfKey);
@@ -48,17 +48,16 @@ internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPoin
 
     /// <summary>
     /// Writes ax [rows, GH] for input rows <paramref name="x"/> [rows, I] whose tokens are <paramref name="keys"/> (−1: not
-    /// a token; computed, not kept). <paramref name="wIh"/> is W_ih packed; the caller calls <see cref="Clear"/> when W_ih
-    /// changed (the biases are checked here).
+    /// a token; computed, not kept). <paramref name="wIh"/> is W_ih packed; <paramref name="version"/> the weights' version
+    /// (a new one drops every entry).
     /// </summary>
-    public void Project(ReadOnlySpan<int> keys, ReadOnlySpan<T> x, int rows, PackedB<T> wIh, ReadOnlySpan<T> bIh, ReadOnlySpan<T> bHh, Span<T> ax)
+    public void Project(ReadOnlySpan<int> keys, ReadOnlySpan<T> x, int rows, PackedB<T> wIh, ReadOnlySpan<T> bIh, ReadOnlySpan<T> bHh, Span<T> ax, long version)
     {
         int I = _inputSize, GH = _gateSize, E = EntrySize;
-        if (!Same(bIh, _bIh) || (_addHh && !Same(bHh, _bHh)))
+        if (version != _version)
         {
             Clear();
-            bIh.CopyTo(_bIh);
-            if (_addHh) bHh.CopyTo(_bHh);
+            _version = version;
         }
 
         int misses = 0;

@@ -319,7 +319,7 @@ public sealed class TokenExplainer<T> where T : unmanaged, IFloatingPointIeee754
         Span<T> x = Rows(ref _x, S * _i), x0 = Rows(ref _baseline, S * _i);
         x.Clear(); x0.Clear();
         bool embedding = _net.Options.Input == InputKind.Embedding;
-        ReadOnlySpan<T> table = embedding ? _net.Parameters.Value("embedding.weight") : default;
+        ReadOnlySpan<T> table = embedding ? _net.Parameters.Read(_net.Parameters["embedding.weight"]) : default;
         for (int t = 0; t < S; t++)
         {
             if (embedding) table.Slice(tokens[t] * _i, _i).CopyTo(x.Slice(t * _i, _i));

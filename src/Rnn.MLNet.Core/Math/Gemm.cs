@@ -795,31 +795,24 @@ internal sealed class PackedB<T> where T : unmanaged, INumber<T>
         _nr = Gemm.NR<T>(Path);
         N = n; K = k; TransB = transB; Ldb = ldb; Source = b;
         _panelsValid = false;
-        _snapshotValid = false;
+        _version = -1;
     }
 
-    private T[] _snapshot = Array.Empty<T>();
-    private bool _snapshotValid;
+    private long _version = -1; // the weights' version the panels were packed from (PackReusing), −1: none
 
     /// <summary>
     /// <see cref="Pack"/> for weights that rarely change (inference): keeps the packed panels when <paramref name="b"/> is the
-    /// same memory, used the same way, and still holds bit for bit the values it held when they were packed (compared with
-    /// a copy kept for the purpose; a comparison costs a fraction of a packing). Otherwise packs now and keeps a new copy.
+    /// same memory, used the same way, on the same SIMD path, and <paramref name="version"/> (the owner's
+    /// <see cref="Models.ParameterStore{T}.Version"/>) is the one they were packed at. Otherwise packs now.
     /// Returns true when it packed (the weights, or how they are used, changed since the last call).
     /// </summary>
-    public bool PackReusing(bool transB, int n, int k, ReadOnlyMemory<T> b, int ldb)
+    public bool PackReusing(bool transB, int n, int k, ReadOnlyMemory<T> b, int ldb, long version)
     {
-        if (n == 0 || k == 0) { Pack(transB, n, k, b, ldb); return true; }
-        int extent = ((transB ? n : k) - 1) * ldb + (transB ? k : n);
-        if (_snapshotValid && _panelsValid && Path == Simd.Path && transB == TransB && n == N && k == K && ldb == Ldb && b.Equals(Source)
-            && System.Runtime.InteropServices.MemoryMarshal.AsBytes(b.Span.Slice(0, extent))
-                .SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(_snapshot.AsSpan(0, extent))))
+        if (_version == version && _panelsValid && Path == Simd.Path && transB == TransB && n == N && k == K && ldb == Ldb && b.Equals(Source))
             return false;
         Pack(transB, n, k, b, ldb);
         EnsurePanels();
-        if (_snapshot.Length < extent) _snapshot = new T[extent];
-        b.Span.Slice(0, extent).CopyTo(_snapshot);
-        _snapshotValid = true;
+        _version = version;
         return true;
     }
 

@@ -82,7 +82,7 @@ public sealed partial class EncoderDecoderNetwork<T>
             _encoder!.Top.CopyTo(_memValues);
             Ensure(ref _memKeys, Ss * K);
             if (o.Attention == AttentionKind.General)
-                Gemm.Multiply(false, true, Ss, K, K, _memValues, K, Parameters.Value(_attnW!), K, _memKeys, K, accumulate: false);
+                Gemm.Multiply(false, true, Ss, K, K, _memValues, K, Parameters.Read(_attnW!), K, _memKeys, K, accumulate: false);
             else _memValues.AsSpan(0, Ss * K).CopyTo(_memKeys);
         }
 
@@ -110,7 +110,7 @@ public sealed partial class EncoderDecoderNetwork<T>
             int n = alive.Count;
             // One decoder step for every live hypothesis; row r of the batch holds hypothesis r.
             Span<T> x = _decoder.Input(1, n);
-            ReadOnlySpan<T> emb = Parameters.Value(_tgtEmbedding);
+            ReadOnlySpan<T> emb = Parameters.Read(_tgtEmbedding);
             var rowState = new RecurrentState<T>(L, n, K, lstm);
             for (int r = 0; r < n; r++)
             {
@@ -138,13 +138,13 @@ public sealed partial class EncoderDecoderNetwork<T>
                     Combine(concat, z.AsSpan(r * K, K), 1);
                 }
             }
-            Gemm.Multiply(false, true, n, V, K, z, K, Parameters.Value(_headW), K, logits, V, accumulate: false);
+            Gemm.Multiply(false, true, n, V, K, z, K, Parameters.Read(_headW), K, logits, V, accumulate: false);
 
             candidates.Clear();
             for (int r = 0; r < n; r++)
             {
                 Span<T> row = logits.AsSpan(r * V, V);
-                TensorPrimitives.Add(row, Parameters.Value(_headB), row);
+                TensorPrimitives.Add(row, Parameters.Read(_headB), row);
                 LogSoftmax(row, logp);
                 bool mustEnd = step == options.MaxLength; // only end-of-sequence may follow the last allowed token
                 foreach (int tok in TopIndices(logp, mustEnd ? 1 : W, mustEnd))

@@ -181,7 +181,7 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
         var target = batch.Target;
         int St = target.Steps, din = Options.DecoderInputSize;
         Span<T> x = _decoder.Input(St, B);
-        ReadOnlySpan<T> emb = Parameters.Value(_tgtEmbedding);
+        ReadOnlySpan<T> emb = Parameters.Read(_tgtEmbedding);
         for (int b = 0; b < B; b++)
             for (int t = 0; t < target.Lengths[b]; t++)
             {
@@ -207,8 +207,8 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
         }
         Ensure(ref _output, B * St * _v);
         Span<T> logits = _output.AsSpan(0, B * St * _v);
-        Gemm.Multiply(false, true, B * St, _v, _k, z, _k, Parameters.Value(_headW), _k, logits, _v, accumulate: false);
-        ReadOnlySpan<T> hb = Parameters.Value(_headB);
+        Gemm.Multiply(false, true, B * St, _v, _k, z, _k, Parameters.Read(_headW), _k, logits, _v, accumulate: false);
+        ReadOnlySpan<T> hb = Parameters.Read(_headB);
         for (int b = 0; b < B; b++)
             for (int t = 0; t < St; t++)
             {
@@ -237,7 +237,7 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
             var src = batch.Source!;
             int Ss = src.Steps;
             Span<T> x = _encoder!.Input(Ss, B);
-            ReadOnlySpan<T> emb = Parameters.Value(_srcEmbedding!);
+            ReadOnlySpan<T> emb = Parameters.Read(_srcEmbedding!);
             for (int b = 0; b < B; b++)
                 for (int t = 0; t < src.Lengths[b]; t++)
                     emb.Slice(src.Tokens![b * Ss + t] * _e, _e).CopyTo(x.Slice((t * B + b) * _e, _e));
@@ -252,11 +252,11 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
             int F = o.FeatureSize, LK = o.Layers * _k;
             Ensure(ref _bridgeOut, B * LK);
             Span<T> z = _bridgeOut.AsSpan(0, B * LK);
-            Gemm.Multiply(false, true, B, LK, F, batch.Features, F, Parameters.Value(_bridgeW!), F, z, LK, accumulate: false);
+            Gemm.Multiply(false, true, B, LK, F, batch.Features, F, Parameters.Read(_bridgeW!), F, z, LK, accumulate: false);
             for (int b = 0; b < B; b++)
             {
                 Span<T> row = z.Slice(b * LK, LK);
-                TensorPrimitives.Add(row, Parameters.Value(_bridgeB!), row);
+                TensorPrimitives.Add(row, Parameters.Read(_bridgeB!), row);
                 TensorPrimitives.Tanh(row, row);
                 for (int l = 0; l < o.Layers; l++) row.Slice(l * _k, _k).CopyTo(init.Hidden.AsSpan((l * B + b) * _k, _k));
             }
@@ -297,7 +297,7 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
         {
             // keys = enc · W_aᵀ, so score = h_t · keys_s = h_tᵀ W_a h̄_s
             Ensure(ref _keys, Ss * B * K);
-            Gemm.Multiply(false, true, Ss * B, K, K, enc, K, Parameters.Value(_attnW!), K, _keys, K, accumulate: false);
+            Gemm.Multiply(false, true, Ss * B, K, K, enc, K, Parameters.Read(_attnW!), K, _keys, K, accumulate: false);
             keys = _keys.AsSpan(0, Ss * B * K);
         }
         Ensure(ref _alpha, B * St * Ss);
@@ -334,8 +334,8 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
     private void Combine(ReadOnlySpan<T> concat, Span<T> z, int rows)
     {
         int K = _k;
-        Gemm.Multiply(false, true, rows, K, 2 * K, concat, 2 * K, Parameters.Value(_combineW!), 2 * K, z, K, accumulate: false);
-        ReadOnlySpan<T> bc = Parameters.Value(_combineB!);
+        Gemm.Multiply(false, true, rows, K, 2 * K, concat, 2 * K, Parameters.Read(_combineW!), 2 * K, z, K, accumulate: false);
+        ReadOnlySpan<T> bc = Parameters.Read(_combineB!);
         for (int r = 0; r < rows; r++)
         {
             Span<T> row = z.Slice(r * K, K);
@@ -363,7 +363,7 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
             for (int t = 0; t < target.Lengths[b]; t++) TensorPrimitives.Add(dHb, dLogits.Slice((b * St + t) * V, V), dHb);
         Ensure(ref _dHeadIn, B * St * K);
         Span<T> dz = _dHeadIn.AsSpan(0, B * St * K);
-        Gemm.Multiply(false, false, B * St, K, V, dLogits, V, Parameters.Value(_headW), K, dz, K, accumulate: false);
+        Gemm.Multiply(false, false, B * St, K, V, dLogits, V, Parameters.Read(_headW), K, dz, K, accumulate: false);
 
         Span<T> dTop = _decoder.TopGradient(); // [St, B, K]
         Span<T> dEnc = default;                // [Ss, B, K], gradient reaching the encoder outputs through attention
@@ -441,7 +441,7 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
         for (int r = 0; r < rows; r++) TensorPrimitives.Add(dbc, dz.Slice(r * K, K), dbc);
         Ensure(ref _dConcat, rows * 2 * K);
         Span<T> dConcat = _dConcat.AsSpan(0, rows * 2 * K);
-        Gemm.Multiply(false, false, rows, 2 * K, K, dz, K, Parameters.Value(_combineW!), 2 * K, dConcat, 2 * K, accumulate: false);
+        Gemm.Multiply(false, false, rows, 2 * K, K, dz, K, Parameters.Read(_combineW!), 2 * K, dConcat, 2 * K, accumulate: false);
 
         Ensure(ref _dEnc, Ss * B * K);
         Ensure(ref _dKeys, Ss * B * K);
@@ -480,7 +480,7 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
         {
             // keys = enc · W_aᵀ:  dW_a += dkeysᵀ · enc,  denc += dkeys · W_a
             Gemm.Multiply(true, false, K, K, Ss * B, dKeys, K, enc, K, Parameters.Gradient(_attnW!), K, accumulate: true);
-            Gemm.Multiply(false, false, Ss * B, K, K, dKeys, K, Parameters.Value(_attnW!), K, dEnc, K, accumulate: true);
+            Gemm.Multiply(false, false, Ss * B, K, K, dKeys, K, Parameters.Read(_attnW!), K, dEnc, K, accumulate: true);
         }
         return dEnc;
     }

@@ -22,23 +22,57 @@ public sealed record Parameter(string Name, int Offset, int[] Shape)
 /// All parameters of a model in one flat buffer carved into named slices, with a gradient buffer of the same layout
 /// (so optimizers and clipping are single flat loops).
 /// </summary>
+/// <remarks>
+/// <para>Gradients are allocated when training first asks for them, so a network used only for inference carries none.</para>
+/// <para>
+/// Inference keeps copies derived from the weights between calls (weights packed for the matrix kernel, per-token input
+/// projections) and rebuilds them when <see cref="Version"/> has moved. The version moves on every optimizer step, on
+/// loading weights, on every call of <see cref="Value(Parameter)"/>, <see cref="Value(string)"/> or <see cref="Values"/>
+/// (writable views: taking one counts as a change), and on <see cref="MarkChanged"/>. Code that keeps such a view and
+/// writes through it after a prediction (a gradient check nudging one weight at a time) calls <see cref="MarkChanged"/>
+/// after each write.
+/// </para>
+/// </remarks>
 /// <typeparam name="T">float for training and inference, double for gradient checks.</typeparam>
 public sealed class ParameterStore<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly List<Parameter> _parameters;
     private readonly Dictionary<string, Parameter> _byName;
 
-    /// <summary>Parameter values.</summary>
-    public T[] Values { get; }
+    private readonly T[] _values;
+    private T[]? _gradients;
+    private long _version;
 
-    /// <summary>Gradients, same layout as <see cref="Values"/>; backward passes add into them.</summary>
-    public T[] Gradients { get; }
+    /// <summary>Parameter values: the writable buffer, so reading this property counts as a change (see <see cref="Version"/>).</summary>
+    public T[] Values
+    {
+        get
+        {
+            MarkChanged();
+            return _values;
+        }
+    }
+
+    /// <summary>Gradients, same layout as <see cref="Values"/>; backward passes add into them. Allocated on first use (training).</summary>
+    public T[] Gradients => _gradients ??= new T[_values.Length];
+
+    /// <summary>True once <see cref="Gradients"/> has been allocated (a network used only for inference never allocates it).</summary>
+    public bool HasGradients => _gradients is not null;
+
+    /// <summary>
+    /// A number that changes whenever the weights may have changed (see the remarks of <see cref="ParameterStore{T}"/>):
+    /// caches derived from the weights are valid while it stays the same.
+    /// </summary>
+    public long Version => System.Threading.Volatile.Read(ref _version);
+
+    /// <summary>Records that the weights changed (call it after writing through a view kept from earlier).</summary>
+    public void MarkChanged() => System.Threading.Interlocked.Increment(ref _version);
 
     /// <summary>The named slices in creation order.</summary>
     public IReadOnlyList<Parameter> Parameters => _parameters;
 
     /// <summary>Total number of scalars.</summary>
-    public int Count => Values.Length;
+    public int Count => _values.Length;
 
     internal ParameterStore(IEnumerable<(string Name, int[] Shape)> layout)
     {
@@ -53,8 +87,7 @@ public sealed class ParameterStore<T> where T : unmanaged, IFloatingPointIeee754
             offset += p.Size;
         }
         if (offset > Array.MaxLength) throw new ArgumentException($"The model has {offset} parameters, more than one buffer can hold.");
-        Values = new T[offset];
-        Gradients = new T[offset];
+        _values = new T[offset];
     }
 
     /// <summary>Finds a parameter by name.</summary>
@@ -64,13 +97,26 @@ public sealed class ParameterStore<T> where T : unmanaged, IFloatingPointIeee754
     /// <summary>True if a parameter of that name exists.</summary>
     public bool Contains(string name) => _byName.ContainsKey(name);
 
-    /// <summary>The values of one parameter.</summary>
-    public Span<T> Value(Parameter p) => Values.AsSpan(p.Offset, p.Size);
+    /// <summary>The values of one parameter (a writable view: taking it counts as a change, see <see cref="Version"/>).</summary>
+    public Span<T> Value(Parameter p)
+    {
+        MarkChanged();
+        return _values.AsSpan(p.Offset, p.Size);
+    }
+
+    /// <summary>The values of one parameter for reading (does not count as a change).</summary>
+    internal ReadOnlySpan<T> Read(Parameter p) => _values.AsSpan(p.Offset, p.Size);
+
+    /// <summary>The values of one parameter as memory, for reading (does not count as a change).</summary>
+    internal ReadOnlyMemory<T> ReadMemory(Parameter p) => _values.AsMemory(p.Offset, p.Size);
+
+    /// <summary>The whole value buffer without counting as a change: for the optimizer (which marks its step) and loaders that mark theirs.</summary>
+    internal T[] Buffer => _values;
 
     /// <summary>The gradient of one parameter.</summary>
     public Span<T> Gradient(Parameter p) => Gradients.AsSpan(p.Offset, p.Size);
 
-    /// <summary>The values of the parameter with this name.</summary>
+    /// <summary>The values of the parameter with this name (a writable view: taking it counts as a change).</summary>
     public Span<T> Value(string name) => Value(this[name]);
 
     /// <summary>The gradient of the parameter with this name.</summary>

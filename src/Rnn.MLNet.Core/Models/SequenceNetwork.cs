@@ -145,7 +145,7 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
                 Span<T> dst = x0.Slice((t * B + b) * i0, i0);
                 if (!tokens) { batch.Features.AsSpan((b * S + t) * i0, i0).CopyTo(dst); continue; }
                 _inputKeys[t * B + b] = batch.Tokens![b * S + t];
-                if (Options.Input == InputKind.Embedding) Parameters.Value(_embedding!).Slice(batch.Tokens![b * S + t] * i0, i0).CopyTo(dst);
+                if (Options.Input == InputKind.Embedding) Parameters.Read(_embedding!).Slice(batch.Tokens![b * S + t] * i0, i0).CopyTo(dst);
                 else dst[batch.Tokens![b * S + t]] = T.One;
             }
 
@@ -165,7 +165,7 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         ReadOnlySpan<T> top = _stack.Forward(S, B, batch.Lengths, training, DropoutRng, initialState, tokens ? _inputKeys.AsSpan(0, S * B) : default);
 
         // Head
-        ReadOnlySpan<T> w = Parameters.Value(_headW), bias = Parameters.Value(_headB);
+        ReadOnlySpan<T> w = Parameters.Read(_headW), bias = Parameters.Read(_headB);
         if (Options.Output == OutputMode.PerStep)
         {
             // The head reads the top activations batch-first, so its (large) output needs no reordering:
@@ -267,7 +267,7 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         int B = batch.Batch, S = batch.Steps, DH = _d * _h;
 
         // Head backward: out = z · Wᵀ + b  →  dW += doutᵀ · z,  db += Σ dout,  dz = dout · W
-        ReadOnlySpan<T> w = Parameters.Value(_headW);
+        ReadOnlySpan<T> w = Parameters.Read(_headW);
         Span<T> dW = Parameters.Gradient(_headW), dB = Parameters.Gradient(_headB);
         Span<T> dTop = _stack.TopGradient();
         if (Options.Output == OutputMode.PerStep)

@@ -107,7 +107,7 @@ public sealed class ModelFile
     public static ModelFile From(EncoderDecoderNetwork<float> network)
     {
         ArgumentNullException.ThrowIfNull(network);
-        return new ModelFile(network.Options, (float[])network.Parameters.Values.Clone());
+        return new ModelFile(network.Options, (float[])network.Parameters.Buffer.Clone());
     }
 
     /// <summary>Builds the encoder–decoder network holding these weights.</summary>
@@ -115,7 +115,8 @@ public sealed class ModelFile
     public EncoderDecoderNetwork<float> CreateEncoderDecoder()
     {
         var net = new EncoderDecoderNetwork<float>(EncoderDecoderOptions);
-        Weights.CopyTo(net.Parameters.Values, 0);
+        Weights.CopyTo(net.Parameters.Buffer, 0);
+        net.Parameters.MarkChanged();
         return net;
     }
 
@@ -137,14 +138,15 @@ public sealed class ModelFile
     public static ModelFile From(SequenceNetwork<float> network)
     {
         ArgumentNullException.ThrowIfNull(network);
-        return new ModelFile(network.Options, (float[])network.Parameters.Values.Clone());
+        return new ModelFile(network.Options, (float[])network.Parameters.Buffer.Clone());
     }
 
     /// <summary>Builds a network holding these weights.</summary>
     public SequenceNetwork<float> CreateNetwork()
     {
         var net = new SequenceNetwork<float>(Options);
-        Weights.CopyTo(net.Parameters.Values, 0);
+        Weights.CopyTo(net.Parameters.Buffer, 0);
+        net.Parameters.MarkChanged();
         return net;
     }
 

@@ -68,7 +68,10 @@ public sealed class CharacterTokenizer : Tokenizer
 /// </summary>
 public sealed partial class WordTokenizer : Tokenizer
 {
-    [GeneratedRegex(@"[\p{L}\p{M}\p{N}_]+(?:'[\p{L}\p{M}\p{N}_]+)*|(?:[\uD800-\uDBFF][\uDC00-\uDFFF]|[^\s\p{L}\p{M}\p{N}_])[\p{M}\uFE0E\uFE0F]*", RegexOptions.CultureInvariant)]
+    /// <summary>The regular expression whose matches are the tokens (.NET syntax, culture-invariant).</summary>
+    public const string Pattern = @"[\p{L}\p{M}\p{N}_]+(?:'[\p{L}\p{M}\p{N}_]+)*|(?:[\uD800-\uDBFF][\uDC00-\uDFFF]|[^\s\p{L}\p{M}\p{N}_])[\p{M}\uFE0E\uFE0F]*";
+
+    [GeneratedRegex(Pattern, RegexOptions.CultureInvariant)]
     private static partial Regex TokenPattern();
 
     /// <inheritdoc />

@@ -33,7 +33,8 @@ public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
         StepCount++;
         BeginStep(store.Count);
         _job ??= new StepJob(this);
-        _job.Start(store.Values, store.Gradients);
+        _job.Start(store.Buffer, store.Gradients);
+        store.MarkChanged();
     }
 
     /// <summary>Called once per step before <see cref="Update"/>: allocate state buffers, compute this step's constants.</summary>

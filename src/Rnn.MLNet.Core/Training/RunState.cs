@@ -51,7 +51,8 @@ internal sealed class RunState
         if (c is null) return null;
         if (c.Model.Weights.Length != _store.Count)
             throw new ArgumentException($"The checkpoint '{_options.CheckpointPath}' holds {c.Model.Weights.Length} weights; this model has {_store.Count}.");
-        c.Model.Weights.CopyTo(_store.Values, 0);
+        c.Model.Weights.CopyTo(_store.Buffer, 0);
+        _store.MarkChanged();
         _optimizer.RestoreState(c.Optimizer, _store.Count);
         if (_options.Schedule is IStatefulSchedule s) s.RestoreState(c.Schedule);
         shuffle.Restore(c.ShuffleRng);

@@ -395,7 +395,12 @@ public static class SequenceFitter
         public double Loss = double.PositiveInfinity;
         public int SinceBest;
 
-        public void Restore(ParameterStore<float> store) => Weights?.CopyTo(store.Values, 0);
+        public void Restore(ParameterStore<float> store)
+        {
+            if (Weights is null) return;
+            Weights.CopyTo(store.Buffer, 0);
+            store.MarkChanged();
+        }
     }
 
     /// <summary>
@@ -411,7 +416,7 @@ public static class SequenceFitter
             if (v < best.Loss)
             {
                 best.Loss = v; best.SinceBest = 0; result.BestEpoch = report.Epoch; result.BestValidationLoss = v;
-                best.Weights = (float[])store.Values.Clone();
+                best.Weights = (float[])store.Buffer.Clone();
             }
             else if (options.EarlyStoppingPatience > 0 && ++best.SinceBest >= options.EarlyStoppingPatience) return true;
         }

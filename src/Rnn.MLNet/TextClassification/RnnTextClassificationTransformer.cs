@@ -29,8 +29,16 @@ public sealed class RnnTextClassificationTransformer : ChainedTransformer
     {
         Model = model;
         MemberResults = results;
+        InputColumnName = inputColumn;
+        InputIsKey = isKey;
         ModelPersistence.Adopt(Chain, model);
     }
+
+    /// <summary>The column the classifier reads (text, tokens or ids), for transforms that read it too (explanations).</summary>
+    internal string InputColumnName { get; }
+
+    /// <summary>The token column holds keys (read through their key values).</summary>
+    internal bool InputIsKey { get; }
 
     private static TransformerChain<ITransformer> Fit(MLContext ml, TextClassifierModel model, DataViewSchema inputSchema, string inputColumn, bool isKey)
     {

@@ -1,0 +1,183 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using Rnn.MLNet.Persistence;
+using Rnn.MLNet.Serialization;
+using Rnn.MLNet.TextClassification;
+
+namespace Rnn.MLNet.Explanations;
+
+/// <summary>Settings of per-token contributions for a recurrent text classifier.</summary>
+public sealed class TokenContributionOptions
+{
+    /// <summary>Integrated gradients (default) or leave-one-token-out occlusion.</summary>
+    public AttributionMethod Method { get; set; } = AttributionMethod.IntegratedGradients;
+
+    /// <summary>Quadrature nodes of integrated gradients' first pass (see <see cref="TokenExplainerOptions.Steps"/>).</summary>
+    public int Steps { get; set; } = 16;
+
+    /// <summary>Completeness target of integrated gradients (see <see cref="TokenExplainerOptions.Tolerance"/>).</summary>
+    public double Tolerance { get; set; } = 0.005;
+
+    /// <summary>Most quadrature nodes per explanation (see <see cref="TokenExplainerOptions.MaximumSteps"/>).</summary>
+    public int MaximumSteps { get; set; } = 4096;
+
+    /// <summary>
+    /// The baseline: null (default) for the all-zero embedding vector at every position; a vocabulary token (e.g.
+    /// <c>&lt;unk&gt;</c>) for that token's embedding at every position. Occlusion replaces a token by the same vector.
+    /// </summary>
+    public string? BaselineToken { get; set; }
+
+    /// <summary>Output column of the tokens as the model read them (vector of text; lower-cased when the model lower-cases).</summary>
+    public string TokensColumnName { get; set; } = "Tokens";
+
+    /// <summary>Output column of the contributions (vector of Single, aligned with the tokens).</summary>
+    public string ContributionsColumnName { get; set; } = "Contributions";
+
+    internal void Validate()
+    {
+        if (string.IsNullOrEmpty(TokensColumnName)) throw new ArgumentException("TokensColumnName must be set.", nameof(TokensColumnName));
+        if (string.IsNullOrEmpty(ContributionsColumnName)) throw new ArgumentException("ContributionsColumnName must be set.", nameof(ContributionsColumnName));
+        if (TokensColumnName == ContributionsColumnName) throw new ArgumentException($"The tokens and contributions columns must differ; both are '{TokensColumnName}'.", nameof(ContributionsColumnName));
+        if (!Enum.IsDefined(Method)) throw new ArgumentOutOfRangeException(nameof(Method), Method, "Unknown attribution method.");
+        if (Steps < 1 || Steps > 1024) throw new ArgumentOutOfRangeException(nameof(Steps), Steps, "Steps must be in 1..1024.");
+        if (MaximumSteps < Steps) throw new ArgumentOutOfRangeException(nameof(MaximumSteps), MaximumSteps, $"MaximumSteps must be at least Steps ({Steps}).");
+        if (!(Tolerance >= 0)) throw new ArgumentOutOfRangeException(nameof(Tolerance), Tolerance, "Tolerance must be a non-negative number.");
+    }
+
+    internal TokenContributionOptions Clone() => (TokenContributionOptions)MemberwiseClone();
+}
+
+/// <summary>The tokens a text classifier read and each one's contribution to the explained logit.</summary>
+/// <param name="Tokens">The tokens, in order (for text input: the tokenizer's pieces, lower-cased when the model lower-cases).</param>
+/// <param name="Contributions">One per token: its share of the explained logit (positive: towards the explained class).</param>
+/// <param name="ExplainedClass">The class whose logit is explained: binary models "True" (the logit; negative contributions push towards False); multiclass models the predicted class.</param>
+/// <param name="Logit">The explained logit.</param>
+/// <param name="BaselineLogit">The logit on the baseline (integrated gradients' contributions add up to Logit − BaselineLogit).</param>
+public sealed record TextExplanation(string[] Tokens, float[] Contributions, string ExplainedClass, float Logit, float BaselineLogit)
+{
+    /// <summary>The <paramref name="count"/> tokens with the largest contributions, largest first.</summary>
+    public IEnumerable<(string Token, float Contribution)> Top(int count) =>
+        Tokens.Zip(Contributions).OrderByDescending(p => p.Second).Take(count).Select(p => (p.First, p.Second));
+}
+
+/// <summary>
+/// Explains a <see cref="TextClassifierModel"/>'s predictions token by token (integrated gradients through the embedding,
+/// or occlusion). Thread-safe: each concurrent caller gets its own <see cref="TokenExplainer{T}"/>.
+/// </summary>
+public sealed class TextClassifierExplainer : IPipelineModel<TextClassifierExplainer>
+{
+    /// <summary>The <c>kind</c> of its payload: the classifier's model file with the explanation settings beside it.</summary>
+    internal const string Kind = "text-classifier-explainer";
+
+    static string IPipelineModel<TextClassifierExplainer>.Kind => Kind;
+    static string IPipelineModel<TextClassifierExplainer>.Description => "text classifier explainer";
+    static TextClassifierExplainer IPipelineModel<TextClassifierExplainer>.FromFile(ModelFile file) => FromFile(file);
+
+    private readonly ConcurrentBag<TokenExplainer<float>> _free = new();
+    private readonly TokenExplainerOptions _core;
+
+    /// <summary>The explained model.</summary>
+    public TextClassifierModel Model { get; }
+
+    /// <summary>The settings (a copy).</summary>
+    public TokenContributionOptions Options => _options.Clone();
+    private readonly TokenContributionOptions _options;
+
+    /// <summary>An explainer of <paramref name="model"/>.</summary>
+    public TextClassifierExplainer(TextClassifierModel model, TokenContributionOptions? options = null)
+    {
+        Model = model ?? throw new ArgumentNullException(nameof(model));
+        _options = (options ?? new TokenContributionOptions()).Clone();
+        _options.Validate();
+        int? baseline = null;
+        if (_options.BaselineToken is string b)
+        {
+            if (!model.Vocabulary.Contains(b))
+                throw new ArgumentException($"BaselineToken '{b}' is not in the model's vocabulary of {model.Vocabulary.Count} tokens.", nameof(options));
+            baseline = model.Vocabulary.IdOf(b);
+        }
+        _core = new TokenExplainerOptions { Method = _options.Method, Steps = _options.Steps, Tolerance = _options.Tolerance, MaximumSteps = _options.MaximumSteps, BaselineToken = baseline };
+        _free.Add(new TokenExplainer<float>(model.Network, _core)); // validates the settings against the network now
+    }
+
+    /// <summary>Explains the prediction for one text (a model that reads text).</summary>
+    public TextExplanation Explain(string? text)
+    {
+        string read = Model.LowerCase ? (text ?? "").ToLowerInvariant() : text ?? "";
+        var tokens = Model.Vocabulary.Tokenizer.Split(read);
+        if (tokens.Count > Model.MaxLength) tokens.RemoveRange(Model.MaxLength, tokens.Count - Model.MaxLength);
+        if (tokens.Count == 0) tokens.Add(Text.Vocabulary.UnknownToken);
+        return ExplainIds(Model.Encode(text), tokens.ToArray());
+    }
+
+    /// <summary>Explains the prediction for token strings (a model that reads a token column).</summary>
+    public TextExplanation ExplainTokens(ReadOnlySpan<ReadOnlyMemory<char>> tokens)
+    {
+        int[] ids = Model.EncodeTokens(tokens);
+        var shown = new string[ids.Length];
+        for (int i = 0; i < shown.Length; i++) shown[i] = i < tokens.Length ? tokens[i].ToString() : Text.Vocabulary.UnknownToken;
+        return ExplainIds(ids, shown);
+    }
+
+    /// <summary>Explains the prediction for integer token ids (a model that reads an id column).</summary>
+    public TextExplanation ExplainIds(ReadOnlySpan<float> ids)
+    {
+        int[] encoded = Model.EncodeIds(ids);
+        return ExplainIds(encoded, encoded.Select(i => Model.Vocabulary.Tokens[i]).ToArray());
+    }
+
+    private TextExplanation ExplainIds(int[] ids, string[] shown)
+    {
+        int explained = 0;
+        if (!Model.IsBinary)
+        {
+            var p = Model.PredictIds(ids);
+            for (int i = 1; i < p.Length; i++) if (p[i] > p[explained]) explained = i;
+        }
+        var explainer = _free.TryTake(out var e) ? e : new TokenExplainer<float>(Model.Network, _core);
+        try
+        {
+            var x = explainer.Explain(ids, explained);
+            return new TextExplanation(shown, x.Contributions.Select(c => (float)c).ToArray(), Model.IsBinary ? "True" : Model.Classes[explained], (float)x.Score, (float)x.BaselineScore);
+        }
+        finally { _free.Add(explainer); }
+    }
+
+    internal const string MethodProperty = "explain.method", StepsProperty = "explain.steps", ToleranceProperty = "explain.tolerance",
+        MaximumStepsProperty = "explain.maximumSteps", BaselineProperty = "explain.baseline";
+
+    /// <summary>The model file with the settings beside the model (the payload of the saved chain).</summary>
+    internal ModelFile ToFile()
+    {
+        var file = Model.ToFile();
+        file.Properties["kind"] = Kind;
+        file.Properties[MethodProperty] = _options.Method.ToString();
+        file.Properties[StepsProperty] = _options.Steps.ToString(CultureInfo.InvariantCulture);
+        file.Properties[ToleranceProperty] = _options.Tolerance.ToString("R", CultureInfo.InvariantCulture);
+        file.Properties[MaximumStepsProperty] = _options.MaximumSteps.ToString(CultureInfo.InvariantCulture);
+        if (_options.BaselineToken is string b) file.Properties[BaselineProperty] = b;
+        return file;
+    }
+
+    internal static TextClassifierExplainer FromFile(ModelFile file)
+    {
+        string Prop(string k) => file.RequireProperty(k);
+        if (Prop("kind") != Kind) throw new System.IO.InvalidDataException($"The model is a '{Prop("kind")}', not a text classifier explainer.");
+        file.Properties["kind"] = TextClassifierModel.Kind; // the rest of the file is the classifier's
+        if (!Enum.TryParse<AttributionMethod>(Prop(MethodProperty), out var method)) throw new System.IO.InvalidDataException($"Unknown attribution method '{Prop(MethodProperty)}'.");
+        if (!int.TryParse(Prop(StepsProperty), NumberStyles.Integer, CultureInfo.InvariantCulture, out int steps)
+            || !int.TryParse(Prop(MaximumStepsProperty), NumberStyles.Integer, CultureInfo.InvariantCulture, out int maxSteps)
+            || !double.TryParse(Prop(ToleranceProperty), NumberStyles.Float, CultureInfo.InvariantCulture, out double tolerance))
+            throw new System.IO.InvalidDataException("The explanation settings in the model are not numbers.");
+        var options = new TokenContributionOptions
+        {
+            Method = method, Steps = steps, MaximumSteps = maxSteps, Tolerance = tolerance,
+            BaselineToken = file.Properties.TryGetValue(BaselineProperty, out var b) ? b : null,
+        };
+        try { return new TextClassifierExplainer(TextClassifierModel.FromFile(file), options); }
+        catch (ArgumentException e) { throw new System.IO.InvalidDataException("The explanation settings in the model are invalid: " + e.Message, e); }
+    }
+}
