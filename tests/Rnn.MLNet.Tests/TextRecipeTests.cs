@@ -63,6 +63,7 @@ public class TextRecipeTests
         var loaded = ml2.Model.Load(stream, out _);
         var again = ml2.Data.CreateEnumerable<TextClassificationTests.SentimentPrediction>(loaded.Transform(ml2.Data.LoadFromEnumerable(rows)), false).ToList();
         Assert.Equal(scores.Select(s => s.Score), again.Select(s => s.Score));
+        Assert.Contains("EnsembleSize = 1", Assert.Throws<NotSupportedException>(() => OnnxModelExport.ExportToOnnx(model.Model, Stream.Null)).Message);
     }
 
     private static float Sigmoid(float z) => 1 / (1 + MathF.Exp(-z));

@@ -62,7 +62,8 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
             throw new ArgumentException($"The label column '{o.LabelColumnName}' has a single class ('{classes[Array.FindIndex(counts, c => c > 0)]}') in the training data; a classifier needs at least two.", nameof(input));
         if (present < k) log.Warning($"Classes never seen in training (they will not be predicted): {string.Join(", ", classes.Where((_, i) => counts[i] == 0))}.");
 
-        var rng = new Rng(o.ResolveSeed(log));
+        ulong seed = o.ResolveSeed(log);
+        var rng = new Rng(seed);
         var lowered = kind == TokenInputKind.Text ? train.Texts!.Select(t => o.LowerCase ? t.ToLowerInvariant() : t).ToList() : null;
         var vocab = kind switch
         {
@@ -94,7 +95,7 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
         // Members: member m trains on every row but fold m and early-stops on fold m, so together they use all rows.
         int members = System.Math.Max(1, System.Math.Min(o.MembersFor(examples.Count), examples.Count / 2));
         var order = Enumerable.Range(0, examples.Count).ToArray();
-        rng.Fork().Shuffle(order.AsSpan());
+        new Rng(seed ^ 0xF01D5EEDUL).Shuffle(order.AsSpan()); // its own generator: the members' seeds do not depend on the folds
         float[]? classWeights = null;
         float posWeight = 1;
         if (o.BalanceClasses)
