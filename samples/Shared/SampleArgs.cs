@@ -1,5 +1,5 @@
-// Shared by the samples that take integer options on the command line (ColourDescription, NumberTranslation,
-// WordClassTagging): `--name value`, or the fallback when the option is absent.
+// Shared by the samples that take options on the command line (ColourDescription, NumberTranslation, WordClassTagging,
+// PosTagging, Translation): `--name value`, or the fallback when the option is absent.
 using System;
 using System.Globalization;
 
@@ -10,5 +10,19 @@ internal static class SampleArgs
     {
         int i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+
+    /// <summary>The text after <paramref name="name"/> in <paramref name="args"/>, or <paramref name="fallback"/>.</summary>
+    public static string String(string[] args, string name, string fallback)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+    }
+
+    /// <summary>The number after <paramref name="name"/> in <paramref name="args"/>, or <paramref name="fallback"/>.</summary>
+    public static double Double(string[] args, string name, double fallback)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? double.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
     }
 }

@@ -1,18 +1,14 @@
-// Time-series forecasting with a recurrent regressor in an ML.NET pipeline: the airline passengers series (Box & Jenkins),
-// forecast the last 24 months from the rest, against the seasonal naive forecast and ML.NET's SDCA linear regression.
+// Forecasting one series from a `date,value` CSV: a global recurrent forecaster (ml.Forecasting.ForecastByRnn) trained on
+// the series' own windows, against the naive and seasonal naive forecasts, on the last H values held out.
 //
-//   dotnet run -c Release --project samples/TimeSeriesForecast -- [--csv F] [--horizon H] [--window W]
-//        [--cell lstm|gru] [--hidden N] [--epochs N] [--seed N] [--png F]
+//   dotnet run -c Release --project samples/TimeSeriesForecast -- --csv F --horizon H [--period P] [--png F] [--seed N]
+//        [--input N] [--hidden N] [--ensemble N]     (input length, hidden size, ensemble members; defaults from the library)
 //
-// The CSV has a header row and `month,value` lines (quotes allowed). Without --csv it reads
-// ../shared/data/airline-passengers/airline-passengers.csv when present, else a synthetic monthly series.
-//
-// The series grows and its seasonal swing grows with it, so the models do not see raw values: they see the seasonal
-// log-difference z[t] = ln y[t] - ln y[t-12], the growth over the same month a year before, which stays in the range
-// the training part covers (the estimator then standardizes it). A model reads the last W of them (default 36 months)
-// and predicts the next; the forecast feeds its own predictions back for H months and turns them back into values
-// with y[t] = y[t-12] * exp(z[t]). The linear baseline gets the same windows, fed back the same way. Ctrl+C stops
-// training between batches. Writes a PNG of the series and the three forecasts; the last line is JSON.
+// The CSV has a header and `date,value` lines (quotes allowed; any real values, zeros and negatives included; dates in
+// any ISO-like form or a plain index). Without --csv it reads ../shared/data/airline-passengers/airline-passengers.csv
+// (monthly, forecast the last 24 months) when present, else a synthetic monthly series. Without --period the seasonal
+// period is detected from the training part. A bad date or value stops the run with the file's row number. Writes a PNG
+// (default: the temp folder) and, last, a JSON line with the held-out scores.
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -20,164 +16,180 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Text.Json;
-using System.Threading;
 using Microsoft.ML;
-using Microsoft.ML.Data;
 using Rnn.MLNet;
-using Rnn.MLNet.Cells;
-using Rnn.MLNet.SequenceRegression;
+using Rnn.MLNet.Forecasting;
 
-var options = Args.Parse(args);
-var ml = new MLContext(seed: 1);
-
-var (name, months, values) = Series.ReadCsv(options.Csv);
-int h = options.Horizon, w = options.Window;
-if (values.Length - h < w + 12 + 10) throw new ArgumentException($"{values.Length} values leave too few for training with a {w}-month window and a {h}-month horizon.");
-double[] known = values[..^h], actual = values[^h..];
-Console.WriteLine($"series: {options.Csv} ({values.Length} months, {months[0]} to {months[^1]}); forecasting the last {h} from the first {known.Length}");
-
-// Seasonal log-differences of the known part, and the training windows over them: W values → the next one.
-const int Season = 12;
-float[] z = Enumerable.Range(Season, known.Length - Season).Select(t => (float)(Math.Log(known[t]) - Math.Log(known[t - Season]))).ToArray();
-var windows = Enumerable.Range(w, z.Length - w).Select(t => new Window { Features = z[(t - w)..t], Label = z[t] }).ToList();
-var schema = SchemaDefinition.Create(typeof(Window));
-schema[nameof(Window.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, w);
-IDataView train = ml.Data.LoadFromEnumerable(windows, schema);
-Console.WriteLine($"{windows.Count} training windows of {w} seasonal log-differences (the last 15% held out for early stopping)");
-
-using var stop = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); Console.WriteLine("\nstopping after this batch…"); };
-
-// The recurrent model: a many-to-one LSTM over the window (one feature per step). With ~70 windows it overfits within
-// a few hundred epochs; the last 15% of the windows (in time order) pick the epoch to keep.
-var clock = Stopwatch.StartNew();
-var estimator = ml.Regression.Trainers.RnnSequence(new RnnSequenceRegressorOptions
+try { return Run(args); }
+catch (Exception e) when (e is InvalidDataException or ArgumentException or FileNotFoundException or FormatException)
 {
-    FeatureColumnName = nameof(Window.Features), LabelColumnName = nameof(Window.Label), FeaturesPerStep = 1,
-    Cell = options.Cell, HiddenSize = options.Hidden, Layers = 1, Epochs = options.Epochs, BatchSize = 16, LearningRate = 3e-3,
-    ValidationFraction = 0.15, EarlyStoppingPatience = 30, Seed = options.Seed, CancellationToken = stop.Token,
-    Progress = r => { if (r.Epoch == 1 || r.Epoch % 10 == 0) Console.WriteLine($"  {r}"); },
-});
-Console.WriteLine($"training a {options.Cell} (hidden {options.Hidden}) for {options.Epochs} epochs…");
-RnnSequenceRegressionTransformer rnn;
-try { rnn = estimator.Fit(train); }
-catch (OperationCanceledException) { Console.WriteLine("training cancelled; nothing saved."); return 130; }
-Console.WriteLine($"trained in {clock.Elapsed.TotalSeconds:F1} s; stopped after epoch {rnn.TrainingResult.History.Count}, kept epoch {rnn.TrainingResult.BestEpoch}");
-
-// Save atomically and forecast with the model loaded from the .zip: predictions are fed back for H months.
-string modelPath = Path.Combine(Path.GetTempPath(), "time-series-forecast.zip");
-ml.Model.Save(rnn, train.Schema, modelPath + ".tmp");
-File.Move(modelPath + ".tmp", modelPath, overwrite: true);
-var loaded = SequenceRegressionModel.FromTransformer(new MLContext().Model.Load(modelPath, out _));
-double[] rnnForecast = Series.Undifference(known, loaded.Forecast(z, w, h), Season);
-
-// Baseline 1: seasonal naive, the last known year repeated.
-double[] naiveForecast = Enumerable.Range(0, h).Select(i => known[known.Length - 12 + i % 12]).ToArray();
-
-// Baseline 2: ML.NET's SDCA linear regression on the same standardized windows, fed back the same way.
-var linear = ml.Transforms.NormalizeMeanVariance(nameof(Window.Features))
-    .Append(ml.Regression.Trainers.Sdca(labelColumnName: nameof(Window.Label), featureColumnName: nameof(Window.Features)))
-    .Fit(train);
-var engine = ml.Model.CreatePredictionEngine<Window, LinearPrediction>(linear, inputSchemaDefinition: schema);
-var fedBack = z.ToList();
-for (int i = 0; i < h; i++)
-    fedBack.Add(engine.Predict(new Window { Features = fedBack.Skip(fedBack.Count - w).ToArray() }).Score);
-double[] linearForecast = Series.Undifference(known, fedBack.Skip(z.Length).ToArray(), Season);
-
-var (rmse, mape) = Series.Errors(rnnForecast, actual);
-var (naiveRmse, naiveMape) = Series.Errors(naiveForecast, actual);
-var (linearRmse, linearMape) = Series.Errors(linearForecast, actual);
-Console.WriteLine($"\n{"month",-9}{"actual",8}{"RNN",8}{"naive",8}{"linear",8}");
-for (int i = 0; i < h; i++)
-    Console.WriteLine($"{months[known.Length + i],-9}{actual[i],8:F0}{rnnForecast[i],8:F1}{naiveForecast[i],8:F0}{linearForecast[i],8:F1}");
-Console.WriteLine($"\n{"",-26}{"RMSE",8}{"MAPE",8}");
-Console.WriteLine($"{"RNN (" + options.Cell + ")",-26}{rmse,8:F2}{mape,8:P2}");
-Console.WriteLine($"{"seasonal naive",-26}{naiveRmse,8:F2}{naiveMape,8:P2}");
-Console.WriteLine($"{"SDCA linear regression",-26}{linearRmse,8:F2}{linearMape,8:P2}");
-
-string png = Series.Plot(options.Png, name, months, values, known.Length, (rnnForecast, $"RNN ({options.Cell}), RMSE {rmse:F1}"),
-    (naiveForecast, $"seasonal naive, RMSE {naiveRmse:F1}"), (linearForecast, $"SDCA linear, RMSE {linearRmse:F1}"));
-Console.WriteLine($"\nsaved the model to {modelPath} and the picture to {png}");
-Console.WriteLine(JsonSerializer.Serialize(new
-{
-    rmse = Math.Round(rmse, 2),
-    mape = Math.Round(mape, 4),
-    seasonal_naive_rmse = Math.Round(naiveRmse, 2),
-    linear_rmse = Math.Round(linearRmse, 2),
-}));
-return 0;
-
-internal sealed class Window
-{
-    public float[] Features { get; set; } = Array.Empty<float>();
-    public float Label { get; set; }
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
 }
 
-internal sealed class LinearPrediction
+static int Run(string[] args)
 {
-    public float Score { get; set; }
-}
+    var options = Args.Parse(args);
+    var (name, dates, values, spacing) = SeriesCsv.Read(options.Csv);
+    int h = options.Horizon;
+    if (values.Length < h + 2) throw new ArgumentException($"'{options.Csv}' has {values.Length} values; forecasting the last {h} needs at least {h + 2}.");
+    double[] known = values[..^h], actual = values[^h..];
+    Console.WriteLine($"series: {options.Csv} ({values.Length} values, {dates[0]} to {dates[^1]}); forecasting the last {h} from the first {known.Length}");
 
-internal static class Series
-{
-    /// <summary>Reads `label,value` lines after a header (whose last field names the series); quotes around fields are dropped.</summary>
-    public static (string Name, string[] Months, double[] Values) ReadCsv(string path)
+    // The seasonal period: --period, else the calendar's for regular dates (monthly 12, quarterly 4, hourly 24, weekly 52)
+    // when the training part holds at least three such seasons, a year for daily data whose detected period is about a
+    // year, else the library's detection from the autocorrelation.
+    int? periodHint = options.Period ?? SeriesCsv.CalendarPeriod(spacing, known);
+    // The forecaster as an ML.NET component: rows of (Value), one series; saved into the .zip and loaded back.
+    var ml = new MLContext(seed: options.Seed);
+    IDataView train = ml.Data.LoadFromEnumerable(known.Select(v => new Observation { Value = (float)v }));
+    var estimator = ml.Forecasting.ForecastByRnn(new RnnForecastingOptions
     {
-        var months = new List<string>();
-        var values = new List<double>();
-        string name = File.ReadLines(path).FirstOrDefault()?.Split(',')[^1].Trim().Trim('"') ?? "value";
-        foreach (string line in File.ReadLines(path).Skip(1))
+        ValueColumnName = nameof(Observation.Value), Horizon = h, SeasonalPeriod = periodHint, Seed = options.Seed, Log = Console.WriteLine,
+        InputLength = options.Input, HiddenSize = options.Hidden ?? 64, EnsembleSize = options.Ensemble ?? 3,
+    });
+    var clock = Stopwatch.StartNew();
+    var transformer = estimator.Fit(train);
+    Console.WriteLine($"trained in {clock.Elapsed.TotalSeconds:F1} s");
+    string modelPath = Path.Combine(Path.GetTempPath(), $"time-series-forecast-{Environment.ProcessId}.zip");
+    ml.Model.Save(transformer, train.Schema, modelPath);
+    var model = RnnForecastingTransformer.ModelFrom(new MLContext().Model.Load(modelPath, out _));
+    File.Delete(modelPath);
+    var forecast = model.Forecast(new TimeSeries(name, known), h);
+    int period = model.SeasonalPeriod;
+
+    double[] seasonalNaive = Baselines.SeasonalNaive(known, h, period), naive = Baselines.Naive(known, h);
+    double rmse = ForecastMetrics.Rmse(actual, forecast.Point), mae = ForecastMetrics.Mae(actual, forecast.Point);
+    double smape = ForecastMetrics.Smape(actual, forecast.Point), mase = ForecastMetrics.Mase(known, actual, forecast.Point, period);
+    double coverage = ForecastMetrics.Coverage(actual, forecast.Lower, forecast.Upper);
+    Console.WriteLine($"period {period}{(options.Period is not null ? "" : periodHint is not null ? " (from the dates)" : " (detected)")}, inputs of {string.Join("/", model.InputLengths)} values, {model.EnsembleSize} member(s){(model.UsesBaseline ? ", point forecast = the baseline (the network did not beat it on the validation cut)" : "")}");
+    Console.WriteLine($"\n{"date",-20}{"actual",12}{"RNN",12}{"lower",12}{"upper",12}{"s.naive",12}");
+    for (int i = 0; i < h; i++)
+        Console.WriteLine($"{dates[known.Length + i],-20}{actual[i],12:G6}{forecast.Point[i],12:G6}{forecast.Lower[i],12:G6}{forecast.Upper[i],12:G6}{seasonalNaive[i],12:G6}");
+    Console.WriteLine($"\n{"",-16}{"RMSE",12}{"MAE",12}{"sMAPE",10}{"MASE",10}");
+    foreach (var (label, f) in new[] { ("RNN", forecast.Point), ("seasonal naive", seasonalNaive), ("naive", naive) })
+        Console.WriteLine($"{label,-16}{ForecastMetrics.Rmse(actual, f),12:G6}{ForecastMetrics.Mae(actual, f),12:G6}{ForecastMetrics.Smape(actual, f),10:F3}{ForecastMetrics.Mase(known, actual, f, period),10:F3}");
+    Console.WriteLine($"interval coverage {coverage:P1} (nominal {model.IntervalCoverage:P0})");
+
+    string png = Plot.Save(options.Png, name, values, known.Length, forecast, seasonalNaive);
+    Console.WriteLine($"picture: {png}");
+    Console.WriteLine(JsonSerializer.Serialize(new
+    {
+        rmse = Round(rmse), mae = Round(mae), smape = Round(smape), mase = Round(mase),
+        seasonal_naive_rmse = Round(ForecastMetrics.Rmse(actual, seasonalNaive)), coverage = Round(coverage),
+    }));
+    return 0;
+}
+
+static double Round(double x) => double.IsFinite(x) ? Math.Round(x, 4) : x;
+
+internal sealed class Observation
+{
+    public float Value { get; set; }
+}
+
+internal static class SeriesCsv
+{
+    private static readonly string[] s_dateFormats = { "yyyy-MM", "yyyy-M", "yyyy", "yyyy-MM-dd", "yyyy-MM-dd HH:mm", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-ddTHH:mm:ss", "yyyy/MM/dd", "MM/dd/yyyy", "dd.MM.yyyy" };
+
+    /// <summary>
+    /// The calendar's seasonal period for a median spacing between dates, when at least three seasons are known; for daily
+    /// data, 365 when the detected period is a year give or take 10% (a yearly autocorrelation peak is broad).
+    /// </summary>
+    public static int? CalendarPeriod(TimeSpan? spacing, double[] knownValues)
+    {
+        int known = knownValues.Length;
+        if (spacing is not TimeSpan s) return null;
+        double days = s.TotalDays;
+        if (days >= 0.9 && days <= 1.1)
         {
-            if (line.Trim().Length == 0) continue;
-            string[] f = line.Split(',');
-            if (f.Length < 2 || !double.TryParse(f[^1].Trim().Trim('"'), NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !(v > 0))
-                throw new InvalidDataException($"'{path}': the line '{line}' is not `month,positive value`.");
-            months.Add(f[0].Trim().Trim('"'));
-            values.Add(v);
+            int detected = SeasonalPeriod.Detect(knownValues);
+            return detected >= 330 && detected <= 400 ? 365 : null;
         }
-        return (name, months.ToArray(), values.ToArray());
+        int? p = days switch
+        {
+            >= 1.0 / 24 * 0.9 and <= 1.0 / 24 * 1.1 => 24,
+            >= 6.5 and <= 7.5 => 52,
+            >= 27 and <= 32 => 12,
+            >= 88 and <= 93 => 4,
+            _ => null,
+        };
+        return p is int q && known >= 3 * q ? q : null;
     }
 
-    /// <summary>Turns predicted log-differences over <paramref name="lag"/> months back into the values after the known ones.</summary>
-    public static double[] Undifference(double[] known, IReadOnlyList<float> differences, int lag)
+    /// <summary>Reads `date,value` lines after a header; the header's last field names the series. Rows are sorted by date when out of order.</summary>
+    public static (string Name, string[] Dates, double[] Values, TimeSpan? Spacing) Read(string path)
     {
-        var logs = known.Select(v => Math.Log(v)).ToList();
-        foreach (float d in differences) logs.Add(logs[^lag] + d);
-        return logs.Skip(known.Length).Select(Math.Exp).ToArray();
+        var rows = new List<(string Date, DateTime? When, double Value)>();
+        string name = "value";
+        int row = 0;
+        foreach (string raw in File.ReadLines(path))
+        {
+            row++;
+            string line = raw.Trim();
+            if (row == 1)
+            {
+                name = line.Split(',')[^1].Trim().Trim('"');
+                if (name.Length == 0) name = "value";
+                continue;
+            }
+            if (line.Length == 0) continue;
+            string[] f = line.Split(',');
+            if (f.Length < 2) throw new InvalidDataException($"'{path}' row {row}: '{raw}' has no comma; expected `date,value`.");
+            string date = f[0].Trim().Trim('"'), text = f[^1].Trim().Trim('"');
+            if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v))
+                throw new InvalidDataException($"'{path}' row {row}: the value '{text}' is not a finite number.");
+            if (date.Length == 0) throw new InvalidDataException($"'{path}' row {row}: the date is empty.");
+            DateTime? when = null;
+            if (DateTime.TryParseExact(date, s_dateFormats, CultureInfo.InvariantCulture, DateTimeStyles.None, out var d) ||
+                DateTime.TryParse(date, CultureInfo.InvariantCulture, DateTimeStyles.None, out d)) when = d;
+            else if (!double.TryParse(date, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+                throw new InvalidDataException($"'{path}' row {row}: '{date}' is not a date (expected e.g. 1949-01, 2020-03-31 or 2020-03-31 13:00) or a time index.");
+            rows.Add((date, when, v));
+        }
+        if (rows.Count == 0) throw new InvalidDataException($"'{path}' has no data rows after the header.");
+        if (rows.All(r => r.When is not null) && rows.Zip(rows.Skip(1), (a, b) => a.When > b.When).Any(x => x))
+            rows = rows.OrderBy(r => r.When).ToList(); // stable: equal dates keep file order
+        TimeSpan? spacing = null;
+        if (rows.Count > 2 && rows.All(r => r.When is not null))
+        {
+            var gaps = rows.Zip(rows.Skip(1), (a, b) => (b.When!.Value - a.When!.Value).Ticks).OrderBy(x => x).ToArray();
+            spacing = TimeSpan.FromTicks(gaps[gaps.Length / 2]);
+        }
+        return (name, rows.Select(r => r.Date).ToArray(), rows.Select(r => r.Value).ToArray(), spacing);
     }
+}
 
-    public static (double Rmse, double Mape) Errors(double[] forecast, double[] actual) =>
-        (Math.Sqrt(forecast.Zip(actual, (f, a) => (f - a) * (f - a)).Average()), forecast.Zip(actual, (f, a) => Math.Abs(f - a) / a).Average());
-
-    /// <summary>Saves a PNG of the series and the forecasts (written to a temporary name, then moved); returns its path.</summary>
-    public static string Plot(string path, string name, string[] months, double[] values, int known, params (double[] Forecast, string Label)[] forecasts)
+internal static class Plot
+{
+    /// <summary>Saves a PNG of the series, the forecast with its interval and seasonal naive; returns the path.</summary>
+    public static string Save(string path, string name, double[] values, int known, SeriesForecast forecast, double[] seasonalNaive)
     {
-        DateTime Month(int i) => DateTime.TryParseExact(months[i], "yyyy-MM", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d)
-            ? d : new DateTime(2000, 1, 1).AddMonths(i);
-        var x = Enumerable.Range(0, values.Length).Select(Month).ToArray();
+        double[] x = Enumerable.Range(0, values.Length).Select(i => (double)i).ToArray();
+        double[] future = x[known..];
         var plot = new ScottPlot.Plot();
+        var band = plot.Add.FillY(future, forecast.Lower, forecast.Upper);
+        band.FillColor = ScottPlot.Colors.Red.WithAlpha(0.15);
+        band.LegendText = $"{forecast.Lower.Length}-step interval";
         var series = plot.Add.Scatter(x, values);
         series.LegendText = "actual";
         series.Color = ScottPlot.Colors.Black;
-        series.MarkerSize = 3;
-        var colors = new[] { ScottPlot.Colors.Red, ScottPlot.Colors.Gray, ScottPlot.Colors.Blue };
-        for (int k = 0; k < forecasts.Length; k++)
-        {
-            var line = plot.Add.Scatter(x[known..], forecasts[k].Forecast);
-            line.LegendText = forecasts[k].Label;
-            line.Color = colors[k % colors.Length];
-            line.LineWidth = 2;
-            line.MarkerSize = 0;
-            if (k == 1) line.LinePattern = ScottPlot.LinePattern.Dashed;
-        }
-        var start = plot.Add.VerticalLine(x[known].ToOADate());
-        start.Color = ScottPlot.Colors.Gray.WithAlpha(0.6);
-        start.LinePattern = ScottPlot.LinePattern.Dotted;
-        plot.Axes.DateTimeTicksBottom();
-        plot.Title($"{name}: forecast of the last {values.Length - known} months from the first {known}");
-        plot.YLabel(name);
+        series.MarkerSize = 2;
+        var rnn = plot.Add.Scatter(future, forecast.Point);
+        rnn.LegendText = "RNN forecast";
+        rnn.Color = ScottPlot.Colors.Red;
+        rnn.LineWidth = 2;
+        rnn.MarkerSize = 0;
+        var sn = plot.Add.Scatter(future, seasonalNaive);
+        sn.LegendText = "seasonal naive";
+        sn.Color = ScottPlot.Colors.Gray;
+        sn.LinePattern = ScottPlot.LinePattern.Dashed;
+        sn.MarkerSize = 0;
+        plot.Title($"{name}: the last {values.Length - known} values forecast from the first {known}");
+        plot.XLabel("step");
         plot.ShowLegend(ScottPlot.Alignment.UpperLeft);
         string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         string tmp = full + ".tmp.png";
         plot.SavePng(tmp, 1200, 600);
         File.Move(tmp, full, overwrite: true);
@@ -185,7 +197,7 @@ internal static class Series
     }
 }
 
-internal sealed record Args(string Csv, int Horizon, int Window, CellType Cell, int Hidden, int Epochs, int Seed, string Png)
+internal sealed record Args(string Csv, int Horizon, int? Period, string Png, int Seed, int? Input, int? Hidden, int? Ensemble)
 {
     public static Args Parse(string[] args)
     {
@@ -194,7 +206,7 @@ internal sealed record Args(string Csv, int Horizon, int Window, CellType Cell, 
         if (Get("--csv") is null && !File.Exists(csv))
         {
             // No shared data on this machine: write a synthetic monthly series (trend × growing season × noise).
-            csv = Path.Combine(Path.GetTempPath(), "forecast-demo.csv");
+            csv = Path.Combine(Path.GetTempPath(), $"forecast-demo-{Environment.ProcessId}.csv");
             var rng = new Random(1);
             var lines = new List<string> { "\"Month\",\"Value\"" };
             for (int t = 0; t < 144; t++)
@@ -206,10 +218,15 @@ internal sealed record Args(string Csv, int Horizon, int Window, CellType Cell, 
             Console.WriteLine("(shared data not found: forecasting a synthetic series)");
         }
         if (!File.Exists(csv)) throw new FileNotFoundException($"CSV file '{csv}' does not exist (pass --csv).", csv);
-        int Int(string name, int fallback) => int.Parse(Get(name) ?? fallback.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
-        int horizon = Int("--horizon", 24), window = Int("--window", 36);
-        if (horizon < 1 || window < 1) throw new ArgumentException("--horizon and --window must be at least 1.");
-        return new Args(csv, horizon, window, Enum.Parse<CellType>(Get("--cell") ?? "Lstm", ignoreCase: true), Int("--hidden", 32),
-            Int("--epochs", 500), Int("--seed", 1), Get("--png") ?? "forecast.png");
+        int? Int(string name)
+        {
+            if (Get(name) is not string s) return null;
+            return int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : throw new ArgumentException($"{name} '{s}' is not an integer.");
+        }
+        int horizon = Int("--horizon") ?? 24;
+        int? period = Int("--period");
+        if (horizon < 1) throw new ArgumentException($"--horizon must be at least 1; got {horizon}.");
+        if (period is < 1) throw new ArgumentException($"--period must be at least 1; got {period}.");
+        return new Args(csv, horizon, period, Get("--png") ?? Path.Combine(Path.GetTempPath(), "time-series-forecast.png"), Int("--seed") ?? 1, Int("--input"), Int("--hidden"), Int("--ensemble"));
     }
 }

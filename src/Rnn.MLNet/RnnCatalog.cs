@@ -1,6 +1,7 @@
 using System;
 using Microsoft.ML;
 using Rnn.MLNet.Cells;
+using Rnn.MLNet.Forecasting;
 using Rnn.MLNet.Infrastructure;
 using Rnn.MLNet.LanguageModel;
 using Rnn.MLNet.SequenceRegression;
@@ -165,6 +166,34 @@ public static class RnnCatalog
     {
         ArgumentNullException.ThrowIfNull(catalog);
         return SequenceTaggingEvaluator.Evaluate(data, labelColumnName, predictedColumnName);
+    }
+
+    /// <summary>A global recurrent forecaster: one series, or many (a series-id column) trained as one model.</summary>
+    /// <param name="catalog">The forecasting catalog.</param>
+    /// <param name="outputColumnName">Point forecast column (vector of <paramref name="horizon"/> Single).</param>
+    /// <param name="valueColumnName">Series values (Single or Double), in time order.</param>
+    /// <param name="horizon">Steps to forecast.</param>
+    /// <param name="seasonalPeriod">Seasonal period (null: detected).</param>
+    /// <param name="seriesIdColumnName">Series id column (Text), or null for one series.</param>
+    /// <param name="lowerBoundColumnName">Lower interval bound column.</param>
+    /// <param name="upperBoundColumnName">Upper interval bound column.</param>
+    /// <param name="intervalCoverage">Nominal coverage of the interval.</param>
+    /// <param name="seed">Seed (null: from the MLContext).</param>
+    public static RnnForecastingEstimator ForecastByRnn(this ForecastingCatalog catalog, string outputColumnName, string valueColumnName, int horizon,
+        int? seasonalPeriod = null, string? seriesIdColumnName = null, string lowerBoundColumnName = "LowerBound", string upperBoundColumnName = "UpperBound",
+        double intervalCoverage = 0.9, int? seed = null)
+        => ForecastByRnn(catalog, new RnnForecastingOptions
+        {
+            OutputColumnName = outputColumnName, ValueColumnName = valueColumnName, Horizon = horizon, SeasonalPeriod = seasonalPeriod,
+            SeriesIdColumnName = seriesIdColumnName, LowerBoundColumnName = lowerBoundColumnName, UpperBoundColumnName = upperBoundColumnName,
+            IntervalCoverage = intervalCoverage, Seed = seed,
+        });
+
+    /// <summary>A global recurrent forecaster with every option.</summary>
+    public static RnnForecastingEstimator ForecastByRnn(this ForecastingCatalog catalog, RnnForecastingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new RnnForecastingEstimator(CatalogEnvironment.Of(catalog), options);
     }
 
     /// <summary>

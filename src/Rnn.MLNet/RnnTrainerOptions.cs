@@ -48,6 +48,9 @@ public abstract class RnnTrainerOptions
     /// <summary>Stop after this many epochs without validation improvement (0 = run all epochs); the best epoch's weights are kept.</summary>
     public int EarlyStoppingPatience { get; set; }
 
+    /// <summary>Learning-rate schedule applied after every epoch (null = constant), e.g. <see cref="ReduceOnPlateauSchedule"/>.</summary>
+    public ILearningRateSchedule? Schedule { get; set; }
+
     /// <summary>Stop training after this long (null = no limit); the weights reached so far are kept.</summary>
     public TimeSpan? TimeLimit { get; set; }
 
@@ -80,7 +83,7 @@ public abstract class RnnTrainerOptions
     {
         Epochs = Epochs, BatchSize = BatchSize, LearningRate = LearningRate, Optimizer = Optimizer, WeightDecay = WeightDecay,
         ClipNorm = ClipNorm, EarlyStoppingPatience = EarlyStoppingPatience, TimeLimit = TimeLimit, Cancellation = CancellationToken,
-        BatchProgress = BatchProgress, Seed = seed, Progress = progress ?? Progress,
+        BatchProgress = BatchProgress, Seed = seed, Progress = progress ?? Progress, Schedule = Schedule,
     };
 
     /// <summary>The seed: <see cref="Seed"/>, else the next one of the MLContext.</summary>

@@ -27,6 +27,8 @@ public class EncoderDecoderGradientTests
         TokensNoAttention,          // 1 layer, unidirectional encoder
         TokensDotAttentionBi,       // 1 layer, bidirectional encoder, dot attention
         TokensGeneralAttentionDeep, // 2 layers, bidirectional, dropout 0.3, general attention
+        TokensAdditiveAttentionBi,  // 1 layer, bidirectional encoder, additive (Bahdanau) attention
+        TokensAdditiveAttentionDeep, // 2 layers, unidirectional, dropout 0.3, embedding dropout 0.2, additive attention
         FeaturesInitialState,       // one-to-many: h0 = tanh(W f + b)
         FeaturesEveryStepDeep,      // one-to-many, 2 layers, features also fed at every step
     }
@@ -47,12 +49,20 @@ public class EncoderDecoderGradientTests
         {
             case Setup.TokensDotAttentionBi: o.BidirectionalEncoder = true; o.Attention = AttentionKind.Dot; break;
             case Setup.TokensGeneralAttentionDeep: o.BidirectionalEncoder = true; o.Attention = AttentionKind.General; o.Layers = 2; o.Dropout = 0.3f; training = true; break;
+            case Setup.TokensAdditiveAttentionBi: o.BidirectionalEncoder = true; o.Attention = AttentionKind.Additive; break;
+            case Setup.TokensAdditiveAttentionDeep: o.Attention = AttentionKind.Additive; o.Layers = 2; o.Dropout = 0.3f; o.EmbeddingDropout = 0.2f; training = true; break;
             case Setup.FeaturesInitialState: o.Source = SourceKind.Features; break;
             case Setup.FeaturesEveryStepDeep: o.Source = SourceKind.Features; o.FeedFeaturesEveryStep = true; o.Layers = 2; break;
         }
         var net = new EncoderDecoderNetwork<double>(o);
         Initializer.Initialize(net.Parameters, InitScheme.PyTorchDefault, seed: 5);
         for (int i = 0; i < net.Parameters.Count; i++) net.Parameters.Values[i] *= 1.5;
+        if (o.Attention == AttentionKind.Additive) // a larger v and W_q, so the scores (and their gradients) are not all near zero
+            foreach (var name in new[] { "attention.score.weight", "attention.query.weight" })
+            {
+                var w = net.Parameters.Value(name);
+                for (int i = 0; i < w.Length; i++) w[i] *= 4;
+            }
         var rng = new Rng(17);
 
         int Ss = 4, St = 4;

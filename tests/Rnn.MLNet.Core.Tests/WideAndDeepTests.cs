@@ -12,7 +12,7 @@ using Xunit;
 namespace Rnn.MLNet.Tests;
 
 /// <summary>
-/// The text classifier's pieces in Core: the wide (sparse bag) input and embedding dropout of <see cref="SequenceNetwork{T}"/>
+/// The text classifier's pieces in Core: the wide (sparse bag) input (with input dropout) of <see cref="SequenceNetwork{T}"/>
 /// (double-precision gradient checks), their model-file version, the n-gram bag, word-vector files and the wide fitter.
 /// </summary>
 public class WideAndDeepTests
@@ -20,14 +20,14 @@ public class WideAndDeepTests
     [Theory]
     [InlineData(LossKind.SoftmaxCrossEntropy, CellType.Gru)]
     [InlineData(LossKind.SigmoidBinaryCrossEntropy, CellType.Lstm)]
-    public void WideInputAndEmbeddingDropoutGradientsMatchCentralDifferences(LossKind loss, CellType cell)
+    public void WideInputWithInputDropoutGradientsMatchCentralDifferences(LossKind loss, CellType cell)
     {
         const int B = 3, S = 4, V = 6, W = 7;
         int outputs = loss == LossKind.SoftmaxCrossEntropy ? 3 : 1;
         var o = new NetworkOptions
         {
             Cell = cell, Input = InputKind.Embedding, VocabularySize = V, EmbeddingSize = 3, HiddenSize = 4, Bidirectional = true,
-            Output = OutputMode.LastStep, OutputSize = outputs, WideFeatures = W, EmbeddingDropout = 0.4f,
+            Output = OutputMode.LastStep, OutputSize = outputs, WideFeatures = W, InputDropout = 0.4f,
         };
         var net = new SequenceNetwork<double>(o);
         Initializer.Initialize(net, InitScheme.PyTorchDefault, seed: 5);
@@ -59,7 +59,7 @@ public class WideAndDeepTests
             GradientCheck.AssertGradient($"{cell}/{loss} {p.Name}", GradientCheck.RelativeError(net.Parameters.Value(p), analytic.AsSpan(p.Offset, p.Size), Objective));
         Assert.Contains(net.Parameters.Parameters, p => p.Name == "wide.weight");
 
-        // The mask drops whole tokens: with p = 0.4 some rows of a 12-token batch are dropped, and inference has no dropout.
+        // Inference has no dropout: two passes agree.
         net.Forward(batch, training: false);
         var clean = net.Output.ToArray();
         net.Forward(batch, training: false);
@@ -75,23 +75,22 @@ public class WideAndDeepTests
         var bad = SequenceBatch<float>.FromTokens(new[] { 1, 2 }, 1, 2).WithBag(new SparseRows<float>(new[] { 0, 1 }, new[] { 3 }, new[] { 1f }));
         Assert.Contains("outside [0, 3)", Assert.Throws<ArgumentOutOfRangeException>(() => net.Forward(bad)).Message);
         Assert.Equal("WideFeatures", Assert.Throws<ArgumentException>(() => new NetworkOptions { VocabularySize = 4, OutputSize = 1, WideFeatures = 2, Output = OutputMode.PerStep }.Validate()).ParamName);
-        Assert.Equal("EmbeddingDropout", Assert.Throws<ArgumentException>(() => new NetworkOptions { VocabularySize = 4, OutputSize = 1, EmbeddingDropout = 1 }.Validate()).ParamName);
     }
 
     [Fact]
-    public void ModelFilesKeepTheWideInputAndEmbeddingDropout()
+    public void ModelFilesKeepTheWideInputAndInputDropout()
     {
-        var o = new NetworkOptions { Input = InputKind.Embedding, VocabularySize = 5, EmbeddingSize = 2, HiddenSize = 3, Output = OutputMode.LastStep, OutputSize = 2, WideFeatures = 4, EmbeddingDropout = 0.2f };
+        var o = new NetworkOptions { Input = InputKind.Embedding, VocabularySize = 5, EmbeddingSize = 2, HiddenSize = 3, Output = OutputMode.LastStep, OutputSize = 2, WideFeatures = 4, InputDropout = 0.2f };
         var net = new SequenceNetwork<float>(o);
         Initializer.Initialize(net, InitScheme.PyTorchDefault, 1);
         byte[] bytes = ModelFile.From(net).ToBytes();
         Assert.Equal(ModelFile.WideFormatVersion, BitConverter.ToUInt32(bytes, 8));
         var back = ModelFile.Read(bytes);
         Assert.Equal(4, back.Options.WideFeatures);
-        Assert.Equal(0.2f, back.Options.EmbeddingDropout);
+        Assert.Equal(0.2f, back.Options.InputDropout);
         Assert.Equal(net.Parameters.Values, back.CreateNetwork().Parameters.Values);
 
-        // Without either, the file stays version 1 (readable by earlier versions of the library).
+        // Without a wide input (nor character features or input dropout), the file stays version 1.
         var plain = new SequenceNetwork<float>(new NetworkOptions { Input = InputKind.Embedding, VocabularySize = 5, EmbeddingSize = 2, HiddenSize = 3, Output = OutputMode.LastStep, OutputSize = 2 });
         Assert.Equal(ModelFile.FormatVersion, BitConverter.ToUInt32(ModelFile.From(plain).ToBytes(), 8));
     }

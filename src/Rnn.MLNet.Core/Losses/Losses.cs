@@ -203,3 +203,35 @@ public static class MeanSquaredError
         return count > 0 ? total / T.CreateChecked(count) : T.Zero;
     }
 }
+
+/// <summary>
+/// Pinball (quantile) loss for several quantile outputs per target, as in quantile regression and MQ-RNN: for a target y
+/// and a prediction q of quantile τ, ρ_τ(y − q) = max(τ·(y − q), (τ − 1)·(y − q)). τ = 0.5 gives half the absolute error.
+/// </summary>
+public static class PinballLoss
+{
+    /// <summary>
+    /// <paramref name="predictions"/> is [N, Q] (row i holds the Q quantile predictions for target i), <paramref name="targets"/>
+    /// [N], <paramref name="quantiles"/> [Q]. Loss = mean over the N·Q pairs of ρ_τ(y − q); gradient dq = (1{y &lt; q} − τ) / (N·Q)
+    /// (0 exactly at y = q, the subgradient PyTorch's sign-based formulas give).
+    /// </summary>
+    public static T Compute<T>(ReadOnlySpan<T> predictions, ReadOnlySpan<T> targets, ReadOnlySpan<double> quantiles, Span<T> dPredictions)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int q = quantiles.Length;
+        if (q < 1) throw new ArgumentException("At least one quantile is needed.", nameof(quantiles));
+        if (predictions.Length != targets.Length * q) throw new ArgumentException($"Predictions have {predictions.Length} values; expected targets × quantiles = {targets.Length} × {q}.", nameof(predictions));
+        if (!dPredictions.IsEmpty && dPredictions.Length != predictions.Length) throw new ArgumentException("dPredictions must have the shape of predictions.", nameof(dPredictions));
+        foreach (double tau in quantiles)
+            if (!(tau > 0 && tau < 1)) throw new ArgumentOutOfRangeException(nameof(quantiles), tau, "Quantiles must be in (0, 1).");
+        T total = T.Zero, inv = targets.Length > 0 ? T.One / T.CreateChecked(targets.Length * q) : T.Zero;
+        for (int i = 0; i < targets.Length; i++)
+            for (int j = 0; j < q; j++)
+            {
+                T tau = T.CreateChecked(quantiles[j]), e = targets[i] - predictions[i * q + j];
+                total += e >= T.Zero ? tau * e : (tau - T.One) * e;
+                if (!dPredictions.IsEmpty) dPredictions[i * q + j] = (e < T.Zero ? T.One - tau : e > T.Zero ? -tau : T.Zero) * inv;
+            }
+        return total * inv;
+    }
+}

@@ -36,15 +36,29 @@ public sealed class DecodingOptions
 
 public sealed partial class EncoderDecoderNetwork<T>
 {
-    private T[] _memKeys = Array.Empty<T>();
-    private T[] _memValues = Array.Empty<T>();
+    private T[] _memKeys = Array.Empty<T>();   // [Ss, B, K]
+    private T[] _memValues = Array.Empty<T>(); // [Ss, B, K]
 
     /// <summary>Decodes the target for one source token sequence (greedy when the beam width is 1).</summary>
     public DecodedSequence Decode(ReadOnlySpan<int> source, DecodingOptions? options = null)
     {
-        if (Options.Source != SourceKind.Tokens) throw new InvalidOperationException("This network encodes feature vectors; call DecodeFeatures.");
         if (source.IsEmpty) throw new ArgumentException("The source sequence is empty; it needs at least one token.", nameof(source));
-        var batch = EncoderDecoderBatch<T>.FromTokens(SequenceBatch<T>.FromTokens(source.ToArray(), 1, source.Length), OneStep(1));
+        return DecodeBatch(new[] { source.ToArray() }, options)[0];
+    }
+
+    /// <summary>
+    /// Decodes several source token sequences at once (batched beam search): the sources are encoded as one batch, and each
+    /// decoder step runs the live hypotheses of every source as one batch. Each result equals what <see cref="Decode"/>
+    /// gives for that source alone (up to float rounding of the batched products).
+    /// </summary>
+    public DecodedSequence[] DecodeBatch(IReadOnlyList<int[]> sources, DecodingOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        if (Options.Source != SourceKind.Tokens) throw new InvalidOperationException("This network encodes feature vectors; call DecodeFeatures.");
+        if (sources.Count == 0) return Array.Empty<DecodedSequence>();
+        for (int i = 0; i < sources.Count; i++)
+            if (sources[i] is null || sources[i].Length == 0) throw new ArgumentException($"Source {i} is empty; every source needs at least one token.", nameof(sources));
+        var batch = EncoderDecoderBatch<T>.FromTokens(SequenceBatch<T>.FromTokenSequences(sources is int[][] a ? a : new List<int[]>(sources).ToArray()), OneStep(sources.Count));
         return DecodeCore(batch, options ?? new DecodingOptions());
     }
 
@@ -53,7 +67,7 @@ public sealed partial class EncoderDecoderNetwork<T>
     {
         if (Options.Source != SourceKind.Features) throw new InvalidOperationException("This network encodes token sequences; call Decode.");
         var batch = EncoderDecoderBatch<T>.FromFeatures(features.ToArray(), OneStep(1));
-        return DecodeCore(batch, options ?? new DecodingOptions());
+        return DecodeCore(batch, options ?? new DecodingOptions())[0];
     }
 
     private static SequenceBatch<T> OneStep(int batch) => SequenceBatch<T>.FromTokens(new int[batch], batch, 1);
@@ -62,130 +76,150 @@ public sealed partial class EncoderDecoderNetwork<T>
     {
         public required List<int> Tokens;
         public double LogProbability;
-        public int StateRow; // row of the beam state holding this hypothesis' decoder state
+        public int StateRow; // row of the step batch holding this hypothesis' decoder state
     }
 
-    private DecodedSequence DecodeCore(EncoderDecoderBatch<T> single, DecodingOptions options)
+    // Shape key (decoding): B = sources, W = beam width, n = live hypotheses over all sources (≤ B·W), rows of the step batch.
+    private DecodedSequence[] DecodeCore(EncoderDecoderBatch<T> sources, DecodingOptions options)
     {
         options.Validate();
-        Validate(single);
+        Validate(sources);
         _batch = null; // the caches no longer match a training forward pass
         var o = Options;
-        int W = options.BeamWidth, K = _k, V = _v, L = o.Layers, din = o.DecoderInputSize;
-        var init = Encode(single, training: false, 1);
+        int B = sources.Batch, W = options.BeamWidth, K = _k, V = _v, L = o.Layers, din = o.DecoderInputSize, F = o.FeatureSize;
+        var init = Encode(sources, training: false, B); // [L, B, K]
 
-        // Encoder memory for attention: values [Ss, K], keys [Ss, K].
-        int Ss = single.Source?.Steps ?? 0;
-        if (o.Attention != AttentionKind.None)
+        // Encoder memory for attention, time-major [Ss, B, K]: values = encoder outputs, keys = values · W_aᵀ / W_kᵀ or the values.
+        int Ss = sources.Source?.Steps ?? 0;
+        bool attention = o.Attention != AttentionKind.None, additive = o.Attention == AttentionKind.Additive;
+        if (attention)
         {
-            Ensure(ref _memValues, Ss * K);
+            Ensure(ref _memValues, Ss * B * K);
             _encoder!.Top.CopyTo(_memValues);
-            Ensure(ref _memKeys, Ss * K);
-            if (o.Attention == AttentionKind.General)
-                Gemm.Multiply(false, true, Ss, K, K, _memValues, K, Parameters.Read(_attnW!), K, _memKeys, K, accumulate: false);
-            else _memValues.AsSpan(0, Ss * K).CopyTo(_memKeys);
+            Ensure(ref _memKeys, Ss * B * K);
+            if (_attnW is not null)
+                Gemm.Multiply(false, true, Ss * B, K, K, _memValues, K, Parameters.Read(_attnW), K, _memKeys, K, accumulate: false);
+            else _memValues.AsSpan(0, Ss * B * K).CopyTo(_memKeys);
         }
 
         bool lstm = o.Cell.HasCellState();
-        var state = new RecurrentState<T>(L, W, K, lstm);
-        var next = new RecurrentState<T>(L, W, K, lstm);
-        for (int l = 0; l < L; l++)
+        // state rows: the live hypotheses of all sources, source by source; row r of a state [L, n, K] at (l·n + r)·K
+        var alive = new List<Hypothesis>[B];
+        var finished = new List<Hypothesis>[B];
+        var owner = new List<int>(); // source of each state row
+        var state = new RecurrentState<T>(L, B, K, lstm);
+        init.Hidden.CopyTo(state.Hidden, 0);
+        if (lstm) init.Cell.CopyTo(state.Cell, 0);
+        for (int b = 0; b < B; b++)
         {
-            init.Hidden.AsSpan(l * K, K).CopyTo(state.Hidden.AsSpan(l * W * K, K));
-            if (lstm) init.Cell.AsSpan(l * K, K).CopyTo(state.Cell.AsSpan(l * W * K, K));
+            alive[b] = new List<Hypothesis> { new() { Tokens = new List<int>(), StateRow = b } };
+            finished[b] = new List<Hypothesis>();
         }
-        var alive = new List<Hypothesis> { new() { Tokens = new List<int>(), StateRow = 0 } };
-        var finished = new List<Hypothesis>();
-        var ones = new int[W]; // every live hypothesis advances one step (the stack reads entries 0..n−1)
-        Array.Fill(ones, 1);
-        var logits = new T[W * V];
-        var z = new T[W * K];
-        var concat = new T[2 * K];
-        var alpha = new T[System.Math.Max(1, Ss)];
         var logp = new double[V];
         var candidates = new List<(double Score, int Parent, int Token)>();
+        var srcLengths = sources.Source?.Lengths;
 
-        for (int step = 0; step <= options.MaxLength && alive.Count > 0; step++)
+        for (int step = 0; step <= options.MaxLength; step++)
         {
-            int n = alive.Count;
-            // One decoder step for every live hypothesis; row r of the batch holds hypothesis r.
+            owner.Clear();
+            var rows = new List<Hypothesis>();
+            for (int b = 0; b < B; b++)
+                foreach (var h in alive[b]) { rows.Add(h); owner.Add(b); }
+            int n = rows.Count;
+            if (n == 0) break;
+            // One decoder step for every live hypothesis of every source; row r of the batch holds rows[r].
             Span<T> x = _decoder.Input(1, n);
             ReadOnlySpan<T> emb = Parameters.Read(_tgtEmbedding);
             var rowState = new RecurrentState<T>(L, n, K, lstm);
+            int prevRows = state.Batch;
             for (int r = 0; r < n; r++)
             {
-                var hyp = alive[r];
+                var hyp = rows[r];
                 int token = hyp.Tokens.Count == 0 ? EndOfSequence : hyp.Tokens[^1];
                 Span<T> row = x.Slice(r * din, din);
                 emb.Slice(token * _e, _e).CopyTo(row);
-                if (din > _e) single.Features.AsSpan(0, o.FeatureSize).CopyTo(row.Slice(_e));
+                if (din > _e) sources.Features.AsSpan(owner[r] * F, F).CopyTo(row.Slice(_e));
                 for (int l = 0; l < L; l++)
                 {
-                    state.Hidden.AsSpan((l * W + hyp.StateRow) * K, K).CopyTo(rowState.Hidden.AsSpan((l * n + r) * K, K));
-                    if (lstm) state.Cell.AsSpan((l * W + hyp.StateRow) * K, K).CopyTo(rowState.Cell.AsSpan((l * n + r) * K, K));
+                    state.Hidden.AsSpan((l * prevRows + hyp.StateRow) * K, K).CopyTo(rowState.Hidden.AsSpan((l * n + r) * K, K));
+                    if (lstm) state.Cell.AsSpan((l * prevRows + hyp.StateRow) * K, K).CopyTo(rowState.Cell.AsSpan((l * n + r) * K, K));
                 }
             }
+            var ones = new int[n]; // every live hypothesis advances one step
+            Array.Fill(ones, 1);
             ReadOnlySpan<T> top = _decoder.Forward(1, n, ones, false, DropoutRng, rowState);
             _decoder.CopyFinalState(rowState);
-            for (int r = 0; r < n; r++)
+            var z = new T[n * K];
+            if (!attention) top.Slice(0, n * K).CopyTo(z);
+            else
             {
-                ReadOnlySpan<T> h = top.Slice(r * K, K);
-                if (o.Attention == AttentionKind.None) h.CopyTo(z.AsSpan(r * K, K));
-                else
+                ReadOnlySpan<T> queries = top;
+                if (additive)
                 {
-                    Attend(h, _memKeys, _memValues, 0, K, Ss, alpha, concat.AsSpan(0, K));
-                    h.CopyTo(concat.AsSpan(K, K));
-                    Combine(concat, z.AsSpan(r * K, K), 1);
+                    var q = new T[n * K];
+                    Gemm.Multiply(false, true, n, K, K, top, K, Parameters.Read(_queryW!), K, q, K, accumulate: false);
+                    queries = q;
                 }
+                var concat = new T[n * 2 * K];
+                var alpha = new T[Ss];
+                var tanh = additive ? new T[Ss * K] : Array.Empty<T>();
+                for (int r = 0; r < n; r++)
+                {
+                    int b = owner[r];
+                    Attend(queries.Slice(r * K, K), _memKeys, _memValues, b * K, B * K, srcLengths![b], alpha, concat.AsSpan(r * 2 * K, K), tanh);
+                    top.Slice(r * K, K).CopyTo(concat.AsSpan(r * 2 * K + K, K));
+                }
+                Combine(concat, z, n);
             }
+            var logits = new T[n * V];
             Gemm.Multiply(false, true, n, V, K, z, K, Parameters.Read(_headW), K, logits, V, accumulate: false);
 
-            candidates.Clear();
-            for (int r = 0; r < n; r++)
+            bool mustEnd = step == options.MaxLength; // only end-of-sequence may follow the last allowed token
+            int r0 = 0;
+            for (int b = 0; b < B; b++)
             {
-                Span<T> row = logits.AsSpan(r * V, V);
-                TensorPrimitives.Add(row, Parameters.Read(_headB), row);
-                LogSoftmax(row, logp);
-                bool mustEnd = step == options.MaxLength; // only end-of-sequence may follow the last allowed token
-                foreach (int tok in TopIndices(logp, mustEnd ? 1 : W, mustEnd))
-                    candidates.Add((alive[r].LogProbability + logp[tok], r, tok));
-            }
-            candidates.Sort((a, b) => b.Score.CompareTo(a.Score));
-            var nextAlive = new List<Hypothesis>();
-            foreach (var (score, parent, token) in candidates)
-            {
-                if (nextAlive.Count + finished.Count >= W) break;
-                var tokens = new List<int>(alive[parent].Tokens);
-                if (token == EndOfSequence) { finished.Add(new Hypothesis { Tokens = tokens, LogProbability = score }); continue; }
-                tokens.Add(token);
-                nextAlive.Add(new Hypothesis { Tokens = tokens, LogProbability = score, StateRow = parent });
-            }
-            // Move the chosen parents' new states into rows 0..n'−1.
-            for (int r = 0; r < nextAlive.Count; r++)
-            {
-                int parent = nextAlive[r].StateRow;
-                for (int l = 0; l < L; l++)
+                int count = alive[b].Count;
+                candidates.Clear();
+                for (int r = r0; r < r0 + count; r++)
                 {
-                    rowState.Hidden.AsSpan((l * n + parent) * K, K).CopyTo(next.Hidden.AsSpan((l * W + r) * K, K));
-                    if (lstm) rowState.Cell.AsSpan((l * n + parent) * K, K).CopyTo(next.Cell.AsSpan((l * W + r) * K, K));
+                    Span<T> row = logits.AsSpan(r * V, V);
+                    TensorPrimitives.Add(row, Parameters.Read(_headB), row);
+                    LogSoftmax(row, logp);
+                    foreach (int tok in TopIndices(logp, mustEnd ? 1 : W, mustEnd))
+                        candidates.Add((rows[r].LogProbability + logp[tok], r, tok));
                 }
-                nextAlive[r].StateRow = r;
+                candidates.Sort((p, q) => q.Score.CompareTo(p.Score));
+                var nextAlive = new List<Hypothesis>();
+                foreach (var (score, parent, token) in candidates)
+                {
+                    if (nextAlive.Count + finished[b].Count >= W) break;
+                    var tokens = new List<int>(rows[parent].Tokens);
+                    if (token == EndOfSequence) { finished[b].Add(new Hypothesis { Tokens = tokens, LogProbability = score }); continue; }
+                    tokens.Add(token);
+                    nextAlive.Add(new Hypothesis { Tokens = tokens, LogProbability = score, StateRow = parent }); // row of rowState
+                }
+                alive[b] = finished[b].Count >= W ? new List<Hypothesis>() : nextAlive;
+                r0 += count;
             }
-            (state, next) = (next, state);
-            alive = nextAlive;
-            if (finished.Count >= W) break;
+            // the next step gathers from this step's states
+            state = rowState;
         }
 
-        Hypothesis? best = null;
-        double bestScore = double.NegativeInfinity;
-        bool bestFinished = false;
-        foreach (var (list, done) in new[] { (finished, true), (alive, false) })
-            foreach (var h in list)
-            {
-                double s = h.LogProbability / System.Math.Pow(h.Tokens.Count + 1, options.LengthPenalty);
-                if (best is null || s > bestScore) { best = h; bestScore = s; bestFinished = done; }
-            }
-        return new DecodedSequence(best!.Tokens.ToArray(), best.LogProbability, bestFinished);
+        var results = new DecodedSequence[B];
+        for (int b = 0; b < B; b++)
+        {
+            Hypothesis? best = null;
+            double bestScore = double.NegativeInfinity;
+            bool bestFinished = false;
+            foreach (var (list, done) in new[] { (finished[b], true), (alive[b], false) })
+                foreach (var h in list)
+                {
+                    double sc = h.LogProbability / System.Math.Pow(h.Tokens.Count + 1, options.LengthPenalty);
+                    if (best is null || sc > bestScore) { best = h; bestScore = sc; bestFinished = done; }
+                }
+            results[b] = new DecodedSequence(best!.Tokens.ToArray(), best.LogProbability, bestFinished);
+        }
+        return results;
     }
 
     private static void LogSoftmax(ReadOnlySpan<T> z, double[] logp)

@@ -80,13 +80,16 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
     private readonly RecurrentStack<T>? _encoder;
     private readonly RecurrentStack<T> _decoder;
     private readonly Parameter? _srcEmbedding, _bridgeW, _bridgeB, _attnW, _combineW, _combineB;
+    private readonly Parameter? _queryW, _scoreV;  // additive attention: W_q [K, K], v [1, K] (W_k is _attnW)
     private readonly Parameter _tgtEmbedding, _headW, _headB;
     private readonly int _k, _v, _e;
 
     // Forward caches.
     private EncoderDecoderBatch<T>? _batch;
     private RecurrentState<T>? _encFinal, _decInit, _dEncFinal, _dDecInit;
-    private T[] _keys = Array.Empty<T>();     // [Ss, B, K] W_a h̄_s (General) — Dot uses the encoder outputs themselves
+    private T[] _keys = Array.Empty<T>();     // [Ss, B, K] W_a h̄_s (General) or W_k h̄_s (Additive) — Dot uses the encoder outputs themselves
+    private T[] _queries = Array.Empty<T>();  // [St, B, K] W_q h_t (Additive)
+    private T[] _scoreTanh = Array.Empty<T>(); // [B, St, Ss, K] tanh(W_q h_t + W_k h̄_s) (Additive)
     private T[] _alpha = Array.Empty<T>();    // [B, St, Ss] attention weights
     private T[] _concat = Array.Empty<T>();   // [B·St, 2K] [context; h_t]
     private T[] _headIn = Array.Empty<T>();   // [B·St, K] h̃_t = tanh(W_c [c; h] + b_c), or h_t without attention
@@ -94,6 +97,11 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
     private T[] _bridgeOut = Array.Empty<T>(); // [B, L·K] tanh(W f + b)
     // Backward scratch.
     private T[] _dHeadIn = Array.Empty<T>(), _dConcat = Array.Empty<T>(), _dKeys = Array.Empty<T>(), _dEnc = Array.Empty<T>(), _dAlpha = Array.Empty<T>();
+    private T[] _dQueries = Array.Empty<T>();
+    // Embedding dropout (training): scale masks (0 or 1/(1−p)) of the encoder input [Ss, B, E], the decoder input
+    // [St, B, Din] and the head input [B·St, K], and the head's dropped input.
+    private T[] _srcMask = Array.Empty<T>(), _tgtMask = Array.Empty<T>(), _headMask = Array.Empty<T>(), _headInDropped = Array.Empty<T>();
+    private bool _embeddingDropped;
 
     /// <summary>Creates a network with zero weights; initialize it (<see cref="Training.Initializer"/>) before training.</summary>
     public EncoderDecoderNetwork(EncoderDecoderOptions options) : this(options, null) { }
@@ -119,6 +127,12 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
         _tgtEmbedding = Parameters["decoder.embedding.weight"];
         _decoder = new RecurrentStack<T>(o.Cell, o.DecoderInputSize, _k, o.Layers, false, o.Dropout, Parameters, "decoder.rnn.");
         if (o.Attention == AttentionKind.General) _attnW = Parameters["attention.weight"];
+        if (o.Attention == AttentionKind.Additive)
+        {
+            _attnW = Parameters["attention.key.weight"];
+            _queryW = Parameters["attention.query.weight"];
+            _scoreV = Parameters["attention.score.weight"];
+        }
         if (o.Attention != AttentionKind.None)
         {
             _combineW = Parameters["attention.combine.weight"];
@@ -149,6 +163,12 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
         yield return ("decoder.embedding.weight", new[] { o.TargetVocabularySize, o.EmbeddingSize });
         foreach (var p in RecurrentStack<T>.Layout(o.Cell, o.DecoderInputSize, k, o.Layers, false, "decoder.rnn.")) yield return p;
         if (o.Attention == AttentionKind.General) yield return ("attention.weight", new[] { k, k });
+        if (o.Attention == AttentionKind.Additive)
+        {
+            yield return ("attention.query.weight", new[] { k, k });
+            yield return ("attention.key.weight", new[] { k, k });
+            yield return ("attention.score.weight", new[] { 1, k });
+        }
         if (o.Attention != AttentionKind.None)
         {
             yield return ("attention.combine.weight", new[] { k, 2 * k });
@@ -189,6 +209,8 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
                 emb.Slice(target.Tokens![b * St + t] * _e, _e).CopyTo(row);
                 if (din > _e) batch.Features.AsSpan(b * Options.FeatureSize, Options.FeatureSize).CopyTo(row.Slice(_e));
             }
+        _embeddingDropped = training && Options.EmbeddingDropout > 0;
+        if (_embeddingDropped) Drop(x, ref _tgtMask);
         ReadOnlySpan<T> top = _decoder.Forward(St, B, target.Lengths, training, DropoutRng, _decInit);
 
         // Attention and head, batch-first.
@@ -207,7 +229,17 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
         }
         Ensure(ref _output, B * St * _v);
         Span<T> logits = _output.AsSpan(0, B * St * _v);
-        Gemm.Multiply(false, true, B * St, _v, _k, z, _k, Parameters.Read(_headW), _k, logits, _v, accumulate: false);
+        ReadOnlySpan<T> headIn = z;
+        if (_embeddingDropped)
+        {
+            // the head reads a dropped copy; z itself stays for the attention backward (tanh derivative)
+            Ensure(ref _headInDropped, B * St * _k);
+            Span<T> dropped = _headInDropped.AsSpan(0, B * St * _k);
+            z.CopyTo(dropped);
+            Drop(dropped, ref _headMask);
+            headIn = dropped;
+        }
+        Gemm.Multiply(false, true, B * St, _v, _k, headIn, _k, Parameters.Read(_headW), _k, logits, _v, accumulate: false);
         ReadOnlySpan<T> hb = Parameters.Read(_headB);
         for (int b = 0; b < B; b++)
             for (int t = 0; t < St; t++)
@@ -241,6 +273,7 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
             for (int b = 0; b < B; b++)
                 for (int t = 0; t < src.Lengths[b]; t++)
                     emb.Slice(src.Tokens![b * Ss + t] * _e, _e).CopyTo(x.Slice((t * B + b) * _e, _e));
+            if (training && o.EmbeddingDropout > 0) Drop(x, ref _srcMask);
             _encoder.Forward(Ss, B, src.Lengths, training, DropoutRng, null);
             _encoder.CopyFinalState(_encFinal!);
             // Decoder layer l starts from [forward final; reverse final] of encoder layer l.
@@ -263,6 +296,16 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
             Array.Clear(init.Cell);
         }
         return init;
+    }
+
+    /// <summary>Inverted dropout of <paramref name="x"/> in place with a fresh mask kept in <paramref name="mask"/> for backward.</summary>
+    private void Drop(Span<T> x, ref T[] mask)
+    {
+        Ensure(ref mask, x.Length);
+        Span<T> m = mask.AsSpan(0, x.Length);
+        T scale = T.One / (T.One - T.CreateChecked(Options.EmbeddingDropout));
+        for (int i = 0; i < m.Length; i++) m[i] = DropoutRng.NextDouble() < Options.EmbeddingDropout ? T.Zero : scale;
+        TensorPrimitives.Multiply(x, m, x);
     }
 
     /// <summary>Encoder final states [L·D, B, H] ↔ decoder states [L, B, D·H] (directions side by side).</summary>
@@ -292,13 +335,22 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
         var src = batch.Source!;
         int B = batch.Batch, Ss = src.Steps, St = batch.Target.Steps, K = _k;
         ReadOnlySpan<T> enc = _encoder!.Top; // [Ss, B, K]
-        ReadOnlySpan<T> keys = enc;
-        if (Options.Attention == AttentionKind.General)
+        ReadOnlySpan<T> keys = enc, queries = top;
+        bool additive = Options.Attention == AttentionKind.Additive;
+        if (_attnW is not null)
         {
-            // keys = enc · W_aᵀ, so score = h_t · keys_s = h_tᵀ W_a h̄_s
+            // keys = enc · W_aᵀ (General: score = h_t · keys_s = h_tᵀ W_a h̄_s), or enc · W_kᵀ (Additive)
             Ensure(ref _keys, Ss * B * K);
-            Gemm.Multiply(false, true, Ss * B, K, K, enc, K, Parameters.Read(_attnW!), K, _keys, K, accumulate: false);
+            Gemm.Multiply(false, true, Ss * B, K, K, enc, K, Parameters.Read(_attnW), K, _keys, K, accumulate: false);
             keys = _keys.AsSpan(0, Ss * B * K);
+        }
+        if (additive)
+        {
+            // queries = top · W_qᵀ [St·B, K]; the tanh of every (query, key) pair is kept for backward
+            Ensure(ref _queries, St * B * K);
+            Gemm.Multiply(false, true, St * B, K, K, top, K, Parameters.Read(_queryW!), K, _queries, K, accumulate: false);
+            queries = _queries.AsSpan(0, St * B * K);
+            Ensure(ref _scoreTanh, B * St * Ss * K);
         }
         Ensure(ref _alpha, B * St * Ss);
         Ensure(ref _concat, B * St * 2 * K);
@@ -308,8 +360,9 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
             for (int t = 0; t < batch.Target.Lengths[b]; t++)
             {
                 int row = b * St + t;
-                ReadOnlySpan<T> h = top.Slice((t * B + b) * K, K);
-                Attend(h, keys, enc, b * K, B * K, src.Lengths[b], alpha.Slice(row * Ss, Ss), concat.Slice(row * 2 * K, K));
+                ReadOnlySpan<T> h = top.Slice((t * B + b) * K, K), q = queries.Slice((t * B + b) * K, K);
+                Attend(q, keys, enc, b * K, B * K, src.Lengths[b], alpha.Slice(row * Ss, Ss), concat.Slice(row * 2 * K, K),
+                    additive ? _scoreTanh.AsSpan(row * Ss * K, Ss * K) : default);
                 h.CopyTo(concat.Slice(row * 2 * K + K, K));
             }
         Combine(concat, z, B * St);
@@ -318,13 +371,28 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
     }
 
     /// <summary>
-    /// One query over one source sequence: α = softmax_s(h · key_s) over the <paramref name="count"/> valid positions,
+    /// One query over one source sequence: α = softmax_s(score_s) over the <paramref name="count"/> valid positions,
     /// context = Σ α_s h̄_s. Key and value rows start at <paramref name="offset"/> + s·<paramref name="stride"/>.
+    /// Dot and General: score_s = q · key_s (q = h_t). Additive: score_s = v · u_s, u_s = tanh(q + key_s) (q = W_q h_t),
+    /// u_s written to row s of <paramref name="tanh"/> [count, K].
     /// </summary>
-    private void Attend(ReadOnlySpan<T> h, ReadOnlySpan<T> keys, ReadOnlySpan<T> values, int offset, int stride, int count, Span<T> alpha, Span<T> context)
+    private void Attend(ReadOnlySpan<T> q, ReadOnlySpan<T> keys, ReadOnlySpan<T> values, int offset, int stride, int count, Span<T> alpha, Span<T> context,
+        Span<T> tanh)
     {
         int K = _k;
-        for (int s = 0; s < count; s++) alpha[s] = TensorPrimitives.Dot(h, keys.Slice(offset + s * stride, K));
+        if (Options.Attention == AttentionKind.Additive)
+        {
+            ReadOnlySpan<T> v = Parameters.Read(_scoreV!);
+            for (int s = 0; s < count; s++)
+            {
+                Span<T> u = tanh.Slice(s * K, K);
+                TensorPrimitives.Add(q, keys.Slice(offset + s * stride, K), u);
+                TensorPrimitives.Tanh(u, u);
+                alpha[s] = TensorPrimitives.Dot(v, u);
+            }
+        }
+        else
+            for (int s = 0; s < count; s++) alpha[s] = TensorPrimitives.Dot(q, keys.Slice(offset + s * stride, K));
         SoftmaxCrossEntropy.Softmax<T>(alpha.Slice(0, count), alpha.Slice(0, count));
         context.Clear();
         for (int s = 0; s < count; s++) TensorPrimitives.MultiplyAdd(values.Slice(offset + s * stride, K), alpha[s], context, context);
@@ -356,7 +424,7 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
         if (dLogits.Length != B * St * V) throw new ArgumentException($"dLogits has {dLogits.Length} values; the output has {B * St * V}.", nameof(dLogits));
 
         // Head: logits = z · Wᵀ + b  →  dW += dlogitsᵀ · z,  db += Σ valid rows,  dz = dlogits · W
-        ReadOnlySpan<T> z = _headIn.AsSpan(0, B * St * K);
+        ReadOnlySpan<T> z = _embeddingDropped ? _headInDropped.AsSpan(0, B * St * K) : _headIn.AsSpan(0, B * St * K);
         Gemm.Multiply(true, false, V, K, B * St, dLogits, V, z, K, Parameters.Gradient(_headW), K, accumulate: true);
         Span<T> dHb = Parameters.Gradient(_headB);
         for (int b = 0; b < B; b++)
@@ -364,6 +432,7 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
         Ensure(ref _dHeadIn, B * St * K);
         Span<T> dz = _dHeadIn.AsSpan(0, B * St * K);
         Gemm.Multiply(false, false, B * St, K, V, dLogits, V, Parameters.Read(_headW), K, dz, K, accumulate: false);
+        if (_embeddingDropped) TensorPrimitives.Multiply(dz, _headMask.AsSpan(0, B * St * K), dz); // through the head-input dropout
 
         Span<T> dTop = _decoder.TopGradient(); // [St, B, K]
         Span<T> dEnc = default;                // [Ss, B, K], gradient reaching the encoder outputs through attention
@@ -380,12 +449,14 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
         // Decoder: its input gradient feeds the target embedding; its initial-state gradient feeds the bridge or encoder.
         ReadOnlySpan<T> dx = _decoder.Backward(null, _dDecInit, needInputGradient: true);
         int din = Options.DecoderInputSize;
+        ReadOnlySpan<T> tgtMask = _embeddingDropped ? _tgtMask.AsSpan(0, St * B * din) : default;
         Span<T> dEmb = Parameters.Gradient(_tgtEmbedding);
         for (int b = 0; b < B; b++)
             for (int t = 0; t < target.Lengths[b]; t++)
             {
                 Span<T> row = dEmb.Slice(target.Tokens![b * St + t] * _e, _e);
-                TensorPrimitives.Add(row, dx.Slice((t * B + b) * din, _e), row);
+                if (_embeddingDropped) TensorPrimitives.MultiplyAdd(dx.Slice((t * B + b) * din, _e), tgtMask.Slice((t * B + b) * din, _e), row, row);
+                else TensorPrimitives.Add(row, dx.Slice((t * B + b) * din, _e), row);
             }
 
         if (Options.Source == SourceKind.Tokens)
@@ -401,7 +472,8 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
                 for (int t = 0; t < src.Lengths[b]; t++)
                 {
                     Span<T> row = dSrc.Slice(src.Tokens![b * Ss + t] * _e, _e);
-                    TensorPrimitives.Add(row, dxs.Slice((t * B + b) * _e, _e), row);
+                    if (_embeddingDropped) TensorPrimitives.MultiplyAdd(dxs.Slice((t * B + b) * _e, _e), _srcMask.AsSpan((t * B + b) * _e, _e), row, row);
+                    else TensorPrimitives.Add(row, dxs.Slice((t * B + b) * _e, _e), row);
                 }
         }
         else
@@ -429,8 +501,9 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
         int B = batch.Batch, Ss = src.Steps, St = batch.Target.Steps, K = _k, rows = B * St;
         ReadOnlySpan<T> z = _headIn.AsSpan(0, rows * K), concat = _concat.AsSpan(0, rows * 2 * K), alpha = _alpha.AsSpan(0, rows * Ss);
         ReadOnlySpan<T> enc = _encoder!.Top, top = _decoder.Top;
-        bool general = Options.Attention == AttentionKind.General;
-        ReadOnlySpan<T> keys = general ? _keys.AsSpan(0, Ss * B * K) : enc;
+        bool general = Options.Attention == AttentionKind.General, additive = Options.Attention == AttentionKind.Additive;
+        bool projectedKeys = general || additive;
+        ReadOnlySpan<T> keys = projectedKeys ? _keys.AsSpan(0, Ss * B * K) : enc;
 
         // h̃ = tanh(a), a = W_c [c; h] + b_c:  da = dh̃ ⊙ (1 − h̃²) (in place), dW_c += daᵀ [c; h], db_c += Σ da, d[c; h] = da · W_c
         for (int i = 0; i < rows * K; i++) dz[i] *= T.One - z[i] * z[i];
@@ -447,10 +520,21 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
         Ensure(ref _dKeys, Ss * B * K);
         Ensure(ref _dAlpha, Ss);
         Span<T> dEnc = _dEnc.AsSpan(0, Ss * B * K);
-        Span<T> dKeys = general ? _dKeys.AsSpan(0, Ss * B * K) : dEnc; // Dot: keys are the encoder outputs
+        Span<T> dKeys = projectedKeys ? _dKeys.AsSpan(0, Ss * B * K) : dEnc; // Dot: keys are the encoder outputs
         dEnc.Clear();
         dKeys.Clear();
         Span<T> dAlpha = _dAlpha.AsSpan(0, Ss);
+        Span<T> dQueries = default; // [St, B, K] (Additive)
+        ReadOnlySpan<T> v = default;
+        Span<T> dv = default;
+        if (additive)
+        {
+            Ensure(ref _dQueries, St * B * K);
+            dQueries = _dQueries.AsSpan(0, St * B * K);
+            dQueries.Clear();
+            v = Parameters.Read(_scoreV!);
+            dv = Parameters.Gradient(_scoreV!);
+        }
         for (int b = 0; b < B; b++)
             for (int t = 0; t < batch.Target.Lengths[b]; t++)
             {
@@ -467,20 +551,43 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
                     dot += a[s] * dAlpha[s];
                     TensorPrimitives.MultiplyAdd(dCtx, a[s], dEnc.Slice(at, K), dEnc.Slice(at, K));
                 }
-                // α = softmax(e): de_s = α_s (dα_s − Σ α dα);  e_s = h · key_s: dh += de_s key_s, dkey_s += de_s h
+                // α = softmax(e): de_s = α_s (dα_s − Σ α dα)
                 for (int s = 0; s < n; s++)
                 {
                     int at = (s * B + b) * K;
                     T de = a[s] * (dAlpha[s] - dot);
-                    TensorPrimitives.MultiplyAdd(keys.Slice(at, K), de, dh, dh);
-                    TensorPrimitives.MultiplyAdd(h, de, dKeys.Slice(at, K), dKeys.Slice(at, K));
+                    if (additive)
+                    {
+                        // e_s = v · u_s, u_s = tanh(q + key_s): dv += de_s u_s; dpre = de_s v ⊙ (1 − u_s²) → dq and dkey_s
+                        ReadOnlySpan<T> u = _scoreTanh.AsSpan((row * Ss + s) * K, K);
+                        TensorPrimitives.MultiplyAdd(u, de, dv, dv);
+                        Span<T> dq = dQueries.Slice((t * B + b) * K, K), dk = dKeys.Slice(at, K);
+                        for (int j = 0; j < K; j++)
+                        {
+                            T dpre = de * v[j] * (T.One - u[j] * u[j]);
+                            dq[j] += dpre;
+                            dk[j] += dpre;
+                        }
+                    }
+                    else
+                    {
+                        // e_s = h · key_s: dh += de_s key_s, dkey_s += de_s h
+                        TensorPrimitives.MultiplyAdd(keys.Slice(at, K), de, dh, dh);
+                        TensorPrimitives.MultiplyAdd(h, de, dKeys.Slice(at, K), dKeys.Slice(at, K));
+                    }
                 }
             }
-        if (general)
+        if (projectedKeys)
         {
-            // keys = enc · W_aᵀ:  dW_a += dkeysᵀ · enc,  denc += dkeys · W_a
+            // keys = enc · W_aᵀ (or W_kᵀ):  dW_a += dkeysᵀ · enc,  denc += dkeys · W_a
             Gemm.Multiply(true, false, K, K, Ss * B, dKeys, K, enc, K, Parameters.Gradient(_attnW!), K, accumulate: true);
             Gemm.Multiply(false, false, Ss * B, K, K, dKeys, K, Parameters.Read(_attnW!), K, dEnc, K, accumulate: true);
+        }
+        if (additive)
+        {
+            // queries = top · W_qᵀ:  dW_q += dqᵀ · top,  dtop += dq · W_q  (both time-major [St·B, K])
+            Gemm.Multiply(true, false, K, K, St * B, dQueries, K, top, K, Parameters.Gradient(_queryW!), K, accumulate: true);
+            Gemm.Multiply(false, false, St * B, K, K, dQueries, K, Parameters.Read(_queryW!), K, dTop, K, accumulate: true);
         }
         return dEnc;
     }

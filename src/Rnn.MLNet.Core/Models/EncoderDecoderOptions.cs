@@ -16,7 +16,10 @@ public enum SourceKind
     Features,
 }
 
-/// <summary>Luong et al. (2015) global attention of the decoder over the encoder outputs, applied after the decoder's top layer.</summary>
+/// <summary>
+/// Global attention of the decoder over the encoder outputs, applied after the decoder's top layer as in Luong et al. (2015):
+/// α = softmax over source positions of score(h_t, h̄_s), context c_t = Σ α_s h̄_s, h̃_t = tanh(W_c [c_t; h_t] + b_c).
+/// </summary>
 public enum AttentionKind
 {
     /// <summary>No attention: the head reads the decoder's top output.</summary>
@@ -27,6 +30,12 @@ public enum AttentionKind
 
     /// <summary>score(h_t, h̄_s) = h_tᵀ W_a h̄_s (a learned [H_dec, H_dec] matrix).</summary>
     General,
+
+    /// <summary>
+    /// Bahdanau et al. (2015) additive score: score(h_t, h̄_s) = vᵀ tanh(W_q h_t + W_k h̄_s) (W_q, W_k [H_dec, H_dec], v [H_dec]),
+    /// here with the query h_t of the current step (Luong's placement), so training still runs the decoder over all steps at once.
+    /// </summary>
+    Additive,
 }
 
 /// <summary>
@@ -71,6 +80,9 @@ public sealed class EncoderDecoderOptions
     /// <summary>Dropout between stacked layers (training only).</summary>
     public float Dropout { get; set; }
 
+    /// <summary>Dropout on the source and target embeddings and on the head's input (training only).</summary>
+    public float EmbeddingDropout { get; set; }
+
     /// <summary>Encoder directions D.</summary>
     public int Directions => BidirectionalEncoder && Source == SourceKind.Tokens ? 2 : 1;
 
@@ -99,6 +111,7 @@ public sealed class EncoderDecoderOptions
         if (HiddenSize < 1) throw new ArgumentException($"HiddenSize must be at least 1; got {HiddenSize}.", nameof(HiddenSize));
         if (Layers < 1 || Layers > MaxLayers) throw new ArgumentException($"Layers must be in 1..{MaxLayers}; got {Layers}.", nameof(Layers));
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"Dropout must be in [0, 1); got {Dropout}.", nameof(Dropout));
+        if (!(EmbeddingDropout >= 0 && EmbeddingDropout < 1)) throw new ArgumentException($"EmbeddingDropout must be in [0, 1); got {EmbeddingDropout}.", nameof(EmbeddingDropout));
         const long maxParameters = 1L << 30;
         if (ParameterCount() > maxParameters) throw new ArgumentException($"The network would have {ParameterCount()} parameters, more than the limit {maxParameters}.");
     }
@@ -121,6 +134,7 @@ public sealed class EncoderDecoderOptions
         double din = DecoderInputSize;
         if (layers > 0) n += g * dh * din + g * dh * dh + 2 * g * dh + (layers - 1) * (g * dh * dh + g * dh * dh + 2 * g * dh);
         if (Attention == AttentionKind.General) n += dh * dh;
+        if (Attention == AttentionKind.Additive) n += 2 * dh * dh + dh;
         if (Attention != AttentionKind.None) n += dh * 2 * dh + dh;
         n += (double)TargetVocabularySize * dh + TargetVocabularySize;
         return n >= long.MaxValue ? long.MaxValue : (long)n;

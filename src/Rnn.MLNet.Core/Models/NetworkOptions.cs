@@ -59,11 +59,28 @@ public sealed class NetworkOptions
     /// <summary>Dropout probability on the outputs of every layer but the last (training only), as PyTorch's <c>dropout</c>.</summary>
     public float Dropout { get; set; }
 
+    /// <summary>Width O of the linear head (classes, 1 for binary or scalar regression, V for language models).</summary>
+    public int OutputSize { get; set; }
+
+    /// <summary>Many-to-many or many-to-one.</summary>
+    public OutputMode Output { get; set; } = OutputMode.PerStep;
+
     /// <summary>
-    /// Dropout probability on whole input vectors (training only): each token's embedding (or input vector) is zeroed
-    /// with this probability and the others scaled by 1/(1 − p) — word-level dropout, a strong regularizer on small text sets.
+    /// Number of character ids for character-level word features (0 = off; <see cref="InputKind.Embedding"/> input only).
+    /// When on, every token's characters run through a one-layer bidirectional recurrent layer of
+    /// <see cref="CharacterHiddenSize"/> units per direction, whose two final states are appended to the token's embedding
+    /// (what taggers use for rare and unseen words); batches then carry characters (<see cref="SequenceBatch{T}.Characters"/>).
     /// </summary>
-    public float EmbeddingDropout { get; set; }
+    public int CharacterVocabularySize { get; set; }
+
+    /// <summary>Character embedding width (with character features).</summary>
+    public int CharacterEmbeddingSize { get; set; } = 32;
+
+    /// <summary>Hidden size per direction of the character layer (with character features).</summary>
+    public int CharacterHiddenSize { get; set; } = 32;
+
+    /// <summary>Dropout probability on the first layer's input (embedding and character features), training only.</summary>
+    public float InputDropout { get; set; }
 
     /// <summary>
     /// Size W of a sparse bag-of-features input (e.g. word and character n-grams) added linearly to the head's output:
@@ -71,16 +88,13 @@ public sealed class NetworkOptions
     /// </summary>
     public int WideFeatures { get; set; }
 
-    /// <summary>Width O of the linear head (classes, 1 for binary or scalar regression, V for language models).</summary>
-    public int OutputSize { get; set; }
-
-    /// <summary>Many-to-many or many-to-one.</summary>
-    public OutputMode Output { get; set; } = OutputMode.PerStep;
+    /// <summary>True when tokens also carry character-level features.</summary>
+    public bool HasCharacterFeatures => CharacterVocabularySize > 0;
 
     /// <summary>Width of one step's input to the first recurrent layer.</summary>
     public int RecurrentInputSize => Input switch
     {
-        InputKind.Embedding => EmbeddingSize,
+        InputKind.Embedding => EmbeddingSize + (HasCharacterFeatures ? 2 * CharacterHiddenSize : 0),
         InputKind.OneHot => VocabularySize,
         _ => FeatureSize,
     };
@@ -99,9 +113,16 @@ public sealed class NetworkOptions
         if (Layers < 1 || Layers > MaxLayers) throw new ArgumentException($"Layers must be in 1..{MaxLayers}; got {Layers}.", nameof(Layers));
         if (OutputSize < 1) throw new ArgumentException($"OutputSize must be at least 1; got {OutputSize}.", nameof(OutputSize));
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"Dropout must be in [0, 1); got {Dropout}.", nameof(Dropout));
-        if (!(EmbeddingDropout >= 0 && EmbeddingDropout < 1)) throw new ArgumentException($"EmbeddingDropout must be in [0, 1); got {EmbeddingDropout}.", nameof(EmbeddingDropout));
+        if (!(InputDropout >= 0 && InputDropout < 1)) throw new ArgumentException($"InputDropout must be in [0, 1); got {InputDropout}.", nameof(InputDropout));
         if (WideFeatures < 0) throw new ArgumentException($"WideFeatures must not be negative; got {WideFeatures}.", nameof(WideFeatures));
         if (WideFeatures > 0 && Output != OutputMode.LastStep) throw new ArgumentException("WideFeatures needs a many-to-one network (Output = LastStep): the bag is one per sequence.", nameof(WideFeatures));
+        if (CharacterVocabularySize < 0) throw new ArgumentException($"CharacterVocabularySize must not be negative; got {CharacterVocabularySize}.", nameof(CharacterVocabularySize));
+        if (HasCharacterFeatures)
+        {
+            if (Input != InputKind.Embedding) throw new ArgumentException($"Character features need Embedding input; got {Input}.", nameof(CharacterVocabularySize));
+            if (CharacterEmbeddingSize < 1) throw new ArgumentException($"CharacterEmbeddingSize must be at least 1; got {CharacterEmbeddingSize}.", nameof(CharacterEmbeddingSize));
+            if (CharacterHiddenSize < 1) throw new ArgumentException($"CharacterHiddenSize must be at least 1; got {CharacterHiddenSize}.", nameof(CharacterHiddenSize));
+        }
         const long maxParameters = 1L << 30;
         if (ParameterCount() > maxParameters) throw new ArgumentException($"The network would have {ParameterCount()} parameters, more than the limit {maxParameters}.");
     }
@@ -121,6 +142,11 @@ public sealed class NetworkOptions
         }
         n += (double)OutputSize * d * h + OutputSize;
         n += (double)OutputSize * System.Math.Max(0, WideFeatures);
+        if (HasCharacterFeatures)
+        {
+            double ch = CharacterHiddenSize, cg = (double)Cell.GateCount() * ch;
+            n += (double)CharacterVocabularySize * CharacterEmbeddingSize + 2 * (cg * CharacterEmbeddingSize + cg * ch + 2 * cg);
+        }
         return n >= long.MaxValue ? long.MaxValue : (long)n;
     }
 

@@ -26,6 +26,15 @@ public sealed class SequenceBatch<T> where T : unmanaged, IFloatingPointIeee754<
     /// <summary>Dense features [B, S, F], or null.</summary>
     public T[]? Features { get; }
 
+    /// <summary>Character ids of every token [B, S, C] (networks with character features), or null.</summary>
+    public int[]? Characters { get; private init; }
+
+    /// <summary>Number of characters of every token [B, S], 1..C at valid steps (with <see cref="Characters"/>).</summary>
+    public int[]? CharacterLengths { get; private init; }
+
+    /// <summary>Characters stored per token, C.</summary>
+    public int MaxCharacters { get; private init; }
+
     private SequenceBatch(int batch, int steps, int[]? lengths, int[]? tokens, T[]? features)
     {
         if (batch < 1) throw new ArgumentException($"A batch needs at least one sequence; got {batch}.", nameof(batch));
@@ -51,6 +60,26 @@ public sealed class SequenceBatch<T> where T : unmanaged, IFloatingPointIeee754<
         ArgumentNullException.ThrowIfNull(tokens);
         if (tokens.Length != (long)batch * steps) throw new ArgumentException($"Tokens has {tokens.Length} ids; expected batch × steps = {batch} × {steps}.", nameof(tokens));
         return new SequenceBatch<T>(batch, steps, lengths, tokens, null);
+    }
+
+    /// <summary>
+    /// A batch of token-id sequences [B, S] with the characters of every token: <paramref name="characters"/> [B, S, C]
+    /// (C = <paramref name="maxCharacters"/>), the first <paramref name="characterLengths"/>[b·S + t] of each token's C slots used.
+    /// </summary>
+    public static SequenceBatch<T> FromTokensAndCharacters(int[] tokens, int batch, int steps, int[]? lengths, int[] characters, int[] characterLengths, int maxCharacters)
+    {
+        ArgumentNullException.ThrowIfNull(characters);
+        ArgumentNullException.ThrowIfNull(characterLengths);
+        var b = FromTokens(tokens, batch, steps, lengths);
+        if (maxCharacters < 1) throw new ArgumentException($"maxCharacters must be at least 1; got {maxCharacters}.", nameof(maxCharacters));
+        if (characters.Length != (long)batch * steps * maxCharacters)
+            throw new ArgumentException($"Characters has {characters.Length} ids; expected batch × steps × characters = {batch} × {steps} × {maxCharacters}.", nameof(characters));
+        if (characterLengths.Length != batch * steps) throw new ArgumentException($"CharacterLengths has {characterLengths.Length} entries; expected batch × steps = {batch * steps}.", nameof(characterLengths));
+        for (int i = 0; i < batch; i++)
+            for (int t = 0; t < b.Lengths[i]; t++)
+                if (characterLengths[i * steps + t] < 1 || characterLengths[i * steps + t] > maxCharacters)
+                    throw new ArgumentException($"Token {t} of sequence {i} has {characterLengths[i * steps + t]} characters; expected 1..{maxCharacters}.", nameof(characterLengths));
+        return new SequenceBatch<T>(batch, steps, b.Lengths, tokens, null) { Characters = characters, CharacterLengths = characterLengths, MaxCharacters = maxCharacters };
     }
 
     /// <summary>A batch of feature sequences [B, S, F] (batch-first).</summary>

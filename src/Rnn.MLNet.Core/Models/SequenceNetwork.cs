@@ -27,6 +27,7 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
     public ParameterStore<T> Parameters { get; }
 
     private readonly RecurrentStack<T> _stack;
+    private readonly CharacterWordEncoder<T>? _characters; // character-level word features, appended to the embedding
     private readonly Parameter? _embedding;       // [V, E]
     private readonly Parameter _headW, _headB;    // [O, D·H], [O]
     private readonly Parameter? _wide;            // [O, W] weights of the sparse bag input (wide part), or null
@@ -38,10 +39,11 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
     private int[] _inputKeys = Array.Empty<int>(); // [S·B] the token of each input row (−1 at padding), for inference caches
     private T[] _headIn = Array.Empty<T>();  // rows read by the head, batch-first: [B·S, D·H] per step, [B, D·H] last step
     private T[] _output = Array.Empty<T>();  // batch-first [B, S, O] or [B, O]
-    private T[] _inputMask = Array.Empty<T>(); // [S·B] embedding-dropout scale of each input row (0 or 1/(1−p)); training only
+    private T[] _inputMask = Array.Empty<T>(); // [S, B, I0] input dropout scale (0 or 1/(1−p))
     private bool _inputDropped;
     // Backward scratch.
     private T[] _dHeadIn = Array.Empty<T>();
+    private T[] _dInput = Array.Empty<T>();    // [S, B, I0]
 
     /// <summary>Random stream for dropout masks; replace it to make masks repeat (gradient checks do).</summary>
     public Rng DropoutRng { get; set; }
@@ -61,6 +63,7 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         _headB = Parameters["head.bias"];
         if (Options.WideFeatures > 0) _wide = Parameters["wide.weight"];
         _stack = new RecurrentStack<T>(Options.Cell, Options.RecurrentInputSize, _h, Options.Layers, Options.Bidirectional, Options.Dropout, Parameters, "rnn.");
+        if (Options.HasCharacterFeatures) _characters = new CharacterWordEncoder<T>(Options, Parameters);
         DropoutRng = new Rng(0x5EED);
     }
 
@@ -70,7 +73,8 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
     /// <summary>The first recurrent layer (forward direction), for tests.</summary>
     internal RecurrentLayer<T> FirstLayerForTests => _stack.Layer(0);
 
-    /// <summary>Parameter names and shapes, PyTorch style (embedding.weight, rnn.weight_ih_l0, …, head.weight, head.bias).</summary>
+    /// <summary>Parameter names and shapes, PyTorch style (embedding.weight, rnn.weight_ih_l0, …, head.weight, head.bias, then
+    /// char_embedding.weight, char_rnn.… with character features).</summary>
     public static IEnumerable<(string Name, int[] Shape)> Layout(NetworkOptions o)
     {
         ArgumentNullException.ThrowIfNull(o);
@@ -80,6 +84,9 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         yield return ("head.weight", new[] { o.OutputSize, o.Directions * o.HiddenSize });
         yield return ("head.bias", new[] { o.OutputSize });
         if (o.WideFeatures > 0) yield return ("wide.weight", new[] { o.OutputSize, o.WideFeatures });
+        if (o.HasCharacterFeatures)
+            foreach (var p in CharacterWordEncoder<T>.Layout(o))
+                yield return p;
     }
 
     /// <summary>Number of rows of <see cref="Output"/>: B·S (per step) or B (last step).</summary>
@@ -130,11 +137,12 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         _fromInputVectors = inputVectors;
         int B = batch.Batch, S = batch.Steps, DH = _d * _h;
 
-        // Input stage → _x[0] [S, B, I0]
-        int i0 = Options.RecurrentInputSize;
+        // Input stage → _x[0] [S, B, I0]: embedding (columns [0, E)) and character features (columns [E, I0)), one-hot or features
+        int i0 = Options.RecurrentInputSize, e = Options.EmbeddingSize;
         Span<T> x0 = _stack.Input(S, B);
         bool tokens = Options.Input != InputKind.Dense && !inputVectors;
-        if (tokens)
+        bool keyed = tokens && _characters is null; // with character features a row is not a function of its token
+        if (keyed)
         {
             RecurrentLayer<T>.Ensure(ref _inputKeys, S * B);
             _inputKeys.AsSpan(0, S * B).Fill(-1); // padding rows stand for no token
@@ -144,25 +152,23 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
             {
                 Span<T> dst = x0.Slice((t * B + b) * i0, i0);
                 if (!tokens) { batch.Features.AsSpan((b * S + t) * i0, i0).CopyTo(dst); continue; }
-                _inputKeys[t * B + b] = batch.Tokens![b * S + t];
-                if (Options.Input == InputKind.Embedding) Parameters.Read(_embedding!).Slice(batch.Tokens![b * S + t] * i0, i0).CopyTo(dst);
+                if (keyed) _inputKeys[t * B + b] = batch.Tokens![b * S + t];
+                if (Options.Input == InputKind.Embedding) Parameters.Read(_embedding!).Slice(batch.Tokens![b * S + t] * e, e).CopyTo(dst);
                 else dst[batch.Tokens![b * S + t]] = T.One;
             }
 
-        // Embedding dropout: each input row (one token's vector) is kept with probability 1 − p and scaled by 1/(1 − p).
-        _inputDropped = training && Options.EmbeddingDropout > 0;
+        if (tokens) _characters?.Forward(batch, x0, i0, e, training);
+        _inputDropped = training && Options.InputDropout > 0;
         if (_inputDropped)
         {
-            RecurrentLayer<T>.Ensure(ref _inputMask, S * B);
-            T scale = T.One / (T.One - T.CreateChecked(Options.EmbeddingDropout));
-            for (int r = 0; r < S * B; r++)
-            {
-                _inputMask[r] = DropoutRng.NextDouble() < Options.EmbeddingDropout ? T.Zero : scale;
-                if (_inputMask[r] != T.One) TensorPrimitives.Multiply(x0.Slice(r * i0, i0), _inputMask[r], x0.Slice(r * i0, i0));
-            }
+            Ensure(ref _inputMask, S * B * i0);
+            Span<T> mask = _inputMask.AsSpan(0, S * B * i0);
+            T scale = T.One / (T.One - T.CreateChecked(Options.InputDropout));
+            for (int i = 0; i < mask.Length; i++) mask[i] = DropoutRng.NextDouble() < Options.InputDropout ? T.Zero : scale;
+            TensorPrimitives.Multiply(x0, mask, x0);
         }
 
-        ReadOnlySpan<T> top = _stack.Forward(S, B, batch.Lengths, training, DropoutRng, initialState, tokens ? _inputKeys.AsSpan(0, S * B) : default);
+        ReadOnlySpan<T> top = _stack.Forward(S, B, batch.Lengths, training, DropoutRng, initialState, keyed ? _inputKeys.AsSpan(0, S * B) : default);
 
         // Head
         ReadOnlySpan<T> w = Parameters.Read(_headW), bias = Parameters.Read(_headB);
@@ -293,16 +299,15 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
             {
                 Gemm.Multiply(true, false, _o, DH, B, dOutput, _o, _headIn, DH, dW, DH, accumulate: true);
                 for (int b = 0; b < B; b++) TensorPrimitives.Add(dB, dOutput.Slice(b * _o, _o), dB);
-            }
-            if (parameterGradients && _wide is not null)
-            {
-                // out[b, o] += v_k · wide[o, id_k]  →  dwide[o, id_k] += v_k · dout[b, o]
-                var bag = batch.Bag!;
-                int wf = Options.WideFeatures;
-                Span<T> dWide = Parameters.Gradient(_wide);
-                for (int b = 0; b < B; b++)
-                    for (int k = bag.Offsets[b]; k < bag.Offsets[b + 1]; k++)
-                        for (int o = 0; o < _o; o++) dWide[o * wf + bag.Ids[k]] += bag.Values[k] * dOutput[b * _o + o];
+                if (_wide is not null && batch.Bag is { } bag)
+                {
+                    // out[b, o] += v_k · wide[o, id_k]  →  dwide[o, id_k] += v_k · dout[b, o]
+                    int wf = Options.WideFeatures;
+                    Span<T> dWide = Parameters.Gradient(_wide);
+                    for (int b = 0; b < B; b++)
+                        for (int k = bag.Offsets[b]; k < bag.Offsets[b + 1]; k++)
+                            for (int o = 0; o < _o; o++) dWide[o * wf + bag.Ids[k]] += bag.Values[k] * dOutput[b * _o + o];
+                }
             }
             Ensure(ref _dHeadIn, B * DH);
             Span<T> dz = _dHeadIn.AsSpan(0, B * DH);
@@ -319,30 +324,32 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         bool needInput = !dInputs.IsEmpty || (parameterGradients && Options.Input == InputKind.Embedding);
         ReadOnlySpan<T> cur = _stack.Backward(dFinalState, dInitialState, needInput, parameterGradients);
 
-        // Input stage backward; cur holds dL/d(input) [S, B, I0].
-        int i0 = Options.RecurrentInputSize;
+        // Input stage backward; cur holds dL/d(input) [S, B, I0] (after the dropout mask: through it first).
+        int i0 = Options.RecurrentInputSize, e = Options.EmbeddingSize;
+        if (_inputDropped)
+        {
+            Ensure(ref _dInput, S * B * i0);
+            Span<T> masked = _dInput.AsSpan(0, S * B * i0);
+            TensorPrimitives.Multiply(cur, _inputMask.AsSpan(0, S * B * i0), masked);
+            cur = masked;
+        }
         if (parameterGradients && Options.Input == InputKind.Embedding)
         {
             Span<T> dE = Parameters.Gradient(_embedding!);
             for (int b = 0; b < B; b++)
                 for (int t = 0; t < batch.Lengths[b]; t++)
                 {
-                    Span<T> row = dE.Slice(batch.Tokens![b * S + t] * i0, i0);
-                    // x0 row = mask · E[token]  →  dE[token] += mask · dx0 row
-                    if (_inputDropped) TensorPrimitives.MultiplyAdd(cur.Slice((t * B + b) * i0, i0), _inputMask[t * B + b], row, row);
-                    else TensorPrimitives.Add(row, cur.Slice((t * B + b) * i0, i0), row);
+                    Span<T> row = dE.Slice(batch.Tokens![b * S + t] * e, e);
+                    TensorPrimitives.Add(row, cur.Slice((t * B + b) * i0, e), row);
                 }
+            _characters?.Backward(cur, i0, e);
         }
         if (!dInputs.IsEmpty)
         {
             dInputs.Clear();
             for (int b = 0; b < B; b++)
                 for (int t = 0; t < batch.Lengths[b]; t++)
-                {
-                    // x0 row = mask · input row  →  d input row = mask · dx0 row
-                    if (_inputDropped) TensorPrimitives.Multiply(cur.Slice((t * B + b) * i0, i0), _inputMask[t * B + b], dInputs.Slice((b * S + t) * i0, i0));
-                    else cur.Slice((t * B + b) * i0, i0).CopyTo(dInputs.Slice((b * S + t) * i0, i0));
-                }
+                    cur.Slice((t * B + b) * i0, i0).CopyTo(dInputs.Slice((b * S + t) * i0, i0));
         }
     }
 
@@ -418,6 +425,19 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
                     if ((uint)id >= (uint)v)
                         throw new ArgumentOutOfRangeException(nameof(batch), id, $"Token id {id} at step {t} of sequence {b} is outside the vocabulary [0, {v}).");
                 }
+            if (_characters is not null)
+            {
+                if (batch.Characters is null) throw new ArgumentException("This network reads the characters of every token, but the batch has none (use SequenceBatch.FromTokensAndCharacters).", nameof(batch));
+                int vc = Options.CharacterVocabularySize, C = batch.MaxCharacters;
+                for (int b = 0; b < batch.Batch; b++)
+                    for (int t = 0; t < batch.Lengths[b]; t++)
+                        for (int c = 0; c < batch.CharacterLengths![b * S + t]; c++)
+                        {
+                            int id = batch.Characters[(b * S + t) * C + c];
+                            if ((uint)id >= (uint)vc)
+                                throw new ArgumentOutOfRangeException(nameof(batch), id, $"Character id {id} (character {c} of token {t} in sequence {b}) is outside the character vocabulary [0, {vc}).");
+                        }
+            }
         }
     }
 

@@ -31,8 +31,11 @@ namespace Rnn.MLNet.Serialization;
 /// Version 2 holds an <see cref="EncoderDecoderNetwork{T}"/>: the same layout with the network fields replaced by
 /// <c>i32 ×9 cell, source kind, source vocabulary, features, target vocabulary, embedding, hidden, layers, attention;
 /// u8 bidirectional encoder; u8 feed features every step; f32 dropout</c> and the weights in
-/// <see cref="EncoderDecoderNetwork{T}.Layout"/> order. Version 3 is version 1 with <c>i32 wide features, f32 embedding
-/// dropout</c> after the dropout; sequence networks without either are still written as version 1.
+/// <see cref="EncoderDecoderNetwork{T}.Layout"/> order. Version 3 is version 1 with, after the dropout,
+/// <c>i32 ×3 character vocabulary, character embedding, character hidden; f32 input dropout</c>: written only for sequence
+/// networks with character features or input dropout, so every other sequence network is still written as version 1.
+/// Version 4 is version 2 with <c>f32 embedding dropout</c> after the dropout, written only when it is not 0. Version 5
+/// is version 3 followed by <c>i32 wide features</c> (the sparse bag input), written only for networks with one.
 /// Every length is checked against the bytes that remain before anything is allocated, so a truncated or corrupt file
 /// ends in <see cref="InvalidDataException"/> and never in a huge allocation.
 /// </remarks>
@@ -46,10 +49,20 @@ public sealed class ModelFile
     /// <summary>Format version of encoder–decoder files.</summary>
     public const uint EncoderDecoderFormatVersion = 2;
 
-    /// <summary>Format version of sequence-network files with a wide input or embedding dropout.</summary>
-    public const uint WideFormatVersion = 3;
+    /// <summary>Format version of sequence networks with character features or input dropout.</summary>
+    public const uint CharacterFeaturesFormatVersion = 3;
 
-    private bool IsWide => _network is { } n && (n.WideFeatures > 0 || n.EmbeddingDropout > 0);
+    /// <summary>Format version of encoder–decoder networks with embedding dropout.</summary>
+    public const uint EncoderDecoderEmbeddingDropoutFormatVersion = 4;
+
+    private bool NeedsVersion4 => _encoderDecoder is { EmbeddingDropout: > 0 };
+
+    private bool NeedsVersion3 => _network is { } n && (n.HasCharacterFeatures || n.InputDropout > 0 || n.WideFeatures > 0);
+
+    /// <summary>Format version of sequence networks with a wide (sparse bag) input: version 3 followed by <c>i32 wide features</c>.</summary>
+    public const uint WideFormatVersion = 5;
+
+    private bool NeedsVersion5 => _network is { WideFeatures: > 0 };
 
     private readonly NetworkOptions? _network;
     private readonly EncoderDecoderOptions? _encoderDecoder;
@@ -166,6 +179,7 @@ public sealed class ModelFile
                 w.Write(e.BidirectionalEncoder ? (byte)1 : (byte)0);
                 w.Write(e.FeedFeaturesEveryStep ? (byte)1 : (byte)0);
                 w.Write(e.Dropout);
+                if (NeedsVersion4) w.Write(e.EmbeddingDropout);
             }
             else
             {
@@ -176,7 +190,15 @@ public sealed class ModelFile
                     w.Write(v);
                 w.Write(o.Bidirectional ? (byte)1 : (byte)0);
                 w.Write(o.Dropout);
-                if (IsWide) { w.Write(o.WideFeatures); w.Write(o.EmbeddingDropout); }
+                if (NeedsVersion3)
+                {
+                    bool chars = o.HasCharacterFeatures;
+                    w.Write(o.CharacterVocabularySize);
+                    w.Write(chars ? o.CharacterEmbeddingSize : 0);
+                    w.Write(chars ? o.CharacterHiddenSize : 0);
+                    w.Write(o.InputDropout);
+                    if (NeedsVersion5) w.Write(o.WideFeatures);
+                }
             }
             w.Write(Properties.Count);
             foreach (var kv in Properties) { WriteString(w, kv.Key); WriteString(w, kv.Value); }
@@ -191,7 +213,9 @@ public sealed class ModelFile
             if (BitConverter.IsLittleEndian) w.Write(MemoryMarshal.AsBytes(Weights.AsSpan()));
             else foreach (float f in Weights) w.Write(f);
         }
-        ChecksummedFile.Write(stream, Magic, IsEncoderDecoder ? EncoderDecoderFormatVersion : IsWide ? WideFormatVersion : FormatVersion, payload.GetBuffer().AsSpan(0, (int)payload.Length));
+        uint version = IsEncoderDecoder ? (NeedsVersion4 ? EncoderDecoderEmbeddingDropoutFormatVersion : EncoderDecoderFormatVersion)
+            : NeedsVersion5 ? WideFormatVersion : NeedsVersion3 ? CharacterFeaturesFormatVersion : FormatVersion;
+        ChecksummedFile.Write(stream, Magic, version, payload.GetBuffer().AsSpan(0, (int)payload.Length));
     }
 
     /// <summary>The model as bytes.</summary>
@@ -223,13 +247,14 @@ public sealed class ModelFile
     /// <exception cref="InvalidDataException">Not a model, truncated, corrupt, or an unsupported version.</exception>
     public static ModelFile Read(ReadOnlySpan<byte> data)
     {
-        var payload = ChecksummedFile.Open(data, Magic, "model", v => v is FormatVersion or EncoderDecoderFormatVersion or WideFormatVersion,
+        var payload = ChecksummedFile.Open(data, Magic, "model", v => v is >= FormatVersion and <= WideFormatVersion,
             $"versions {FormatVersion} to {WideFormatVersion}", out uint version);
         var r = new SpanReader(payload);
         NetworkOptions? o = null;
         EncoderDecoderOptions? e = null;
-        if (version == EncoderDecoderFormatVersion) e = ReadEncoderDecoderOptions(ref r);
-        else o = ReadNetworkOptions(ref r, version == WideFormatVersion);
+        if (version == EncoderDecoderFormatVersion || version == EncoderDecoderEmbeddingDropoutFormatVersion)
+            e = ReadEncoderDecoderOptions(ref r, version == EncoderDecoderEmbeddingDropoutFormatVersion);
+        else o = ReadNetworkOptions(ref r, version);
         long expected = o?.ParameterCount() ?? e!.ParameterCount();
 
         int nProps = r.Count(8);
@@ -258,7 +283,7 @@ public sealed class ModelFile
         return file;
     }
 
-    private static NetworkOptions ReadNetworkOptions(ref SpanReader r, bool wide)
+    private static NetworkOptions ReadNetworkOptions(ref SpanReader r, uint version)
     {
         var o = new NetworkOptions
         {
@@ -267,7 +292,20 @@ public sealed class ModelFile
         };
         o.Bidirectional = Flag(ref r, "Bidirectional");
         o.Dropout = r.Single();
-        if (wide) { o.WideFeatures = r.Int32(); o.EmbeddingDropout = r.Single(); }
+        if (version is CharacterFeaturesFormatVersion or WideFormatVersion)
+        {
+            o.CharacterVocabularySize = r.Int32();
+            int ce = r.Int32(), ch = r.Int32();
+            o.InputDropout = r.Single();
+            if (o.HasCharacterFeatures) { o.CharacterEmbeddingSize = ce; o.CharacterHiddenSize = ch; }
+            else if (ce != 0 || ch != 0) throw new InvalidDataException($"Character sizes must be 0 without character features (embedding {ce}, hidden {ch}).");
+            if (version == WideFormatVersion)
+            {
+                o.WideFeatures = r.Int32();
+                if (o.WideFeatures < 1) throw new InvalidDataException($"A version 5 file must have a wide input; it announces {o.WideFeatures} features.");
+            }
+            else if (!o.HasCharacterFeatures && !(o.InputDropout > 0)) throw new InvalidDataException("A version 3 file must have character features or input dropout.");
+        }
         if (!Enum.IsDefined(o.Input) || !Enum.IsDefined(o.Output)) throw new InvalidDataException($"Unknown input kind {(int)o.Input} or output mode {(int)o.Output}.");
         if ((o.Input == InputKind.Dense && o.VocabularySize != 0) || (o.Input != InputKind.Embedding && o.EmbeddingSize != 0) || (o.Input != InputKind.Dense && o.FeatureSize != 0))
             throw new InvalidDataException($"Sizes unused by {o.Input} input must be 0 (vocabulary {o.VocabularySize}, embedding {o.EmbeddingSize}, features {o.FeatureSize}).");
@@ -276,7 +314,7 @@ public sealed class ModelFile
         return o;
     }
 
-    private static EncoderDecoderOptions ReadEncoderDecoderOptions(ref SpanReader r)
+    private static EncoderDecoderOptions ReadEncoderDecoderOptions(ref SpanReader r, bool version4)
     {
         var e = new EncoderDecoderOptions
         {
@@ -286,6 +324,11 @@ public sealed class ModelFile
         e.BidirectionalEncoder = Flag(ref r, "Bidirectional encoder");
         e.FeedFeaturesEveryStep = Flag(ref r, "Feed features every step");
         e.Dropout = r.Single();
+        if (version4)
+        {
+            e.EmbeddingDropout = r.Single();
+            if (!(e.EmbeddingDropout > 0)) throw new InvalidDataException($"A version 4 file must have a positive embedding dropout; got {e.EmbeddingDropout}.");
+        }
         if (!Enum.IsDefined(e.Source)) throw new InvalidDataException($"Unknown source kind {(int)e.Source}.");
         if ((e.Source == SourceKind.Tokens && e.FeatureSize != 0) || (e.Source == SourceKind.Features && e.SourceVocabularySize != 0))
             throw new InvalidDataException($"Sizes unused by a {e.Source} source must be 0 (source vocabulary {e.SourceVocabularySize}, features {e.FeatureSize}).");

@@ -193,10 +193,12 @@ public sealed class Vocabulary
 
     /// <summary>
     /// A target vocabulary for an encoder–decoder: <see cref="EndToken"/> at id 0 (the network's end-of-sequence id), then
-    /// the tokens of <paramref name="texts"/> by frequency; no unknown token (a target token outside it is an error).
+    /// the tokens of <paramref name="texts"/> by frequency; no unknown token (a target token outside it is an error) unless
+    /// <paramref name="minCount"/> &gt; 1: then tokens seen fewer times are left to <see cref="UnknownToken"/> at id 1, which
+    /// also stands for target tokens never seen in training.
     /// </summary>
     /// <exception cref="ArgumentException">A text contains <see cref="EndToken"/>, or the texts have no tokens.</exception>
-    public static Vocabulary BuildTarget(IEnumerable<string?> texts, Tokenizer tokenizer)
+    public static Vocabulary BuildTarget(IEnumerable<string?> texts, Tokenizer tokenizer, int minCount = 1)
     {
         ArgumentNullException.ThrowIfNull(texts);
         ArgumentNullException.ThrowIfNull(tokenizer);
@@ -204,7 +206,7 @@ public sealed class Vocabulary
         if (list.Any(t => t is not null && t.Contains(EndToken, StringComparison.Ordinal)))
             throw new ArgumentException($"A target text contains the reserved end-of-sequence token '{EndToken}'.", nameof(texts));
         var tokens = new List<string> { EndToken };
-        if (list.Any(t => tokenizer.Split(t).Count > 0)) tokens.AddRange(Build(list, tokenizer, addUnknown: false).Tokens);
+        if (list.Any(t => tokenizer.Split(t).Count > 0)) tokens.AddRange(Build(list, tokenizer, addUnknown: minCount > 1, minCount: minCount).Tokens);
         if (tokens.Count < 2) throw new ArgumentException("The target texts contain no tokens: there is nothing to learn to generate.", nameof(texts));
         return new Vocabulary(tokenizer, tokens);
     }

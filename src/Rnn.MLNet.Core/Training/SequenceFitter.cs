@@ -17,6 +17,9 @@ public sealed class LabeledSequence
     /// <summary>Features [steps × F] (dense input), or null.</summary>
     public float[]? Features { get; init; }
 
+    /// <summary>The character ids of every token (networks with character features), or null.</summary>
+    public int[][]? Characters { get; init; }
+
     /// <summary>Class id (softmax cross-entropy, many-to-one), or per-step class ids via <see cref="StepClasses"/>.</summary>
     public int Class { get; init; }
 
@@ -85,6 +88,14 @@ public sealed class FitOptions
     /// <summary>Truncated-BPTT length for streams.</summary>
     public int BpttSteps { get; set; } = 35;
     /// <summary>
+    /// Rare-word dropout for token inputs (0 = off): in training batches a token seen n times in the training data becomes
+    /// <see cref="UnknownTokenId"/> with probability α / (α + n), so the unknown token's embedding is learned from rare words
+    /// (Kiperwasser &amp; Goldberg 2016). Its characters, if any, are kept. Its draws are not part of a checkpoint.
+    /// </summary>
+    public double WordDropoutAlpha { get; set; }
+    /// <summary>The id rare-word dropout substitutes (−1 = none: word dropout off).</summary>
+    public int UnknownTokenId { get; set; } = -1;
+    /// <summary>
     /// File that keeps the run's state (<see cref="TrainingCheckpoint"/>), or null for none. When it exists, training resumes
     /// from it; it is rewritten every <see cref="CheckpointInterval"/>, after each epoch, when stopped and at the end.
     /// </summary>
@@ -106,6 +117,7 @@ public sealed class FitOptions
         if (EarlyStoppingPatience < 0) throw new ArgumentException($"EarlyStoppingPatience must not be negative; got {EarlyStoppingPatience}.", nameof(EarlyStoppingPatience));
         if (BpttSteps < 1) throw new ArgumentException($"BpttSteps must be at least 1; got {BpttSteps}.", nameof(BpttSteps));
         if (!(WeightDecay >= 0)) throw new ArgumentException($"WeightDecay must be ≥ 0; got {WeightDecay}.", nameof(WeightDecay));
+        if (!(WordDropoutAlpha >= 0) || double.IsInfinity(WordDropoutAlpha)) throw new ArgumentException($"WordDropoutAlpha must be a number ≥ 0; got {WordDropoutAlpha}.", nameof(WordDropoutAlpha));
         if (CheckpointInterval < TimeSpan.Zero) throw new ArgumentException($"CheckpointInterval must not be negative; got {CheckpointInterval}.", nameof(CheckpointInterval));
         if (ShuffleBufferSize < 1) throw new ArgumentException($"ShuffleBufferSize must be at least 1; got {ShuffleBufferSize}.", nameof(ShuffleBufferSize));
         if (CheckpointPath is { Length: 0 }) throw new ArgumentException("CheckpointPath must be null or a file path; got an empty string.", nameof(CheckpointPath));
@@ -178,6 +190,8 @@ public static class SequenceFitter
         var resume = run.Resume(rng);
         int[] order = resume?.Order ?? Array.Empty<int>();
         var buffer = new List<LabeledSequence>();
+        var keep = WordDropoutKeepProbabilities(network, train, options);
+        var wordRng = new Rng(options.Seed ^ 0x9E3779B97F4A7C15UL); // its own stream: the batch order's generator is not touched
         for (int epoch = resume?.Epoch ?? 1; epoch <= options.Epochs && !run.Finished; epoch++)
         {
             var sw = Stopwatch.StartNew();
@@ -207,6 +221,7 @@ public static class SequenceFitter
                         }
                         var idx = batches[bi];
                         var (batch, targets) = Collate(network, buffer, idx);
+                        if (keep is not null) DropWords(batch, keep, options.UnknownTokenId, wordRng);
                         sum += trainer.TrainStep(batch, targets) * idx.Length;
                         done += idx.Length;
                         foreach (int i in idx) tokens += buffer[i].Length(F);
@@ -231,6 +246,32 @@ public static class SequenceFitter
             if (run.EndEpoch(report, rng, order)) break;
         }
         return run.Finish();
+    }
+
+    /// <summary>Per token id, the probability n / (α + n) that rare-word dropout keeps it; null when word dropout is off.</summary>
+    private static double[]? WordDropoutKeepProbabilities(SequenceNetwork<float> network, ISequenceSource train, FitOptions options)
+    {
+        var o = network.Options;
+        if (options.WordDropoutAlpha <= 0 || options.UnknownTokenId < 0 || o.Input == InputKind.Dense) return null;
+        if (options.UnknownTokenId >= o.VocabularySize)
+            throw new ArgumentException($"UnknownTokenId {options.UnknownTokenId} is outside the vocabulary [0, {o.VocabularySize}).", nameof(options));
+        var counts = new double[o.VocabularySize];
+        foreach (var ex in train.Read(0))
+            foreach (int id in ex.Tokens ?? Array.Empty<int>())
+                if ((uint)id < (uint)counts.Length) counts[id]++;
+        for (int i = 0; i < counts.Length; i++) counts[i] = counts[i] / (options.WordDropoutAlpha + counts[i]);
+        return counts;
+    }
+
+    private static void DropWords(SequenceBatch<float> batch, double[] keep, int unknown, Rng rng)
+    {
+        int[] tokens = batch.Tokens!;
+        for (int b = 0; b < batch.Batch; b++)
+            for (int t = 0; t < batch.Lengths[b]; t++)
+            {
+                ref int id = ref tokens[b * batch.Steps + t];
+                if (rng.NextDouble() >= keep[id]) id = unknown;
+            }
     }
 
     /// <summary>Mean loss and accuracy (classification losses) of a network on sequences.</summary>
@@ -450,6 +491,34 @@ public static class SequenceFitter
         return batches;
     }
 
+    /// <summary>A token batch with every token's characters, padded to the longest token of the batch.</summary>
+    private static SequenceBatch<float> WithCharacters(IReadOnlyList<LabeledSequence> data, int[] indices, int[] tokens, int S, int[] lengths)
+    {
+        int B = indices.Length, C = 1;
+        for (int b = 0; b < B; b++)
+        {
+            var chars = data[indices[b]].Characters ?? throw new ArgumentException($"Example {indices[b]} has no characters; the network reads the characters of every token.", nameof(data));
+            if (chars.Length != lengths[b]) throw new ArgumentException($"Example {indices[b]} has {lengths[b]} tokens but characters for {chars.Length}.", nameof(data));
+            foreach (var w in chars)
+            {
+                if (w is null || w.Length == 0) throw new ArgumentException($"Example {indices[b]} has a token without characters; every token needs at least one.", nameof(data));
+                C = System.Math.Max(C, w.Length);
+            }
+        }
+        var ids = new int[B * S * C];
+        var charLengths = new int[B * S];
+        for (int b = 0; b < B; b++)
+        {
+            var chars = data[indices[b]].Characters!;
+            for (int t = 0; t < chars.Length; t++)
+            {
+                chars[t].CopyTo(ids, (b * S + t) * C);
+                charLengths[b * S + t] = chars[t].Length;
+            }
+        }
+        return SequenceBatch<float>.FromTokensAndCharacters(tokens, B, S, lengths, ids, charLengths, C);
+    }
+
     /// <summary>Pads the chosen sequences into one batch with their targets.</summary>
     public static (SequenceBatch<float> Batch, Targets<float> Targets) Collate(SequenceNetwork<float> network, IReadOnlyList<LabeledSequence> data, int[] indices)
     {
@@ -476,7 +545,7 @@ public static class SequenceFitter
         {
             var tokens = new int[B * S];
             for (int b = 0; b < B; b++) data[indices[b]].Tokens!.CopyTo(tokens, b * S);
-            batch = SequenceBatch<float>.FromTokens(tokens, B, S, lengths);
+            batch = o.HasCharacterFeatures ? WithCharacters(data, indices, tokens, S, lengths) : SequenceBatch<float>.FromTokens(tokens, B, S, lengths);
         }
         if (o.WideFeatures > 0)
         {

@@ -43,8 +43,6 @@ public sealed class RnnLanguageModelOptions : RnnTrainerOptions
     public int EmbeddingSize { get; set; } = 64;
     /// <summary>Truncated-BPTT length.</summary>
     public int BpttSteps { get; set; } = 64;
-    /// <summary>Learning-rate schedule applied after each epoch (e.g. <see cref="StepDecaySchedule"/>, <see cref="ReduceOnPlateauSchedule"/>), or null.</summary>
-    public ILearningRateSchedule? Schedule { get; set; }
     /// <summary>Weight initialization (PyTorch's default U(±1/√H) unless set).</summary>
     public InitScheme Init { get; set; } = InitScheme.PyTorchDefault;
     /// <summary>Uniform init range ±InitRange for every weight instead of <see cref="Init"/> when positive (Zaremba et al. use 0.1).</summary>
@@ -120,7 +118,7 @@ public sealed class RnnLanguageModelEstimator : IEstimator<RnnLanguageModelTrans
         log.Info($"Training a {o.Cell} language model: {trainStream.Length} tokens, vocabulary {vocab.Count}, {net.Parameters.Count} parameters.");
         var fit = o.FitOptions(rng.NextUInt64(), log.Epoch);
         fit.BpttSteps = o.BpttSteps;
-        fit.Schedule = o.Schedule;
+
         fit.Sampler = o.SamplePrompt is null ? null : () => vocab.Tokenizer.Join(new[] { o.SamplePrompt, model.Generate(o.SamplePrompt, o.EpochSampling) });
         var result = SequenceFitter.FitStream(net, trainStream, validStream, fit);
         o.CancellationToken.ThrowIfCancellationRequested();

@@ -39,6 +39,8 @@ public abstract class SequenceGeneratorOptions : RnnTrainerOptions
     public bool LowerCase { get; set; }
     /// <summary>Embedding width.</summary>
     public int EmbeddingSize { get; set; } = 64;
+    /// <summary>Dropout on the encoder and decoder inputs (embeddings) and on the head's input.</summary>
+    public float EmbeddingDropout { get; set; }
     /// <summary>Weight initialization.</summary>
     public InitScheme Init { get; set; } = InitScheme.Orthogonal;
     /// <summary>Beam width used when the model runs in the pipeline (1 = greedy).</summary>
@@ -69,6 +71,10 @@ public sealed class RnnSequenceToSequenceOptions : SequenceGeneratorOptions
     public TokenizerKind SourceTokenizer { get; set; } = TokenizerKind.Word;
     /// <summary>Largest source vocabulary (0 = no limit; rarer tokens become &lt;unk&gt;).</summary>
     public int MaximumSourceVocabularySize { get; set; }
+    /// <summary>Source tokens seen fewer times in training become &lt;unk&gt; (so its embedding is trained, for unseen words).</summary>
+    public int MinimumSourceCount { get; set; } = 1;
+    /// <summary>Target tokens seen fewer times become the target's &lt;unk&gt; (1 = no unknown target token).</summary>
+    public int MinimumTargetCount { get; set; } = 1;
     /// <summary>Longest source accepted, in tokens; longer sources are an error (in training and in the pipeline).</summary>
     public int MaxSourceLength { get; set; } = 200;
     /// <summary>Encoder reads both ways (decoder hidden size 2H).</summary>
@@ -114,14 +120,14 @@ public sealed class RnnSequenceToSequenceEstimator : IEstimator<RnnSequenceGener
         var targets = RnnLanguageModel.ReadTexts(input, o.TargetColumnName);
         if (sources.Count == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
         string Lower(string s) => o.LowerCase ? s.ToLowerInvariant() : s;
-        var srcVocab = Vocabulary.Build(sources.Select(Lower), Tokenizer.Create(o.SourceTokenizer), o.MaximumSourceVocabularySize);
-        var tgtVocab = Vocabulary.BuildTarget(targets.Select(Lower), Tokenizer.Create(o.TargetTokenizer));
+        var srcVocab = Vocabulary.Build(sources.Select(Lower), Tokenizer.Create(o.SourceTokenizer), o.MaximumSourceVocabularySize, minCount: System.Math.Max(1, o.MinimumSourceCount));
+        var tgtVocab = Vocabulary.BuildTarget(targets.Select(Lower), Tokenizer.Create(o.TargetTokenizer), System.Math.Max(1, o.MinimumTargetCount));
         var rng = new Rng(o.ResolveSeed(log));
         var net = new EncoderDecoderNetwork<float>(new EncoderDecoderOptions
         {
             Cell = o.Cell, Source = SourceKind.Tokens, SourceVocabularySize = srcVocab.Count, TargetVocabularySize = tgtVocab.Count,
             EmbeddingSize = o.EmbeddingSize, HiddenSize = o.HiddenSize, Layers = o.Layers, BidirectionalEncoder = o.BidirectionalEncoder,
-            Attention = o.Attention, Dropout = o.Dropout,
+            Attention = o.Attention, Dropout = o.Dropout, EmbeddingDropout = o.EmbeddingDropout,
         });
         Initializer.Initialize(net.Parameters, o.Init, rng.NextUInt64());
         var model = new SequenceGeneratorModel(net, srcVocab, tgtVocab, o.LowerCase, o.MaxSourceLength, o.Decoding);

@@ -63,14 +63,16 @@ public sealed class SequenceGeneratorModel : IPipelineModel<SequenceGeneratorMod
         return ids;
     }
 
-    /// <summary>Target token ids of a text (training); every token must be in the target vocabulary.</summary>
-    /// <exception cref="ArgumentException">A token is not in the target vocabulary.</exception>
+    /// <summary>Target token ids of a text (training); a token outside the target vocabulary becomes its unknown token, or is
+    /// an error when the vocabulary has none.</summary>
+    /// <exception cref="ArgumentException">A token is not in a target vocabulary without an unknown token.</exception>
     public int[] EncodeTarget(string? text, string column = "Target")
     {
         var tokens = TargetVocabulary.Tokenizer.Split(LowerCase ? text?.ToLowerInvariant() : text);
         var ids = new int[tokens.Count];
         for (int i = 0; i < ids.Length; i++)
         {
+            if (tokens[i] != EndToken && !TargetVocabulary.Contains(tokens[i]) && TargetVocabulary.UnknownId > 0) { ids[i] = TargetVocabulary.UnknownId; continue; }
             if (!TargetVocabulary.Contains(tokens[i]) || tokens[i] == EndToken)
                 throw new ArgumentException($"The target token '{tokens[i]}' in column '{column}' is not in the output vocabulary of {TargetVocabulary.Count - 1} tokens learned in training.", nameof(text));
             ids[i] = TargetVocabulary.IdOf(tokens[i]);
@@ -81,6 +83,17 @@ public sealed class SequenceGeneratorModel : IPipelineModel<SequenceGeneratorMod
     /// <summary>Generates the output text for a source text.</summary>
     public string Generate(string? source, DecodingOptions? decoding = null) =>
         TargetVocabulary.Decode(Run(net => net.Decode(EncodeSource(source), decoding ?? Decoding)).Tokens);
+
+    /// <summary>Generates the output texts for several source texts at once (batched beam search: faster than one by one).</summary>
+    public string[] GenerateBatch(IReadOnlyList<string?> sources, DecodingOptions? decoding = null)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        var ids = new int[sources.Count][];
+        for (int i = 0; i < ids.Length; i++) ids[i] = EncodeSource(sources[i]);
+        var net = _pool.Rent();
+        try { return net.DecodeBatch(ids, decoding ?? Decoding).Select(d => TargetVocabulary.Decode(d.Tokens)).ToArray(); }
+        finally { _pool.Return(net); }
+    }
 
     /// <summary>Generates the output text for a feature vector.</summary>
     public string Generate(ReadOnlySpan<float> features, DecodingOptions? decoding = null)

@@ -36,6 +36,20 @@ public sealed class RnnSequenceTaggerOptions : RnnTrainerOptions
     public int EmbeddingSize { get; set; } = 64;
     /// <summary>Read both ways, so each tag sees the tokens on both sides (default on).</summary>
     public bool Bidirectional { get; set; } = true;
+    /// <summary>
+    /// Hidden size per direction of the character-level word features (0 = off): each token's characters (grapheme
+    /// clusters) run through a bidirectional layer whose final states join the token's embedding — what lets a tagger
+    /// tag words it never saw in training by their spelling (suffixes, capitals, digits, hyphens).
+    /// </summary>
+    public int CharacterHiddenSize { get; set; }
+    /// <summary>Character embedding width (with character features).</summary>
+    public int CharacterEmbeddingSize { get; set; } = 32;
+    /// <summary>Longest token spelling read by the character features; longer tokens keep their first and last halves.</summary>
+    public int MaximumWordCharacters { get; set; } = 20;
+    /// <summary>Dropout on the first layer's input (word embedding and character features).</summary>
+    public float InputDropout { get; set; }
+    /// <summary>Rare-word dropout α (0 = off): a token seen n times in training becomes &lt;unk&gt; with probability α / (α + n) in training batches.</summary>
+    public double WordDropout { get; set; }
     /// <summary>Weight initialization.</summary>
     public InitScheme Init { get; set; } = InitScheme.Orthogonal;
 
@@ -43,6 +57,9 @@ public sealed class RnnSequenceTaggerOptions : RnnTrainerOptions
     {
         if (string.IsNullOrEmpty(TokensColumnName) || string.IsNullOrEmpty(LabelColumnName) || string.IsNullOrEmpty(OutputColumnName))
             throw new ArgumentException("TokensColumnName, LabelColumnName and OutputColumnName must be set.");
+        if (CharacterHiddenSize < 0) throw new ArgumentException($"CharacterHiddenSize must be 0 (off) or positive; got {CharacterHiddenSize}.", nameof(CharacterHiddenSize));
+        if (MaximumWordCharacters < 2) throw new ArgumentException($"MaximumWordCharacters must be at least 2; got {MaximumWordCharacters}.", nameof(MaximumWordCharacters));
+        if (!(InputDropout >= 0 && InputDropout < 1)) throw new ArgumentException($"InputDropout must be in [0, 1); got {InputDropout}.", nameof(InputDropout));
         base.Validate();
     }
 }
@@ -77,15 +94,20 @@ public sealed class RnnSequenceTaggerEstimator : IEstimator<RnnSequenceTaggerTra
         if (sentences.All(t => t.Length == 0)) throw new ArgumentException($"Every row of '{o.TokensColumnName}' is empty; there is nothing to tag.", nameof(input));
         var vocab = Vocabulary.FromTokens(sentences.SelectMany(t => t).Select(t => o.LowerCase ? t.ToLowerInvariant() : t), new WhitespaceTokenizer(), o.MaximumVocabularySize);
         var tagList = labels.SelectMany(t => t).Distinct(StringComparer.Ordinal).OrderBy(t => t, StringComparer.Ordinal).ToList();
+        // characters seen once are left to <unk>, so the unknown character's embedding is trained too
+        var chars = o.CharacterHiddenSize == 0 ? null
+            : Vocabulary.FromTokens(sentences.SelectMany(t => t).SelectMany(w => SequenceTaggerModel.Spelling(w, o.MaximumWordCharacters)), new CharacterTokenizer(), minCount: 2);
         if (tagList.Count < 2) throw new ArgumentException($"The tags column '{o.LabelColumnName}' holds {tagList.Count} distinct tag(s); a tagger needs at least 2.", nameof(input));
         var rng = new Rng(o.ResolveSeed(log));
         var net = new SequenceNetwork<float>(new NetworkOptions
         {
             Cell = o.Cell, Input = InputKind.Embedding, VocabularySize = vocab.Count, EmbeddingSize = o.EmbeddingSize, HiddenSize = o.HiddenSize,
             Layers = o.Layers, Bidirectional = o.Bidirectional, Dropout = o.Dropout, OutputSize = tagList.Count, Output = OutputMode.PerStep,
+            CharacterVocabularySize = chars?.Count ?? 0, CharacterEmbeddingSize = o.CharacterEmbeddingSize, CharacterHiddenSize = System.Math.Max(1, o.CharacterHiddenSize),
+            InputDropout = o.InputDropout,
         });
         Initializer.Initialize(net, o.Init, rng.NextUInt64());
-        var model = new SequenceTaggerModel(net, vocab, tagList, o.LowerCase);
+        var model = new SequenceTaggerModel(net, vocab, tagList, o.LowerCase, chars, o.MaximumWordCharacters);
         var tagIds = tagList.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => p.i, StringComparer.Ordinal);
         List<LabeledSequence> Examples(List<string[]> toks, List<string[]> tags, string what) => toks.Select((x, i) =>
         {
@@ -95,7 +117,7 @@ public sealed class RnnSequenceTaggerEstimator : IEstimator<RnnSequenceTaggerTra
             for (int t = 0; t < y.Length; t++)
                 if (!tagIds.TryGetValue(tags[i][t], out y[t]))
                     throw new ArgumentException($"Row {i} of the {what} data: tag '{tags[i][t]}' in '{o.LabelColumnName}' never occurs in the training data.");
-            return new LabeledSequence { Tokens = model.Encode(x), StepClasses = y };
+            return new LabeledSequence { Tokens = model.Encode(x), Characters = model.EncodeCharacters(x), StepClasses = y };
         }).Where(e => e.Tokens!.Length > 0).ToList();
         var train = Examples(sentences, labels, "training");
         List<LabeledSequence>? valid = validation is null ? null
@@ -107,7 +129,10 @@ public sealed class RnnSequenceTaggerEstimator : IEstimator<RnnSequenceTaggerTra
             train = train.GetRange(0, train.Count - n);
         }
         log.Info($"Training a {o.Cell} tagger: {train.Count} sentences, vocabulary {vocab.Count}, {tagList.Count} tags, {net.Parameters.Count} parameters.");
-        var result = SequenceFitter.Fit(net, LossKind.SoftmaxCrossEntropy, train, valid, o.FitOptions(rng.NextUInt64(), log.Epoch));
+        var fit = o.FitOptions(rng.NextUInt64(), log.Epoch);
+        fit.WordDropoutAlpha = o.WordDropout;
+        fit.UnknownTokenId = vocab.UnknownId;
+        var result = SequenceFitter.Fit(net, LossKind.SoftmaxCrossEntropy, train, valid, fit);
         o.CancellationToken.ThrowIfCancellationRequested();
         bool isKey = IsKeyVector(input.Schema[o.TokensColumnName].Type);
         return new RnnSequenceTaggerTransformer(_ml, model, input.Schema, o.TokensColumnName, isKey, o.OutputColumnName, result);

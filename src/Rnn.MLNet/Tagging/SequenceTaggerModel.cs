@@ -26,12 +26,45 @@ public sealed class SequenceTaggerModel : IPipelineModel<SequenceTaggerModel>
     /// <summary>Tokens are lower-cased first.</summary>
     public bool LowerCase { get; }
 
+    /// <summary>Character vocabulary of the character-level word features, or null without them.</summary>
+    public Vocabulary? Characters { get; }
+
+    /// <summary>Longest spelling the character features read (longer tokens keep their first and last halves).</summary>
+    public int MaximumWordCharacters { get; }
+
     /// <summary>The network.</summary>
     public SequenceNetwork<float> Network => _pool.Prototype;
 
-    internal SequenceTaggerModel(SequenceNetwork<float> network, Vocabulary vocabulary, IReadOnlyList<string> tags, bool lowerCase)
+    internal SequenceTaggerModel(SequenceNetwork<float> network, Vocabulary vocabulary, IReadOnlyList<string> tags, bool lowerCase,
+        Vocabulary? characters = null, int maximumWordCharacters = 20)
     {
         _pool = new NetworkPool(network); Vocabulary = vocabulary; Tags = tags; LowerCase = lowerCase;
+        Characters = characters; MaximumWordCharacters = maximumWordCharacters;
+    }
+
+    /// <summary>The characters (grapheme clusters) the character features read of a token: all of them, or the first and
+    /// last halves of <paramref name="maximum"/> for a longer token; an empty token reads as one &lt;unk&gt;.</summary>
+    internal static List<string> Spelling(string token, int maximum)
+    {
+        var all = s_characters.Split(token);
+        if (all.Count == 0) return new List<string> { Vocabulary.UnknownToken };
+        if (all.Count <= maximum) return all;
+        int head = maximum / 2;
+        var kept = all.GetRange(0, head);
+        kept.AddRange(all.GetRange(all.Count - (maximum - head), maximum - head));
+        return kept;
+    }
+
+    private static readonly CharacterTokenizer s_characters = new();
+
+    /// <summary>The character ids of every token (with character features), else null. Characters keep their case.</summary>
+    public int[][]? EncodeCharacters(IReadOnlyList<string> tokens)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (Characters is null) return null;
+        var ids = new int[tokens.Count][];
+        for (int i = 0; i < ids.Length; i++) ids[i] = Spelling(tokens[i] ?? "", MaximumWordCharacters).Select(Characters.IdOf).ToArray();
+        return ids;
     }
 
     /// <summary>Token ids as the model reads them.</summary>
@@ -51,7 +84,17 @@ public sealed class SequenceTaggerModel : IPipelineModel<SequenceTaggerModel>
         var net = _pool.Rent();
         try
         {
-            var y = net.Forward(SequenceBatch<float>.FromTokens(ids, 1, ids.Length));
+            var chars = EncodeCharacters(tokens);
+            SequenceBatch<float> batch;
+            if (chars is null) batch = SequenceBatch<float>.FromTokens(ids, 1, ids.Length);
+            else
+            {
+                int c = chars.Max(w => w.Length);
+                var flat = new int[ids.Length * c];
+                for (int t = 0; t < ids.Length; t++) chars[t].CopyTo(flat, t * c);
+                batch = SequenceBatch<float>.FromTokensAndCharacters(ids, 1, ids.Length, null, flat, chars.Select(w => w.Length).ToArray(), c);
+            }
+            var y = net.Forward(batch);
             int k = Tags.Count;
             var tags = new string[ids.Length];
             for (int t = 0; t < ids.Length; t++)
@@ -85,6 +128,11 @@ public sealed class SequenceTaggerModel : IPipelineModel<SequenceTaggerModel>
         file.Properties["lowercase"] = LowerCase ? "1" : "0";
         file.Lists["vocabulary"] = Vocabulary.Tokens.ToArray();
         file.Lists["tags"] = Tags.ToArray();
+        if (Characters is not null)
+        {
+            file.Lists["characters"] = Characters.Tokens.ToArray();
+            file.Properties["max_word_characters"] = MaximumWordCharacters.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
         return file;
     }
 
@@ -97,6 +145,16 @@ public sealed class SequenceTaggerModel : IPipelineModel<SequenceTaggerModel>
         if (vocab.Count != net.Options.VocabularySize || tags.Length != net.Options.OutputSize || net.Options.Output != OutputMode.PerStep)
             throw new InvalidDataException($"The tagger's vocabulary ({vocab.Count}) and tags ({tags.Length}) do not match its network ({net.Options.VocabularySize} → {net.Options.OutputSize}).");
         if (tags.Distinct(StringComparer.Ordinal).Count() != tags.Length) throw new InvalidDataException("The tag list has duplicates.");
-        return new SequenceTaggerModel(net, vocab, tags, file.RequireProperty("lowercase") == "1");
+        Vocabulary? chars = null;
+        int maxChars = 20;
+        if (net.Options.HasCharacterFeatures)
+        {
+            chars = file.RequireVocabulary("characters", TokenizerKind.Character);
+            if (chars.Count != net.Options.CharacterVocabularySize || chars.UnknownId < 0)
+                throw new InvalidDataException($"The tagger's character list ({chars.Count}, unknown id {chars.UnknownId}) does not match its network ({net.Options.CharacterVocabularySize} characters).");
+            if (!int.TryParse(file.RequireProperty("max_word_characters"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out maxChars) || maxChars < 2)
+                throw new InvalidDataException($"The property max_word_characters is '{file.RequireProperty("max_word_characters")}'; expected an integer ≥ 2.");
+        }
+        return new SequenceTaggerModel(net, vocab, tags, file.RequireProperty("lowercase") == "1", chars, maxChars);
     }
 }

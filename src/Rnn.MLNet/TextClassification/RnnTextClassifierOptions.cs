@@ -62,7 +62,7 @@ public sealed class RnnTextClassifierOptions : RnnTrainerOptions
     /// <summary>Weight classes inversely to their frequency (binary: pos_weight = negatives / positives).</summary>
     public bool BalanceClasses { get; set; }
 
-    /// <summary>Word-level dropout: each token's embedding is zeroed with this probability during training (the rest scaled by 1/(1 − p)).</summary>
+    /// <summary>Dropout on the embedding vectors during training (NetworkOptions.InputDropout: each value zeroed with this probability, the rest scaled by 1/(1 − p)).</summary>
     public float EmbeddingDropout { get; set; } = 0.25f;
 
     /// <summary>
@@ -115,7 +115,7 @@ public sealed class RnnTextClassifierOptions : RnnTrainerOptions
     internal NetworkOptions NetworkOptions(int vocabularySize, int outputSize, int wideFeatures) => new()
     {
         Cell = Cell, Input = InputKind.Embedding, VocabularySize = vocabularySize, EmbeddingSize = EmbeddingSize,
-        HiddenSize = HiddenSize, Layers = Layers, Bidirectional = Bidirectional, Dropout = Dropout, EmbeddingDropout = EmbeddingDropout,
+        HiddenSize = HiddenSize, Layers = Layers, Bidirectional = Bidirectional, Dropout = Dropout, InputDropout = EmbeddingDropout,
         OutputSize = outputSize, Output = OutputMode.LastStep, WideFeatures = wideFeatures,
     };
 
