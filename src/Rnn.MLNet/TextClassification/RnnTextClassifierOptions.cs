@@ -97,6 +97,7 @@ public sealed class RnnTextClassifierOptions : RnnTrainerOptions
         if (string.IsNullOrEmpty(TextColumnName)) throw new ArgumentException("TextColumnName must be set.", nameof(TextColumnName));
         if (MaximumVocabularySize < 2) throw new ArgumentException($"MaximumVocabularySize must be at least 2; got {MaximumVocabularySize}.", nameof(MaximumVocabularySize));
         if (MaximumLength < 1) throw new ArgumentException($"MaximumLength must be at least 1; got {MaximumLength}.", nameof(MaximumLength));
+        if (!(EmbeddingDropout >= 0 && EmbeddingDropout < 1)) throw new ArgumentException($"EmbeddingDropout must be in [0, 1); got {EmbeddingDropout}.", nameof(EmbeddingDropout));
         if (EnsembleSize < 0 || EnsembleSize > 100) throw new ArgumentException($"EnsembleSize must be 0 (by data size) to 100; got {EnsembleSize}.", nameof(EnsembleSize));
         if (WordNGrams < 0 || WordNGrams > 5) throw new ArgumentException($"WordNGrams must be 0 to 5; got {WordNGrams}.", nameof(WordNGrams));
         if (CharNGrams < 0 || CharNGrams > 8) throw new ArgumentException($"CharNGrams must be 0 to 8; got {CharNGrams}.", nameof(CharNGrams));
