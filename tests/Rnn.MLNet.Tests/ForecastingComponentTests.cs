@@ -56,7 +56,7 @@ public class ForecastingComponentTests
             var loaded = fresh.Model.Load(path, out _);
             var again = fresh.Data.CreateEnumerable<ForecastRow>(loaded.Transform(queries), reuseRowObject: false).ToArray();
             for (int i = 0; i < rows.Length; i++) Assert.Equal(rows[i].Forecast, again[i].Forecast);
-            var core = RnnForecastingTransformer.ModelFrom(loaded);
+            var core = RnnForecastModel.FromTransformer(loaded);
             Assert.Equal(rows[0].Forecast, core.Forecast("s2", 6).Point.Select(x => (float)x).ToArray());
             // A history the model never saw: forecast after Load from any series.
             var f = core.Forecast(new TimeSeries("new", Enumerable.Range(0, 40).Select(t => 3 + System.Math.Sin(2 * System.Math.PI * t / 6)).ToArray()), 12);

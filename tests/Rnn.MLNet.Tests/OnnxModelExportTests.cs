@@ -85,6 +85,41 @@ public class OnnxModelExportTests
             float p = Run(session, OnnxNames.Probabilities, Ids(ids), Lengths(ids.Length))[0];
             Close(1f / (1f + MathF.Exp(-model.Predict(text)[0])), p, $"probability of '{text}'");
         }
+
+        // The caller's own options: the export honours them (opset, metadata) and adds what the model decides (sigmoid,
+        // vocabulary) on a copy, so the caller's object is exactly as it was.
+        var mine = new OnnxExportOptions { Opset = 15, Activation = OnnxOutputActivation.None, SequenceLengthsInput = true };
+        mine.Metadata["owner"] = "me";
+        var regressorLike = new OnnxExportOptions { FeatureMean = new[] { 1f }, FeatureStd = new[] { 2f }, OutputScale = 3f, OutputShift = 4f };
+        using var withMine = new MemoryStream();
+        model.ExportToOnnx(withMine, options: mine);
+        AssertUnchanged(mine, 15, OnnxOutputActivation.None, OnnxNames.Logits, new Dictionary<string, string> { ["owner"] = "me" });
+        using (var session2 = Session(withMine.ToArray()))
+        {
+            Assert.Contains(session2.OutputMetadata.Keys, k => k == OnnxNames.Probabilities);
+            Assert.Equal("me", session2.ModelMetadata.CustomMetadataMap["owner"]);
+            Assert.Contains(session2.ModelMetadata.CustomMetadataMap, kv => kv.Key == "rnn_mlnet.vocabulary");
+        }
+        var ml2 = new MLContext(seed: 2);
+        var rng = new Rng(5);
+        var windows = Enumerable.Range(0, 30).Select(i => Enumerable.Range(0, 8).Select(t => (float)(10 + System.Math.Sin((i + t) / 2.0) + 0.1 * rng.NextNormal())).ToArray()).ToList();
+        var regData = ml2.Data.LoadFromEnumerable(windows.Select(w => new WindowRow { Features = w, Label = w[^1] }));
+        var regressor = SequenceRegressionModel.FromTransformer(ml2.Regression.Trainers.RnnSequence(new RnnSequenceRegressorOptions { HiddenSize = 4, Epochs = 1, Seed = 2 }).Fit(regData));
+        regressor.ExportToOnnx(new MemoryStream(), options: regressorLike);
+        Assert.Equal(new[] { 1f }, regressorLike.FeatureMean);
+        Assert.Equal(new[] { 2f }, regressorLike.FeatureStd);
+        Assert.Equal((3f, 4f), (regressorLike.OutputScale, regressorLike.OutputShift));
+        AssertUnchanged(regressorLike, 17, OnnxOutputActivation.None, OnnxNames.Logits, new Dictionary<string, string>());
+    }
+
+    private static void AssertUnchanged(OnnxExportOptions options, int opset, OnnxOutputActivation activation, string outputName, Dictionary<string, string> metadata)
+    {
+        Assert.Equal(opset, options.Opset);
+        Assert.Equal(activation, options.Activation);
+        Assert.Equal(outputName, options.OutputName);
+        Assert.False(options.StateInputsAndOutputs);
+        Assert.True(options.SequenceLengthsInput);
+        Assert.Equal(metadata.OrderBy(kv => kv.Key), options.Metadata.OrderBy(kv => kv.Key));
     }
 
     [Fact]

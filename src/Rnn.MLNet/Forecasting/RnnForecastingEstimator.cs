@@ -84,8 +84,9 @@ public sealed class RnnForecastingOptions
 /// <item><term>Forecast</term><description>vector of Single, H values</description></item>
 /// <item><term>LowerBound, UpperBound</term><description>vector of Single, H values</description></item>
 /// </list>
-/// For a new or extended history use <see cref="RnnForecastingTransformer.ModelFrom"/> and
-/// <see cref="RnnForecastModel.Forecast(TimeSeries, int)"/>, also on a model loaded from the .zip.
+/// For a new or extended history use <c>RnnForecastModel.FromTransformer(transformer)</c>
+/// (<see cref="RnnForecastModelExtensions"/>) and <see cref="RnnForecastModel.Forecast(TimeSeries, int)"/>, also on a
+/// model loaded from the .zip.
 /// </summary>
 public sealed class RnnForecastingEstimator : IEstimator<RnnForecastingTransformer>
 {
@@ -207,11 +208,6 @@ public sealed class RnnForecastingTransformer : ChainedTransformer
         ModelPersistence.Adopt(Chain, new ForecastPipelineModel(model));
     }
 
-    /// <summary>The forecaster inside a transformer, also one returned by <c>mlContext.Model.Load</c>.</summary>
-    /// <exception cref="ArgumentException">The transformer holds no forecaster.</exception>
-    public static RnnForecastModel ModelFrom(ITransformer transformer) =>
-        transformer is RnnForecastingTransformer t ? t.Model : ModelPersistence.Find<ForecastPipelineModel>(transformer).Model;
-
     // The twin chain: the series id (or "" for one series) → RnnMLNet.Text, the payload beside it, the forecast mapping,
     // its outputs copied to the user's column names, the temporaries dropped.
     internal static EstimatorChain<ITransformer> BuildChain(MLContext ml, string payload, RnnForecastingOptions o)
@@ -229,6 +225,25 @@ public sealed class RnnForecastingTransformer : ChainedTransformer
             PipelineChain.TextColumn, PipelineChain.ConstantColumn, PipelineChain.PayloadColumn,
             ForecastOutput.ForecastColumn, ForecastOutput.LowerColumn, ForecastOutput.UpperColumn,
         });
+    }
+}
+
+/// <summary>
+/// <c>RnnForecastModel.FromTransformer(transformer)</c>: the ML.NET layer's way back to the forecaster, as every
+/// component's <c>XModel.FromTransformer</c> (the core <see cref="RnnForecastModel"/> knows no ML.NET, hence an extension).
+/// </summary>
+public static class RnnForecastModelExtensions
+{
+    extension(RnnForecastModel)
+    {
+        /// <summary>
+        /// The forecaster inside a transformer: the one Fit returned, a pipeline holding it, or one that
+        /// <c>mlContext.Model.Load</c> returned (e.g. to forecast a new history after loading).
+        /// </summary>
+        /// <exception cref="ArgumentException">The transformer holds no Rnn.MLNet forecaster.</exception>
+        /// <exception cref="System.IO.InvalidDataException">Its model is corrupt; the message says what is wrong.</exception>
+        public static RnnForecastModel FromTransformer(ITransformer transformer) =>
+            transformer is RnnForecastingTransformer t ? t.Model : ModelPersistence.Find<ForecastPipelineModel>(transformer).Model;
     }
 }
 

@@ -51,12 +51,15 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
         var o = _options;
         var log = new TrainingLog(_env, _binary ? "RnnBinaryTextClassifier" : "RnnMulticlassTextClassifier", o.Progress);
         var (kind, isKey) = InputKindOf(input.Schema);
-        var train = Read(input, "training", kind, isKey);
-        if (train.Labels.Count == 0) throw new ArgumentException($"The training data has no rows with a label in '{o.LabelColumnName}'; cannot train on an empty set.", nameof(input));
+        bool streaming = o.ShuffleBufferSize is not null;
+        if (streaming && o.ValidationFraction > 0)
+            throw new ArgumentException("ValidationFraction needs the training rows in memory; with ShuffleBufferSize set, pass a validation IDataView to Fit instead.", nameof(input));
+        // In memory: every row read once. Streamed: one pass counts the labels and the vocabulary; training reads the view again each epoch.
+        var train = streaming ? Scan(input, kind, isKey) : Read(input, "training", kind, isKey);
+        if (train.Count == 0) throw new ArgumentException($"The training data has no rows with a label in '{o.LabelColumnName}'; cannot train on an empty set.", nameof(input));
         string[] classes = train.Classes;
         int k = classes.Length;
-        var counts = new int[k];
-        foreach (int y in train.Labels) counts[y]++;
+        var counts = train.ClassCounts;
         int present = counts.Count(c => c > 0);
         if (present < 2)
             throw new ArgumentException($"The label column '{o.LabelColumnName}' has a single class ('{classes[Array.FindIndex(counts, c => c > 0)]}') in the training data; a classifier needs at least two.", nameof(input));
@@ -64,15 +67,9 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
 
         ulong seed = o.ResolveSeed(log);
         var rng = new Rng(seed);
-        var lowered = kind == TokenInputKind.Text ? train.Texts!.Select(t => o.LowerCase ? t.ToLowerInvariant() : t).ToList() : null;
-        var vocab = kind switch
-        {
-            TokenInputKind.Text => Vocabulary.Build(lowered!, Tokenizer.Create(o.Tokenizer), o.MaximumVocabularySize, minCount: o.MinimumTokenCount),
-            // Keys: id = key value (1..count) with id 0 for the missing key, so the vocabulary is <unk> + the key values.
-            TokenInputKind.Tokens when isKey => new Vocabulary(new WhitespaceTokenizer(), KeyValueVocabulary(input.Schema[o.TokenColumnName!])),
-            TokenInputKind.Tokens => Vocabulary.Build(train.Tokens!.Select(t => string.Join(' ', t.Select(x => o.LowerCase ? x.ToLowerInvariant() : x))), new WhitespaceTokenizer(), o.MaximumVocabularySize, minCount: o.MinimumTokenCount),
-            _ => new Vocabulary(new WhitespaceTokenizer(), Enumerable.Range(0, train.MaxId + 1).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList()),
-        };
+        if (streaming) return FitStreamed(input, validation, train, kind, isKey, classes, k, counts, present, log, rng);
+        var lowered = kind == TokenInputKind.Text ? train.Rows.Select(r => o.LowerCase ? r.Text!.ToLowerInvariant() : r.Text!).ToList() : null;
+        var vocab = train.Vocabulary ?? BuildVocabulary(train.Rows, kind, isKey, input.Schema, train.MaxId);
         // The wide part: word and character n-grams seen in at least two training texts (text input only).
         NGramBag? bag = kind == TokenInputKind.Text && (o.WordNGrams > 0 || o.CharNGrams > 0)
             ? NGramBag.Build(lowered!, o.WordNGrams, o.CharNGrams, minDocuments: 2, o.MaximumBagSize) : null;
@@ -83,13 +80,13 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
 
         // Rows → examples once (the model's own encoding, so training reads texts exactly as scoring will).
         var encoder = new TextClassifierModel(new[] { new SequenceNetwork<float>(networkOptions) }, vocab, classes, _binary, o.LowerCase && !isKey, o.MaximumLength, kind, bag);
-        var examples = Examples(encoder, train);
+        var examples = train.Rows.Select(r => Example(encoder, r)).ToList();
         List<LabeledSequence>? given = null;
         if (validation is not null)
         {
             var v = Read(validation, "validation", kind, isKey);
             if (!_binary && v.Classes.Length != k) throw new ArgumentException($"The validation label column '{o.LabelColumnName}' has {v.Classes.Length} classes; the training data has {k}.", nameof(validation));
-            given = Examples(encoder, v);
+            given = v.Rows.Select(r => Example(encoder, r)).ToList();
         }
 
         // Members: member m trains on every row but fold m and early-stops on fold m, so together they use all rows.
@@ -101,7 +98,7 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
         if (o.BalanceClasses)
         {
             if (_binary) posWeight = counts[1] > 0 ? (float)counts[0] / counts[1] : 1;
-            else classWeights = counts.Select(c => c > 0 ? (float)train.Labels.Count / (present * c) : 0f).ToArray();
+            else classWeights = counts.Select(c => c > 0 ? (float)train.Count / (present * c) : 0f).ToArray();
         }
         log.Info($"Training {(members > 1 ? $"an ensemble of {members}" : "one")} {(_binary ? "binary" : $"{k}-class")} {o.Cell} text classifier{(members > 1 ? "s" : "")}: {examples.Count} rows, vocabulary {vocab.Count}, " +
             $"{(bag is null ? "no n-gram part" : $"{bag.Count} n-grams in the linear part")}, {new SequenceNetwork<float>(networkOptions).Parameters.Count} parameters per member.");
@@ -207,6 +204,53 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
         return (dimension, table);
     }
 
+    /// <summary>The streamed path (ShuffleBufferSize set): one recurrent model read from the view each epoch, no n-gram part.</summary>
+    private RnnTextClassificationTransformer FitStreamed(IDataView input, IDataView? validation, DataSummary train, TokenInputKind kind, bool isKey,
+        string[] classes, int k, int[] counts, int present, TrainingLog log, Rng rng)
+    {
+        var o = _options;
+        bool streaming = true;
+        var vocab = train.Vocabulary ?? BuildVocabulary(train.Rows, kind, isKey, input.Schema, train.MaxId);
+        var net = new SequenceNetwork<float>(o.NetworkOptions(vocab.Count, _binary ? 1 : k, wideFeatures: 0));
+        Initializer.Initialize(net, InitScheme.PyTorchDefault, rng.NextUInt64());
+        var model = new TextClassifierModel(new[] { net }, vocab, classes, _binary, o.LowerCase && !isKey, o.MaximumLength, kind);
+
+        var examples = streaming ? null : train.Rows.Select(r => Example(model, r)).ToList();
+        List<LabeledSequence>? valid = null;
+        if (validation is not null)
+        {
+            var v = Read(validation, "validation", kind, isKey);
+            if (!_binary && v.Classes.Length != k) throw new ArgumentException($"The validation label column '{o.LabelColumnName}' has {v.Classes.Length} classes; the training data has {k}.", nameof(validation));
+            valid = v.Rows.Select(r => Example(model, r)).ToList();
+        }
+        else if (o.ValidationFraction > 0 && examples is not null)
+        {
+            var order = Enumerable.Range(0, examples.Count).ToArray();
+            rng.Fork().Shuffle(order.AsSpan());
+            int nValid = System.Math.Max(1, (int)(examples.Count * o.ValidationFraction));
+            valid = order.Take(nValid).Select(i => examples[i]).ToList();
+            examples = order.Skip(nValid).Select(i => examples[i]).ToList();
+        }
+
+        var fit = o.FitOptions(rng.NextUInt64(), log.Epoch);
+        if (o.ShuffleBufferSize is int buffer) fit.ShuffleBufferSize = buffer;
+        float[]? classWeights = null;
+        float posWeight = 1;
+        if (o.BalanceClasses)
+        {
+            if (_binary) posWeight = counts[1] > 0 ? (float)counts[0] / counts[1] : 1;
+            else classWeights = counts.Select(c => c > 0 ? (float)train.Count / (present * c) : 0f).ToArray();
+        }
+        log.Info($"Training a {(_binary ? "binary" : $"{k}-class")} {o.Cell} text classifier: {examples?.Count ?? train.Count} rows{(streaming ? $" streamed, {o.ShuffleBufferSize} at a time" : "")}, vocabulary {vocab.Count}, {net.Parameters.Count} parameters.");
+        var loss = _binary ? LossKind.SigmoidBinaryCrossEntropy : LossKind.SoftmaxCrossEntropy;
+        var result = examples is not null
+            ? SequenceFitter.Fit(net, loss, examples, valid, fit, classWeights, posWeight)
+            : SequenceFitter.Fit(net, loss, new RowSource(this, model, input, kind, isKey, train.Count), valid, fit, classWeights, posWeight);
+        log.Checkpoints(result);
+        o.CancellationToken.ThrowIfCancellationRequested();
+        return new RnnTextClassificationTransformer(_ml, model, input.Schema, o.TokenColumnName ?? o.TextColumnName, isKey, new[] { result });
+    }
+
     private static List<string> KeyValueVocabulary(DataViewSchema.Column column)
     {
         var names = SchemaChecks.KeyNames(column);
@@ -216,23 +260,42 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
         return tokens;
     }
 
-    private List<LabeledSequence> Examples(TextClassifierModel model, RawData data)
+    private LabeledSequence Example(TextClassifierModel model, Row row)
     {
-        var list = new List<LabeledSequence>(data.Labels.Count);
-        for (int i = 0; i < data.Labels.Count; i++)
+        int[] ids = model.InputKind switch
         {
-            int[] ids = model.InputKind switch
-            {
-                TokenInputKind.Text => model.Encode(data.Texts![i]),
-                TokenInputKind.Tokens => model.EncodeTokens(data.Tokens![i].Select(t => t.AsMemory()).ToArray()),
-                _ => model.EncodeIds(data.Ids![i]),
-            };
-            var bag = model.InputKind == TokenInputKind.Text ? model.EncodeBag(data.Texts![i]) : null;
-            list.Add(_binary
-                ? new LabeledSequence { Tokens = ids, Values = new[] { (float)data.Labels[i] }, BagIds = bag?.Ids, BagValues = bag?.Values }
-                : new LabeledSequence { Tokens = ids, Class = data.Labels[i], BagIds = bag?.Ids, BagValues = bag?.Values });
+            TokenInputKind.Text => model.Encode(row.Text!),
+            TokenInputKind.Tokens => model.EncodeTokens(row.Tokens!.Select(t => t.AsMemory()).ToArray()),
+            _ => model.EncodeIds(row.Ids!),
+        };
+        var bag = model.InputKind == TokenInputKind.Text ? model.EncodeBag(row.Text) : null;
+        return _binary
+            ? new LabeledSequence { Tokens = ids, Values = new[] { (float)row.Label }, BagIds = bag?.Ids, BagValues = bag?.Values }
+            : new LabeledSequence { Tokens = ids, Class = row.Label, BagIds = bag?.Ids, BagValues = bag?.Values };
+    }
+
+    private Vocabulary BuildVocabulary(IEnumerable<Row> rows, TokenInputKind kind, bool isKey, DataViewSchema schema, int maxId)
+    {
+        var o = _options;
+        return kind switch
+        {
+            TokenInputKind.Text => Vocabulary.Build(rows.Select(r => o.LowerCase ? r.Text!.ToLowerInvariant() : r.Text), Tokenizer.Create(o.Tokenizer), o.MaximumVocabularySize, minCount: o.MinimumTokenCount),
+            // Keys: id = key value (1..count) with id 0 for the missing key, so the vocabulary is <unk> + the key values.
+            TokenInputKind.Tokens when isKey => new Vocabulary(new WhitespaceTokenizer(), KeyValueVocabulary(schema[o.TokenColumnName!])),
+            TokenInputKind.Tokens => Vocabulary.Build(rows.Select(r => string.Join(' ', r.Tokens!.Select(x => o.LowerCase ? x.ToLowerInvariant() : x))), new WhitespaceTokenizer(), o.MaximumVocabularySize, minCount: o.MinimumTokenCount),
+            _ => new Vocabulary(new WhitespaceTokenizer(), Enumerable.Range(0, maxId + 1).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList()),
+        };
+    }
+
+    /// <summary>The training rows read from the view at each epoch, encoded as they come (a resumed run skips the rows already trained on).</summary>
+    private sealed class RowSource(RnnTextClassifier owner, TextClassifierModel model, IDataView data, TokenInputKind kind, bool isKey, long count) : ISequenceSource
+    {
+        public long? Count => count;
+
+        public IEnumerable<LabeledSequence> Read(long first)
+        {
+            foreach (var row in owner.Rows(data, "training", kind, isKey, first)) yield return owner.Example(model, row);
         }
-        return list;
     }
 
     private const string TokenColumnExpected = "a vector of tokens (Text), of keys (e.g. MapValueToKey on tokens), or of non-negative integer ids (Single, Double or Int32)";
@@ -259,40 +322,76 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
         return (item is TextDataViewType ? TokenInputKind.Tokens : TokenInputKind.Ids, false);
     }
 
-    private sealed class RawData
+    /// <summary>One labelled row: its text, tokens or ids (by input kind) and class index.</summary>
+    private sealed record Row(string? Text, string[]? Tokens, float[]? Ids, int Label);
+
+    /// <summary>What training needs to know about the data before it starts.</summary>
+    private sealed class DataSummary
     {
-        public List<string>? Texts { get; set; }
-        public List<string[]>? Tokens { get; set; }
-        public List<float[]>? Ids { get; set; }
-        public List<int> Labels { get; } = new();
+        public List<Row> Rows { get; } = new();
         public string[] Classes { get; set; } = Array.Empty<string>();
+        public int[] ClassCounts { get; set; } = Array.Empty<int>();
+        public long Count { get; set; }
         public int MaxId { get; set; }
+        /// <summary>Built while scanning a streamed view; null when built later from <see cref="Rows"/>.</summary>
+        public Vocabulary? Vocabulary { get; set; }
+    }
+
+    /// <summary>Reads every labelled row into memory.</summary>
+    private DataSummary Read(IDataView data, string what, TokenInputKind kind, bool isKey)
+    {
+        var summary = new DataSummary { Classes = Classes(data.Schema) };
+        summary.ClassCounts = new int[summary.Classes.Length];
+        foreach (var row in Rows(data, what, kind, isKey, 0)) summary.Rows.Add(Count(summary, row));
+        return summary;
+    }
+
+    /// <summary>One pass over a view too large to hold: label counts, largest id, and the vocabulary (counted as the rows go by).</summary>
+    private DataSummary Scan(IDataView data, TokenInputKind kind, bool isKey)
+    {
+        var summary = new DataSummary { Classes = Classes(data.Schema) };
+        summary.ClassCounts = new int[summary.Classes.Length];
+        var rows = Rows(data, "training", kind, isKey, 0).Select(r => Count(summary, r));
+        if (kind == TokenInputKind.Ids || isKey) foreach (var _ in rows) { }
+        summary.Vocabulary = BuildVocabulary(kind == TokenInputKind.Ids || isKey ? Enumerable.Empty<Row>() : rows, kind, isKey, data.Schema, summary.MaxId);
+        return summary;
+    }
+
+    /// <summary>Adds the row to the label counts and the largest id; returns it.</summary>
+    private static Row Count(DataSummary summary, Row row)
+    {
+        summary.ClassCounts[row.Label]++;
+        summary.Count++;
+        if (row.Ids is not null) foreach (float v in row.Ids) summary.MaxId = System.Math.Max(summary.MaxId, (int)v);
+        return row;
+    }
+
+    private string[] Classes(DataViewSchema schema)
+    {
+        var o = _options;
+        if (_binary)
+        {
+            SchemaChecks.Require(schema, o.LabelColumnName, "label", "Boolean (binary classification)", t => t is BooleanDataViewType);
+            return new[] { "False", "True" };
+        }
+        var labelCol = SchemaChecks.Require(schema, o.LabelColumnName, "label", "a key type (multiclass classification; apply MapValueToKey to the label first)", t => t is KeyDataViewType);
+        var classes = SchemaChecks.KeyNames(labelCol);
+        if (classes.Length > MulticlassScores.MaxClasses)
+            throw new ArgumentOutOfRangeException(nameof(schema), $"The label column '{o.LabelColumnName}' has {classes.Length} classes; the multiclass component supports at most {MulticlassScores.MaxClasses}.");
+        return classes;
     }
 
     /// <summary>
-    /// Reads the input (text, tokens or ids, through the same conversion the saved chain applies) and the labels with
-    /// one cursor. Rows with a missing key label are skipped.
+    /// The labelled rows of a view from the <paramref name="first"/>-th on, read with one cursor through the same
+    /// conversion the saved chain applies. Rows with a missing key label are skipped (and not counted in <paramref name="first"/>).
     /// </summary>
-    private RawData Read(IDataView data, string what, TokenInputKind kind, bool isKey)
+    private IEnumerable<Row> Rows(IDataView data, string what, TokenInputKind kind, bool isKey, long first)
     {
         var o = _options;
-        var result = new RawData();
-        DataViewSchema.Column labelCol;
-        if (_binary)
-        {
-            labelCol = SchemaChecks.Require(data.Schema, o.LabelColumnName, "label", "Boolean (binary classification)", t => t is BooleanDataViewType);
-            result.Classes = new[] { "False", "True" };
-        }
-        else
-        {
-            labelCol = SchemaChecks.Require(data.Schema, o.LabelColumnName, "label", "a key type (multiclass classification; apply MapValueToKey to the label first)", t => t is KeyDataViewType);
-            result.Classes = SchemaChecks.KeyNames(labelCol);
-            if (result.Classes.Length > MulticlassScores.MaxClasses)
-                throw new ArgumentOutOfRangeException(nameof(data), $"The label column '{o.LabelColumnName}' has {result.Classes.Length} classes; the multiclass component supports at most {MulticlassScores.MaxClasses}.");
-        }
+        Classes(data.Schema);
         IDataView source = kind == TokenInputKind.Text ? data : PipelineChain.TokenConversion(_ml, o.TokenColumnName!, kind, isKey).Fit(data).Transform(data);
         var inputCol = kind == TokenInputKind.Text ? source.Schema[o.TextColumnName] : source.Schema[PipelineChain.TokensColumn];
-        labelCol = source.Schema[labelCol.Name];
+        var labelCol = source.Schema[o.LabelColumnName];
         using var cursor = source.GetRowCursor(new[] { inputCol, labelCol });
         Func<int> getLabel;
         if (_binary)
@@ -305,20 +404,18 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
         var getText = kind == TokenInputKind.Text ? cursor.GetGetter<ReadOnlyMemory<char>>(inputCol) : null;
         var getTokens = kind == TokenInputKind.Tokens ? cursor.GetGetter<VBuffer<ReadOnlyMemory<char>>>(inputCol) : null;
         var getIds = kind == TokenInputKind.Ids ? cursor.GetGetter<VBuffer<float>>(inputCol) : null;
-        if (getText is not null) result.Texts = new();
-        if (getTokens is not null) result.Tokens = new();
-        if (getIds is not null) result.Ids = new();
         ReadOnlyMemory<char> text = default;
         VBuffer<ReadOnlyMemory<char>> tokens = default;
         VBuffer<float> ids = default;
-        long row = -1, skipped = 0;
+        long row = -1, skipped = 0, labelled = 0;
         while (cursor.MoveNext())
         {
             row++;
             int y = getLabel();
             if (y < 0) { skipped++; continue; }
-            if (getText is not null) { getText(ref text); result.Texts!.Add(text.ToString()); }
-            else if (getTokens is not null) { getTokens(ref tokens); result.Tokens!.Add(tokens.DenseValues().Select(t => t.ToString()).ToArray()); }
+            if (labelled++ < first) continue;
+            if (getText is not null) { getText(ref text); yield return new Row(text.ToString(), null, null, y); }
+            else if (getTokens is not null) { getTokens(ref tokens); yield return new Row(null, tokens.DenseValues().Select(t => t.ToString()).ToArray(), null, y); }
             else
             {
                 getIds!(ref ids);
@@ -328,15 +425,12 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
                     float v = values[j];
                     if (!(v >= 0) || v != MathF.Floor(v) || v > 1 << 24)
                         throw new ArgumentException($"Row {row} of the {what} data: token {j} of column '{o.TokenColumnName}' is {v}; expected a non-negative integer id.");
-                    result.MaxId = System.Math.Max(result.MaxId, (int)v);
                 }
-                result.Ids!.Add(values);
+                yield return new Row(null, null, values, y);
             }
-            result.Labels.Add(y);
         }
-        if (skipped > 0)
+        if (skipped > 0 && first == 0)
             new TrainingLog(_env, "RnnTextClassifier", null).Warning($"{skipped} of {row + 1} {what} rows have a missing label in '{o.LabelColumnName}' and were skipped.");
-        return result;
     }
 
     /// <inheritdoc />

@@ -91,8 +91,18 @@ public sealed class RnnTextClassifierOptions : RnnTrainerOptions
     /// <summary>Tokens seen fewer times than this in training become &lt;unk&gt; (so &lt;unk&gt; is trained too).</summary>
     public int MinimumTokenCount { get; set; } = 2;
 
+    /// <summary>
+    /// Null (default): the training rows are read into memory once. A number: the training view is streamed — read with
+    /// a new cursor each epoch, this many rows in memory at a time, each buffer shuffled on its own — so a data set larger
+    /// than memory can be used (label counts and the vocabulary come from one extra pass). A buffer at least as large as
+    /// the data set trains exactly as the in-memory path. <see cref="RnnTrainerOptions.ValidationFraction"/> is not
+    /// available when streaming: pass a validation view to Fit.
+    /// </summary>
+    public int? ShuffleBufferSize { get; set; }
+
     internal override void Validate()
     {
+        if (ShuffleBufferSize < 1) throw new ArgumentException($"ShuffleBufferSize must be null or at least 1; got {ShuffleBufferSize}.", nameof(ShuffleBufferSize));
         if (string.IsNullOrEmpty(LabelColumnName)) throw new ArgumentException("LabelColumnName must be set.", nameof(LabelColumnName));
         if (string.IsNullOrEmpty(TextColumnName)) throw new ArgumentException("TextColumnName must be set.", nameof(TextColumnName));
         if (MaximumVocabularySize < 2) throw new ArgumentException($"MaximumVocabularySize must be at least 2; got {MaximumVocabularySize}.", nameof(MaximumVocabularySize));
