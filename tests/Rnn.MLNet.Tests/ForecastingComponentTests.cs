@@ -83,6 +83,8 @@ public class ForecastingComponentTests
         var rows = Rows(1, 30);
         var missing = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Forecasting.ForecastByRnn(new RnnForecastingOptions { ValueColumnName = "Sales", Horizon = 3 }).Fit(ml.Data.LoadFromEnumerable(rows)));
         Assert.Contains("'Sales'", missing.Message);
+        var rate = Assert.Throws<ArgumentException>(() => ml.Forecasting.ForecastByRnn(new RnnForecastingOptions { Horizon = 3, LearningRate = 0 }).Fit(ml.Data.LoadFromEnumerable(rows)));
+        Assert.Contains("LearningRate", rate.Message);
         rows[17].Value = float.NaN;
         var nan = Assert.Throws<ArgumentException>(() => ml.Forecasting.ForecastByRnn(Options(null)).Fit(ml.Data.LoadFromEnumerable(rows)));
         Assert.Contains("Row 17", nan.Message);

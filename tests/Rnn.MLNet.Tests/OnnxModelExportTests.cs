@@ -10,6 +10,7 @@ using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Rnn.MLNet.Cells;
 using Rnn.MLNet.Data;
+using Rnn.MLNet.Forecasting;
 using Rnn.MLNet.LanguageModel;
 using Rnn.MLNet.Math;
 using Rnn.MLNet.Models;
@@ -194,6 +195,29 @@ public class OnnxModelExportTests
     }
 
     [Fact]
+    public void ForecasterFromALoadedZipForecastsTheSameInOnnxRuntime()
+    {
+        var ml = new MLContext(seed: 1);
+        var observations = Enumerable.Range(0, 2).SelectMany(i => Enumerable.Range(0, 60).Select(t => new ObservationRow
+        {
+            Series = $"s{i}", Value = (float)(20 + 5 * i + (1 + i) * System.Math.Sin(2 * System.Math.PI * t / 6) + 0.05 * t + 0.1 * System.Math.Cos(7.3 * t)),
+        })).ToArray();
+        var data = ml.Data.LoadFromEnumerable(observations);
+        var fitted = ml.Forecasting.ForecastByRnn(new Rnn.MLNet.Forecasting.RnnForecastingOptions
+        {
+            ValueColumnName = "Value", SeriesIdColumnName = "Series", Horizon = 6, SeasonalPeriod = 6, Strategy = Rnn.MLNet.Forecasting.ForecastStrategy.Direct,
+            HiddenSize = 6, EnsembleSize = 1, MaxEpochs = 2, Seed = 2,
+        }).Fit(data);
+        var model = Rnn.MLNet.Forecasting.RnnForecastModel.FromTransformer(SaveLoad(ml, fitted, data.Schema));
+        using var session = Session(Bytes(s => model.ExportToOnnx(s)));
+        int window = int.Parse(session.ModelMetadata.CustomMetadataMap["rnn_mlnet.window"], System.Globalization.CultureInfo.InvariantCulture);
+        var history = observations.Where(o => o.Series == "s1").Select(o => o.Value).ToArray()[^window..];
+        var forecast = Run(session, OnnxNames.Forecast, NamedOnnxValue.CreateFromTensor(OnnxNames.History, new DenseTensor<float>(history, new[] { 1, window })));
+        var expected = model.Forecast("s1", 6).Point;
+        for (int k = 0; k < 6; k++) Close((float)expected[k], forecast[k], $"forecast step {k}");
+    }
+
+    [Fact]
     public void SequenceToSequenceGreedyLoopInTheHostGeneratesTheSameText()
     {
         var ml = new MLContext(seed: 1);
@@ -256,6 +280,12 @@ public class OnnxModelExportTests
     private sealed class LineRow
     {
         public string Text { get; set; } = "";
+    }
+
+    private sealed class ObservationRow
+    {
+        public string Series { get; set; } = "";
+        public float Value { get; set; }
     }
 
     private sealed class WindowRow

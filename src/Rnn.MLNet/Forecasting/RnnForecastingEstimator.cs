@@ -13,7 +13,13 @@ using Rnn.MLNet.Serialization;
 
 namespace Rnn.MLNet.Forecasting;
 
-/// <summary>Options of <c>mlContext.Forecasting.ForecastByRnn</c>.</summary>
+/// <summary>
+/// Options of <c>mlContext.Forecasting.ForecastByRnn</c>. Not derived from <see cref="RnnTrainerOptions"/>: the forecaster
+/// chooses its training length, validation (the last H values of each series) and ensemble itself, with one Adam-trained
+/// recurrent layer, so most shared settings (layers, dropout, optimizer, epochs, validation fraction, schedule, epoch
+/// reports) would not apply; the ones that do keep the shared names (Cell, HiddenSize, BatchSize, LearningRate,
+/// TimeLimit, Seed, CancellationToken).
+/// </summary>
 public sealed class RnnForecastingOptions
 {
     /// <summary>Column of the series values (Single or Double), rows in time order within each series.</summary>
@@ -57,6 +63,12 @@ public sealed class RnnForecastingOptions
 
     /// <summary>Probability the interval should hold (ForecastBySsa's confidenceLevel).</summary>
     public double IntervalCoverage { get; set; } = 0.9;
+
+    /// <summary>Windows per mini-batch (as <see cref="RnnTrainerOptions.BatchSize"/>; the forecaster's default).</summary>
+    public int BatchSize { get; set; } = 128;
+
+    /// <summary>Adam learning rate (as <see cref="RnnTrainerOptions.LearningRate"/>; the forecaster's default).</summary>
+    public double LearningRate { get; set; } = 2e-3;
 
     /// <summary>Most epochs of the selection run.</summary>
     public int MaxEpochs { get; set; } = 60;
@@ -112,7 +124,7 @@ public sealed class RnnForecastingEstimator : IEstimator<RnnForecastingTransform
         var options = new RnnForecasterOptions
         {
             Horizon = o.Horizon, SeasonalPeriod = o.SeasonalPeriod, InputLength = o.InputLength, Strategy = o.Strategy, Cell = o.Cell,
-            HiddenSize = o.HiddenSize, EnsembleSize = o.EnsembleSize, IntervalCoverage = o.IntervalCoverage, MaxEpochs = o.MaxEpochs,
+            HiddenSize = o.HiddenSize, BatchSize = o.BatchSize, LearningRate = o.LearningRate, EnsembleSize = o.EnsembleSize, IntervalCoverage = o.IntervalCoverage, MaxEpochs = o.MaxEpochs,
             TimeLimit = o.TimeLimit, Seed = o.Seed ?? (int)(log.NextSeed() & 0x7FFFFFFF), CancellationToken = o.CancellationToken,
             Log = message => { log.Info(message); o.Log?.Invoke(message); },
         };
