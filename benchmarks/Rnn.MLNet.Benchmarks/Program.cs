@@ -11,6 +11,8 @@ namespace Rnn.MLNet.Benchmarks;
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- fuzz [--cases N]          the model-file fuzzer (long run)
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- soak [--threads N] [--seconds S]   concurrent scoring soak
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- protocol --configs ../shared/bench/rnn-configs.json [--only NAME] [--seconds S] [--threads N] [--fresh-sequences] [--batch-size N]
+/// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- text-compare [--data DIR,…] [--groups 5]   our text classifier (defaults) vs FeaturizeText + SDCA / AveragedPerceptron / FastTree / LightGbm
+/// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- stream-train [classifier [--rows N] [--buffer B] | lm [--megabytes M]]   training on data never held in memory: peak RSS
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- onnx-latency --models DIR   ONNX Runtime on our export vs on PyTorch's (benchmarks/onnx_latency.sh)
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- latency-profile [--hidden H] [--threads N]   where a single-sequence forward pass spends its time
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- explain [--messages N] [--threads N]   µs per explained SMS message (integrated gradients, occlusion)
@@ -30,6 +32,7 @@ public static class Program
 
     private static int Dispatch(string[] args)
     {
+        if (args.Length > 0 && args[0] == "text-compare") return TextCompare.Run(args);
         if (args.Length > 0 && args[0] == "model-size") return ModelSize.Run();
         if (args.Length > 0 && args[0] == "batch-scoring") return BatchScoring.Run(args);
         if (args.Length > 0 && args[0] == "protocol") return Protocol.Run(args);
@@ -39,6 +42,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "explain") return ExplanationCost.Run(args);
         if (args.Length > 0 && args[0] == "fuzz") return LongRuns.Fuzz(args);
         if (args.Length > 0 && args[0] == "soak") return LongRuns.Soak(args);
+        if (args.Length > 0 && args[0] == "stream-train") return StreamTrain.Run(args);
         if (args.Length > 1 && args[0] == "model-load") return ModelSize.Load(args[1], args.Length > 2 ? args[2] : null);
         if (args.Length > 0 && args[0] == "onnx-latency") return OnnxLatency.Run(args);
         if (args.Length > 4 && args[0] == "prediction-engine") return PredictionEngineLatency.Score(args);

@@ -1,10 +1,11 @@
 // A character-level language model in an ML.NET pipeline: min-char-rnn / char-rnn on tiny shakespeare.
 //
-//   dotnet run -c Release --project samples/CharLanguageModel -- [--train F] [--valid F] [--minutes M] [--prompt P]
+//   dotnet run -c Release --project samples/CharLanguageModel -- [--train F] [--valid F] [--minutes M] [--prompt P] [--resume] [--checkpoint PATH]
 //   dotnet run -c Release --project samples/CharLanguageModel -- --text hello
 //
 // Without --train it reads ../shared/data/tinyshakespeare/ when present, else a short built-in text. Ctrl+C stops training
-// between batches; the model trained so far is still evaluated and saved (atomically). The last line is JSON.
+// between batches and writes a checkpoint (every 2 minutes too); --resume continues from it, --minutes counting the
+// training time of all runs together (docs/long-runs.md). The model is saved atomically. The last line is JSON.
 using System;
 using System.Diagnostics;
 using System.Globalization;
@@ -46,6 +47,7 @@ string[] trainLines = File.ReadAllText(options.Train).Split('\n');
 string[] validLines = File.ReadAllText(options.Valid).Split('\n');
 Console.WriteLine($"train: {options.Train} ({trainLines.Sum(l => l.Length + 1):N0} characters), valid: {options.Valid}");
 
+var checkpoint = new SampleCheckpoint(args, "CharLanguageModel");
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); Console.WriteLine("\nstopping after this batch…"); };
 var clock = Stopwatch.StartNew();
@@ -53,7 +55,7 @@ var estimator = ml.Transforms.Text.RnnLanguageModel(new RnnLanguageModelOptions
 {
     Tokenizer = TokenizerKind.Character, Cell = CellType.Lstm, Layers = 2, HiddenSize = options.Hidden, EmbeddingSize = 64, Dropout = 0.2f,
     Epochs = 1000, BatchSize = 32, BpttSteps = 64, LearningRate = 2e-3, TimeLimit = TimeSpan.FromMinutes(options.Minutes), Seed = 1,
-    SamplePrompt = options.Prompt, CancellationToken = stop.Token,
+    SamplePrompt = options.Prompt, CancellationToken = stop.Token, CheckpointPath = checkpoint.Path, CheckpointInterval = TimeSpan.FromMinutes(2),
     Progress = r => Console.WriteLine($"\n{r}\n--- sample ---\n{r.Sample}\n--------------"),
     BatchProgress = (epoch, batch, batches, loss) =>
     {
@@ -65,7 +67,7 @@ RnnLanguageModelTransformer model;
 // The validation text is scored after every epoch; the weights of the best epoch are kept (char-rnn's advice: watch the
 // gap between training and validation loss).
 try { model = estimator.Fit(ml.Data.LoadFromEnumerable(trainLines.Select(t => new Line { Text = t })), ml.Data.LoadFromEnumerable(validLines.Select(t => new Line { Text = t }))); }
-catch (OperationCanceledException) { Console.WriteLine("training cancelled; nothing saved."); return 130; }
+catch (OperationCanceledException) { checkpoint.PrintResumeHint(); return 130; }
 double minutes = clock.Elapsed.TotalMinutes;
 double tokensPerSecond = model.TrainingResult.History.Average(h => h.TokensPerSecond);
 

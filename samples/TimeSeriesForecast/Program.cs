@@ -53,7 +53,7 @@ static int Run(string[] args)
     Console.WriteLine($"trained in {clock.Elapsed.TotalSeconds:F1} s");
     string modelPath = Path.Combine(Path.GetTempPath(), $"time-series-forecast-{Environment.ProcessId}.zip");
     ml.Model.Save(transformer, train.Schema, modelPath);
-    var model = RnnForecastingTransformer.ModelFrom(new MLContext().Model.Load(modelPath, out _));
+    var model = RnnForecastModel.FromTransformer(new MLContext().Model.Load(modelPath, out _));
     File.Delete(modelPath);
     var forecast = model.Forecast(new TimeSeries(name, known), h);
     int period = model.SeasonalPeriod;

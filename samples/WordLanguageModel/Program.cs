@@ -1,6 +1,6 @@
 // A word-level LSTM language model on the Penn Treebank (Zaremba et al. 2014's "small" setup) in an ML.NET pipeline.
 //
-//   dotnet run -c Release --project samples/WordLanguageModel -- [--data DIR] [--minutes M] [--dropout P] [--epochs N] [--decay-after N]
+//   dotnet run -c Release --project samples/WordLanguageModel -- [--data DIR] [--minutes M] [--dropout P] [--epochs N] [--decay-after N] [--resume] [--checkpoint PATH]
 //   dotnet run -c Release --project samples/WordLanguageModel -- --text "You say goodbye and I say hello."
 //
 // Without --data it reads ../shared/data/ptb/ when present, else a small built-in corpus. 2 layers × 200 LSTM,
@@ -9,7 +9,8 @@
 // per token, so the same update is lr 20 / clip 0.25 (as PyTorch's word_language_model example). Trained for at most
 // --minutes, keeping the best validation epoch. --dropout adds dropout between the two layers (default 0, Zaremba's
 // non-regularized model); --decay-after sets the epoch after which the rate halves (default 4).
-// Ctrl+C stops between batches. The last line is JSON.
+// Ctrl+C stops between batches and writes a checkpoint (every 2 minutes too); --resume continues from it, --minutes
+// counting the training time of all runs together (docs/long-runs.md). The last line is JSON.
 using System;
 using System.Diagnostics;
 using System.Globalization;
@@ -65,6 +66,7 @@ var valid = Lines("ptb.valid.txt");
 var test = Lines("ptb.test.txt");
 Console.WriteLine($"data: {(Directory.Exists(dir) ? dir : "built-in demo corpus")} — {train.Length:N0} / {valid.Length:N0} / {test.Length:N0} lines");
 
+var checkpoint = new SampleCheckpoint(args, "WordLanguageModel");
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); Console.WriteLine("\nstopping after this batch…"); };
 var clock = Stopwatch.StartNew();
@@ -73,6 +75,7 @@ var estimator = ml.Transforms.Text.RnnLanguageModel(new RnnLanguageModelOptions
     Tokenizer = TokenizerKind.Whitespace, Separator = "<eos>", Cell = CellType.Lstm, Layers = 2, HiddenSize = 200, EmbeddingSize = 200,
     Dropout = dropout, Epochs = epochs, BatchSize = 20, BpttSteps = 20, Optimizer = OptimizerKind.Sgd, LearningRate = 20, ClipNorm = 0.25, InitRange = 0.1,
     Schedule = new ZarembaSchedule(decayAfter), TimeLimit = TimeSpan.FromMinutes(minutes), Seed = 1, CancellationToken = stop.Token,
+    CheckpointPath = checkpoint.Path, CheckpointInterval = TimeSpan.FromMinutes(2),
     SamplePrompt = "the", EpochSampling = new SamplingOptions { MaxTokens = 25, Temperature = 0.8, Seed = 3, StopToken = "<eos>" },
     Progress = r => Console.WriteLine($"\n{r} | valid ppl {Math.Exp(r.ValidationLoss ?? double.NaN):F1}\n  sample: {r.Sample}"),
     BatchProgress = (epoch, batch, batches, loss) =>
@@ -86,7 +89,7 @@ try
 {
     model = estimator.Fit(ml.Data.LoadFromEnumerable(train.Select(t => new Line { Text = t })), ml.Data.LoadFromEnumerable(valid.Select(t => new Line { Text = t })));
 }
-catch (OperationCanceledException) { Console.WriteLine("training cancelled; nothing saved."); return 130; }
+catch (OperationCanceledException) { checkpoint.PrintResumeHint(); return 130; }
 double elapsed = clock.Elapsed.TotalMinutes;
 double validPpl = model.Model.Perplexity(valid);
 double testPpl = model.Model.Perplexity(test);

@@ -60,6 +60,18 @@ public static class OnnxNames
 
     /// <summary>Decoder step graph: attention weights over the source, float [batch, source].</summary>
     public const string Attention = "attention";
+
+    /// <summary>Forecaster graph: the last values of each series before the forecast origin, float [batch, window], oldest first.</summary>
+    public const string History = "history";
+
+    /// <summary>Forecaster graph: the point forecast, float [batch, horizon].</summary>
+    public const string Forecast = "forecast";
+
+    /// <summary>Forecaster graph: the lower end of the prediction interval, float [batch, horizon].</summary>
+    public const string Lower = "lower";
+
+    /// <summary>Forecaster graph: the upper end of the prediction interval, float [batch, horizon].</summary>
+    public const string Upper = "upper";
 }
 
 /// <summary>Settings of an ONNX export.</summary>
@@ -100,7 +112,15 @@ public sealed class OnnxExportOptions
     public int Opset { get; set; } = 17;
 
     /// <summary>Key-value pairs written to the model's <c>metadata_props</c> (vocabulary, tokenizer settings, class names).</summary>
-    public IDictionary<string, string> Metadata { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+    public IDictionary<string, string> Metadata { get; private set; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>A copy of every setting, <see cref="Metadata"/> included (a new dictionary), so an export can adjust it freely.</summary>
+    public OnnxExportOptions Clone()
+    {
+        var copy = (OnnxExportOptions)MemberwiseClone();
+        copy.Metadata = new Dictionary<string, string>(Metadata, StringComparer.Ordinal);
+        return copy;
+    }
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()

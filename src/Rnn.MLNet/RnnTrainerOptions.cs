@@ -66,6 +66,16 @@ public abstract class RnnTrainerOptions
     /// <summary>Cancels training between batches; Fit then throws <see cref="OperationCanceledException"/>.</summary>
     public CancellationToken CancellationToken { get; set; }
 
+    /// <summary>
+    /// Checkpoint file (null = none): when it exists, Fit resumes from it; it is rewritten every
+    /// <see cref="CheckpointInterval"/>, after each epoch, when training is cancelled or times out, and at the end, keeping
+    /// the previous good one beside it (docs/long-runs.md). A resumed run ends with the weights of an uninterrupted one.
+    /// </summary>
+    public string? CheckpointPath { get; set; }
+
+    /// <summary>Training time between checkpoints (<see cref="TimeSpan.Zero"/>: after every batch).</summary>
+    public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Checks the shared settings; components add their own checks.</summary>
     /// <exception cref="ArgumentException">A setting is out of range; the message names it.</exception>
     internal virtual void Validate()
@@ -84,6 +94,7 @@ public abstract class RnnTrainerOptions
         Epochs = Epochs, BatchSize = BatchSize, LearningRate = LearningRate, Optimizer = Optimizer, WeightDecay = WeightDecay,
         ClipNorm = ClipNorm, EarlyStoppingPatience = EarlyStoppingPatience, TimeLimit = TimeLimit, Cancellation = CancellationToken,
         BatchProgress = BatchProgress, Seed = seed, Progress = progress ?? Progress, Schedule = Schedule,
+        CheckpointPath = CheckpointPath, CheckpointInterval = CheckpointInterval,
     };
 
     /// <summary>The seed: <see cref="Seed"/>, else the next one of the MLContext.</summary>

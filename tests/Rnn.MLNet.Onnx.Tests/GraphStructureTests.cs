@@ -27,4 +27,14 @@ public class GraphStructureTests
         Assert.Equal(17, model.DefaultOpset);
         Assert.Equal(OnnxExport.ProducerName, model.ProducerName);
     }
+
+    [Fact]
+    public void ExportDoesNotCountAsAWeightChange()
+    {
+        // Exporting reads the weights; the network's inference caches (keyed on the weights' version) stay valid.
+        var net = SequenceNetworkExportTests.Network(CellType.Lstm, InputKind.Embedding, OutputMode.PerStep, 2, true);
+        long before = net.Parameters.Version;
+        Ort.Bytes(s => net.ExportToOnnx(s));
+        Assert.Equal(before, net.Parameters.Version);
+    }
 }

@@ -56,7 +56,7 @@ public class ForecastingComponentTests
             var loaded = fresh.Model.Load(path, out _);
             var again = fresh.Data.CreateEnumerable<ForecastRow>(loaded.Transform(queries), reuseRowObject: false).ToArray();
             for (int i = 0; i < rows.Length; i++) Assert.Equal(rows[i].Forecast, again[i].Forecast);
-            var core = RnnForecastingTransformer.ModelFrom(loaded);
+            var core = RnnForecastModel.FromTransformer(loaded);
             Assert.Equal(rows[0].Forecast, core.Forecast("s2", 6).Point.Select(x => (float)x).ToArray());
             // A history the model never saw: forecast after Load from any series.
             var f = core.Forecast(new TimeSeries("new", Enumerable.Range(0, 40).Select(t => 3 + System.Math.Sin(2 * System.Math.PI * t / 6)).ToArray()), 12);
@@ -83,6 +83,8 @@ public class ForecastingComponentTests
         var rows = Rows(1, 30);
         var missing = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Forecasting.ForecastByRnn(new RnnForecastingOptions { ValueColumnName = "Sales", Horizon = 3 }).Fit(ml.Data.LoadFromEnumerable(rows)));
         Assert.Contains("'Sales'", missing.Message);
+        var rate = Assert.Throws<ArgumentException>(() => ml.Forecasting.ForecastByRnn(new RnnForecastingOptions { Horizon = 3, LearningRate = 0 }).Fit(ml.Data.LoadFromEnumerable(rows)));
+        Assert.Contains("LearningRate", rate.Message);
         rows[17].Value = float.NaN;
         var nan = Assert.Throws<ArgumentException>(() => ml.Forecasting.ForecastByRnn(Options(null)).Fit(ml.Data.LoadFromEnumerable(rows)));
         Assert.Contains("Row 17", nan.Message);

@@ -10,6 +10,7 @@ using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Rnn.MLNet.Cells;
 using Rnn.MLNet.Data;
+using Rnn.MLNet.Forecasting;
 using Rnn.MLNet.LanguageModel;
 using Rnn.MLNet.Math;
 using Rnn.MLNet.Models;
@@ -68,7 +69,7 @@ public class OnnxModelExportTests
     {
         var ml = new MLContext(seed: 1);
         var data = ml.Data.LoadFromEnumerable(SyntheticData.Sentiment(120, 1));
-        var fitted = ml.BinaryClassification.Trainers.RnnText(new RnnTextClassifierOptions { Cell = CellType.Gru, HiddenSize = 8, EmbeddingSize = 6, Epochs = 2, Seed = 1, Bidirectional = true }).Fit(data);
+        var fitted = ml.BinaryClassification.Trainers.RnnText(new RnnTextClassifierOptions { Cell = CellType.Gru, HiddenSize = 8, EmbeddingSize = 6, Epochs = 2, Seed = 1, Bidirectional = true, EnsembleSize = 1, WordNGrams = 0, CharNGrams = 0, EmbeddingDropout = 0, ValidationFraction = 0, EarlyStoppingPatience = 0, MinimumTokenCount = 1, Optimizer = Training.OptimizerKind.Adam, WeightDecay = 0, }).Fit(data);
         var loaded = SaveLoad(ml, fitted, data.Schema);
         var model = TextClassifierModel.FromTransformer(loaded);
         using var onnx = new MemoryStream();
@@ -85,6 +86,41 @@ public class OnnxModelExportTests
             float p = Run(session, OnnxNames.Probabilities, Ids(ids), Lengths(ids.Length))[0];
             Close(1f / (1f + MathF.Exp(-model.Predict(text)[0])), p, $"probability of '{text}'");
         }
+
+        // The caller's own options: the export honours them (opset, metadata) and adds what the model decides (sigmoid,
+        // vocabulary) on a copy, so the caller's object is exactly as it was.
+        var mine = new OnnxExportOptions { Opset = 15, Activation = OnnxOutputActivation.None, SequenceLengthsInput = true };
+        mine.Metadata["owner"] = "me";
+        var regressorLike = new OnnxExportOptions { FeatureMean = new[] { 1f }, FeatureStd = new[] { 2f }, OutputScale = 3f, OutputShift = 4f };
+        using var withMine = new MemoryStream();
+        model.ExportToOnnx(withMine, options: mine);
+        AssertUnchanged(mine, 15, OnnxOutputActivation.None, OnnxNames.Logits, new Dictionary<string, string> { ["owner"] = "me" });
+        using (var session2 = Session(withMine.ToArray()))
+        {
+            Assert.Contains(session2.OutputMetadata.Keys, k => k == OnnxNames.Probabilities);
+            Assert.Equal("me", session2.ModelMetadata.CustomMetadataMap["owner"]);
+            Assert.Contains(session2.ModelMetadata.CustomMetadataMap, kv => kv.Key == "rnn_mlnet.vocabulary");
+        }
+        var ml2 = new MLContext(seed: 2);
+        var rng = new Rng(5);
+        var windows = Enumerable.Range(0, 30).Select(i => Enumerable.Range(0, 8).Select(t => (float)(10 + System.Math.Sin((i + t) / 2.0) + 0.1 * rng.NextNormal())).ToArray()).ToList();
+        var regData = ml2.Data.LoadFromEnumerable(windows.Select(w => new WindowRow { Features = w, Label = w[^1] }));
+        var regressor = SequenceRegressionModel.FromTransformer(ml2.Regression.Trainers.RnnSequence(new RnnSequenceRegressorOptions { HiddenSize = 4, Epochs = 1, Seed = 2 }).Fit(regData));
+        regressor.ExportToOnnx(new MemoryStream(), options: regressorLike);
+        Assert.Equal(new[] { 1f }, regressorLike.FeatureMean);
+        Assert.Equal(new[] { 2f }, regressorLike.FeatureStd);
+        Assert.Equal((3f, 4f), (regressorLike.OutputScale, regressorLike.OutputShift));
+        AssertUnchanged(regressorLike, 17, OnnxOutputActivation.None, OnnxNames.Logits, new Dictionary<string, string>());
+    }
+
+    private static void AssertUnchanged(OnnxExportOptions options, int opset, OnnxOutputActivation activation, string outputName, Dictionary<string, string> metadata)
+    {
+        Assert.Equal(opset, options.Opset);
+        Assert.Equal(activation, options.Activation);
+        Assert.Equal(outputName, options.OutputName);
+        Assert.False(options.StateInputsAndOutputs);
+        Assert.True(options.SequenceLengthsInput);
+        Assert.Equal(metadata.OrderBy(kv => kv.Key), options.Metadata.OrderBy(kv => kv.Key));
     }
 
     [Fact]
@@ -94,7 +130,7 @@ public class OnnxModelExportTests
         // Multiclass classifier
         var topics = ml.Data.LoadFromEnumerable(SyntheticData.Topics(90, 1));
         var mc = ml.Transforms.Conversion.MapValueToKey("Label", "Topic")
-            .Append(ml.MulticlassClassification.Trainers.RnnText(new RnnTextClassifierOptions { HiddenSize = 8, EmbeddingSize = 6, Epochs = 1, Seed = 1 })).Fit(topics);
+            .Append(ml.MulticlassClassification.Trainers.RnnText(new RnnTextClassifierOptions { HiddenSize = 8, EmbeddingSize = 6, Epochs = 1, Seed = 1, EnsembleSize = 1, WordNGrams = 0, CharNGrams = 0, EmbeddingDropout = 0, ValidationFraction = 0, EarlyStoppingPatience = 0, MinimumTokenCount = 1, Optimizer = Training.OptimizerKind.Adam, WeightDecay = 0, })).Fit(topics);
         var classifier = TextClassifierModel.FromTransformer(SaveLoad(ml, mc, topics.Schema));
         using (var session = Session(Bytes(s => classifier.ExportToOnnx(s))))
         {
@@ -156,6 +192,29 @@ public class OnnxModelExportTests
             var score = Run(session, "score", NamedOnnxValue.CreateFromTensor(OnnxNames.Features, new DenseTensor<float>(w, new[] { 1, w.Length, 1 })), Lengths(w.Length))[0];
             Close(regressor.Predict(w), score, "regression score");
         }
+    }
+
+    [Fact]
+    public void ForecasterFromALoadedZipForecastsTheSameInOnnxRuntime()
+    {
+        var ml = new MLContext(seed: 1);
+        var observations = Enumerable.Range(0, 2).SelectMany(i => Enumerable.Range(0, 60).Select(t => new ObservationRow
+        {
+            Series = $"s{i}", Value = (float)(20 + 5 * i + (1 + i) * System.Math.Sin(2 * System.Math.PI * t / 6) + 0.05 * t + 0.1 * System.Math.Cos(7.3 * t)),
+        })).ToArray();
+        var data = ml.Data.LoadFromEnumerable(observations);
+        var fitted = ml.Forecasting.ForecastByRnn(new Rnn.MLNet.Forecasting.RnnForecastingOptions
+        {
+            ValueColumnName = "Value", SeriesIdColumnName = "Series", Horizon = 6, SeasonalPeriod = 6, Strategy = Rnn.MLNet.Forecasting.ForecastStrategy.Direct,
+            HiddenSize = 6, EnsembleSize = 1, MaxEpochs = 2, Seed = 2,
+        }).Fit(data);
+        var model = Rnn.MLNet.Forecasting.RnnForecastModel.FromTransformer(SaveLoad(ml, fitted, data.Schema));
+        using var session = Session(Bytes(s => model.ExportToOnnx(s)));
+        int window = int.Parse(session.ModelMetadata.CustomMetadataMap["rnn_mlnet.window"], System.Globalization.CultureInfo.InvariantCulture);
+        var history = observations.Where(o => o.Series == "s1").Select(o => o.Value).ToArray()[^window..];
+        var forecast = Run(session, OnnxNames.Forecast, NamedOnnxValue.CreateFromTensor(OnnxNames.History, new DenseTensor<float>(history, new[] { 1, window })));
+        var expected = model.Forecast("s1", 6).Point;
+        for (int k = 0; k < 6; k++) Close((float)expected[k], forecast[k], $"forecast step {k}");
     }
 
     [Fact]
@@ -221,6 +280,12 @@ public class OnnxModelExportTests
     private sealed class LineRow
     {
         public string Text { get; set; } = "";
+    }
+
+    private sealed class ObservationRow
+    {
+        public string Series { get; set; } = "";
+        public float Value { get; set; }
     }
 
     private sealed class WindowRow

@@ -59,7 +59,7 @@ public sealed class TokenExplainerOptions
     public double Tolerance { get; set; } = 0.005;
 
     /// <summary>Most quadrature nodes spent on one explanation; when the next halving would pass it, the remaining panels are accepted as they are (see <see cref="TokenExplanation.CompletenessGap"/>).</summary>
-    public int MaximumSteps { get; set; } = 4096;
+    public int MaximumSteps { get; set; } = 256;
 
     /// <summary>
     /// The baseline: null (default) for the all-zero input vector at every position; a token id for that token's input vector

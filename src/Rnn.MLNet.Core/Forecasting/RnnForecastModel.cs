@@ -23,6 +23,9 @@ public sealed class RnnForecastModel
     private readonly List<string> _ids;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Id, int Horizon), SeriesForecast> _byId = new();
 
+    /// <summary>The members (their layouts and networks), for the ONNX export.</summary>
+    internal IReadOnlyList<(WindowLayout Layout, SequenceNetwork<float> Network)> Members => _members;
+
     /// <summary>Seasonal period P the model uses (given or detected).</summary>
     public int SeasonalPeriod => Layout.Period;
 

@@ -50,7 +50,7 @@ public static partial class OnnxExport
             g.Input(OnnxNames.InputIds, OnnxType.Int64, "batch", "source");
             g.Input(OnnxNames.SequenceLengths, OnnxType.Int32, "batch");
             string ids = g.Transpose(OnnxNames.InputIds, 1, 0);
-            string x = g.Op("Gather", new[] { g.Floats("encoder.embedding.weight", p.Value("encoder.embedding.weight"), o.SourceVocabularySize, o.EmbeddingSize), ids });
+            string x = g.Op("Gather", new[] { g.Floats("encoder.embedding.weight", p.Read(p["encoder.embedding.weight"]), o.SourceVocabularySize, o.EmbeddingSize), ids });
             var stack = new RecurrentExport.Stack(p, "encoder.rnn.", o.Cell, o.EmbeddingSize, H, L, o.BidirectionalEncoder);
             var rnn = RecurrentExport.Emit(g, stack, x, OnnxNames.SequenceLengths, null, null, "encoder");
             // Decoder layer l starts from [forward final; reverse final] of encoder layer l: [D, B, H] → [1, B, D·H].
@@ -69,7 +69,7 @@ public static partial class OnnxExport
                 g.Op("Identity", new[] { memory }, OnnxNames.Memory);
                 g.Output(OnnxNames.Memory, OnnxType.Float, "batch", "source", K);
                 if (o.Attention == AttentionKind.General) // keys = memory · W_aᵀ, so a score h · key_s = hᵀ W_a h̄_s
-                    g.Op("MatMul", new[] { memory, g.Floats("attention.weight_t", Transposed(p.Value("attention.weight"), K, K), K, K) }, OnnxNames.MemoryKeys);
+                    g.Op("MatMul", new[] { memory, g.Floats("attention.weight_t", Transposed(p.Read(p["attention.weight"]), K, K), K, K) }, OnnxNames.MemoryKeys);
                 else g.Op("Identity", new[] { memory }, OnnxNames.MemoryKeys);
                 g.Output(OnnxNames.MemoryKeys, OnnxType.Float, "batch", "source", K);
             }
@@ -78,7 +78,7 @@ public static partial class OnnxExport
         {
             // h0 of layer l = tanh(W f + b)[l·K .. (l+1)·K), c0 = 0
             g.Input(OnnxNames.Features, OnnxType.Float, "batch", o.FeatureSize);
-            string z = g.Op("Tanh", new[] { g.Linear(OnnxNames.Features, g.Floats("bridge.weight", p.Value("bridge.weight"), L * K, o.FeatureSize), g.Floats("bridge.bias", p.Value("bridge.bias"), L * K)) });
+            string z = g.Op("Tanh", new[] { g.Linear(OnnxNames.Features, g.Floats("bridge.weight", p.Read(p["bridge.weight"]), L * K, o.FeatureSize), g.Floats("bridge.bias", p.Read(p["bridge.bias"]), L * K)) });
             string h0 = g.Transpose(g.Reshape(z, 0, L, K), 1, 0, 2, OnnxNames.InitialHidden);
             g.Output(OnnxNames.InitialHidden, OnnxType.Float, L, "batch", K);
             if (lstm)
@@ -111,7 +111,7 @@ public static partial class OnnxExport
         if (feedFeatures) g.Input(OnnxNames.Features, OnnxType.Float, "batch", o.FeatureSize);
 
         // x [1, B, E (+F)]
-        string x = g.Op("Gather", new[] { g.Floats("decoder.embedding.weight", p.Value("decoder.embedding.weight"), V, o.EmbeddingSize), OnnxNames.Token });
+        string x = g.Op("Gather", new[] { g.Floats("decoder.embedding.weight", p.Read(p["decoder.embedding.weight"]), V, o.EmbeddingSize), OnnxNames.Token });
         if (feedFeatures) x = g.Concat(new[] { x, OnnxNames.Features }, 1);
         x = g.Unsqueeze(x, 0);
         var stack = new RecurrentExport.Stack(p, "decoder.rnn.", o.Cell, o.DecoderInputSize, K, L, false);
@@ -134,9 +134,9 @@ public static partial class OnnxExport
             string alpha = g.Op("Softmax", new[] { masked }, OnnxNames.Attention, OnnxAttribute.Int("axis", -1));
             string context = g.Squeeze(g.Op("MatMul", new[] { g.Unsqueeze(alpha, 1), OnnxNames.Memory }), 1); // [B, K]
             string concat = g.Concat(new[] { context, h }, 1);
-            z = g.Op("Tanh", new[] { g.Linear(concat, g.Floats("attention.combine.weight", p.Value("attention.combine.weight"), K, 2 * K), g.Floats("attention.combine.bias", p.Value("attention.combine.bias"), K)) });
+            z = g.Op("Tanh", new[] { g.Linear(concat, g.Floats("attention.combine.weight", p.Read(p["attention.combine.weight"]), K, 2 * K), g.Floats("attention.combine.bias", p.Read(p["attention.combine.bias"]), K)) });
         }
-        string logits = g.Linear(z, g.Floats("head.weight", p.Value("head.weight"), V, K), g.Floats("head.bias", p.Value("head.bias"), V), OnnxNames.Logits);
+        string logits = g.Linear(z, g.Floats("head.weight", p.Read(p["head.weight"]), V, K), g.Floats("head.bias", p.Read(p["head.bias"]), V), OnnxNames.Logits);
         g.Op("LogSoftmax", new[] { logits }, OnnxNames.LogProbabilities, OnnxAttribute.Int("axis", -1));
         g.Output(OnnxNames.Logits, OnnxType.Float, "batch", V);
         g.Output(OnnxNames.LogProbabilities, OnnxType.Float, "batch", V);

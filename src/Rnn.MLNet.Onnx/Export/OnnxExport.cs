@@ -59,7 +59,7 @@ public static partial class OnnxExport
             g.Input(OnnxNames.InputIds, OnnxType.Int64, "batch", "sequence");
             string ids = g.Transpose(OnnxNames.InputIds, 1, 0); // [S, B]
             x = o.Input == InputKind.Embedding
-                ? g.Op("Gather", new[] { g.Floats("embedding.weight", p.Value("embedding.weight"), o.VocabularySize, o.EmbeddingSize), ids })
+                ? g.Op("Gather", new[] { g.Floats("embedding.weight", p.Read(p["embedding.weight"]), o.VocabularySize, o.EmbeddingSize), ids })
                 : g.Op("OneHot", new[] { ids, g.Int64s("depth", o.VocabularySize), g.Floats("onehot.values", new[] { 0f, 1f }, 2) }, null, OnnxAttribute.Int("axis", -1));
         }
         string lengths = "";
@@ -93,15 +93,15 @@ public static partial class OnnxExport
             // reverse direction after step 0 (what the ONNX operators return as Y_h with sequence_lens).
             string top = rnn.FinalHidden[L - 1];
             string z = D == 1 ? g.Squeeze(top, 0) : g.Reshape(g.Transpose(top, 1, 0, 2), 0, -1);
-            head = g.Linear(z, g.Floats("head.weight", p.Value("head.weight"), O, D * H), g.Floats("head.bias", p.Value("head.bias"), O), headName);
+            head = g.Linear(z, g.Floats("head.weight", p.Read(p["head.weight"]), O, D * H), g.Floats("head.bias", p.Read(p["head.bias"]), O), headName);
         }
         else
         {
             // [S, B, D·H] → [B, S, D·H] · Wᵀ + b
             string z = g.Transpose(rnn.Top, 1, 0, 2);
-            var wt = Transposed(p.Value("head.weight"), O, D * H);
+            var wt = Transposed(p.Read(p["head.weight"]), O, D * H);
             string mm = g.Op("MatMul", new[] { z, g.Floats("head.weight_t", wt, D * H, O) });
-            head = g.Op("Add", new[] { mm, g.Floats("head.bias", p.Value("head.bias"), O) }, headName);
+            head = g.Op("Add", new[] { mm, g.Floats("head.bias", p.Read(p["head.bias"]), O) }, headName);
         }
         if (scaled)
         {

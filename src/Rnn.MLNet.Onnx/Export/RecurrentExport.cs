@@ -49,10 +49,10 @@ internal static class RecurrentExport
             {
                 string suffix = $"l{l}" + (d == 1 ? "_reverse" : "");
                 var p = s.Parameters;
-                Reorder(s.Cell, H, inSize, p.Value(s.Prefix + "weight_ih_" + suffix), w.AsSpan(d * G * H * inSize, G * H * inSize));
-                Reorder(s.Cell, H, H, p.Value(s.Prefix + "weight_hh_" + suffix), r.AsSpan(d * G * H * H, G * H * H));
-                Reorder(s.Cell, H, 1, p.Value(s.Prefix + "bias_ih_" + suffix), b.AsSpan(d * 2 * G * H, G * H));
-                Reorder(s.Cell, H, 1, p.Value(s.Prefix + "bias_hh_" + suffix), b.AsSpan(d * 2 * G * H + G * H, G * H));
+                Reorder(s.Cell, H, inSize, p.Read(p[s.Prefix + "weight_ih_" + suffix]), w.AsSpan(d * G * H * inSize, G * H * inSize));
+                Reorder(s.Cell, H, H, p.Read(p[s.Prefix + "weight_hh_" + suffix]), r.AsSpan(d * G * H * H, G * H * H));
+                Reorder(s.Cell, H, 1, p.Read(p[s.Prefix + "bias_ih_" + suffix]), b.AsSpan(d * 2 * G * H, G * H));
+                Reorder(s.Cell, H, 1, p.Read(p[s.Prefix + "bias_hh_" + suffix]), b.AsSpan(d * 2 * G * H + G * H, G * H));
             }
             string wName = g.Floats($"{name}.W_l{l}", w, D, G * H, inSize);
             string rName = g.Floats($"{name}.R_l{l}", r, D, G * H, H);

@@ -22,7 +22,7 @@ public sealed class TokenContributionOptions
     public double Tolerance { get; set; } = 0.005;
 
     /// <summary>Most quadrature nodes per explanation (see <see cref="TokenExplainerOptions.MaximumSteps"/>).</summary>
-    public int MaximumSteps { get; set; } = 4096;
+    public int MaximumSteps { get; set; } = 256;
 
     /// <summary>
     /// The baseline: null (default) for the all-zero embedding vector at every position; a vocabulary token (e.g.

@@ -13,7 +13,13 @@ using Rnn.MLNet.Serialization;
 
 namespace Rnn.MLNet.Forecasting;
 
-/// <summary>Options of <c>mlContext.Forecasting.ForecastByRnn</c>.</summary>
+/// <summary>
+/// Options of <c>mlContext.Forecasting.ForecastByRnn</c>. Not derived from <see cref="RnnTrainerOptions"/>: the forecaster
+/// chooses its training length, validation (the last H values of each series) and ensemble itself, with one Adam-trained
+/// recurrent layer, so most shared settings (layers, dropout, optimizer, epochs, validation fraction, schedule, epoch
+/// reports) would not apply; the ones that do keep the shared names (Cell, HiddenSize, BatchSize, LearningRate,
+/// TimeLimit, Seed, CancellationToken).
+/// </summary>
 public sealed class RnnForecastingOptions
 {
     /// <summary>Column of the series values (Single or Double), rows in time order within each series.</summary>
@@ -58,6 +64,12 @@ public sealed class RnnForecastingOptions
     /// <summary>Probability the interval should hold (ForecastBySsa's confidenceLevel).</summary>
     public double IntervalCoverage { get; set; } = 0.9;
 
+    /// <summary>Windows per mini-batch (as <see cref="RnnTrainerOptions.BatchSize"/>; the forecaster's default).</summary>
+    public int BatchSize { get; set; } = 128;
+
+    /// <summary>Adam learning rate (as <see cref="RnnTrainerOptions.LearningRate"/>; the forecaster's default).</summary>
+    public double LearningRate { get; set; } = 2e-3;
+
     /// <summary>Most epochs of the selection run.</summary>
     public int MaxEpochs { get; set; } = 60;
 
@@ -84,8 +96,9 @@ public sealed class RnnForecastingOptions
 /// <item><term>Forecast</term><description>vector of Single, H values</description></item>
 /// <item><term>LowerBound, UpperBound</term><description>vector of Single, H values</description></item>
 /// </list>
-/// For a new or extended history use <see cref="RnnForecastingTransformer.ModelFrom"/> and
-/// <see cref="RnnForecastModel.Forecast(TimeSeries, int)"/>, also on a model loaded from the .zip.
+/// For a new or extended history use <c>RnnForecastModel.FromTransformer(transformer)</c>
+/// (<see cref="RnnForecastModelExtensions"/>) and <see cref="RnnForecastModel.Forecast(TimeSeries, int)"/>, also on a
+/// model loaded from the .zip.
 /// </summary>
 public sealed class RnnForecastingEstimator : IEstimator<RnnForecastingTransformer>
 {
@@ -111,7 +124,7 @@ public sealed class RnnForecastingEstimator : IEstimator<RnnForecastingTransform
         var options = new RnnForecasterOptions
         {
             Horizon = o.Horizon, SeasonalPeriod = o.SeasonalPeriod, InputLength = o.InputLength, Strategy = o.Strategy, Cell = o.Cell,
-            HiddenSize = o.HiddenSize, EnsembleSize = o.EnsembleSize, IntervalCoverage = o.IntervalCoverage, MaxEpochs = o.MaxEpochs,
+            HiddenSize = o.HiddenSize, BatchSize = o.BatchSize, LearningRate = o.LearningRate, EnsembleSize = o.EnsembleSize, IntervalCoverage = o.IntervalCoverage, MaxEpochs = o.MaxEpochs,
             TimeLimit = o.TimeLimit, Seed = o.Seed ?? (int)(log.NextSeed() & 0x7FFFFFFF), CancellationToken = o.CancellationToken,
             Log = message => { log.Info(message); o.Log?.Invoke(message); },
         };
@@ -207,11 +220,6 @@ public sealed class RnnForecastingTransformer : ChainedTransformer
         ModelPersistence.Adopt(Chain, new ForecastPipelineModel(model));
     }
 
-    /// <summary>The forecaster inside a transformer, also one returned by <c>mlContext.Model.Load</c>.</summary>
-    /// <exception cref="ArgumentException">The transformer holds no forecaster.</exception>
-    public static RnnForecastModel ModelFrom(ITransformer transformer) =>
-        transformer is RnnForecastingTransformer t ? t.Model : ModelPersistence.Find<ForecastPipelineModel>(transformer).Model;
-
     // The twin chain: the series id (or "" for one series) → RnnMLNet.Text, the payload beside it, the forecast mapping,
     // its outputs copied to the user's column names, the temporaries dropped.
     internal static EstimatorChain<ITransformer> BuildChain(MLContext ml, string payload, RnnForecastingOptions o)
@@ -229,6 +237,25 @@ public sealed class RnnForecastingTransformer : ChainedTransformer
             PipelineChain.TextColumn, PipelineChain.ConstantColumn, PipelineChain.PayloadColumn,
             ForecastOutput.ForecastColumn, ForecastOutput.LowerColumn, ForecastOutput.UpperColumn,
         });
+    }
+}
+
+/// <summary>
+/// <c>RnnForecastModel.FromTransformer(transformer)</c>: the ML.NET layer's way back to the forecaster, as every
+/// component's <c>XModel.FromTransformer</c> (the core <see cref="RnnForecastModel"/> knows no ML.NET, hence an extension).
+/// </summary>
+public static class RnnForecastModelExtensions
+{
+    extension(RnnForecastModel)
+    {
+        /// <summary>
+        /// The forecaster inside a transformer: the one Fit returned, a pipeline holding it, or one that
+        /// <c>mlContext.Model.Load</c> returned (e.g. to forecast a new history after loading).
+        /// </summary>
+        /// <exception cref="ArgumentException">The transformer holds no Rnn.MLNet forecaster.</exception>
+        /// <exception cref="System.IO.InvalidDataException">Its model is corrupt; the message says what is wrong.</exception>
+        public static RnnForecastModel FromTransformer(ITransformer transformer) =>
+            transformer is RnnForecastingTransformer t ? t.Model : ModelPersistence.Find<ForecastPipelineModel>(transformer).Model;
     }
 }
 

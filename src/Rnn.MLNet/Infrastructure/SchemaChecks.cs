@@ -126,6 +126,13 @@ internal sealed class TrainingLog
         ch.Warning(MessageSensitivity.None, "{0}", message);
     }
 
+    /// <summary>Logs the checkpoint a run resumed from and the damaged checkpoint files it passed over.</summary>
+    public void Checkpoints(FitResult result)
+    {
+        foreach (var problem in result.CheckpointProblems) Warning(problem);
+        if (result.ResumedFrom is not null) Info("Resumed from the checkpoint " + result.ResumedFrom + ".");
+    }
+
     public void Epoch(EpochReport report)
     {
         Info(report.ToString());

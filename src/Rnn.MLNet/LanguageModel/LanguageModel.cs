@@ -96,16 +96,29 @@ public sealed class RnnLanguageModel : IPipelineModel<RnnLanguageModel>
     /// <summary>Perplexity on a text column of a data view.</summary>
     public double Perplexity(IDataView data, string textColumnName = "Text") => System.Math.Exp(CrossEntropy(ReadTexts(data, textColumnName)));
 
-    internal static List<string> ReadTexts(IDataView data, string column)
+    internal static List<string> ReadTexts(IDataView data, string column) => Texts(data, column).ToList();
+
+    /// <summary>The texts of a column, read with a cursor as they are enumerated (nothing kept).</summary>
+    internal static IEnumerable<string> Texts(IDataView data, string column)
     {
         ArgumentNullException.ThrowIfNull(data);
         var col = SchemaChecks.Require(data.Schema, column, "text", "String (Text)", SchemaChecks.IsText);
-        var texts = new List<string>();
-        using var cursor = data.GetRowCursor(new[] { col });
-        var get = cursor.GetGetter<ReadOnlyMemory<char>>(col);
-        ReadOnlyMemory<char> v = default;
-        while (cursor.MoveNext()) { get(ref v); texts.Add(v.ToString()); }
-        return texts;
+        return Read(data, col);
+
+        static IEnumerable<string> Read(IDataView data, DataViewSchema.Column col)
+        {
+            using var cursor = data.GetRowCursor(new[] { col });
+            var get = cursor.GetGetter<ReadOnlyMemory<char>>(col);
+            ReadOnlyMemory<char> v = default;
+            while (cursor.MoveNext()) { get(ref v); yield return v.ToString(); }
+        }
+    }
+
+    /// <summary>Writes the token stream of texts (<see cref="Stream"/>) to a file of 32-bit ids, one text at a time.</summary>
+    internal static void WriteStream(RnnLanguageModel model, IEnumerable<string?> texts, System.IO.Stream file)
+    {
+        int[] sep = { model.Vocabulary.IdOf(model.Separator) };
+        foreach (var t in texts) { FileTokenSource.Write(file, model.Encode(t)); FileTokenSource.Write(file, sep); }
     }
 
     /// <summary>The token stream of texts: each text's tokens followed by the separator.</summary>

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.IO;
 using System.Linq;
 using System.Threading;
 using Microsoft.ML;
@@ -52,6 +53,14 @@ public sealed class RnnLanguageModelOptions : RnnTrainerOptions
     /// <summary>How the per-epoch sample is drawn.</summary>
     public SamplingOptions EpochSampling { get; set; } = new() { MaxTokens = 200, Temperature = 0.8, Seed = 1 };
 
+    /// <summary>
+    /// False (default): the training texts are read into memory. True: they are read with a cursor (vocabulary counted
+    /// as they pass), their token ids written to a temporary file and read back chunk by chunk, so a corpus larger than
+    /// memory can be used; the weights equal the in-memory path's. <see cref="RnnTrainerOptions.ValidationFraction"/>
+    /// is not available then: pass a validation view to Fit.
+    /// </summary>
+    public bool StreamTrainingData { get; set; }
+
     internal string SeparatorToken => Separator ?? (Tokenizer == TokenizerKind.Character ? "\n" : "<eos>");
 
     internal override void Validate()
@@ -84,13 +93,17 @@ public sealed class RnnLanguageModelEstimator : IEstimator<RnnLanguageModelTrans
     {
         var o = _o;
         var log = new TrainingLog(_env, "RnnLanguageModel", o.Progress);
-        var texts = RnnLanguageModel.ReadTexts(input, o.TextColumnName);
+        if (o.StreamTrainingData && o.ValidationFraction > 0)
+            throw new ArgumentException("ValidationFraction needs the training texts in memory; with StreamTrainingData, pass a validation IDataView to Fit instead.", nameof(input));
+        // Streamed: the texts are read with a cursor each time they are enumerated (vocabulary, then the token file).
+        IEnumerable<string> texts = o.StreamTrainingData ? RnnLanguageModel.Texts(input, o.TextColumnName) : RnnLanguageModel.ReadTexts(input, o.TextColumnName);
         List<string> validTexts = validation is null ? new() : RnnLanguageModel.ReadTexts(validation, o.TextColumnName);
         if (validation is null && o.ValidationFraction > 0)
         {
-            int n = System.Math.Max(1, (int)(texts.Count * o.ValidationFraction));
-            validTexts = texts.GetRange(texts.Count - n, n);
-            texts = texts.GetRange(0, texts.Count - n);
+            var all = (List<string>)texts;
+            int n = System.Math.Max(1, (int)(all.Count * o.ValidationFraction));
+            validTexts = all.GetRange(all.Count - n, n);
+            texts = all.GetRange(0, all.Count - n);
         }
         var tokenizer = Tokenizer.Create(o.Tokenizer);
         string sep = o.SeparatorToken;
@@ -111,18 +124,35 @@ public sealed class RnnLanguageModelEstimator : IEstimator<RnnLanguageModelTrans
         }
         else Initializer.Initialize(net, o.Init, initSeed);
         var model = new RnnLanguageModel(net, vocab, sep, o.LowerCase);
-        int[] trainStream = RnnLanguageModel.Stream(model, texts);
-        if (trainStream.Length <= o.BatchSize + 1)
-            throw new ArgumentException($"The text column '{o.TextColumnName}' holds {trainStream.Length} tokens; a language model needs more than batch size + 1 = {o.BatchSize + 1}.", nameof(input));
-        int[]? validStream = validTexts.Count > 0 ? RnnLanguageModel.Stream(model, validTexts) : null;
-        log.Info($"Training a {o.Cell} language model: {trainStream.Length} tokens, vocabulary {vocab.Count}, {net.Parameters.Count} parameters.");
-        var fit = o.FitOptions(rng.NextUInt64(), log.Epoch);
-        fit.BpttSteps = o.BpttSteps;
-
-        fit.Sampler = o.SamplePrompt is null ? null : () => vocab.Tokenizer.Join(new[] { o.SamplePrompt, model.Generate(o.SamplePrompt, o.EpochSampling) });
-        var result = SequenceFitter.FitStream(net, trainStream, validStream, fit);
-        o.CancellationToken.ThrowIfCancellationRequested();
-        return new RnnLanguageModelTransformer(_ml, model, input.Schema, o.TextColumnName, result);
+        string? tokenFile = null;
+        FileTokenSource? fileSource = null;
+        try
+        {
+            if (o.StreamTrainingData)
+            {
+                tokenFile = Path.Combine(Path.GetTempPath(), "rnn-mlnet-tokens-" + Guid.NewGuid().ToString("N") + ".bin");
+                using (var file = new FileStream(tokenFile, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+                    RnnLanguageModel.WriteStream(model, texts, file);
+                fileSource = new FileTokenSource(tokenFile);
+            }
+            ITokenSource trainStream = fileSource ?? (ITokenSource)new ArrayTokenSource(RnnLanguageModel.Stream(model, texts));
+            if (trainStream.Length <= o.BatchSize + 1)
+                throw new ArgumentException($"The text column '{o.TextColumnName}' holds {trainStream.Length} tokens; a language model needs more than batch size + 1 = {o.BatchSize + 1}.", nameof(input));
+            int[]? validStream = validTexts.Count > 0 ? RnnLanguageModel.Stream(model, validTexts) : null;
+            log.Info($"Training a {o.Cell} language model: {trainStream.Length} tokens{(tokenFile is null ? "" : " streamed from " + tokenFile)}, vocabulary {vocab.Count}, {net.Parameters.Count} parameters.");
+            var fit = o.FitOptions(rng.NextUInt64(), log.Epoch);
+            fit.BpttSteps = o.BpttSteps;
+            fit.Sampler = o.SamplePrompt is null ? null : () => vocab.Tokenizer.Join(new[] { o.SamplePrompt, model.Generate(o.SamplePrompt, o.EpochSampling) });
+            var result = SequenceFitter.FitStream(net, trainStream, validStream, fit);
+            log.Checkpoints(result);
+            o.CancellationToken.ThrowIfCancellationRequested();
+            return new RnnLanguageModelTransformer(_ml, model, input.Schema, o.TextColumnName, result);
+        }
+        finally
+        {
+            fileSource?.Dispose();
+            if (tokenFile is not null) File.Delete(tokenFile);
+        }
     }
 
     /// <inheritdoc />

@@ -22,6 +22,8 @@ namespace Rnn.MLNet;
 /// </summary>
 public static class OnnxModelExport
 {
+    // Each export works on a copy of the caller's options (the model decides the activation, output name, scaling and
+    // metadata), so the caller's object is never changed.
     private static readonly JsonSerializerOptions s_indented = new() { WriteIndented = true };
 
     /// <summary>
@@ -31,7 +33,10 @@ public static class OnnxModelExport
     public static void ExportToOnnx(this TextClassifierModel model, Stream onnx, Stream? sidecar = null, OnnxExportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        options ??= new OnnxExportOptions();
+        if (model.Networks.Count > 1 || model.Bag is not null)
+            throw new NotSupportedException($"ONNX export covers one recurrent network; this classifier has {model.Networks.Count} ensemble members{(model.Bag is null ? "" : " and an n-gram linear part")}. " +
+                "Train with EnsembleSize = 1, WordNGrams = 0 and CharNGrams = 0 to export it.");
+        options = options?.Clone() ?? new OnnxExportOptions();
         options.Activation = model.IsBinary ? OnnxOutputActivation.Sigmoid : OnnxOutputActivation.Softmax;
         var info = Tokenization("text-classifier", model.Vocabulary, model.LowerCase, model.MaxLength);
         info["binary"] = model.IsBinary;
@@ -43,7 +48,7 @@ public static class OnnxModelExport
     public static void ExportToOnnx(this SequenceTaggerModel model, Stream onnx, Stream? sidecar = null, OnnxExportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        options ??= new OnnxExportOptions();
+        options = options?.Clone() ?? new OnnxExportOptions();
         options.Activation = OnnxOutputActivation.Softmax;
         var info = Tokenization("sequence-tagger", model.Vocabulary, model.LowerCase, 0);
         info["labels"] = model.Tags.ToArray();
@@ -58,7 +63,7 @@ public static class OnnxModelExport
     public static void ExportToOnnx(this RnnLanguageModel model, Stream onnx, Stream? sidecar = null, OnnxExportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        options ??= new OnnxExportOptions { SequenceLengthsInput = false };
+        options = options?.Clone() ?? new OnnxExportOptions { SequenceLengthsInput = false };
         options.Activation = OnnxOutputActivation.Softmax;
         options.StateInputsAndOutputs = true;
         var info = Tokenization("language-model", model.Vocabulary, model.LowerCase, 0);
@@ -73,7 +78,7 @@ public static class OnnxModelExport
     public static void ExportToOnnx(this SequenceRegressionModel model, Stream onnx, Stream? sidecar = null, OnnxExportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        options ??= new OnnxExportOptions();
+        options = options?.Clone() ?? new OnnxExportOptions();
         options.OutputName = "score";
         options.FeatureMean = model.FeatureMean;
         options.FeatureStd = model.FeatureStd;
@@ -91,7 +96,7 @@ public static class OnnxModelExport
     public static void ExportToOnnx(this SequenceGeneratorModel model, Stream encoder, Stream decoder, Stream? sidecar = null, OnnxExportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        options ??= new OnnxExportOptions();
+        options = options?.Clone() ?? new OnnxExportOptions();
         var info = new Dictionary<string, object>
         {
             ["kind"] = "sequence-generator", ["lowercase"] = model.LowerCase, ["max_source_length"] = model.MaxSourceLength,

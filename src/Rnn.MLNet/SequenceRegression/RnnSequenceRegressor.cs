@@ -108,6 +108,7 @@ public sealed class RnnSequenceRegressor : IEstimator<RnnSequenceRegressionTrans
         }
         log.Info($"Training a {o.Cell} sequence regressor: {examples.Count} windows, {net.Parameters.Count} parameters.");
         var result = SequenceFitter.Fit(net, LossKind.MeanSquaredError, examples, valid, o.FitOptions(rng.NextUInt64(), log.Epoch));
+        log.Checkpoints(result);
         o.CancellationToken.ThrowIfCancellationRequested();
         return new RnnSequenceRegressionTransformer(_ml, model, input.Schema, o.FeatureColumnName, result);
     }

@@ -281,6 +281,7 @@ internal static class GeneratorTraining
         }
         log.Info($"Training a {o.Cell} encoder-decoder: {train.Count} examples, target vocabulary {net.Options.TargetVocabularySize}, {net.Parameters.Count} parameters.");
         var result = EncoderDecoderFitter.Fit(net, train, valid, o.FitOptions(rng.NextUInt64(), log.Epoch));
+        log.Checkpoints(result);
         o.CancellationToken.ThrowIfCancellationRequested();
         return result;
     }

@@ -133,6 +133,7 @@ public sealed class RnnSequenceTaggerEstimator : IEstimator<RnnSequenceTaggerTra
         fit.WordDropoutAlpha = o.WordDropout;
         fit.UnknownTokenId = vocab.UnknownId;
         var result = SequenceFitter.Fit(net, LossKind.SoftmaxCrossEntropy, train, valid, fit);
+        log.Checkpoints(result);
         o.CancellationToken.ThrowIfCancellationRequested();
         bool isKey = IsKeyVector(input.Schema[o.TokensColumnName].Type);
         return new RnnSequenceTaggerTransformer(_ml, model, input.Schema, o.TokensColumnName, isKey, o.OutputColumnName, result);

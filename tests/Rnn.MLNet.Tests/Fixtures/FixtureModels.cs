@@ -7,6 +7,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Rnn.MLNet.Cells;
 using Rnn.MLNet.Data;
+using Rnn.MLNet.Forecasting;
 using Rnn.MLNet.LanguageModel;
 using Rnn.MLNet.SequenceRegression;
 using Rnn.MLNet.SequenceToSequence;
@@ -56,6 +57,12 @@ public static class FixtureModels
         public string Target { get; set; } = "";
     }
 
+    public sealed class ObservationRow
+    {
+        public string Series { get; set; } = "";
+        public float Value { get; set; }
+    }
+
     public sealed class SentenceRow
     {
         public string[] Tokens { get; set; } = Array.Empty<string>();
@@ -67,6 +74,12 @@ public static class FixtureModels
     private sealed class NextTokenOut { public string NextToken { get; set; } = ""; public float NextTokenProbability { get; set; } }
     private sealed class RegressionOut { public float Score { get; set; } }
     private sealed class GeneratedOut { public string Generated { get; set; } = ""; }
+    private sealed class ForecastOut
+    {
+        public float[] Forecast { get; set; } = Array.Empty<float>();
+        public float[] LowerBound { get; set; } = Array.Empty<float>();
+        public float[] UpperBound { get; set; } = Array.Empty<float>();
+    }
     private sealed class TagsOut { public uint[] PredictedTags { get; set; } = Array.Empty<uint>(); }
 
     /// <summary>One fixture: how it is trained (with the code of the day), the rows it is scored on, how its outputs read as lines.</summary>
@@ -79,6 +92,7 @@ public static class FixtureModels
             "sequence-regressor" => SequenceRegressionModel.FromTransformer,
             "sequence-to-sequence" or "vector-to-sequence" => SequenceGeneratorModel.FromTransformer,
             "tagger" => SequenceTaggerModel.FromTransformer,
+            "forecaster" => RnnForecastModel.FromTransformer,
             _ => TextClassifierModel.FromTransformer,
         };
     }
@@ -116,7 +130,7 @@ public static class FixtureModels
 
     private static readonly string[] LanguageTexts = { "the cat sat on the mat", "a dog ran to the park", "the cat ran", "a mat sat" };
 
-    /// <summary>Every fixture: the six classifier contracts (binary/multiclass × text/token strings/ids) and the other five components.</summary>
+    /// <summary>Every fixture: the six classifier contracts (binary/multiclass × text/token strings/ids) and the other six components.</summary>
     public static IReadOnlyList<Fixture> All { get; } = new Fixture[]
     {
         new("binary-text",
@@ -168,7 +182,22 @@ public static class FixtureModels
                 ml.Transforms.Text.RnnSequenceTagger(new RnnSequenceTaggerOptions { HiddenSize = 4, EmbeddingSize = 4, Epochs = 2, Seed = 1 })),
             ml => ml.Data.LoadFromEnumerable(SyntheticTasks.WordClassSentences(3, seed: 2).Select(s => new SentenceRow { Tokens = s.Tokens }).Append(new SentenceRow { Tokens = new[] { "unseen", "words" } })),
             (ml, scored) => ml.Data.CreateEnumerable<TagsOut>(scored, reuseRowObject: false).Select(o => string.Join(' ', o.PredictedTags)).ToArray()),
+        new("forecaster",
+            ml => Fitted(ml, Observations(), ml.Forecasting.ForecastByRnn(new RnnForecastingOptions
+            {
+                SeriesIdColumnName = nameof(ObservationRow.Series), Horizon = 4, SeasonalPeriod = 4, HiddenSize = 4, EnsembleSize = 2, MaxEpochs = 2, Seed = 1,
+            })),
+            ml => ml.Data.LoadFromEnumerable(new[] { "b", "a" }.Select(id => new ObservationRow { Series = id })),
+            (ml, scored) => ml.Data.CreateEnumerable<ForecastOut>(scored, reuseRowObject: false)
+                .Select(o => string.Join(' ', o.Forecast.Concat(o.LowerBound).Concat(o.UpperBound).Select(F))).ToArray()),
     };
+
+    /// <summary>Two series of 40 steps with a season of 4 (one positive, one crossing zero), in long format.</summary>
+    private static IEnumerable<ObservationRow> Observations() =>
+        new[] { ("a", 10.0), ("b", 0.5) }.SelectMany(s => Enumerable.Range(0, 40).Select(t => new ObservationRow
+        {
+            Series = s.Item1, Value = (float)(s.Item2 + 2 * System.Math.Sin(System.Math.PI * t / 2) + 0.05 * t + 0.3 * System.Math.Cos(5.1 * t)),
+        }));
 
     private static List<WindowRow> Windows(int n, int start) =>
         Enumerable.Range(start, n).Select(i => new WindowRow
