@@ -11,6 +11,7 @@ namespace Rnn.MLNet.Benchmarks;
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- fuzz [--cases N]          the model-file fuzzer (long run)
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- soak [--threads N] [--seconds S]   concurrent scoring soak
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- protocol --configs ../shared/bench/rnn-configs.json [--only NAME] [--seconds S] [--threads N] [--fresh-sequences] [--batch-size N]
+/// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- text-compare [--data DIR,…] [--groups 5]   our text classifier (defaults) vs FeaturizeText + SDCA / AveragedPerceptron / FastTree / LightGbm
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- stream-train [classifier [--rows N] [--buffer B] | lm [--megabytes M]]   training on data never held in memory: peak RSS
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- onnx-latency --models DIR   ONNX Runtime on our export vs on PyTorch's (benchmarks/onnx_latency.sh)
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- latency-profile [--hidden H] [--threads N]   where a single-sequence forward pass spends its time
@@ -31,6 +32,7 @@ public static class Program
 
     private static int Dispatch(string[] args)
     {
+        if (args.Length > 0 && args[0] == "text-compare") return TextCompare.Run(args);
         if (args.Length > 0 && args[0] == "model-size") return ModelSize.Run();
         if (args.Length > 0 && args[0] == "batch-scoring") return BatchScoring.Run(args);
         if (args.Length > 0 && args[0] == "protocol") return Protocol.Run(args);

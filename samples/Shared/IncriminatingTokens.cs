@@ -1,15 +1,16 @@
-// Why did it say spam? Each member's integrated-gradients contributions to its spam logit (through the embedding, from the
-// all-zero embedding baseline; see docs/explanations.md), averaged over the ensemble's members: integrated gradients are
-// linear in the explained function, so the average is the contribution to the members' mean logit.
+// Why did it say spam? Integrated-gradients contributions to the spam logit (through the embedding, from the all-zero
+// embedding baseline; see docs/explanations.md). The classifier is now one transformer holding an ensemble whose members
+// also have an n-gram linear part: TextClassifierExplainer explains the recurrent part of the first member only (the n-gram
+// part and the other members are not attributed yet), so these are the recurrent part's reasons, not the whole model's.
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using Rnn.MLNet.Explanations;
 using Rnn.MLNet.TextClassification;
 
-internal sealed class IncriminatingTokens(IEnumerable<RnnTextClassificationTransformer> members)
+internal sealed class IncriminatingTokens(RnnTextClassificationTransformer model)
 {
-    private readonly List<TextClassifierExplainer> _explainers = members.Select(m => new TextClassifierExplainer(m.Model)).ToList();
+    private readonly List<TextClassifierExplainer> _explainers = new() { new TextClassifierExplainer(model.Model) };
 
     /// <summary>The three tokens that push the message's spam logit up the most, e.g. "call +2.41, prize +1.97, claim +0.88".</summary>
     public string Top3(string text)

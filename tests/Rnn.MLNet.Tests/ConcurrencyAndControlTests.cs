@@ -19,7 +19,7 @@ public class ConcurrencyAndControlTests
         public bool PredictedLabel { get; set; }
     }
 
-    private static RnnTextClassifierOptions Options() => new() { Cell = CellType.Lstm, HiddenSize = 12, EmbeddingSize = 8, Epochs = 3, Seed = 4 };
+    private static RnnTextClassifierOptions Options() => new() { Cell = CellType.Lstm, HiddenSize = 12, EmbeddingSize = 8, Epochs = 3, Seed = 4, EnsembleSize = 1 };
 
     [Fact]
     public void ManyThreadsScoringThroughOneTransformerMatchSingleThreadedScores()

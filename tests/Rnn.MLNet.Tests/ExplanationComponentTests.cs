@@ -59,6 +59,8 @@ public class ExplanationComponentTests
         var classifier = ml.BinaryClassification.Trainers.RnnText(new RnnTextClassifierOptions
         {
             Cell = CellType.Gru, HiddenSize = 16, EmbeddingSize = 16, Epochs = 8, BatchSize = 16, LearningRate = 0.01, Seed = 1,
+            // One recurrent network (the contributions explain it exactly; the n-gram part and other members are not attributed).
+            EnsembleSize = 1, WordNGrams = 0, CharNGrams = 0, EmbeddingDropout = 0, ValidationFraction = 0, EarlyStoppingPatience = 0, MinimumTokenCount = 1, Optimizer = Training.OptimizerKind.Adam, WeightDecay = 0,
         }).Fit(train);
         var scored = classifier.Transform(test);
 
@@ -128,6 +130,8 @@ public class ExplanationComponentTests
         var classifier = ml.MulticlassClassification.Trainers.RnnText(new RnnTextClassifierOptions
         {
             Cell = CellType.Lstm, HiddenSize = 16, EmbeddingSize = 16, Epochs = 6, BatchSize = 16, LearningRate = 0.01, Seed = 1,
+            // One recurrent network (the contributions explain it exactly; the n-gram part and other members are not attributed).
+            EnsembleSize = 1, WordNGrams = 0, CharNGrams = 0, EmbeddingDropout = 0, ValidationFraction = 0, EarlyStoppingPatience = 0, MinimumTokenCount = 1, Optimizer = Training.OptimizerKind.Adam, WeightDecay = 0,
         }).Fit(keys.Transform(data));
         var options = new TokenContributionOptions { TokensColumnName = "Words", ContributionsColumnName = "Why", BaselineToken = "<unk>", MaximumSteps = 64 };
         var estimator = ml.Transforms.Text.CalculateTokenContributions(classifier, options);

@@ -28,6 +28,8 @@ public sealed class LongRunTests : IDisposable
     {
         Cell = CellType.Gru, HiddenSize = 12, EmbeddingSize = 8, Epochs = 3, BatchSize = 16, Seed = 4, Dropout = 0.1f, Layers = 2,
         ShuffleBufferSize = buffer, CheckpointPath = checkpoint, CheckpointInterval = TimeSpan.Zero,
+        // The streamed path trains one recurrent model: the in-memory path compared with it must too.
+        EnsembleSize = 1, WordNGrams = 0, CharNGrams = 0, ValidationFraction = 0, EarlyStoppingPatience = 0,
     };
 
     private static float[] TrainClassifier(RnnTextClassifierOptions o, IDataView train, IDataView valid) =>

@@ -69,7 +69,7 @@ public class OnnxModelExportTests
     {
         var ml = new MLContext(seed: 1);
         var data = ml.Data.LoadFromEnumerable(SyntheticData.Sentiment(120, 1));
-        var fitted = ml.BinaryClassification.Trainers.RnnText(new RnnTextClassifierOptions { Cell = CellType.Gru, HiddenSize = 8, EmbeddingSize = 6, Epochs = 2, Seed = 1, Bidirectional = true }).Fit(data);
+        var fitted = ml.BinaryClassification.Trainers.RnnText(new RnnTextClassifierOptions { Cell = CellType.Gru, HiddenSize = 8, EmbeddingSize = 6, Epochs = 2, Seed = 1, Bidirectional = true, EnsembleSize = 1, WordNGrams = 0, CharNGrams = 0, EmbeddingDropout = 0, ValidationFraction = 0, EarlyStoppingPatience = 0, MinimumTokenCount = 1, Optimizer = Training.OptimizerKind.Adam, WeightDecay = 0, }).Fit(data);
         var loaded = SaveLoad(ml, fitted, data.Schema);
         var model = TextClassifierModel.FromTransformer(loaded);
         using var onnx = new MemoryStream();
@@ -130,7 +130,7 @@ public class OnnxModelExportTests
         // Multiclass classifier
         var topics = ml.Data.LoadFromEnumerable(SyntheticData.Topics(90, 1));
         var mc = ml.Transforms.Conversion.MapValueToKey("Label", "Topic")
-            .Append(ml.MulticlassClassification.Trainers.RnnText(new RnnTextClassifierOptions { HiddenSize = 8, EmbeddingSize = 6, Epochs = 1, Seed = 1 })).Fit(topics);
+            .Append(ml.MulticlassClassification.Trainers.RnnText(new RnnTextClassifierOptions { HiddenSize = 8, EmbeddingSize = 6, Epochs = 1, Seed = 1, EnsembleSize = 1, WordNGrams = 0, CharNGrams = 0, EmbeddingDropout = 0, ValidationFraction = 0, EarlyStoppingPatience = 0, MinimumTokenCount = 1, Optimizer = Training.OptimizerKind.Adam, WeightDecay = 0, })).Fit(topics);
         var classifier = TextClassifierModel.FromTransformer(SaveLoad(ml, mc, topics.Schema));
         using (var session = Session(Bytes(s => classifier.ExportToOnnx(s))))
         {

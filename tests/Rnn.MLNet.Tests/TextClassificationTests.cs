@@ -27,6 +27,8 @@ public class TextClassificationTests
     {
         LabelColumnName = label, TextColumnName = text, Cell = CellType.Gru, HiddenSize = 16, EmbeddingSize = 16,
         Epochs = 12, BatchSize = 16, LearningRate = 0.01, Seed = 1,
+        // One recurrent model, no n-gram part, no held-out rows: these tests are about the pipeline, not the recipe.
+        EnsembleSize = 1, WordNGrams = 0, CharNGrams = 0, ValidationFraction = 0, EarlyStoppingPatience = 0,
     };
 
     [Fact]
@@ -175,6 +177,7 @@ public class TokenIdInputTests
             .Append(ml.BinaryClassification.Trainers.RnnText(new RnnTextClassifierOptions
             {
                 TokenColumnName = "Tokens", Cell = CellType.Gru, HiddenSize = 16, EmbeddingSize = 16, Epochs = 12, LearningRate = 0.01, Seed = 1,
+                EnsembleSize = 1, EmbeddingDropout = 0, ValidationFraction = 0, EarlyStoppingPatience = 0, MinimumTokenCount = 1,
             }));
         var model = pipeline.Fit(train);
         var metrics = ml.BinaryClassification.Evaluate(model.Transform(test));
@@ -203,7 +206,7 @@ public class TokenIdInputTests
             if (pos) ids[rng.NextInt(ids.Length)] = 7;
             return new IdsRow { Label = pos, Ids = ids };
         }).ToList();
-        var options = new RnnTextClassifierOptions { TokenColumnName = "Ids", Cell = CellType.Lstm, HiddenSize = 16, EmbeddingSize = 8, Epochs = 15, LearningRate = 0.01, Seed = 2 };
+        var options = new RnnTextClassifierOptions { TokenColumnName = "Ids", Cell = CellType.Lstm, HiddenSize = 16, EmbeddingSize = 8, Epochs = 15, LearningRate = 0.01, Seed = 2, EnsembleSize = 1 };
         var model = ml.BinaryClassification.Trainers.RnnText(options).Fit(ml.Data.LoadFromEnumerable(rows.Take(300)));
         var metrics = ml.BinaryClassification.Evaluate(model.Transform(ml.Data.LoadFromEnumerable(rows.Skip(300))));
         Assert.True(metrics.Accuracy > 0.95, $"accuracy {metrics.Accuracy}");

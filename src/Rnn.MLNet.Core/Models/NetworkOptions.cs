@@ -82,6 +82,12 @@ public sealed class NetworkOptions
     /// <summary>Dropout probability on the first layer's input (embedding and character features), training only.</summary>
     public float InputDropout { get; set; }
 
+    /// <summary>
+    /// Size W of a sparse bag-of-features input (e.g. word and character n-grams) added linearly to the head's output:
+    /// out = head(h) + wide.weight · bag, the "wide" part of a wide-and-deep model. Many-to-one only; 0 = none.
+    /// </summary>
+    public int WideFeatures { get; set; }
+
     /// <summary>True when tokens also carry character-level features.</summary>
     public bool HasCharacterFeatures => CharacterVocabularySize > 0;
 
@@ -108,6 +114,8 @@ public sealed class NetworkOptions
         if (OutputSize < 1) throw new ArgumentException($"OutputSize must be at least 1; got {OutputSize}.", nameof(OutputSize));
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"Dropout must be in [0, 1); got {Dropout}.", nameof(Dropout));
         if (!(InputDropout >= 0 && InputDropout < 1)) throw new ArgumentException($"InputDropout must be in [0, 1); got {InputDropout}.", nameof(InputDropout));
+        if (WideFeatures < 0) throw new ArgumentException($"WideFeatures must not be negative; got {WideFeatures}.", nameof(WideFeatures));
+        if (WideFeatures > 0 && Output != OutputMode.LastStep) throw new ArgumentException("WideFeatures needs a many-to-one network (Output = LastStep): the bag is one per sequence.", nameof(WideFeatures));
         if (CharacterVocabularySize < 0) throw new ArgumentException($"CharacterVocabularySize must not be negative; got {CharacterVocabularySize}.", nameof(CharacterVocabularySize));
         if (HasCharacterFeatures)
         {
@@ -133,6 +141,7 @@ public sealed class NetworkOptions
             n += (layers - 1) * d * (gh * d * h + gh * h + 2 * gh);             // layers 1..L−1
         }
         n += (double)OutputSize * d * h + OutputSize;
+        n += (double)OutputSize * System.Math.Max(0, WideFeatures);
         if (HasCharacterFeatures)
         {
             double ch = CharacterHiddenSize, cg = (double)Cell.GateCount() * ch;

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Numerics;
 
 namespace Rnn.MLNet.Models;
@@ -110,6 +111,67 @@ public sealed class SequenceBatch<T> where T : unmanaged, IFloatingPointIeee754<
 
     /// <summary>True where (b, t) is a real step, not padding.</summary>
     public bool IsValid(int b, int t) => t < Lengths[b];
+
+    /// <summary>One sparse bag of features per sequence, for a network with <see cref="NetworkOptions.WideFeatures"/>; or null.</summary>
+    public SparseRows<T>? Bag { get; private set; }
+
+    /// <summary>Attaches one bag of features per sequence (the wide input) and returns this batch.</summary>
+    public SequenceBatch<T> WithBag(SparseRows<T> bag)
+    {
+        ArgumentNullException.ThrowIfNull(bag);
+        if (bag.Rows != Batch) throw new ArgumentException($"The bag has {bag.Rows} rows; the batch has {Batch} sequences.", nameof(bag));
+        Bag = bag;
+        return this;
+    }
+}
+
+/// <summary>
+/// Sparse rows in compressed form: row r holds the pairs (Ids[k], Values[k]) for k in [Offsets[r], Offsets[r + 1]).
+/// </summary>
+public sealed class SparseRows<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Row starts [rows + 1], non-decreasing, from 0 to Ids.Length.</summary>
+    public int[] Offsets { get; }
+
+    /// <summary>Feature ids.</summary>
+    public int[] Ids { get; }
+
+    /// <summary>Feature values, one per id.</summary>
+    public T[] Values { get; }
+
+    /// <summary>Number of rows.</summary>
+    public int Rows => Offsets.Length - 1;
+
+    /// <summary>Creates the rows, checking the layout (ids are checked against a width where they are used).</summary>
+    public SparseRows(int[] offsets, int[] ids, T[] values)
+    {
+        ArgumentNullException.ThrowIfNull(offsets);
+        ArgumentNullException.ThrowIfNull(ids);
+        ArgumentNullException.ThrowIfNull(values);
+        if (offsets.Length < 1 || offsets[0] != 0 || offsets[^1] != ids.Length)
+            throw new ArgumentException($"Offsets must start at 0 and end at the number of ids ({ids.Length}).", nameof(offsets));
+        for (int r = 0; r + 1 < offsets.Length; r++)
+            if (offsets[r + 1] < offsets[r]) throw new ArgumentException($"Offsets decrease at row {r}.", nameof(offsets));
+        if (values.Length != ids.Length) throw new ArgumentException($"There are {ids.Length} ids and {values.Length} values; expected one value per id.", nameof(values));
+        Offsets = offsets; Ids = ids; Values = values;
+    }
+
+    /// <summary>Rows built from one (ids, values) pair per row.</summary>
+    public static SparseRows<T> FromRows(IReadOnlyList<(int[] Ids, T[] Values)> rows)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        var offsets = new int[rows.Count + 1];
+        for (int r = 0; r < rows.Count; r++) offsets[r + 1] = offsets[r] + rows[r].Ids.Length;
+        var ids = new int[offsets[^1]];
+        var values = new T[offsets[^1]];
+        for (int r = 0; r < rows.Count; r++)
+        {
+            if (rows[r].Values.Length != rows[r].Ids.Length) throw new ArgumentException($"Row {r} has {rows[r].Ids.Length} ids and {rows[r].Values.Length} values.", nameof(rows));
+            rows[r].Ids.CopyTo(ids, offsets[r]);
+            rows[r].Values.CopyTo(values, offsets[r]);
+        }
+        return new SparseRows<T>(offsets, ids, values);
+    }
 }
 
 /// <summary>

@@ -30,6 +30,7 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
     private readonly CharacterWordEncoder<T>? _characters; // character-level word features, appended to the embedding
     private readonly Parameter? _embedding;       // [V, E]
     private readonly Parameter _headW, _headB;    // [O, D·H], [O]
+    private readonly Parameter? _wide;            // [O, W] weights of the sparse bag input (wide part), or null
     private readonly int _d, _h, _o;
 
     // Forward caches.
@@ -60,6 +61,7 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         if (Options.Input == InputKind.Embedding) _embedding = Parameters["embedding.weight"];
         _headW = Parameters["head.weight"];
         _headB = Parameters["head.bias"];
+        if (Options.WideFeatures > 0) _wide = Parameters["wide.weight"];
         _stack = new RecurrentStack<T>(Options.Cell, Options.RecurrentInputSize, _h, Options.Layers, Options.Bidirectional, Options.Dropout, Parameters, "rnn.");
         if (Options.HasCharacterFeatures) _characters = new CharacterWordEncoder<T>(Options, Parameters);
         DropoutRng = new Rng(0x5EED);
@@ -81,6 +83,7 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
             yield return p;
         yield return ("head.weight", new[] { o.OutputSize, o.Directions * o.HiddenSize });
         yield return ("head.bias", new[] { o.OutputSize });
+        if (o.WideFeatures > 0) yield return ("wide.weight", new[] { o.OutputSize, o.WideFeatures });
         if (o.HasCharacterFeatures)
             foreach (var p in CharacterWordEncoder<T>.Layout(o))
                 yield return p;
@@ -202,8 +205,25 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
             Span<T> outp = _output.AsSpan(0, B * _o);
             Gemm.Multiply(false, true, B, _o, DH, z, DH, w, DH, outp, _o, accumulate: false);
             for (int b = 0; b < B; b++) TensorPrimitives.Add(outp.Slice(b * _o, _o), bias, outp.Slice(b * _o, _o));
+            // Input vectors without a bag (attributions of the recurrent part) leave the wide part out.
+            if (_wide is not null && !(inputVectors && batch.Bag is null)) AddWide(batch, outp);
         }
         return Output;
+    }
+
+    /// <summary>The wide part: out[b, o] += Σ_k value_k · wide.weight[o, id_k] over sequence b's bag.</summary>
+    private void AddWide(SequenceBatch<T> batch, Span<T> outp)
+    {
+        var bag = batch.Bag ?? throw new ArgumentException($"The network has a wide input of {Options.WideFeatures} features, but the batch carries no bag (SequenceBatch.WithBag).", nameof(batch));
+        int w = Options.WideFeatures;
+        ReadOnlySpan<T> wide = Parameters.Value(_wide!);
+        for (int b = 0; b < batch.Batch; b++)
+            for (int k = bag.Offsets[b]; k < bag.Offsets[b + 1]; k++)
+            {
+                int id = bag.Ids[k];
+                if ((uint)id >= (uint)w) throw new ArgumentOutOfRangeException(nameof(batch), id, $"Bag feature id {id} of sequence {b} is outside [0, {w}).");
+                for (int o = 0; o < _o; o++) outp[b * _o + o] += bag.Values[k] * wide[o * w + id];
+            }
     }
 
     /// <summary>Copies the final state of every layer and direction after the last forward pass into <paramref name="state"/>.</summary>
@@ -279,6 +299,15 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
             {
                 Gemm.Multiply(true, false, _o, DH, B, dOutput, _o, _headIn, DH, dW, DH, accumulate: true);
                 for (int b = 0; b < B; b++) TensorPrimitives.Add(dB, dOutput.Slice(b * _o, _o), dB);
+                if (_wide is not null && batch.Bag is { } bag)
+                {
+                    // out[b, o] += v_k · wide[o, id_k]  →  dwide[o, id_k] += v_k · dout[b, o]
+                    int wf = Options.WideFeatures;
+                    Span<T> dWide = Parameters.Gradient(_wide);
+                    for (int b = 0; b < B; b++)
+                        for (int k = bag.Offsets[b]; k < bag.Offsets[b + 1]; k++)
+                            for (int o = 0; o < _o; o++) dWide[o * wf + bag.Ids[k]] += bag.Values[k] * dOutput[b * _o + o];
+                }
             }
             Ensure(ref _dHeadIn, B * DH);
             Span<T> dz = _dHeadIn.AsSpan(0, B * DH);

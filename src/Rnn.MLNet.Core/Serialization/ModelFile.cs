@@ -34,7 +34,8 @@ namespace Rnn.MLNet.Serialization;
 /// <see cref="EncoderDecoderNetwork{T}.Layout"/> order. Version 3 is version 1 with, after the dropout,
 /// <c>i32 ×3 character vocabulary, character embedding, character hidden; f32 input dropout</c>: written only for sequence
 /// networks with character features or input dropout, so every other sequence network is still written as version 1.
-/// Version 4 is version 2 with <c>f32 embedding dropout</c> after the dropout, written only when it is not 0.
+/// Version 4 is version 2 with <c>f32 embedding dropout</c> after the dropout, written only when it is not 0. Version 5
+/// is version 3 followed by <c>i32 wide features</c> (the sparse bag input), written only for networks with one.
 /// Every length is checked against the bytes that remain before anything is allocated, so a truncated or corrupt file
 /// ends in <see cref="InvalidDataException"/> and never in a huge allocation.
 /// </remarks>
@@ -56,7 +57,12 @@ public sealed class ModelFile
 
     private bool NeedsVersion4 => _encoderDecoder is { EmbeddingDropout: > 0 };
 
-    private bool NeedsVersion3 => _network is { } n && (n.HasCharacterFeatures || n.InputDropout > 0);
+    private bool NeedsVersion3 => _network is { } n && (n.HasCharacterFeatures || n.InputDropout > 0 || n.WideFeatures > 0);
+
+    /// <summary>Format version of sequence networks with a wide (sparse bag) input: version 3 followed by <c>i32 wide features</c>.</summary>
+    public const uint WideFormatVersion = 5;
+
+    private bool NeedsVersion5 => _network is { WideFeatures: > 0 };
 
     private readonly NetworkOptions? _network;
     private readonly EncoderDecoderOptions? _encoderDecoder;
@@ -191,6 +197,7 @@ public sealed class ModelFile
                     w.Write(chars ? o.CharacterEmbeddingSize : 0);
                     w.Write(chars ? o.CharacterHiddenSize : 0);
                     w.Write(o.InputDropout);
+                    if (NeedsVersion5) w.Write(o.WideFeatures);
                 }
             }
             w.Write(Properties.Count);
@@ -207,7 +214,7 @@ public sealed class ModelFile
             else foreach (float f in Weights) w.Write(f);
         }
         uint version = IsEncoderDecoder ? (NeedsVersion4 ? EncoderDecoderEmbeddingDropoutFormatVersion : EncoderDecoderFormatVersion)
-            : NeedsVersion3 ? CharacterFeaturesFormatVersion : FormatVersion;
+            : NeedsVersion5 ? WideFormatVersion : NeedsVersion3 ? CharacterFeaturesFormatVersion : FormatVersion;
         ChecksummedFile.Write(stream, Magic, version, payload.GetBuffer().AsSpan(0, (int)payload.Length));
     }
 
@@ -240,14 +247,14 @@ public sealed class ModelFile
     /// <exception cref="InvalidDataException">Not a model, truncated, corrupt, or an unsupported version.</exception>
     public static ModelFile Read(ReadOnlySpan<byte> data)
     {
-        var payload = ChecksummedFile.Open(data, Magic, "model", v => v is >= FormatVersion and <= EncoderDecoderEmbeddingDropoutFormatVersion,
-            $"versions {FormatVersion} to {EncoderDecoderEmbeddingDropoutFormatVersion}", out uint version);
+        var payload = ChecksummedFile.Open(data, Magic, "model", v => v is >= FormatVersion and <= WideFormatVersion,
+            $"versions {FormatVersion} to {WideFormatVersion}", out uint version);
         var r = new SpanReader(payload);
         NetworkOptions? o = null;
         EncoderDecoderOptions? e = null;
         if (version == EncoderDecoderFormatVersion || version == EncoderDecoderEmbeddingDropoutFormatVersion)
             e = ReadEncoderDecoderOptions(ref r, version == EncoderDecoderEmbeddingDropoutFormatVersion);
-        else o = ReadNetworkOptions(ref r, version == CharacterFeaturesFormatVersion);
+        else o = ReadNetworkOptions(ref r, version);
         long expected = o?.ParameterCount() ?? e!.ParameterCount();
 
         int nProps = r.Count(8);
@@ -276,7 +283,7 @@ public sealed class ModelFile
         return file;
     }
 
-    private static NetworkOptions ReadNetworkOptions(ref SpanReader r, bool version3)
+    private static NetworkOptions ReadNetworkOptions(ref SpanReader r, uint version)
     {
         var o = new NetworkOptions
         {
@@ -285,14 +292,19 @@ public sealed class ModelFile
         };
         o.Bidirectional = Flag(ref r, "Bidirectional");
         o.Dropout = r.Single();
-        if (version3)
+        if (version is CharacterFeaturesFormatVersion or WideFormatVersion)
         {
             o.CharacterVocabularySize = r.Int32();
             int ce = r.Int32(), ch = r.Int32();
             o.InputDropout = r.Single();
             if (o.HasCharacterFeatures) { o.CharacterEmbeddingSize = ce; o.CharacterHiddenSize = ch; }
             else if (ce != 0 || ch != 0) throw new InvalidDataException($"Character sizes must be 0 without character features (embedding {ce}, hidden {ch}).");
-            if (!o.HasCharacterFeatures && !(o.InputDropout > 0)) throw new InvalidDataException("A version 3 file must have character features or input dropout.");
+            if (version == WideFormatVersion)
+            {
+                o.WideFeatures = r.Int32();
+                if (o.WideFeatures < 1) throw new InvalidDataException($"A version 5 file must have a wide input; it announces {o.WideFeatures} features.");
+            }
+            else if (!o.HasCharacterFeatures && !(o.InputDropout > 0)) throw new InvalidDataException("A version 3 file must have character features or input dropout.");
         }
         if (!Enum.IsDefined(o.Input) || !Enum.IsDefined(o.Output)) throw new InvalidDataException($"Unknown input kind {(int)o.Input} or output mode {(int)o.Output}.");
         if ((o.Input == InputKind.Dense && o.VocabularySize != 0) || (o.Input != InputKind.Embedding && o.EmbeddingSize != 0) || (o.Input != InputKind.Dense && o.FeatureSize != 0))

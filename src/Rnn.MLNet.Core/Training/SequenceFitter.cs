@@ -29,6 +29,12 @@ public sealed class LabeledSequence
     /// <summary>Real-valued targets (BCE: [O] in [0, 1]; MSE: [O]), or null.</summary>
     public float[]? Values { get; init; }
 
+    /// <summary>Feature ids of the sparse bag read by a network's wide input (<see cref="NetworkOptions.WideFeatures"/>), or null.</summary>
+    public int[]? BagIds { get; init; }
+
+    /// <summary>Values of <see cref="BagIds"/>, one per id.</summary>
+    public float[]? BagValues { get; init; }
+
     /// <summary>Number of steps.</summary>
     public int Length(int featureSize) => Tokens?.Length ?? (Features is null ? 0 : Features.Length / System.Math.Max(1, featureSize));
 }
@@ -542,6 +548,12 @@ public static class SequenceFitter
             var tokens = new int[B * S];
             for (int b = 0; b < B; b++) data[indices[b]].Tokens!.CopyTo(tokens, b * S);
             batch = o.HasCharacterFeatures ? WithCharacters(data, indices, tokens, S, lengths) : SequenceBatch<float>.FromTokens(tokens, B, S, lengths);
+        }
+        if (o.WideFeatures > 0)
+        {
+            var rows = new (int[], float[])[B];
+            for (int b = 0; b < B; b++) rows[b] = (data[indices[b]].BagIds ?? Array.Empty<int>(), data[indices[b]].BagValues ?? Array.Empty<float>());
+            batch.WithBag(SparseRows<float>.FromRows(rows));
         }
         Targets<float> targets;
         var first = data[indices[0]];

@@ -33,6 +33,9 @@ public static class OnnxModelExport
     public static void ExportToOnnx(this TextClassifierModel model, Stream onnx, Stream? sidecar = null, OnnxExportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
+        if (model.Networks.Count > 1 || model.Bag is not null)
+            throw new NotSupportedException($"ONNX export covers one recurrent network; this classifier has {model.Networks.Count} ensemble members{(model.Bag is null ? "" : " and an n-gram linear part")}. " +
+                "Train with EnsembleSize = 1, WordNGrams = 0 and CharNGrams = 0 to export it.");
         options = options?.Clone() ?? new OnnxExportOptions();
         options.Activation = model.IsBinary ? OnnxOutputActivation.Sigmoid : OnnxOutputActivation.Softmax;
         var info = Tokenization("text-classifier", model.Vocabulary, model.LowerCase, model.MaxLength);

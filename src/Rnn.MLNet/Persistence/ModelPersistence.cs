@@ -92,11 +92,11 @@ internal static class ModelPersistence
     {
         if (data.Length < 12 || !data[..8].SequenceEqual("RNNMLNET"u8)) return; // not a model at all: ModelFile.Read says so
         uint version = BitConverter.ToUInt32(data.Slice(8, 4));
-        if (version is ModelFile.FormatVersion or ModelFile.EncoderDecoderFormatVersion) return;
-        string by = version > ModelFile.EncoderDecoderFormatVersion ? "a newer" : "an older";
+        if (version is >= ModelFile.FormatVersion and <= ModelFile.WideFormatVersion) return;
+        string by = version > ModelFile.WideFormatVersion ? "a newer" : "an older";
         throw new InvalidDataException(
             $"The Rnn.MLNet {TModel.Description} inside the ML.NET model was saved by {by} Rnn.MLNet (model format {version}); this version " +
-            $"reads formats {ModelFile.FormatVersion} and {ModelFile.EncoderDecoderFormatVersion}." + (version > ModelFile.EncoderDecoderFormatVersion ? " Update the Rnn.MLNet package to load it." : ""));
+            $"reads formats {ModelFile.FormatVersion} to {ModelFile.WideFormatVersion}." + (version > ModelFile.WideFormatVersion ? " Update the Rnn.MLNet package to load it." : ""));
     }
 
     /// <summary>

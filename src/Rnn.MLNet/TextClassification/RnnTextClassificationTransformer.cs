@@ -18,14 +18,17 @@ public sealed class RnnTextClassificationTransformer : ChainedTransformer
     /// <summary>The trained model (for scoring single texts outside a pipeline).</summary>
     public TextClassifierModel Model { get; }
 
-    /// <summary>Training history (per-epoch losses and validation metrics).</summary>
-    public FitResult TrainingResult { get; }
+    /// <summary>Training history of the first ensemble member (per-epoch losses and validation metrics, the epoch kept).</summary>
+    public FitResult TrainingResult => MemberResults[0];
 
-    internal RnnTextClassificationTransformer(MLContext ml, TextClassifierModel model, DataViewSchema inputSchema, string inputColumn, bool isKey, FitResult result)
+    /// <summary>Training history of every ensemble member.</summary>
+    public IReadOnlyList<FitResult> MemberResults { get; }
+
+    internal RnnTextClassificationTransformer(MLContext ml, TextClassifierModel model, DataViewSchema inputSchema, string inputColumn, bool isKey, IReadOnlyList<FitResult> results)
         : base(Fit(ml, model, inputSchema, inputColumn, isKey))
     {
         Model = model;
-        TrainingResult = result;
+        MemberResults = results;
         InputColumnName = inputColumn;
         InputIsKey = isKey;
         ModelPersistence.Adopt(Chain, model);

@@ -65,16 +65,155 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
             throw new ArgumentException($"The label column '{o.LabelColumnName}' has a single class ('{classes[Array.FindIndex(counts, c => c > 0)]}') in the training data; a classifier needs at least two.", nameof(input));
         if (present < k) log.Warning($"Classes never seen in training (they will not be predicted): {string.Join(", ", classes.Where((_, i) => counts[i] == 0))}.");
 
-        var rng = new Rng(o.ResolveSeed(log));
+        ulong seed = o.ResolveSeed(log);
+        var rng = new Rng(seed);
+        if (streaming) return FitStreamed(input, validation, train, kind, isKey, classes, k, counts, present, log, rng);
+        var lowered = kind == TokenInputKind.Text ? train.Rows.Select(r => o.LowerCase ? r.Text!.ToLowerInvariant() : r.Text!).ToList() : null;
         var vocab = train.Vocabulary ?? BuildVocabulary(train.Rows, kind, isKey, input.Schema, train.MaxId);
-        var net = new SequenceNetwork<float>(new NetworkOptions
+        // The wide part: word and character n-grams seen in at least two training texts (text input only).
+        NGramBag? bag = kind == TokenInputKind.Text && (o.WordNGrams > 0 || o.CharNGrams > 0)
+            ? NGramBag.Build(lowered!, o.WordNGrams, o.CharNGrams, minDocuments: 2, o.MaximumBagSize) : null;
+        if (bag is { Count: 0 }) bag = null;
+        var (embeddingSize, pretrained) = LoadPretrained(vocab, log);
+        var networkOptions = o.NetworkOptions(vocab.Count, _binary ? 1 : k, bag?.Count ?? 0);
+        networkOptions.EmbeddingSize = embeddingSize;
+
+        // Rows → examples once (the model's own encoding, so training reads texts exactly as scoring will).
+        var encoder = new TextClassifierModel(new[] { new SequenceNetwork<float>(networkOptions) }, vocab, classes, _binary, o.LowerCase && !isKey, o.MaximumLength, kind, bag);
+        var examples = train.Rows.Select(r => Example(encoder, r)).ToList();
+        List<LabeledSequence>? given = null;
+        if (validation is not null)
         {
-            Cell = o.Cell, Input = InputKind.Embedding, VocabularySize = vocab.Count, EmbeddingSize = o.EmbeddingSize,
-            HiddenSize = o.HiddenSize, Layers = o.Layers, Bidirectional = o.Bidirectional, Dropout = o.Dropout,
-            OutputSize = _binary ? 1 : k, Output = OutputMode.LastStep,
-        });
+            var v = Read(validation, "validation", kind, isKey);
+            if (!_binary && v.Classes.Length != k) throw new ArgumentException($"The validation label column '{o.LabelColumnName}' has {v.Classes.Length} classes; the training data has {k}.", nameof(validation));
+            given = v.Rows.Select(r => Example(encoder, r)).ToList();
+        }
+
+        // Members: member m trains on every row but fold m and early-stops on fold m, so together they use all rows.
+        int members = System.Math.Max(1, System.Math.Min(o.MembersFor(examples.Count), examples.Count / 2));
+        var order = Enumerable.Range(0, examples.Count).ToArray();
+        new Rng(seed ^ 0xF01D5EEDUL).Shuffle(order.AsSpan()); // its own generator: the members' seeds do not depend on the folds
+        float[]? classWeights = null;
+        float posWeight = 1;
+        if (o.BalanceClasses)
+        {
+            if (_binary) posWeight = counts[1] > 0 ? (float)counts[0] / counts[1] : 1;
+            else classWeights = counts.Select(c => c > 0 ? (float)train.Count / (present * c) : 0f).ToArray();
+        }
+        log.Info($"Training {(members > 1 ? $"an ensemble of {members}" : "one")} {(_binary ? "binary" : $"{k}-class")} {o.Cell} text classifier{(members > 1 ? "s" : "")}: {examples.Count} rows, vocabulary {vocab.Count}, " +
+            $"{(bag is null ? "no n-gram part" : $"{bag.Count} n-grams in the linear part")}, {new SequenceNetwork<float>(networkOptions).Parameters.Count} parameters per member.");
+        var nets = new List<SequenceNetwork<float>>();
+        var results = new List<FitResult>();
+        for (int m = 0; m < members; m++)
+        {
+            List<LabeledSequence> trainPart = examples;
+            List<LabeledSequence>? validPart = given;
+            if (given is null && members > 1)
+            {
+                trainPart = order.Where((_, i) => i % members != m).Select(i => examples[i]).ToList();
+                validPart = order.Where((_, i) => i % members == m).Select(i => examples[i]).ToList();
+            }
+            else if (given is null && o.ValidationFraction > 0)
+            {
+                int nValid = System.Math.Max(1, (int)(examples.Count * o.ValidationFraction));
+                validPart = order.Take(nValid).Select(i => examples[i]).ToList();
+                trainPart = order.Skip(nValid).Select(i => examples[i]).ToList();
+            }
+            var net = new SequenceNetwork<float>(networkOptions);
+            Initializer.Initialize(net, InitScheme.PyTorchDefault, rng.NextUInt64());
+            if (bag is not null) net.Parameters.Value("wide.weight").Clear(); // the linear part starts at zero, as a linear model does
+            if (pretrained is not null) pretrained.CopyTo(net.Parameters.Value("embedding.weight"));
+            var fit = o.FitOptions(rng.NextUInt64(), log.Epoch);
+            if (members > 1) log.Info($"Member {m + 1} of {members}: {trainPart.Count} rows to train, {validPart?.Count ?? 0} to validate.");
+            var lossKind = _binary ? LossKind.SigmoidBinaryCrossEntropy : LossKind.SoftmaxCrossEntropy;
+            string who = members > 1 ? $"Member {m + 1}: " : "";
+            float[]? linearOnly = null;
+            double linearLoss = double.PositiveInfinity;
+            if (bag is not null)
+            {
+                // Stage 1: the n-gram linear part alone (recurrent part off), so joint training starts from a linear classifier.
+                var wideFit = o.FitOptions(rng.NextUInt64());
+                wideFit.LearningRate = WideLearningRate;
+                wideFit.Epochs = System.Math.Max(o.Epochs, WideEpochs);
+                wideFit.Progress = r => log.Info("n-gram linear part alone, " + r); // logged; Progress reports the model's own epochs
+                var wide = WideFitter.Fit(net, lossKind, trainPart, validPart, wideFit, classWeights, posWeight);
+                o.CancellationToken.ThrowIfCancellationRequested();
+                log.Info(who + "n-gram linear part alone: " + KeptEpoch(wide, wideFit.Epochs, wideFit.EarlyStoppingPatience));
+                linearOnly = (float[])net.Parameters.Values.Clone();
+                linearLoss = wide.BestValidationLoss ?? double.PositiveInfinity;
+            }
+            // Stage 2: the recurrent and linear parts together.
+            var result = SequenceFitter.Fit(net, lossKind, trainPart, validPart, fit, classWeights, posWeight);
+            o.CancellationToken.ThrowIfCancellationRequested();
+            log.Info(who + KeptEpoch(result, o.Epochs, o.EarlyStoppingPatience));
+            if (linearOnly is not null && result.BestValidationLoss is double joint && joint >= linearLoss)
+            {
+                linearOnly.CopyTo(net.Parameters.Values, 0);
+                result.BestEpoch = 0;
+                result.BestValidationLoss = linearLoss;
+                log.Info(who + FormattableString.Invariant($"kept the n-gram linear part alone (epoch 0): joint training did not lower its validation loss ({joint:F4} ≥ {linearLoss:F4})."));
+            }
+            nets.Add(net);
+            results.Add(result);
+        }
+        var model = new TextClassifierModel(nets, vocab, classes, _binary, o.LowerCase && !isKey, o.MaximumLength, kind, bag);
+        return new RnnTextClassificationTransformer(_ml, model, input.Schema, o.TokenColumnName ?? o.TextColumnName, isKey, results);
+    }
+
+    /// <summary>Learning rate of the linear part's own stage (a linear model needs larger steps than the recurrent one).</summary>
+    internal const double WideLearningRate = 0.02;
+
+    /// <summary>Most epochs of the linear part's own stage (early stopping usually ends it sooner).</summary>
+    internal const int WideEpochs = 50;
+
+    /// <summary>Which epoch's weights a member keeps, and why (logged after each member).</summary>
+    internal static string KeptEpoch(FitResult result, int epochs, int patience)
+    {
+        int ran = result.History.Count;
+        if (result.BestValidationLoss is not double loss)
+            return FormattableString.Invariant($"kept the last epoch ({ran} of {epochs}): no validation data to choose by.");
+        string why = FormattableString.Invariant($"kept epoch {result.BestEpoch} of {ran} run, the lowest validation loss ({loss:F4}");
+        if (result.History[result.BestEpoch - 1].ValidationAccuracy is double acc) why += FormattableString.Invariant($", accuracy {acc:P2}");
+        why += ")";
+        if (result.Stopped) return why + "; training was stopped (cancelled or out of time).";
+        if (ran < epochs && patience > 0) return why + FormattableString.Invariant($"; stopped early: {patience} epochs without improvement.");
+        return why + FormattableString.Invariant($"; all {epochs} epochs run.");
+    }
+
+    /// <summary>The embedding width and, with <see cref="RnnTextClassifierOptions.PretrainedEmbeddings"/>, the initial embedding table [V, D] (random rows for words the file lacks).</summary>
+    private (int Size, float[]? Table) LoadPretrained(Vocabulary vocab, TrainingLog log)
+    {
+        var o = _options;
+        if (o.PretrainedEmbeddings is null) return (o.EmbeddingSize, null);
+        var wanted = new HashSet<string>(vocab.Tokens, StringComparer.Ordinal);
+        var (dimension, vectors) = WordVectors.Load(o.PretrainedEmbeddings, wanted.Contains);
+        var table = new float[vocab.Count * dimension];
+        var rng = new Rng(0x9E3779B9);
+        // Rows the file lacks start like the others' scale: N(0, σ²) with σ the spread of the loaded vectors.
+        double sq = 0; long n = 0;
+        foreach (var v in vectors.Values) foreach (float x in v) { sq += (double)x * x; n++; }
+        double sigma = n > 0 ? System.Math.Sqrt(sq / n) : 1;
+        int found = 0;
+        for (int i = 0; i < vocab.Count; i++)
+        {
+            var row = table.AsSpan(i * dimension, dimension);
+            if (vectors.TryGetValue(vocab.Tokens[i], out var vector)) { vector.CopyTo(row); found++; }
+            else for (int j = 0; j < dimension; j++) row[j] = (float)(sigma * rng.NextNormal());
+        }
+        log.Info($"Pre-trained embeddings '{o.PretrainedEmbeddings}': {dimension} dimensions, {found} of {vocab.Count} vocabulary tokens found.");
+        return (dimension, table);
+    }
+
+    /// <summary>The streamed path (ShuffleBufferSize set): one recurrent model read from the view each epoch, no n-gram part.</summary>
+    private RnnTextClassificationTransformer FitStreamed(IDataView input, IDataView? validation, DataSummary train, TokenInputKind kind, bool isKey,
+        string[] classes, int k, int[] counts, int present, TrainingLog log, Rng rng)
+    {
+        var o = _options;
+        bool streaming = true;
+        var vocab = train.Vocabulary ?? BuildVocabulary(train.Rows, kind, isKey, input.Schema, train.MaxId);
+        var net = new SequenceNetwork<float>(o.NetworkOptions(vocab.Count, _binary ? 1 : k, wideFeatures: 0));
         Initializer.Initialize(net, InitScheme.PyTorchDefault, rng.NextUInt64());
-        var model = new TextClassifierModel(net, vocab, classes, _binary, o.LowerCase && !isKey, o.MaximumLength, kind);
+        var model = new TextClassifierModel(new[] { net }, vocab, classes, _binary, o.LowerCase && !isKey, o.MaximumLength, kind);
 
         var examples = streaming ? null : train.Rows.Select(r => Example(model, r)).ToList();
         List<LabeledSequence>? valid = null;
@@ -109,7 +248,7 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
             : SequenceFitter.Fit(net, loss, new RowSource(this, model, input, kind, isKey, train.Count), valid, fit, classWeights, posWeight);
         log.Checkpoints(result);
         o.CancellationToken.ThrowIfCancellationRequested();
-        return new RnnTextClassificationTransformer(_ml, model, input.Schema, o.TokenColumnName ?? o.TextColumnName, isKey, result);
+        return new RnnTextClassificationTransformer(_ml, model, input.Schema, o.TokenColumnName ?? o.TextColumnName, isKey, new[] { result });
     }
 
     private static List<string> KeyValueVocabulary(DataViewSchema.Column column)
@@ -129,7 +268,10 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
             TokenInputKind.Tokens => model.EncodeTokens(row.Tokens!.Select(t => t.AsMemory()).ToArray()),
             _ => model.EncodeIds(row.Ids!),
         };
-        return _binary ? new LabeledSequence { Tokens = ids, Values = new[] { (float)row.Label } } : new LabeledSequence { Tokens = ids, Class = row.Label };
+        var bag = model.InputKind == TokenInputKind.Text ? model.EncodeBag(row.Text) : null;
+        return _binary
+            ? new LabeledSequence { Tokens = ids, Values = new[] { (float)row.Label }, BagIds = bag?.Ids, BagValues = bag?.Values }
+            : new LabeledSequence { Tokens = ids, Class = row.Label, BagIds = bag?.Ids, BagValues = bag?.Values };
     }
 
     private Vocabulary BuildVocabulary(IEnumerable<Row> rows, TokenInputKind kind, bool isKey, DataViewSchema schema, int maxId)
@@ -137,10 +279,10 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
         var o = _options;
         return kind switch
         {
-            TokenInputKind.Text => Vocabulary.Build(rows.Select(r => o.LowerCase ? r.Text!.ToLowerInvariant() : r.Text), Tokenizer.Create(o.Tokenizer), o.MaximumVocabularySize),
+            TokenInputKind.Text => Vocabulary.Build(rows.Select(r => o.LowerCase ? r.Text!.ToLowerInvariant() : r.Text), Tokenizer.Create(o.Tokenizer), o.MaximumVocabularySize, minCount: o.MinimumTokenCount),
             // Keys: id = key value (1..count) with id 0 for the missing key, so the vocabulary is <unk> + the key values.
             TokenInputKind.Tokens when isKey => new Vocabulary(new WhitespaceTokenizer(), KeyValueVocabulary(schema[o.TokenColumnName!])),
-            TokenInputKind.Tokens => Vocabulary.Build(rows.Select(r => string.Join(' ', r.Tokens!.Select(x => o.LowerCase ? x.ToLowerInvariant() : x))), new WhitespaceTokenizer(), o.MaximumVocabularySize),
+            TokenInputKind.Tokens => Vocabulary.Build(rows.Select(r => string.Join(' ', r.Tokens!.Select(x => o.LowerCase ? x.ToLowerInvariant() : x))), new WhitespaceTokenizer(), o.MaximumVocabularySize, minCount: o.MinimumTokenCount),
             _ => new Vocabulary(new WhitespaceTokenizer(), Enumerable.Range(0, maxId + 1).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList()),
         };
     }

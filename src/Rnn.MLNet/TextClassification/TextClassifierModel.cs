@@ -12,11 +12,15 @@ using Rnn.MLNet.Text;
 
 namespace Rnn.MLNet.TextClassification;
 
-/// <summary>A trained text classifier: text → tokens → network → class probabilities. Thread-safe.</summary>
+/// <summary>
+/// A trained text classifier: text → tokens (and, with a linear part, a bag of n-grams) → one or more networks → class
+/// probabilities, averaged over the members of an ensemble. Thread-safe.
+/// </summary>
 public sealed class TextClassifierModel : IPipelineModel<TextClassifierModel>
 {
     internal const string Kind = "text-classifier";
-    private readonly NetworkPool _pool;
+    internal const string MemberKind = "text-classifier-member";
+    private readonly NetworkPool[] _pools;
 
     /// <summary>The vocabulary (tokenizer included).</summary>
     public Vocabulary Vocabulary { get; }
@@ -36,13 +40,20 @@ public sealed class TextClassifierModel : IPipelineModel<TextClassifierModel>
     /// <summary>What the model reads: a text column, a vector of token strings (or keys, read through their key values), or integer ids.</summary>
     public TokenInputKind InputKind { get; }
 
-    /// <summary>The network (do not run it concurrently; <see cref="Predict"/> is thread-safe).</summary>
-    public SequenceNetwork<float> Network => _pool.Prototype;
+    /// <summary>The bag of word and character n-grams the networks' linear (wide) input reads, or null (no linear part).</summary>
+    public NGramBag? Bag { get; }
 
-    internal TextClassifierModel(SequenceNetwork<float> network, Vocabulary vocabulary, IReadOnlyList<string> classes, bool isBinary, bool lowerCase, int maxLength, TokenInputKind inputKind = TokenInputKind.Text)
+    /// <summary>The first member's network (do not run it concurrently; <see cref="Predict"/> is thread-safe).</summary>
+    public SequenceNetwork<float> Network => _pools[0].Prototype;
+
+    /// <summary>The members' networks; scores are the mean of their probabilities.</summary>
+    public IReadOnlyList<SequenceNetwork<float>> Networks => _pools.Select(p => p.Prototype).ToArray();
+
+    internal TextClassifierModel(IReadOnlyList<SequenceNetwork<float>> networks, Vocabulary vocabulary, IReadOnlyList<string> classes, bool isBinary, bool lowerCase, int maxLength, TokenInputKind inputKind = TokenInputKind.Text, NGramBag? bag = null)
     {
-        _pool = new NetworkPool(network);
-        Vocabulary = vocabulary; Classes = classes; IsBinary = isBinary; LowerCase = lowerCase; MaxLength = maxLength; InputKind = inputKind;
+        if (networks.Count == 0) throw new ArgumentException("A classifier needs at least one network.", nameof(networks));
+        _pools = networks.Select(n => new NetworkPool(n)).ToArray();
+        Vocabulary = vocabulary; Classes = classes; IsBinary = isBinary; LowerCase = lowerCase; MaxLength = maxLength; InputKind = inputKind; Bag = bag;
     }
 
     /// <summary>Ids of integer token ids as read from a Single column; ids outside the vocabulary read as 0.</summary>
@@ -84,23 +95,46 @@ public sealed class TextClassifierModel : IPipelineModel<TextClassifierModel>
         return ids;
     }
 
-    /// <summary>Scores one text: binary → [logit]; multiclass → probabilities [K].</summary>
-    public float[] Predict(string? text) => PredictIds(Encode(text));
+    /// <summary>The bag of a text as the linear part reads it (null without a linear part).</summary>
+    public (int[] Ids, float[] Values)? EncodeBag(string? text) => Bag?.Encode(LowerCase ? (text ?? "").ToLowerInvariant() : text);
 
-    /// <summary>Scores token ids: binary → [logit]; multiclass → probabilities [K].</summary>
+    /// <summary>Scores one text: binary → [logit of the mean probability]; multiclass → mean probabilities [K].</summary>
+    public float[] Predict(string? text) => PredictCore(Encode(text), EncodeBag(text));
+
+    /// <summary>Scores token ids (models without a linear part): binary → [logit]; multiclass → probabilities [K].</summary>
     public float[] PredictIds(int[] ids)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        var net = _pool.Rent();
-        try
+        if (Bag is not null) throw new InvalidOperationException("This model also reads a bag of n-grams of the text; score texts with Predict.");
+        return PredictCore(ids, null);
+    }
+
+    private float[] PredictCore(int[] ids, (int[] Ids, float[] Values)? bag)
+    {
+        var batch = SequenceBatch<float>.FromTokens(ids, 1, ids.Length);
+        if (bag is { } b) batch.WithBag(new SparseRows<float>(new[] { 0, b.Ids.Length }, b.Ids, b.Values));
+        var mean = new float[IsBinary ? 1 : Classes.Count];
+        var p = new float[mean.Length];
+        float logit = 0;
+        foreach (var pool in _pools)
         {
-            var y = net.Forward(SequenceBatch<float>.FromTokens(ids, 1, ids.Length));
-            var result = new float[y.Length];
-            if (IsBinary) y.CopyTo(result);
-            else SoftmaxCrossEntropy.Softmax(y, result);
-            return result;
+            var net = pool.Rent();
+            try
+            {
+                var y = net.Forward(batch);
+                if (IsBinary) p[0] = SigmoidBinaryCrossEntropy.Sigmoid(logit = y[0]);
+                else SoftmaxCrossEntropy.Softmax(y, p);
+            }
+            finally { pool.Return(net); }
+            for (int i = 0; i < p.Length; i++) mean[i] += p[i] / _pools.Length;
         }
-        finally { _pool.Return(net); }
+        if (IsBinary)
+        {
+            if (_pools.Length == 1) return new[] { logit };
+            float q = System.Math.Clamp(mean[0], 1e-7f, 1 - 1e-7f);
+            mean[0] = MathF.Log(q / (1 - q)); // the logit of the mean probability
+        }
+        return mean;
     }
 
     /// <summary>
@@ -115,6 +149,13 @@ public sealed class TextClassifierModel : IPipelineModel<TextClassifierModel>
     static string IPipelineModel<TextClassifierModel>.Description => "text classifier";
     static TextClassifierModel IPipelineModel<TextClassifierModel>.FromFile(ModelFile file) => FromFile(file);
 
+    /// <summary>Characters per list entry of a member's packed model file (the model file's strings hold at most 2^20).</summary>
+    private const int MemberChunkChars = 1 << 19;
+
+    /// <summary>
+    /// One model file: the first member's network with the vocabulary, classes, settings and n-gram list; every other
+    /// member's own model file (<see cref="MemberKind"/>, its network only) packed into the list <c>member{i}</c>.
+    /// </summary>
     internal ModelFile ToFile()
     {
         var file = ModelFile.From(Network);
@@ -126,6 +167,21 @@ public sealed class TextClassifierModel : IPipelineModel<TextClassifierModel>
         file.Lists["vocabulary"] = Vocabulary.Tokens.ToArray();
         file.Lists["classes"] = Classes.ToArray();
         file.Properties["input"] = InputKind.ToString();
+        file.Properties["members"] = _pools.Length.ToString(CultureInfo.InvariantCulture);
+        if (Bag is not null)
+        {
+            file.Properties["wordNGrams"] = Bag.WordNGrams.ToString(CultureInfo.InvariantCulture);
+            file.Properties["charNGrams"] = Bag.CharNGrams.ToString(CultureInfo.InvariantCulture);
+            file.Lists["bag"] = Bag.Features.ToArray();
+        }
+        for (int i = 1; i < _pools.Length; i++)
+        {
+            var member = ModelFile.From(_pools[i].Prototype);
+            member.Properties["kind"] = MemberKind;
+            string packed = PayloadText.Encode(member.ToBytes());
+            file.Lists["member" + i.ToString(CultureInfo.InvariantCulture)] = Enumerable.Range(0, (packed.Length + MemberChunkChars - 1) / MemberChunkChars)
+                .Select(c => packed.Substring(c * MemberChunkChars, System.Math.Min(MemberChunkChars, packed.Length - c * MemberChunkChars))).ToArray();
+        }
         return file;
     }
 
@@ -138,12 +194,37 @@ public sealed class TextClassifierModel : IPipelineModel<TextClassifierModel>
             throw new System.IO.InvalidDataException("The model lacks its vocabulary or class list.");
         if (!int.TryParse(Prop("maxLength"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int maxLength) || maxLength < 1)
             throw new System.IO.InvalidDataException($"Invalid maxLength '{Prop("maxLength")}'.");
-        var net = file.CreateNetwork();
-        if (vocab.Length != net.Options.VocabularySize) throw new System.IO.InvalidDataException($"Vocabulary has {vocab.Length} tokens; the network expects {net.Options.VocabularySize}.");
+        int members = 1;
+        if (file.Properties.TryGetValue("members", out string? m) && (!int.TryParse(m, NumberStyles.Integer, CultureInfo.InvariantCulture, out members) || members < 1 || members > 100))
+            throw new System.IO.InvalidDataException($"Invalid ensemble member count '{m}'.");
+        NGramBag? bag = null;
+        if (file.Lists.TryGetValue("bag", out var features))
+        {
+            if (!int.TryParse(Prop("wordNGrams"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int words) || !int.TryParse(Prop("charNGrams"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int chars))
+                throw new System.IO.InvalidDataException($"Invalid n-gram lengths '{Prop("wordNGrams")}', '{Prop("charNGrams")}'.");
+            try { bag = new NGramBag(features, words, chars); }
+            catch (ArgumentException e) { throw new System.IO.InvalidDataException("The model's n-gram dictionary is invalid: " + e.Message, e); }
+        }
         bool binary = Prop("binary") == "1";
-        if ((binary ? 1 : classes.Length) != net.Options.OutputSize) throw new System.IO.InvalidDataException($"{classes.Length} classes do not match the network's {net.Options.OutputSize} outputs.");
+        var nets = new List<SequenceNetwork<float>>();
+        for (int i = 0; i < members; i++)
+        {
+            ModelFile memberFile = file;
+            if (i > 0)
+            {
+                if (!file.Lists.TryGetValue("member" + i.ToString(CultureInfo.InvariantCulture), out var chunks))
+                    throw new System.IO.InvalidDataException($"The model announces {members} ensemble members but lacks member {i}.");
+                memberFile = ModelFile.Read(PayloadText.Decode(string.Concat(chunks)));
+                if (memberFile.RequireProperty("kind") != MemberKind) throw new System.IO.InvalidDataException($"Ensemble member {i} is a '{memberFile.RequireProperty("kind")}', not a text classifier member.");
+            }
+            var net = memberFile.CreateNetwork();
+            if (vocab.Length != net.Options.VocabularySize) throw new System.IO.InvalidDataException($"Vocabulary has {vocab.Length} tokens; network {i} expects {net.Options.VocabularySize}.");
+            if ((binary ? 1 : classes.Length) != net.Options.OutputSize) throw new System.IO.InvalidDataException($"{classes.Length} classes do not match network {i}'s {net.Options.OutputSize} outputs.");
+            if (net.Options.WideFeatures != (bag?.Count ?? 0)) throw new System.IO.InvalidDataException($"Network {i} reads {net.Options.WideFeatures} n-gram features; the dictionary has {bag?.Count ?? 0}.");
+            nets.Add(net);
+        }
         if (!Enum.TryParse<TokenInputKind>(Prop("input"), out var input)) throw new System.IO.InvalidDataException($"Unknown input kind '{Prop("input")}'.");
-        return new TextClassifierModel(net, file.RequireVocabulary("vocabulary", tk), classes, binary, Prop("lowercase") == "1", maxLength, input);
+        return new TextClassifierModel(nets, file.RequireVocabulary("vocabulary", tk), classes, binary, Prop("lowercase") == "1", maxLength, input, bag);
     }
 }
 
