@@ -35,7 +35,7 @@ internal static class BatchScoring
         var trainData = ml.Data.LoadFromEnumerable(data.Take(8).ToList());
         var model = ml.BinaryClassification.Trainers.RnnText(new RnnTextClassifierOptions
         {
-            TokenColumnName = "Ids", Cell = CellType.Lstm, EmbeddingSize = 64, HiddenSize = 128, Bidirectional = false, Epochs = 1, MaximumLength = seq, Seed = 1,
+            TokenColumnName = "Ids", EnsembleSize = 1, WordNGrams = 0, CharNGrams = 0, Cell = CellType.Lstm, EmbeddingSize = 64, HiddenSize = 128, Bidirectional = false, Epochs = 1, MaximumLength = seq, Seed = 1,
         }).Fit(trainData);
         var view = ml.Data.LoadFromEnumerable(data);
 

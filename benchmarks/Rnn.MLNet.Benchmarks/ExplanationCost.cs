@@ -50,7 +50,7 @@ internal static class ExplanationCost
         {
             MaximumVocabularySize = vocabulary, MaximumLength = 100, Cell = CellType.Lstm, Layers = 2, Dropout = 0.3f, HiddenSize = 64,
             EmbeddingSize = 64, Bidirectional = true, Epochs = epochs, BatchSize = 32, LearningRate = 0.003, ValidationFraction = 0.1,
-            EarlyStoppingPatience = 4, Seed = 1,
+            EarlyStoppingPatience = 4, Seed = 1, EnsembleSize = 1, WordNGrams = 0, CharNGrams = 0,
         }).Fit(ml.Data.LoadFromEnumerable(train));
         Console.WriteLine($"trained the SMS classifier in {clock.Elapsed.TotalSeconds:F1} s; timing {test.Count} test messages " +
             $"(mean {test.Average(r => classifier.Model.Encode(r.Text).Length):F1} tokens), {Parallelism.MaxThreads} thread(s), load {Load()}");

@@ -40,7 +40,7 @@ internal static class ModelSize
         var model = ml.BinaryClassification.Trainers.RnnText(new RnnTextClassifierOptions
         {
             Cell = CellType.Lstm, EmbeddingSize = 200, HiddenSize = 256, Bidirectional = true, Epochs = 1, BatchSize = 64,
-            MaximumVocabularySize = 20000, Seed = 1,
+            MaximumVocabularySize = 20000, Seed = 1, EnsembleSize = 1, WordNGrams = 0, CharNGrams = 0, MinimumTokenCount = 1,
         }).Fit(data);
         double trainSeconds = sw.Elapsed.TotalSeconds;
         long parameters = model.Model.Network.Parameters.Count;
@@ -51,7 +51,7 @@ internal static class ModelSize
             // The same pipeline with a few hundred weights: what a process pays for ML.NET and our code before any weights.
             var tiny = ml.BinaryClassification.Trainers.RnnText(new RnnTextClassifierOptions
             {
-                Cell = CellType.Lstm, EmbeddingSize = 2, HiddenSize = 2, Bidirectional = true, Epochs = 1, MaximumVocabularySize = 4, Seed = 1,
+                Cell = CellType.Lstm, EmbeddingSize = 2, HiddenSize = 2, Bidirectional = true, Epochs = 1, MaximumVocabularySize = 4, Seed = 1, EnsembleSize = 1, WordNGrams = 0, CharNGrams = 0,
             }).Fit(data);
             ml.Model.Save(tiny, data.Schema, tinyZip);
             sw.Restart();

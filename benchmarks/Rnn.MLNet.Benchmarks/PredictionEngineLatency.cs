@@ -41,7 +41,7 @@ internal static class PredictionEngineLatency
         var data = ml.Data.LoadFromEnumerable(rows);
         var model = ml.BinaryClassification.Trainers.RnnText(new RnnTextClassifierOptions
         {
-            TokenColumnName = "Ids", Cell = cell == "gru" ? CellType.Gru : cell == "rnn" ? CellType.RnnTanh : CellType.Lstm,
+            TokenColumnName = "Ids", EnsembleSize = 1, WordNGrams = 0, CharNGrams = 0, Cell = cell == "gru" ? CellType.Gru : cell == "rnn" ? CellType.RnnTanh : CellType.Lstm,
             EmbeddingSize = embed, HiddenSize = hidden, Bidirectional = false, Epochs = 1, MaximumLength = seq, Seed = 1,
         }).Fit(data);
         string path = Path.Combine(Path.GetTempPath(), $"rnn-mlnet-latency-{Environment.ProcessId}.zip");
