@@ -27,6 +27,17 @@ fi
 if [ -n "$m4_train$m4_test" ] && { [ -z "$m4_train" ] || [ -z "$m4_test" ]; }; then echo "--m4-train and --m4-test go together" >&2; exit 2; fi
 for f in $m4_train $m4_test $csv; do [ -f "$f" ] || { echo "'$f' does not exist" >&2; exit 2; }; done
 out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
+
+# run_side_by_side TAG SAMPLE: forecast_peers.py with peer_args in the background, samples/SAMPLE with sample_args beside
+# it (both niced); their outputs land in $out/TAG-peers.txt and $out/TAG-ours.txt.
+run_side_by_side() {
+  local tag=$1 sample=$2 peers
+  echo "\$ dotnet run -c Release --project samples/$sample -- ${sample_args[*]}"
+  nice -n 10 /usr/bin/python3 benchmarks/forecast_peers.py "${peer_args[@]}" > "$out/$tag-peers.txt" 2> "$out/$tag-peers.err" &
+  peers=$!
+  nice -n 10 dotnet run -c Release --project "samples/$sample" -- "${sample_args[@]}" > "$out/$tag-ours.txt"
+  wait $peers || { cat "$out"/*-peers.err >&2; exit 1; }
+}
 echo "load before: $(uptime)"
 
 if [ -n "$csv" ]; then
@@ -34,11 +45,7 @@ if [ -n "$csv" ]; then
   sample_args=(--csv "$csv" --horizon "$h"); peer_args=(--csv "$csv" --horizon "$h")
   if [ -n "$period" ]; then sample_args+=(--period "$period"); peer_args+=(--period "$period"); fi
   echo "== $csv, h = $h"
-  echo "\$ dotnet run -c Release --project samples/TimeSeriesForecast -- ${sample_args[*]}"
-  nice -n 10 /usr/bin/python3 benchmarks/forecast_peers.py "${peer_args[@]}" > "$out/csv-peers.txt" 2> "$out/csv-peers.err" &
-  peers=$!
-  nice -n 10 dotnet run -c Release --project samples/TimeSeriesForecast -- "${sample_args[@]}" > "$out/csv-ours.txt"
-  wait $peers || { cat "$out"/*-peers.err >&2; exit 1; }
+  run_side_by_side csv TimeSeriesForecast
   /usr/bin/python3 - "$out/csv-ours.txt" "$out/csv-peers.txt" <<'PY'
 import json, sys
 ours = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
@@ -55,11 +62,7 @@ fi
 if [ -n "$m4_train" ]; then
   sample_args=(--train "$m4_train" --test "$m4_test"); peer_args=(--m4-train "$m4_train" --m4-test "$m4_test" --period "${period:-24}" --horizon "48")
   echo "== M4: $m4_train / $m4_test"
-  echo "\$ dotnet run -c Release --project samples/M4Forecast -- ${sample_args[*]}"
-  nice -n 10 /usr/bin/python3 benchmarks/forecast_peers.py "${peer_args[@]}" > "$out/m4-peers.txt" 2> "$out/m4-peers.err" &
-  peers=$!
-  nice -n 10 dotnet run -c Release --project samples/M4Forecast -- "${sample_args[@]}" > "$out/m4-ours.txt"
-  wait $peers || { cat "$out"/*-peers.err >&2; exit 1; }
+  run_side_by_side m4 M4Forecast
   /usr/bin/python3 - "$out/m4-ours.txt" "$out/m4-peers.txt" <<'PY'
 import json, sys
 ours = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
