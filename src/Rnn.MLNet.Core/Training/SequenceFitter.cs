@@ -96,6 +96,12 @@ public sealed class FitOptions
     /// <summary>The id rare-word dropout substitutes (−1 = none: word dropout off).</summary>
     public int UnknownTokenId { get; set; } = -1;
     /// <summary>
+    /// Label smoothing ε of the encoder–decoder's training loss (<see cref="EncoderDecoderFitter"/>; 0 = off): the target
+    /// distribution is (1 − ε)·onehot + ε/V, which keeps the decoder from growing over-confident on a small corpus. The
+    /// validation loss stays the plain cross-entropy.
+    /// </summary>
+    public double LabelSmoothing { get; set; }
+    /// <summary>
     /// File that keeps the run's state (<see cref="TrainingCheckpoint"/>), or null for none. When it exists, training resumes
     /// from it; it is rewritten every <see cref="CheckpointInterval"/>, after each epoch, when stopped and at the end.
     /// </summary>
@@ -118,6 +124,7 @@ public sealed class FitOptions
         if (BpttSteps < 1) throw new ArgumentException($"BpttSteps must be at least 1; got {BpttSteps}.", nameof(BpttSteps));
         if (!(WeightDecay >= 0)) throw new ArgumentException($"WeightDecay must be ≥ 0; got {WeightDecay}.", nameof(WeightDecay));
         if (!(WordDropoutAlpha >= 0) || double.IsInfinity(WordDropoutAlpha)) throw new ArgumentException($"WordDropoutAlpha must be a number ≥ 0; got {WordDropoutAlpha}.", nameof(WordDropoutAlpha));
+        if (!(LabelSmoothing >= 0 && LabelSmoothing < 1)) throw new ArgumentException($"LabelSmoothing must be in [0, 1); got {LabelSmoothing}.", nameof(LabelSmoothing));
         if (CheckpointInterval < TimeSpan.Zero) throw new ArgumentException($"CheckpointInterval must not be negative; got {CheckpointInterval}.", nameof(CheckpointInterval));
         if (ShuffleBufferSize < 1) throw new ArgumentException($"ShuffleBufferSize must be at least 1; got {ShuffleBufferSize}.", nameof(ShuffleBufferSize));
         if (CheckpointPath is { Length: 0 }) throw new ArgumentException("CheckpointPath must be null or a file path; got an empty string.", nameof(CheckpointPath));

@@ -49,6 +49,14 @@ public abstract class SequenceGeneratorOptions : RnnTrainerOptions
     public int MaxOutputLength { get; set; } = 100;
     /// <summary>Beam ranking: log-probability / (length + 1)^LengthPenalty.</summary>
     public double LengthPenalty { get; set; } = 1.0;
+    /// <summary>Label smoothing ε of the training loss (0 = plain cross-entropy; 0.1 is usual).</summary>
+    public double LabelSmoothing { get; set; }
+    /// <summary>
+    /// Networks trained one after another (different initial weights and batch orders, the same data) and decoded together:
+    /// the beam search ranks each next token by the mean of their log-probabilities. <see cref="RnnTrainerOptions.TimeLimit"/>
+    /// bounds all of them: each member gets an equal share of the time still left when it starts.
+    /// </summary>
+    public int EnsembleSize { get; set; } = 1;
 
     internal DecodingOptions Decoding => new() { BeamWidth = BeamWidth, MaxLength = MaxOutputLength, LengthPenalty = LengthPenalty };
 
@@ -57,6 +65,8 @@ public abstract class SequenceGeneratorOptions : RnnTrainerOptions
         if (string.IsNullOrEmpty(TargetColumnName)) throw new ArgumentException("TargetColumnName must be set.");
         if (string.IsNullOrEmpty(OutputColumnName)) throw new ArgumentException("OutputColumnName must be set.");
         if (!Enum.IsDefined(TargetTokenizer)) throw new ArgumentException($"Unknown tokenizer {(int)TargetTokenizer}.");
+        if (!(LabelSmoothing >= 0 && LabelSmoothing < 1)) throw new ArgumentException($"LabelSmoothing must be in [0, 1); got {LabelSmoothing}.", nameof(LabelSmoothing));
+        if (EnsembleSize < 1 || EnsembleSize > 100) throw new ArgumentException($"EnsembleSize must be in 1..100; got {EnsembleSize}.", nameof(EnsembleSize));
         Decoding.Validate();
         base.Validate();
     }
@@ -123,21 +133,21 @@ public sealed class RnnSequenceToSequenceEstimator : IEstimator<RnnSequenceGener
         var srcVocab = Vocabulary.Build(sources.Select(Lower), Tokenizer.Create(o.SourceTokenizer), o.MaximumSourceVocabularySize, minCount: System.Math.Max(1, o.MinimumSourceCount));
         var tgtVocab = Vocabulary.BuildTarget(targets.Select(Lower), Tokenizer.Create(o.TargetTokenizer), System.Math.Max(1, o.MinimumTargetCount));
         var rng = new Rng(o.ResolveSeed(log));
-        var net = new EncoderDecoderNetwork<float>(new EncoderDecoderOptions
+        var architecture = new EncoderDecoderOptions
         {
             Cell = o.Cell, Source = SourceKind.Tokens, SourceVocabularySize = srcVocab.Count, TargetVocabularySize = tgtVocab.Count,
             EmbeddingSize = o.EmbeddingSize, HiddenSize = o.HiddenSize, Layers = o.Layers, BidirectionalEncoder = o.BidirectionalEncoder,
             Attention = o.Attention, Dropout = o.Dropout, EmbeddingDropout = o.EmbeddingDropout,
-        });
-        Initializer.Initialize(net.Parameters, o.Init, rng.NextUInt64());
-        var model = new SequenceGeneratorModel(net, srcVocab, tgtVocab, o.LowerCase, o.MaxSourceLength, o.Decoding);
+        };
+        var model = new SequenceGeneratorModel(new[] { new EncoderDecoderNetwork<float>(architecture) }, srcVocab, tgtVocab, o.LowerCase, o.MaxSourceLength, o.Decoding);
         List<SequencePair> Pairs(List<string> src, List<string> tgt, string what) =>
             src.Select((x, i) => GeneratorTraining.Pair(what, i, () => model.EncodeSource(x, o.SourceColumnName), null, () => model.EncodeTarget(tgt[i], o.TargetColumnName), o.TargetColumnName)).ToList();
         var train = Pairs(sources, targets, "training");
         List<SequencePair>? valid = validation is null ? null
             : Pairs(RnnLanguageModel.ReadTexts(validation, o.SourceColumnName), RnnLanguageModel.ReadTexts(validation, o.TargetColumnName), "validation");
-        var result = GeneratorTraining.Fit(net, train, valid, o, rng, log);
-        return new RnnSequenceGeneratorTransformer(_ml, model, input.Schema, o.SourceColumnName, o.OutputColumnName, result);
+        var (nets, results) = GeneratorTraining.Fit(architecture, train, valid, o, rng, log);
+        model = new SequenceGeneratorModel(nets, srcVocab, tgtVocab, o.LowerCase, o.MaxSourceLength, o.Decoding);
+        return new RnnSequenceGeneratorTransformer(_ml, model, input.Schema, o.SourceColumnName, o.OutputColumnName, results);
     }
 
     /// <inheritdoc />
@@ -177,13 +187,12 @@ public sealed class RnnVectorToSequenceEstimator : IEstimator<RnnSequenceGenerat
         if (features.Count == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
         var tgtVocab = Vocabulary.BuildTarget(targets.Select(t => o.LowerCase ? t.ToLowerInvariant() : t), Tokenizer.Create(o.TargetTokenizer));
         var rng = new Rng(o.ResolveSeed(log));
-        var net = new EncoderDecoderNetwork<float>(new EncoderDecoderOptions
+        var architecture = new EncoderDecoderOptions
         {
             Cell = o.Cell, Source = SourceKind.Features, FeatureSize = features[0].Length, FeedFeaturesEveryStep = o.FeedFeaturesEveryStep,
             TargetVocabularySize = tgtVocab.Count, EmbeddingSize = o.EmbeddingSize, HiddenSize = o.HiddenSize, Layers = o.Layers, Dropout = o.Dropout,
-        });
-        Initializer.Initialize(net.Parameters, o.Init, rng.NextUInt64());
-        var model = new SequenceGeneratorModel(net, null, tgtVocab, o.LowerCase, int.MaxValue, o.Decoding);
+        };
+        var model = new SequenceGeneratorModel(new[] { new EncoderDecoderNetwork<float>(architecture) }, null, tgtVocab, o.LowerCase, int.MaxValue, o.Decoding);
         List<SequencePair> Pairs(List<float[]> f, List<string> tgt, string what) =>
             f.Select((x, i) => GeneratorTraining.Pair(what, i, null, x, () => model.EncodeTarget(tgt[i], o.TargetColumnName), o.TargetColumnName)).ToList();
         var train = Pairs(features, targets, "training");
@@ -195,8 +204,9 @@ public sealed class RnnVectorToSequenceEstimator : IEstimator<RnnSequenceGenerat
                 throw new ArgumentException($"The validation column '{o.FeatureColumnName}' has {vf[0].Length} features; the training data has {features[0].Length}.", nameof(validation));
             valid = Pairs(vf, RnnLanguageModel.ReadTexts(validation, o.TargetColumnName), "validation");
         }
-        var result = GeneratorTraining.Fit(net, train, valid, o, rng, log);
-        return new RnnSequenceGeneratorTransformer(_ml, model, input.Schema, o.FeatureColumnName, o.OutputColumnName, result);
+        var (nets, results) = GeneratorTraining.Fit(architecture, train, valid, o, rng, log);
+        model = new SequenceGeneratorModel(nets, null, tgtVocab, o.LowerCase, int.MaxValue, o.Decoding);
+        return new RnnSequenceGeneratorTransformer(_ml, model, input.Schema, o.FeatureColumnName, o.OutputColumnName, results);
     }
 
     /// <inheritdoc />
@@ -214,14 +224,17 @@ public sealed class RnnSequenceGeneratorTransformer : ChainedTransformer
     /// <summary>The model.</summary>
     public SequenceGeneratorModel Model { get; }
 
-    /// <summary>Training history.</summary>
-    public FitResult TrainingResult { get; }
+    /// <summary>Training history (of the first member of an ensemble).</summary>
+    public FitResult TrainingResult => TrainingResults[0];
 
-    internal RnnSequenceGeneratorTransformer(MLContext ml, SequenceGeneratorModel model, DataViewSchema schema, string inputColumn, string outputColumn, FitResult result)
+    /// <summary>Training history of every member, in <see cref="SequenceGeneratorModel.Networks"/> order.</summary>
+    public IReadOnlyList<FitResult> TrainingResults { get; }
+
+    internal RnnSequenceGeneratorTransformer(MLContext ml, SequenceGeneratorModel model, DataViewSchema schema, string inputColumn, string outputColumn, IReadOnlyList<FitResult> results)
         : base(BuildChain(ml, ModelPersistence.Encode(model.ToFile()), inputColumn, outputColumn, model.SourceVocabulary is null).Fit(new EmptyDataView(schema)))
     {
         Model = model;
-        TrainingResult = result;
+        TrainingResults = results;
         ModelPersistence.Adopt(Chain, model);
     }
 
@@ -271,7 +284,12 @@ internal static class GeneratorTraining
         return list;
     }
 
-    public static FitResult Fit(EncoderDecoderNetwork<float> net, List<SequencePair> train, List<SequencePair>? valid, SequenceGeneratorOptions o, Rng rng, TrainingLog log)
+    /// <summary>
+    /// Trains <see cref="SequenceGeneratorOptions.EnsembleSize"/> networks of one architecture on the same data, one after
+    /// another; member m has its own initial weights and batch order and an equal share of the time still left.
+    /// </summary>
+    public static (List<EncoderDecoderNetwork<float>> Networks, List<FitResult> Results) Fit(EncoderDecoderOptions architecture, List<SequencePair> train,
+        List<SequencePair>? valid, SequenceGeneratorOptions o, Rng rng, TrainingLog log)
     {
         if (valid is null && o.ValidationFraction > 0 && train.Count > 1)
         {
@@ -279,10 +297,32 @@ internal static class GeneratorTraining
             valid = train.GetRange(train.Count - n, n);
             train = train.GetRange(0, train.Count - n);
         }
-        log.Info($"Training a {o.Cell} encoder-decoder: {train.Count} examples, target vocabulary {net.Options.TargetVocabularySize}, {net.Parameters.Count} parameters.");
-        var result = EncoderDecoderFitter.Fit(net, train, valid, o.FitOptions(rng.NextUInt64(), log.Epoch));
-        log.Checkpoints(result);
-        o.CancellationToken.ThrowIfCancellationRequested();
-        return result;
+        var nets = new List<EncoderDecoderNetwork<float>>();
+        var results = new List<FitResult>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        double[]? scheduleStart = (o.Schedule as IStatefulSchedule)?.SaveState(); // every member starts the schedule afresh
+        for (int m = 0; m < o.EnsembleSize; m++)
+        {
+            var net = new EncoderDecoderNetwork<float>(architecture);
+            Initializer.Initialize(net.Parameters, o.Init, rng.NextUInt64());
+            string who = o.EnsembleSize > 1 ? $"member {m + 1} of {o.EnsembleSize}: " : "";
+            log.Info($"Training a {o.Cell} encoder-decoder, {who}{train.Count} examples, target vocabulary {net.Options.TargetVocabularySize}, {net.Parameters.Count} parameters.");
+            if (scheduleStart is not null) ((IStatefulSchedule)o.Schedule!).RestoreState(scheduleStart);
+            var fit = o.FitOptions(rng.NextUInt64(), log.Epoch);
+            fit.LabelSmoothing = o.LabelSmoothing;
+            if (o.TimeLimit is TimeSpan limit) fit.TimeLimit = (limit - clock.Elapsed) / (o.EnsembleSize - m);
+            if (o.EnsembleSize > 1 && o.CheckpointPath is not null) fit.CheckpointPath = $"{o.CheckpointPath}.member{m}";
+            var result = EncoderDecoderFitter.Fit(net, train, valid, fit);
+            log.Checkpoints(result);
+            o.CancellationToken.ThrowIfCancellationRequested();
+            if (result.History.Count == 0 && nets.Count > 0)
+            {
+                log.Info($"{who}no time left for an epoch; the ensemble keeps {nets.Count} member(s).");
+                break;
+            }
+            nets.Add(net);
+            results.Add(result);
+        }
+        return (nets, results);
     }
 }
