@@ -70,7 +70,9 @@ var estimator = ml.Transforms.Text.RnnSequenceToSequence(new RnnSequenceToSequen
     Cell = SampleArgs.String(args, "--cell", "lstm") == "gru" ? CellType.Gru : CellType.Lstm,
     EmbeddingSize = SampleArgs.Int(args, "--embedding", 128), HiddenSize = SampleArgs.Int(args, "--hidden", 128), Layers = 1, BidirectionalEncoder = true,
     EmbeddingDropout = (float)SampleArgs.Double(args, "--dropout", 0), LabelSmoothing = SampleArgs.Double(args, "--label-smoothing", 0),
-    EnsembleSize = SampleArgs.Int(args, "--ensemble", 1),
+    EnsembleSize = SampleArgs.Int(args, "--ensemble", 1), SelectEpochByBleu = SampleArgs.String(args, "--select", "loss") == "bleu",
+    LengthPenaltyCandidates = SampleArgs.String(args, "--length-penalties", "").Split(',', StringSplitOptions.RemoveEmptyEntries)
+        .Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray(),
     Attention = SampleArgs.String(args, "--attention", "additive") switch { "general" => AttentionKind.General, "dot" => AttentionKind.Dot, _ => AttentionKind.Additive },
     Epochs = SampleArgs.Int(args, "--epochs", 60), BatchSize = SampleArgs.Int(args, "--batch", 32), LearningRate = SampleArgs.Double(args, "--lr", 2e-3),
     Schedule = new ReduceOnPlateauSchedule(factor: 0.5, patience: 0), EarlyStoppingPatience = 4,

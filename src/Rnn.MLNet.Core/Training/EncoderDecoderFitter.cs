@@ -90,7 +90,7 @@ public static class EncoderDecoderFitter
                 vLoss = l; vAcc = a;
             }
             var report = new EpochReport(epoch, options.Epochs, sum / done, vLoss, vAcc, (tokens - tokensBefore) / System.Math.Max(sw.Elapsed.TotalSeconds, 1e-9),
-                optimizer.LearningRate, run.Elapsed, optimizer.StepCount);
+                optimizer.LearningRate, run.Elapsed, optimizer.StepCount) { ValidationScore = vLoss is null ? null : options.ValidationScore?.Invoke() };
             if (run.EndEpoch(report, rng, order)) break;
         }
         return run.Finish();

@@ -46,11 +46,15 @@ public sealed record EpochReport(int Epoch, int Epochs, double TrainLoss, double
     /// <summary>Text generated after this epoch (language models with a sampler), else null.</summary>
     public string? Sample { get; init; }
 
+    /// <summary>The run's <see cref="FitOptions.ValidationScore"/> after this epoch (higher is better), else null.</summary>
+    public double? ValidationScore { get; init; }
+
     /// <summary>One line for a console or a log.</summary>
     public override string ToString() =>
         FormattableString.Invariant($"epoch {Epoch}/{Epochs}: train loss {TrainLoss:F4}") +
         (ValidationLoss is double v ? FormattableString.Invariant($", valid loss {v:F4}") : "") +
         (ValidationAccuracy is double a ? FormattableString.Invariant($", valid acc {a:P2}") : "") +
+        (ValidationScore is double sc ? FormattableString.Invariant($", valid score {sc:G4}") : "") +
         FormattableString.Invariant($", {TokensPerSecond:F0} tok/s, lr {LearningRate:g3}, {Elapsed.TotalSeconds:F1}s");
 }
 
@@ -101,6 +105,12 @@ public sealed class FitOptions
     /// validation loss stays the plain cross-entropy.
     /// </summary>
     public double LabelSmoothing { get; set; }
+    /// <summary>
+    /// A higher-is-better measure of the network on the validation data (for a translator: BLEU of its decoded outputs),
+    /// called after each epoch's validation pass (<see cref="EncoderDecoderFitter"/>). When set, it rather than the
+    /// validation loss chooses the kept epoch and drives early stopping; the learning-rate schedule still follows the loss.
+    /// </summary>
+    public Func<double>? ValidationScore { get; set; }
     /// <summary>
     /// File that keeps the run's state (<see cref="TrainingCheckpoint"/>), or null for none. When it exists, training resumes
     /// from it; it is rewritten every <see cref="CheckpointInterval"/>, after each epoch, when stopped and at the end.
@@ -463,9 +473,10 @@ public static class SequenceFitter
         options.Progress?.Invoke(report);
         if (report.ValidationLoss is double v)
         {
-            if (v < best.Loss)
+            double criterion = report.ValidationScore is double score ? -score : v; // lower is better
+            if (criterion < best.Loss)
             {
-                best.Loss = v; best.SinceBest = 0; result.BestEpoch = report.Epoch; result.BestValidationLoss = v;
+                best.Loss = criterion; best.SinceBest = 0; result.BestEpoch = report.Epoch; result.BestValidationLoss = v;
                 best.Weights = (float[])store.Buffer.Clone();
             }
             else if (options.EarlyStoppingPatience > 0 && ++best.SinceBest >= options.EarlyStoppingPatience) return true;

@@ -91,6 +91,18 @@ public sealed class RnnSequenceToSequenceOptions : SequenceGeneratorOptions
     public bool BidirectionalEncoder { get; set; } = true;
     /// <summary>Luong attention of the decoder over the encoder outputs.</summary>
     public AttentionKind Attention { get; set; } = AttentionKind.General;
+    /// <summary>
+    /// Each member keeps the epoch whose greedy translations of the validation data score the highest corpus BLEU-4 (and
+    /// early stopping follows that score) instead of the epoch with the lowest validation loss; the learning-rate schedule
+    /// still follows the loss. Needs validation data.
+    /// </summary>
+    public bool SelectEpochByBleu { get; set; }
+    /// <summary>
+    /// After training, the validation data are translated with <see cref="SequenceGeneratorOptions.BeamWidth"/> under each
+    /// of these length penalties, and the one with the highest corpus BLEU-4 is saved as the model's
+    /// <see cref="SequenceGeneratorOptions.LengthPenalty"/>. Null or empty: <see cref="SequenceGeneratorOptions.LengthPenalty"/> as given.
+    /// </summary>
+    public double[]? LengthPenaltyCandidates { get; set; }
 }
 
 /// <summary>Options of the one-to-many component (feature vector in, text out).</summary>
@@ -116,6 +128,8 @@ public sealed class RnnSequenceToSequenceEstimator : IEstimator<RnnSequenceGener
         _o.Validate();
         if (string.IsNullOrEmpty(_o.SourceColumnName)) throw new ArgumentException("SourceColumnName must be set.", nameof(options));
         if (_o.MaxSourceLength < 1) throw new ArgumentException($"MaxSourceLength must be at least 1; got {_o.MaxSourceLength}.", nameof(options));
+        foreach (double a in _o.LengthPenaltyCandidates ?? Array.Empty<double>())
+            if (!(a >= 0 && a <= 10)) throw new ArgumentException($"LengthPenaltyCandidates must be in [0, 10]; got {a}.", nameof(options));
     }
 
     /// <inheritdoc />
@@ -145,8 +159,18 @@ public sealed class RnnSequenceToSequenceEstimator : IEstimator<RnnSequenceGener
         var train = Pairs(sources, targets, "training");
         List<SequencePair>? valid = validation is null ? null
             : Pairs(RnnLanguageModel.ReadTexts(validation, o.SourceColumnName), RnnLanguageModel.ReadTexts(validation, o.TargetColumnName), "validation");
-        var (nets, results) = GeneratorTraining.Fit(architecture, train, valid, o, rng, log);
-        model = new SequenceGeneratorModel(nets, srcVocab, tgtVocab, o.LowerCase, o.MaxSourceLength, o.Decoding);
+        Func<IReadOnlyList<EncoderDecoderNetwork<float>>, List<SequencePair>, DecodingOptions, double>? bleu = o.SelectEpochByBleu || o.LengthPenaltyCandidates is { Length: > 0 }
+            ? (nets, data, decoding) => GeneratorTraining.Bleu(nets, data, decoding, tgtVocab.UnknownId)
+            : null;
+        var (nets, results, held) = GeneratorTraining.Fit(architecture, train, valid, o, rng, log, o.SelectEpochByBleu ? bleu : null);
+        var decoding = o.Decoding;
+        if (o.LengthPenaltyCandidates is { Length: > 0 } candidates && held is { Count: > 0 })
+        {
+            var scored = candidates.Select(a => (Penalty: a, Bleu: bleu!(nets, held, new DecodingOptions { BeamWidth = decoding.BeamWidth, MaxLength = decoding.MaxLength, LengthPenalty = a }))).ToList();
+            decoding.LengthPenalty = scored.OrderByDescending(c => c.Bleu).First().Penalty; // ties: the first candidate
+            log.Info("Validation BLEU by length penalty: " + string.Join(", ", scored.Select(c => FormattableString.Invariant($"{c.Penalty}: {c.Bleu:F2}"))) + $"; kept {decoding.LengthPenalty}.");
+        }
+        model = new SequenceGeneratorModel(nets, srcVocab, tgtVocab, o.LowerCase, o.MaxSourceLength, decoding);
         return new RnnSequenceGeneratorTransformer(_ml, model, input.Schema, o.SourceColumnName, o.OutputColumnName, results);
     }
 
@@ -204,7 +228,7 @@ public sealed class RnnVectorToSequenceEstimator : IEstimator<RnnSequenceGenerat
                 throw new ArgumentException($"The validation column '{o.FeatureColumnName}' has {vf[0].Length} features; the training data has {features[0].Length}.", nameof(validation));
             valid = Pairs(vf, RnnLanguageModel.ReadTexts(validation, o.TargetColumnName), "validation");
         }
-        var (nets, results) = GeneratorTraining.Fit(architecture, train, valid, o, rng, log);
+        var (nets, results, _) = GeneratorTraining.Fit(architecture, train, valid, o, rng, log);
         model = new SequenceGeneratorModel(nets, null, tgtVocab, o.LowerCase, int.MaxValue, o.Decoding);
         return new RnnSequenceGeneratorTransformer(_ml, model, input.Schema, o.FeatureColumnName, o.OutputColumnName, results);
     }
@@ -287,9 +311,12 @@ internal static class GeneratorTraining
     /// <summary>
     /// Trains <see cref="SequenceGeneratorOptions.EnsembleSize"/> networks of one architecture on the same data, one after
     /// another; member m has its own initial weights and batch order and an equal share of the time still left.
+    /// Returns the validation data used (given, or held out here), if any. <paramref name="score"/>, when given, chooses each
+    /// member's kept epoch on the validation data (higher is better; greedy decoding).
     /// </summary>
-    public static (List<EncoderDecoderNetwork<float>> Networks, List<FitResult> Results) Fit(EncoderDecoderOptions architecture, List<SequencePair> train,
-        List<SequencePair>? valid, SequenceGeneratorOptions o, Rng rng, TrainingLog log)
+    public static (List<EncoderDecoderNetwork<float>> Networks, List<FitResult> Results, List<SequencePair>? Validation) Fit(EncoderDecoderOptions architecture,
+        List<SequencePair> train, List<SequencePair>? valid, SequenceGeneratorOptions o, Rng rng, TrainingLog log,
+        Func<IReadOnlyList<EncoderDecoderNetwork<float>>, List<SequencePair>, DecodingOptions, double>? score = null)
     {
         if (valid is null && o.ValidationFraction > 0 && train.Count > 1)
         {
@@ -310,6 +337,11 @@ internal static class GeneratorTraining
             if (scheduleStart is not null) ((IStatefulSchedule)o.Schedule!).RestoreState(scheduleStart);
             var fit = o.FitOptions(rng.NextUInt64(), log.Epoch);
             fit.LabelSmoothing = o.LabelSmoothing;
+            if (score is not null && valid is { Count: > 0 })
+            {
+                var greedy = new DecodingOptions { BeamWidth = 1, MaxLength = o.MaxOutputLength };
+                fit.ValidationScore = () => score(new[] { net }, valid, greedy);
+            }
             if (o.TimeLimit is TimeSpan limit) fit.TimeLimit = (limit - clock.Elapsed) / (o.EnsembleSize - m);
             if (o.EnsembleSize > 1 && o.CheckpointPath is not null) fit.CheckpointPath = $"{o.CheckpointPath}.member{m}";
             var result = EncoderDecoderFitter.Fit(net, train, valid, fit);
@@ -323,6 +355,22 @@ internal static class GeneratorTraining
             nets.Add(net);
             results.Add(result);
         }
-        return (nets, results);
+        return (nets, results, valid);
+    }
+
+    /// <summary>
+    /// Corpus BLEU-4 of the networks' translations of <paramref name="data"/> (64 sources per batched search) against its
+    /// targets, over token ids, so it does not depend on how the tokenizer joins tokens; an unknown reference token matches nothing.
+    /// </summary>
+    public static double Bleu(IReadOnlyList<EncoderDecoderNetwork<float>> nets, List<SequencePair> data, DecodingOptions decoding, int unknownId)
+    {
+        var hypotheses = new List<string>(data.Count);
+        for (int i = 0; i < data.Count; i += 64)
+        {
+            var sources = data.Skip(i).Take(64).Select(p => p.Source!).ToList();
+            hypotheses.AddRange(EncoderDecoderNetwork<float>.DecodeBatch(nets, sources, decoding).Select(d => string.Join(' ', d.Tokens)));
+        }
+        var references = data.Select(p => string.Join(' ', p.Target.Select(id => id == unknownId && unknownId > 0 ? "?" : id.ToString(System.Globalization.CultureInfo.InvariantCulture)))).ToList();
+        return Text.Bleu.Corpus(hypotheses, references);
     }
 }
