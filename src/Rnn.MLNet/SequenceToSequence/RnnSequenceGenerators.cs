@@ -137,6 +137,7 @@ public sealed class RnnSequenceToSequenceEstimator : IEstimator<RnnSequenceGener
         List<SequencePair>? valid = validation is null ? null
             : Pairs(RnnLanguageModel.ReadTexts(validation, o.SourceColumnName), RnnLanguageModel.ReadTexts(validation, o.TargetColumnName), "validation");
         var result = GeneratorTraining.Fit(net, train, valid, o, rng, log);
+        model = new SequenceGeneratorModel(net.ForInference(), srcVocab, tgtVocab, o.LowerCase, o.MaxSourceLength, o.Decoding); // without training's gradients and buffers
         return new RnnSequenceGeneratorTransformer(_ml, model, input.Schema, o.SourceColumnName, o.OutputColumnName, result);
     }
 
@@ -196,6 +197,7 @@ public sealed class RnnVectorToSequenceEstimator : IEstimator<RnnSequenceGenerat
             valid = Pairs(vf, RnnLanguageModel.ReadTexts(validation, o.TargetColumnName), "validation");
         }
         var result = GeneratorTraining.Fit(net, train, valid, o, rng, log);
+        model = new SequenceGeneratorModel(net.ForInference(), null, tgtVocab, o.LowerCase, int.MaxValue, o.Decoding); // without training's gradients and buffers
         return new RnnSequenceGeneratorTransformer(_ml, model, input.Schema, o.FeatureColumnName, o.OutputColumnName, result);
     }
 
