@@ -16,8 +16,9 @@ namespace Rnn.MLNet.Tests;
 /// <summary>
 /// Per-token contributions in ML.NET: the Tokens and Contributions columns of CalculateTokenContributions for binary and
 /// multiclass classifiers, aligned with the tokens the model read; the planted word that decides the label gets the largest
-/// contribution by both methods; integrated gradients add up to the logit's difference from the baseline's; a saved and
-/// reloaded pipeline explains identically, through Transform and a PredictionEngine.
+/// contribution by both methods on the default recipe (an ensemble with the n-gram part, explained whole); integrated gradients
+/// add up to the score's difference from the baseline's; a saved and reloaded pipeline explains identically, through Transform
+/// and a PredictionEngine.
 /// </summary>
 public class ExplanationComponentTests
 {
@@ -58,10 +59,11 @@ public class ExplanationComponentTests
         var test = ml.Data.LoadFromEnumerable(heldOut);
         var classifier = ml.BinaryClassification.Trainers.RnnText(new RnnTextClassifierOptions
         {
-            Cell = CellType.Gru, HiddenSize = 16, EmbeddingSize = 16, Epochs = 8, BatchSize = 16, LearningRate = 0.01, Seed = 1,
-            // One recurrent network (the contributions explain it exactly; the n-gram part and other members are not attributed).
-            EnsembleSize = 1, WordNGrams = 0, CharNGrams = 0, EmbeddingDropout = 0, ValidationFraction = 0, EarlyStoppingPatience = 0, MinimumTokenCount = 1, Optimizer = Training.OptimizerKind.Adam, WeightDecay = 0,
+            // The default recipe (an ensemble by data size — 5 members here — each with the word and character n-gram part), smaller.
+            HiddenSize = 16, EmbeddingSize = 16, Epochs = 8, BatchSize = 16, LearningRate = 0.01, Seed = 1, MinimumTokenCount = 1,
         }).Fit(train);
+        Assert.Equal(5, classifier.Model.Networks.Count);
+        Assert.NotNull(classifier.Model.Bag);
         var scored = classifier.Transform(test);
 
         foreach (var method in Enum.GetValues<AttributionMethod>())
@@ -71,6 +73,7 @@ public class ExplanationComponentTests
             var rows = ml.Data.CreateEnumerable<Explained>(pipeline.Transform(test), reuseRowObject: false).ToList();
             Assert.Equal(heldOut.Count, rows.Count);
             int hits = 0;
+            double worstGap = 0;
             foreach (var r in rows)
             {
                 Assert.Equal(r.Text.Split(' '), r.Tokens); // aligned with the tokens the model read
@@ -82,14 +85,17 @@ public class ExplanationComponentTests
                 if (method == AttributionMethod.IntegratedGradients)
                 {
                     var e = explain.Explainer.Explain(r.Text);
-                    // the explained scalar is the classifier's Score column, the logit (scored here in a batch of 18 rows: same to float round-off)
+                    // the explained scalar is the classifier's Score column, the log-odds of the members' mean probability (scored here
+                    // in a batch of rows: the same to float round-off); the whole model, every member and the n-grams, is explained
                     Assert.True(System.Math.Abs(r.Score - e.Logit) <= 1e-5 * System.Math.Max(1, System.Math.Abs(r.Score)), $"explained {e.Logit}, Score {r.Score}");
                     double difference = e.Logit - e.BaselineLogit;
                     Assert.True(System.Math.Abs(r.Contributions.Sum() - difference) <= 0.01 * System.Math.Abs(difference) + 1e-5,
-                        $"'{r.Text}': Σ contributions {r.Contributions.Sum()} vs logit − baseline logit {difference}");
+                        $"'{r.Text}': Σ contributions {r.Contributions.Sum()} vs score − baseline score {difference}");
+                    worstGap = System.Math.Max(worstGap, System.Math.Abs(r.Contributions.Sum() - difference) / System.Math.Abs(difference));
                 }
             }
-            _out.WriteLine($"{method}: planted word largest towards the prediction in {hits}/{rows.Count} held-out messages");
+            _out.WriteLine($"{method}: planted word largest towards the prediction in {hits}/{rows.Count} held-out messages" +
+                (method == AttributionMethod.IntegratedGradients ? $"; worst completeness gap {worstGap:P3}" : ""));
             Assert.True(hits >= 0.95 * rows.Count, $"{method}: planted word largest in {hits} of {rows.Count}");
 
             string path = Path.Combine(Path.GetTempPath(), $"rnn-explain-{Guid.NewGuid():N}.zip");
@@ -130,10 +136,10 @@ public class ExplanationComponentTests
         var classifier = ml.MulticlassClassification.Trainers.RnnText(new RnnTextClassifierOptions
         {
             Cell = CellType.Lstm, HiddenSize = 16, EmbeddingSize = 16, Epochs = 6, BatchSize = 16, LearningRate = 0.01, Seed = 1,
-            // One recurrent network (the contributions explain it exactly; the n-gram part and other members are not attributed).
-            EnsembleSize = 1, WordNGrams = 0, CharNGrams = 0, EmbeddingDropout = 0, ValidationFraction = 0, EarlyStoppingPatience = 0, MinimumTokenCount = 1, Optimizer = Training.OptimizerKind.Adam, WeightDecay = 0,
+            // two members with the n-gram part, explained whole
+            EnsembleSize = 2, EmbeddingDropout = 0, ValidationFraction = 0, EarlyStoppingPatience = 0, MinimumTokenCount = 1, Optimizer = Training.OptimizerKind.Adam, WeightDecay = 0,
         }).Fit(keys.Transform(data));
-        var options = new TokenContributionOptions { TokensColumnName = "Words", ContributionsColumnName = "Why", BaselineToken = "<unk>", MaximumSteps = 64 };
+        var options = new TokenContributionOptions { TokensColumnName = "Words", ContributionsColumnName = "Why", BaselineToken = "<unk>" };
         var estimator = ml.Transforms.Text.CalculateTokenContributions(classifier, options);
         var shape = estimator.GetOutputSchema(Shapes.Of<TopicRow>(ml));
         Assert.True(shape.Single(c => c.Name == "Words").ItemType is TextDataViewType);
@@ -147,7 +153,10 @@ public class ExplanationComponentTests
             var e = explain.Explainer.Explain(r.Text);
             Assert.Equal(e.Contributions, r.Why);
             var p = classifier.Model.Predict(r.Text);
-            Assert.Equal(classifier.Model.Classes[Array.IndexOf(p, p.Max())], e.ExplainedClass); // the predicted class's logit
+            int c = Array.IndexOf(p, p.Max());
+            Assert.Equal(classifier.Model.Classes[c], e.ExplainedClass); // the predicted class's score: ln(Score_c / (1 − Score_c))
+            if (p[c] < 0.99) Assert.True(System.Math.Abs(System.Math.Log(p[c] / (1.0 - p[c])) - e.Logit) < 0.01, $"explained {e.Logit}, Score {p[c]}");
+            Assert.True(System.Math.Abs(e.CompletenessGap) <= 0.01 * System.Math.Abs(e.Logit - e.BaselineLogit), $"gap {e.CompletenessGap} with {e.QuadratureNodes} nodes");
             if (SyntheticData.IsTopicWord(r.Words[Array.IndexOf(r.Why, r.Why.Max())])) topicWordTop++;
         }
         _out.WriteLine($"a topic word has the largest contribution in {topicWordTop}/{explained.Count} texts");
