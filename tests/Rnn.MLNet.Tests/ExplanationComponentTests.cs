@@ -7,6 +7,7 @@ using Microsoft.ML.Data;
 using Rnn.MLNet.Cells;
 using Rnn.MLNet.Explanations;
 using Rnn.MLNet.Math;
+using Rnn.MLNet.Tagging;
 using Rnn.MLNet.TextClassification;
 using Xunit;
 using Xunit.Abstractions;
@@ -162,5 +163,92 @@ public class ExplanationComponentTests
         _out.WriteLine($"a topic word has the largest contribution in {topicWordTop}/{explained.Count} texts");
         Assert.True(topicWordTop >= 0.9 * explained.Count);
         Assert.Contains("vocabulary", Assert.Throws<ArgumentException>(() => ml.Transforms.Text.CalculateTokenContributions(classifier, new TokenContributionOptions { BaselineToken = "no-such-token" })).Message);
+    }
+
+    public sealed class TaggedRow
+    {
+        public string[] Tokens { get; set; } = Array.Empty<string>();
+        public string[] Tags { get; set; } = Array.Empty<string>();
+    }
+
+    public sealed class TagsExplained
+    {
+        public string[] Tokens { get; set; } = Array.Empty<string>();
+        public string[] Words { get; set; } = Array.Empty<string>();
+        public float[] Why { get; set; } = Array.Empty<float>();
+    }
+
+    /// <summary>
+    /// Sentences of 4–9 filler words with one planted word ("alpha" or "beta") that decides the tag of EVERY position (A or B):
+    /// so at each position the planted word, wherever it is, should move the tag's score the most.
+    /// </summary>
+    private static List<TaggedRow> PlantedTagging(int count, ulong seed)
+    {
+        var rng = new Rng(seed);
+        return Enumerable.Range(0, count).Select(_ =>
+        {
+            bool alpha = rng.NextInt(2) == 0;
+            var words = Enumerable.Range(0, 3 + rng.NextInt(6)).Select(_ => Filler[rng.NextInt(Filler.Length)]).ToList();
+            words.Insert(rng.NextInt(words.Count + 1), alpha ? "alpha" : "beta");
+            return new TaggedRow { Tokens = words.ToArray(), Tags = Enumerable.Repeat(alpha ? "A" : "B", words.Count).ToArray() };
+        }).ToList();
+    }
+
+    /// <summary>
+    /// The tagger per token: an n × n Contributions column (row t: each token's contribution to position t's predicted tag)
+    /// whose rows add up to the position's score − baseline score within 1% (integrated gradients); the planted word gets the
+    /// largest contribution at ≥ 95% of held-out positions by both methods; saved and loaded, Transform and a PredictionEngine
+    /// give the same values bit for bit.
+    /// </summary>
+    [Fact]
+    public void TaggerContributionsExplainEveryPositionAndSurviveSaveAndLoad()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = ml.Data.LoadFromEnumerable(PlantedTagging(400, 5));
+        var heldOut = PlantedTagging(40, 6);
+        var test = ml.Data.LoadFromEnumerable(heldOut);
+        var tagger = ml.Transforms.Text.RnnSequenceTagger(new RnnSequenceTaggerOptions { Cell = CellType.Gru, HiddenSize = 16, EmbeddingSize = 16, Epochs = 6, LearningRate = 0.01, Seed = 2 }).Fit(train);
+        foreach (var method in Enum.GetValues<AttributionMethod>())
+        {
+            var explain = ml.Transforms.Text.CalculateTokenContributions(tagger, new TokenContributionOptions { Method = method, TokensColumnName = "Words", ContributionsColumnName = "Why" }).Fit(test);
+            var rows = ml.Data.CreateEnumerable<TagsExplained>(explain.Transform(test), reuseRowObject: false).ToList();
+            int positions = 0, hits = 0;
+            double worst = 0;
+            for (int i = 0; i < rows.Count; i++)
+            {
+                var r = rows[i];
+                int n = r.Tokens.Length;
+                Assert.Equal(r.Tokens, r.Words);
+                Assert.Equal(n * n, r.Why.Length);
+                var e = explain.Explainer.Explain(r.Tokens);
+                Assert.Equal(e.Contributions, r.Why);
+                int planted = Array.FindIndex(r.Tokens, w => w is "alpha" or "beta");
+                for (int t = 0; t < n; t++)
+                {
+                    var row = e.Row(t).ToArray();
+                    positions++;
+                    if (Array.IndexOf(row, row.Max()) == planted) hits++;
+                    if (method != AttributionMethod.IntegratedGradients) continue;
+                    double difference = e.Scores[t] - e.BaselineScores[t], gap = System.Math.Abs(row.Sum() - difference);
+                    Assert.True(gap <= 0.01 * System.Math.Abs(difference) + 1e-5, $"row {i} position {t}: Σ {row.Sum()} vs {difference}");
+                    worst = System.Math.Max(worst, gap / System.Math.Abs(difference));
+                }
+            }
+            _out.WriteLine($"tagger, {method}: planted word largest at {hits}/{positions} held-out positions" + (method == AttributionMethod.IntegratedGradients ? $"; worst completeness gap {worst:P3}" : ""));
+            Assert.True(hits >= 0.95 * positions, $"{method}: planted word largest at {hits} of {positions} positions");
+
+            string path = Path.Combine(Path.GetTempPath(), $"rnn-tag-explain-{Guid.NewGuid():N}.zip");
+            try
+            {
+                ml.Model.Save(new TransformerChain<ITransformer>(tagger, explain), test.Schema, path);
+                var ml2 = new MLContext();
+                var loaded = ml2.Model.Load(path, out _);
+                var again = ml2.Data.CreateEnumerable<TagsExplained>(loaded.Transform(ml2.Data.LoadFromEnumerable(heldOut)), reuseRowObject: false).ToList();
+                for (int i = 0; i < rows.Count; i++) Assert.Equal(rows[i].Why, again[i].Why); // bit for bit
+                var engine = ml2.Model.CreatePredictionEngine<TaggedRow, TagsExplained>(loaded);
+                Assert.Equal(rows[1].Why, engine.Predict(heldOut[1]).Why);
+            }
+            finally { File.Delete(path); }
+        }
     }
 }

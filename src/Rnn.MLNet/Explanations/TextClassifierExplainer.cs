@@ -23,7 +23,7 @@ public sealed class TokenContributionOptions
     public double Tolerance { get; set; } = 0.005;
 
     /// <summary>Most quadrature nodes per explanation (see <see cref="TokenExplainerOptions.MaximumSteps"/>).</summary>
-    public int MaximumSteps { get; set; } = 256;
+    public int MaximumSteps { get; set; } = 1024;
 
     /// <summary>
     /// The baseline: null (default) for the all-zero embedding vector at every position; a vocabulary token (e.g.
@@ -49,6 +49,38 @@ public sealed class TokenContributionOptions
     }
 
     internal TokenContributionOptions Clone() => (TokenContributionOptions)MemberwiseClone();
+
+    private const string MethodProperty = "explain.method", StepsProperty = "explain.steps", ToleranceProperty = "explain.tolerance",
+        MaximumStepsProperty = "explain.maximumSteps", BaselineProperty = "explain.baseline";
+
+    /// <summary>Writes the explanation settings beside a model in its file (the column names live in the saved chain).</summary>
+    internal void WriteTo(ModelFile file)
+    {
+        file.Properties[MethodProperty] = Method.ToString();
+        file.Properties[StepsProperty] = Steps.ToString(CultureInfo.InvariantCulture);
+        file.Properties[ToleranceProperty] = Tolerance.ToString("R", CultureInfo.InvariantCulture);
+        file.Properties[MaximumStepsProperty] = MaximumSteps.ToString(CultureInfo.InvariantCulture);
+        if (BaselineToken is string b) file.Properties[BaselineProperty] = b;
+    }
+
+    /// <summary>The explanation settings written by <see cref="WriteTo"/>.</summary>
+    internal static TokenContributionOptions ReadFrom(ModelFile file)
+    {
+        string Prop(string k) => file.RequireProperty(k);
+        if (!Enum.TryParse<AttributionMethod>(Prop(MethodProperty), out var method)) throw new System.IO.InvalidDataException($"Unknown attribution method '{Prop(MethodProperty)}'.");
+        if (!int.TryParse(Prop(StepsProperty), NumberStyles.Integer, CultureInfo.InvariantCulture, out int steps)
+            || !int.TryParse(Prop(MaximumStepsProperty), NumberStyles.Integer, CultureInfo.InvariantCulture, out int maxSteps)
+            || !double.TryParse(Prop(ToleranceProperty), NumberStyles.Float, CultureInfo.InvariantCulture, out double tolerance))
+            throw new System.IO.InvalidDataException("The explanation settings in the model are not numbers.");
+        var options = new TokenContributionOptions
+        {
+            Method = method, Steps = steps, MaximumSteps = maxSteps, Tolerance = tolerance,
+            BaselineToken = file.Properties.TryGetValue(BaselineProperty, out var b) ? b : null,
+        };
+        try { options.Validate(); }
+        catch (ArgumentException e) { throw new System.IO.InvalidDataException("The explanation settings in the model are invalid: " + e.Message, e); }
+        return options;
+    }
 }
 
 /// <summary>The tokens a text classifier read and each one's contribution to the explained score.</summary>
@@ -232,37 +264,21 @@ public sealed class TextClassifierExplainer : IPipelineModel<TextClassifierExpla
         return shares;
     }
 
-    internal const string MethodProperty = "explain.method", StepsProperty = "explain.steps", ToleranceProperty = "explain.tolerance",
-        MaximumStepsProperty = "explain.maximumSteps", BaselineProperty = "explain.baseline";
-
     /// <summary>The model file with the settings beside the model (the payload of the saved chain).</summary>
     internal ModelFile ToFile()
     {
         var file = Model.ToFile();
         file.Properties["kind"] = Kind;
-        file.Properties[MethodProperty] = _options.Method.ToString();
-        file.Properties[StepsProperty] = _options.Steps.ToString(CultureInfo.InvariantCulture);
-        file.Properties[ToleranceProperty] = _options.Tolerance.ToString("R", CultureInfo.InvariantCulture);
-        file.Properties[MaximumStepsProperty] = _options.MaximumSteps.ToString(CultureInfo.InvariantCulture);
-        if (_options.BaselineToken is string b) file.Properties[BaselineProperty] = b;
+        _options.WriteTo(file);
         return file;
     }
 
     internal static TextClassifierExplainer FromFile(ModelFile file)
     {
-        string Prop(string k) => file.RequireProperty(k);
-        if (Prop("kind") != Kind) throw new System.IO.InvalidDataException($"The model is a '{Prop("kind")}', not a text classifier explainer.");
+        string kind = file.RequireProperty("kind");
+        if (kind != Kind) throw new System.IO.InvalidDataException($"The model is a '{kind}', not a text classifier explainer.");
+        var options = TokenContributionOptions.ReadFrom(file);
         file.Properties["kind"] = TextClassifierModel.Kind; // the rest of the file is the classifier's
-        if (!Enum.TryParse<AttributionMethod>(Prop(MethodProperty), out var method)) throw new System.IO.InvalidDataException($"Unknown attribution method '{Prop(MethodProperty)}'.");
-        if (!int.TryParse(Prop(StepsProperty), NumberStyles.Integer, CultureInfo.InvariantCulture, out int steps)
-            || !int.TryParse(Prop(MaximumStepsProperty), NumberStyles.Integer, CultureInfo.InvariantCulture, out int maxSteps)
-            || !double.TryParse(Prop(ToleranceProperty), NumberStyles.Float, CultureInfo.InvariantCulture, out double tolerance))
-            throw new System.IO.InvalidDataException("The explanation settings in the model are not numbers.");
-        var options = new TokenContributionOptions
-        {
-            Method = method, Steps = steps, MaximumSteps = maxSteps, Tolerance = tolerance,
-            BaselineToken = file.Properties.TryGetValue(BaselineProperty, out var b) ? b : null,
-        };
         try { return new TextClassifierExplainer(TextClassifierModel.FromFile(file), options); }
         catch (ArgumentException e) { throw new System.IO.InvalidDataException("The explanation settings in the model are invalid: " + e.Message, e); }
     }
