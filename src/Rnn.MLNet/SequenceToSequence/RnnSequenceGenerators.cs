@@ -352,7 +352,7 @@ internal static class GeneratorTraining
                 log.Info($"{who}no time left for an epoch; the ensemble keeps {nets.Count} member(s).");
                 break;
             }
-            nets.Add(net);
+            nets.Add(net.ForInference()); // without training's gradients and buffers
             results.Add(result);
         }
         return (nets, results, valid);

@@ -115,25 +115,21 @@ public sealed class TextClassifierModel : IPipelineModel<TextClassifierModel>
         if (bag is { } b) batch.WithBag(new SparseRows<float>(new[] { 0, b.Ids.Length }, b.Ids, b.Values));
         var mean = new float[IsBinary ? 1 : Classes.Count];
         var p = new float[mean.Length];
-        float logit = 0;
-        foreach (var pool in _pools)
+        var logits = new double[_pools.Length];
+        for (int m = 0; m < _pools.Length; m++)
         {
-            var net = pool.Rent();
+            var net = _pools[m].Rent();
             try
             {
                 var y = net.Forward(batch);
-                if (IsBinary) p[0] = SigmoidBinaryCrossEntropy.Sigmoid(logit = y[0]);
+                if (IsBinary) logits[m] = y[0];
                 else SoftmaxCrossEntropy.Softmax(y, p);
             }
-            finally { pool.Return(net); }
-            for (int i = 0; i < p.Length; i++) mean[i] += p[i] / _pools.Length;
+            finally { _pools[m].Return(net); }
+            if (!IsBinary) for (int i = 0; i < p.Length; i++) mean[i] += p[i] / _pools.Length;
         }
-        if (IsBinary)
-        {
-            if (_pools.Length == 1) return new[] { logit };
-            float q = System.Math.Clamp(mean[0], 1e-7f, 1 - 1e-7f);
-            mean[0] = MathF.Log(q / (1 - q)); // the logit of the mean probability
-        }
+        // binary: the log-odds of the mean probability (one member: its logit), as the explanations explain it
+        if (IsBinary) mean[0] = (float)EnsembleScore.LogOddsOfMeanProbability(logits, 1, 0);
         return mean;
     }
 
