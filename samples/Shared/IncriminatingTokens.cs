@@ -1,8 +1,7 @@
-// Why did it say spam? Integrated-gradients contributions to the spam logit (through the embedding, from the all-zero
-// embedding baseline; see docs/explanations.md). The classifier is now one transformer holding an ensemble whose members
-// also have an n-gram linear part: TextClassifierExplainer explains the recurrent part of the first member only (the n-gram
-// part and the other members are not attributed yet), so these are the recurrent part's reasons, not the whole model's.
-using System.Collections.Generic;
+// Why did it say spam? Integrated-gradients contributions to the model's spam score (the Score column: the log-odds of the
+// ensemble members' mean spam probability), the whole model explained along one path: every member's embedding rows from
+// the all-zero baseline and the n-gram bag from the empty bag, an n-gram's share handed to the words that form it (see
+// docs/explanations.md).
 using System.Globalization;
 using System.Linq;
 using Rnn.MLNet.Explanations;
@@ -10,15 +9,9 @@ using Rnn.MLNet.TextClassification;
 
 internal sealed class IncriminatingTokens(RnnTextClassificationTransformer model)
 {
-    private readonly List<TextClassifierExplainer> _explainers = new() { new TextClassifierExplainer(model.Model) };
+    private readonly TextClassifierExplainer _explainer = new(model.Model);
 
-    /// <summary>The three tokens that push the message's spam logit up the most, e.g. "call +2.41, prize +1.97, claim +0.88".</summary>
-    public string Top3(string text)
-    {
-        var each = _explainers.Select(e => e.Explain(text)).ToList();
-        var tokens = each[0].Tokens; // the members share the tokenizer, so they read the same tokens
-        var mean = Enumerable.Range(0, tokens.Length).Select(i => each.Average(e => e.Contributions[i])).ToArray();
-        return string.Join(", ", Enumerable.Range(0, tokens.Length).OrderByDescending(i => mean[i]).Take(3)
-            .Select(i => $"{tokens[i]} {mean[i].ToString("+0.00;-0.00", CultureInfo.InvariantCulture)}"));
-    }
+    /// <summary>The three tokens that push the message's spam score up the most, e.g. "call +2.41, prize +1.97, claim +0.88".</summary>
+    public string Top3(string text) =>
+        string.Join(", ", _explainer.Explain(text).Top(3).Select(p => $"{p.Token} {p.Contribution.ToString("+0.00;-0.00", CultureInfo.InvariantCulture)}"));
 }

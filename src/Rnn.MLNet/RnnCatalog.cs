@@ -210,4 +210,19 @@ public static class RnnCatalog
         ArgumentNullException.ThrowIfNull(catalog);
         return new Explanations.TokenContributionEstimator(classifier, options);
     }
+
+    /// <summary>
+    /// Per-token contributions to every tag of a fitted recurrent tagger: a Tokens column and a Contributions column of n × n
+    /// values, row-major (row t: each token's contribution to the score of the tag predicted at position t), by integrated
+    /// gradients (default) or occlusion; see <see cref="Explanations.TagContributionEstimator"/> and docs/explanations.md.
+    /// </summary>
+    /// <param name="catalog">The text transforms catalog.</param>
+    /// <param name="tagger">The fitted tagger to explain (without character features).</param>
+    /// <param name="options">Method, baseline, quadrature and column names (null: integrated gradients, zero baseline).</param>
+    public static Explanations.TagContributionEstimator CalculateTokenContributions(this TransformsCatalog.TextTransforms catalog,
+        Tagging.RnnSequenceTaggerTransformer tagger, Explanations.TokenContributionOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new Explanations.TagContributionEstimator(tagger, options);
+    }
 }

@@ -122,6 +122,9 @@ public sealed class ParameterStore<T> where T : unmanaged, IFloatingPointIeee754
     /// <summary>The gradient of the parameter with this name.</summary>
     public Span<T> Gradient(string name) => Gradient(this[name]);
 
+    /// <summary>Frees the gradient buffer once training is over (training again allocates a new one).</summary>
+    internal void ReleaseGradients() => _gradients = null;
+
     /// <summary>Sets every gradient to zero (once per training step).</summary>
     public void ZeroGradients() => Math.ParallelOps.Clear(Gradients);
 }

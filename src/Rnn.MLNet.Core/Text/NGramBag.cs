@@ -53,7 +53,7 @@ public sealed class NGramBag
         foreach (string text in texts)
         {
             seen.Clear();
-            probe.ForEachNGram(text, g => seen.Add(g));
+            probe.ForEachNGram(text, (g, _, _, _) => seen.Add(g));
             foreach (string g in seen)
                 documents[g] = documents.TryGetValue(g, out var c) ? (c.Count + 1, c.First) : (1, documents.Count);
         }
@@ -64,13 +64,14 @@ public sealed class NGramBag
     }
 
     /// <summary>The bag of a text (lower-cased as the dictionary was): feature ids and values, each group at unit L2 norm.</summary>
-    public (int[] Ids, float[] Values) Encode(string? text)
+    public (int[] Ids, float[] Values) Encode(string? text) => Encode(Occurrences(text));
+
+    /// <summary>The bag of some occurrences of dictionary features (e.g. a text's, less those of one word): counts, each group at unit L2 norm.</summary>
+    public (int[] Ids, float[] Values) Encode(IEnumerable<NGramOccurrence> occurrences)
     {
+        ArgumentNullException.ThrowIfNull(occurrences);
         var counts = new Dictionary<int, int>();
-        ForEachNGram(text ?? string.Empty, g =>
-        {
-            if (_ids.TryGetValue(g, out int id)) counts[id] = counts.TryGetValue(id, out int c) ? c + 1 : 1;
-        });
+        foreach (var o in occurrences) counts[o.Feature] = counts.TryGetValue(o.Feature, out int c) ? c + 1 : 1;
         var ids = counts.Keys.OrderBy(i => i).ToArray();
         var values = new float[ids.Length];
         double wordNorm = 0, charNorm = 0;
@@ -83,19 +84,48 @@ public sealed class NGramBag
         return (ids, values);
     }
 
-    private void ForEachNGram(string text, Action<string> add)
+    /// <summary>
+    /// Every occurrence of a dictionary feature in a text (lower-cased as the dictionary was), with where it lies: a word
+    /// n-gram as its words' spans, a character n-gram as one span (its start/end markers lie outside the text and are left out).
+    /// </summary>
+    public List<NGramOccurrence> Occurrences(string? text)
+    {
+        text ??= string.Empty;
+        var found = new List<NGramOccurrence>();
+        (int Start, int Length)[] words = Array.Empty<(int, int)>();
+        if (WordNGrams > 0) words = Tokenizer.Locate(text, _words.Split(text));
+        ForEachNGram(text, (gram, first, count, isWord) =>
+        {
+            if (!_ids.TryGetValue(gram, out int id)) return;
+            if (isWord) found.Add(new NGramOccurrence(id, words[first..(first + count)]));
+            else
+            {
+                int start = System.Math.Max(0, first - 1), end = System.Math.Min(text.Length, first - 1 + count); // padded index → text
+                found.Add(new NGramOccurrence(id, new[] { (start, System.Math.Max(0, end - start)) }));
+            }
+        });
+        return found;
+    }
+
+    /// <summary>Calls <paramref name="add"/>(n-gram, first, count, isWord) for every n-gram: words [first, first + count) of the text's words, or characters [first, first + count) of the text with its start and end markers.</summary>
+    private void ForEachNGram(string text, Action<string, int, int, bool> add)
     {
         if (WordNGrams > 0)
         {
             string[] words = _words.Split(text).ToArray();
             for (int i = 0; i < words.Length; i++)
                 for (int n = 1; n <= WordNGrams && i + n <= words.Length; n++)
-                    add("w:" + string.Join(' ', words, i, n));
+                    add("w:" + string.Join(' ', words, i, n), i, n, true);
         }
         if (CharNGrams > 0)
         {
             string padded = Start + text + End;
-            for (int i = 0; i + CharNGrams <= padded.Length; i++) add(string.Concat("c:", padded.AsSpan(i, CharNGrams)));
+            for (int i = 0; i + CharNGrams <= padded.Length; i++) add(string.Concat("c:", padded.AsSpan(i, CharNGrams)), i, CharNGrams, false);
         }
     }
 }
+
+/// <summary>One occurrence of an n-gram feature in a text.</summary>
+/// <param name="Feature">The feature id.</param>
+/// <param name="Pieces">Where it lies in the text, as (start, length) spans: one per word of a word n-gram, one for a character n-gram.</param>
+public sealed record NGramOccurrence(int Feature, (int Start, int Length)[] Pieces);

@@ -32,6 +32,25 @@ public abstract class Tokenizer
     /// <summary>Joins tokens into text; <c>Split(Join(tokens))</c> gives the tokens back.</summary>
     public abstract string Join(IEnumerable<string> tokens);
 
+    /// <summary>
+    /// Where each token of <paramref name="tokens"/> (as <see cref="Split"/> gave them for <paramref name="text"/>, in order)
+    /// lies in the text: (start, length). A token not found after the previous one gets an empty span there.
+    /// </summary>
+    public static (int Start, int Length)[] Locate(string text, IReadOnlyList<string> tokens)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(tokens);
+        var spans = new (int Start, int Length)[tokens.Count];
+        int at = 0;
+        for (int i = 0; i < spans.Length; i++)
+        {
+            int found = string.IsNullOrEmpty(tokens[i]) ? -1 : text.IndexOf(tokens[i], at, StringComparison.Ordinal);
+            spans[i] = found < 0 ? (at, 0) : (found, tokens[i].Length);
+            if (found >= 0) at = found + tokens[i].Length;
+        }
+        return spans;
+    }
+
     /// <summary>The tokenizer of a kind.</summary>
     public static Tokenizer Create(TokenizerKind kind) => kind switch
     {

@@ -5,6 +5,7 @@ using System.Globalization;
 using System.Linq;
 using Rnn.MLNet.Persistence;
 using Rnn.MLNet.Serialization;
+using Rnn.MLNet.Text;
 using Rnn.MLNet.TextClassification;
 
 namespace Rnn.MLNet.Explanations;
@@ -22,7 +23,7 @@ public sealed class TokenContributionOptions
     public double Tolerance { get; set; } = 0.005;
 
     /// <summary>Most quadrature nodes per explanation (see <see cref="TokenExplainerOptions.MaximumSteps"/>).</summary>
-    public int MaximumSteps { get; set; } = 256;
+    public int MaximumSteps { get; set; } = 1024;
 
     /// <summary>
     /// The baseline: null (default) for the all-zero embedding vector at every position; a vocabulary token (e.g.
@@ -48,25 +49,74 @@ public sealed class TokenContributionOptions
     }
 
     internal TokenContributionOptions Clone() => (TokenContributionOptions)MemberwiseClone();
+
+    private const string MethodProperty = "explain.method", StepsProperty = "explain.steps", ToleranceProperty = "explain.tolerance",
+        MaximumStepsProperty = "explain.maximumSteps", BaselineProperty = "explain.baseline";
+
+    /// <summary>Writes the explanation settings beside a model in its file (the column names live in the saved chain).</summary>
+    internal void WriteTo(ModelFile file)
+    {
+        file.Properties[MethodProperty] = Method.ToString();
+        file.Properties[StepsProperty] = Steps.ToString(CultureInfo.InvariantCulture);
+        file.Properties[ToleranceProperty] = Tolerance.ToString("R", CultureInfo.InvariantCulture);
+        file.Properties[MaximumStepsProperty] = MaximumSteps.ToString(CultureInfo.InvariantCulture);
+        if (BaselineToken is string b) file.Properties[BaselineProperty] = b;
+    }
+
+    /// <summary>The explanation settings written by <see cref="WriteTo"/>.</summary>
+    internal static TokenContributionOptions ReadFrom(ModelFile file)
+    {
+        string Prop(string k) => file.RequireProperty(k);
+        if (!Enum.TryParse<AttributionMethod>(Prop(MethodProperty), out var method)) throw new System.IO.InvalidDataException($"Unknown attribution method '{Prop(MethodProperty)}'.");
+        if (!int.TryParse(Prop(StepsProperty), NumberStyles.Integer, CultureInfo.InvariantCulture, out int steps)
+            || !int.TryParse(Prop(MaximumStepsProperty), NumberStyles.Integer, CultureInfo.InvariantCulture, out int maxSteps)
+            || !double.TryParse(Prop(ToleranceProperty), NumberStyles.Float, CultureInfo.InvariantCulture, out double tolerance))
+            throw new System.IO.InvalidDataException("The explanation settings in the model are not numbers.");
+        var options = new TokenContributionOptions
+        {
+            Method = method, Steps = steps, MaximumSteps = maxSteps, Tolerance = tolerance,
+            BaselineToken = file.Properties.TryGetValue(BaselineProperty, out var b) ? b : null,
+        };
+        try { options.Validate(); }
+        catch (ArgumentException e) { throw new System.IO.InvalidDataException("The explanation settings in the model are invalid: " + e.Message, e); }
+        return options;
+    }
 }
 
-/// <summary>The tokens a text classifier read and each one's contribution to the explained logit.</summary>
+/// <summary>The tokens a text classifier read and each one's contribution to the explained score.</summary>
 /// <param name="Tokens">The tokens, in order (for text input: the tokenizer's pieces, lower-cased when the model lower-cases).</param>
-/// <param name="Contributions">One per token: its share of the explained logit (positive: towards the explained class).</param>
-/// <param name="ExplainedClass">The class whose logit is explained: binary models "True" (the logit; negative contributions push towards False); multiclass models the predicted class.</param>
-/// <param name="Logit">The explained logit.</param>
-/// <param name="BaselineLogit">The logit on the baseline (integrated gradients' contributions add up to Logit − BaselineLogit).</param>
+/// <param name="Contributions">One per token: its share of the explained score (positive: towards the explained class), through
+/// the recurrent input of every ensemble member and through the n-grams it forms.</param>
+/// <param name="ExplainedClass">The class whose score is explained: binary models "True" (negative contributions push towards False); multiclass models the predicted class.</param>
+/// <param name="Logit">The explained score: the log-odds of the members' mean probability of the explained class, ln(p̄ / (1 − p̄)) —
+/// for a binary model exactly the Score column (one member: its logit); for a multiclass model ln(Score_c / (1 − Score_c)).</param>
+/// <param name="BaselineLogit">The score on the baseline (integrated gradients' contributions add up to Logit − BaselineLogit).</param>
 public sealed record TextExplanation(string[] Tokens, float[] Contributions, string ExplainedClass, float Logit, float BaselineLogit)
 {
+    /// <summary>Integrated gradients: Σ contributions − (Logit − BaselineLogit), the quadrature error left (in double, before rounding to float).</summary>
+    public double CompletenessGap { get; init; }
+
+    /// <summary>Integrated gradients: the quadrature nodes spent (each a forward and backward pass of every member); 0 for occlusion.</summary>
+    public int QuadratureNodes { get; init; }
+
     /// <summary>The <paramref name="count"/> tokens with the largest contributions, largest first.</summary>
     public IEnumerable<(string Token, float Contribution)> Top(int count) =>
         Tokens.Zip(Contributions).OrderByDescending(p => p.Second).Take(count).Select(p => (p.First, p.Second));
 }
 
 /// <summary>
-/// Explains a <see cref="TextClassifierModel"/>'s predictions token by token (integrated gradients through the embedding,
-/// or occlusion). Thread-safe: each concurrent caller gets its own <see cref="TokenExplainer{T}"/>.
+/// Explains a <see cref="TextClassifierModel"/>'s predictions token by token, the whole model: every ensemble member and the
+/// n-gram (wide) part, through integrated gradients along one path (the n-gram contributions handed to the tokens that form
+/// them) or occlusion. Thread-safe: each concurrent caller gets its own <see cref="TokenExplainer{T}"/>.
 /// </summary>
+/// <remarks>
+/// The explained score is the model's own: the log-odds of the members' mean probability (binary: the Score column).
+/// Integrated gradients move every member's embedding rows from the baseline (zero vectors, or the BaselineToken's row) and
+/// the bag of n-grams from the empty bag to the input's, together. A word n-gram's contribution is split equally between
+/// its words, a character n-gram's between the tokens its characters lie in (by character count); an n-gram occurring
+/// several times is split equally between its occurrences; one that touches no token the network read (past MaximumLength,
+/// or only spaces) goes to the nearest token. So Σ contributions = score − baseline score, up to the quadrature error.
+/// </remarks>
 public sealed class TextClassifierExplainer : IPipelineModel<TextClassifierExplainer>
 {
     /// <summary>The <c>kind</c> of its payload: the classifier's model file with the explanation settings beside it.</summary>
@@ -100,17 +150,20 @@ public sealed class TextClassifierExplainer : IPipelineModel<TextClassifierExpla
             baseline = model.Vocabulary.IdOf(b);
         }
         _core = new TokenExplainerOptions { Method = _options.Method, Steps = _options.Steps, Tolerance = _options.Tolerance, MaximumSteps = _options.MaximumSteps, BaselineToken = baseline };
-        _free.Add(new TokenExplainer<float>(model.Network, _core)); // validates the settings against the network now
+        _free.Add(NewCoreExplainer()); // validates the settings against the networks now
     }
+
+    private TokenExplainer<float> NewCoreExplainer() => new(Model.Networks, ExplainedScore.MeanProbabilityLogOdds, _core);
 
     /// <summary>Explains the prediction for one text (a model that reads text).</summary>
     public TextExplanation Explain(string? text)
     {
         string read = Model.LowerCase ? (text ?? "").ToLowerInvariant() : text ?? "";
         var tokens = Model.Vocabulary.Tokenizer.Split(read);
-        if (tokens.Count > Model.MaxLength) tokens.RemoveRange(Model.MaxLength, tokens.Count - Model.MaxLength);
-        if (tokens.Count == 0) tokens.Add(Text.Vocabulary.UnknownToken);
-        return ExplainIds(Model.Encode(text), tokens.ToArray());
+        var spans = Tokenizer.Locate(read, tokens);
+        if (tokens.Count > Model.MaxLength) { tokens.RemoveRange(Model.MaxLength, tokens.Count - Model.MaxLength); spans = spans[..Model.MaxLength]; }
+        if (tokens.Count == 0) { tokens.Add(Text.Vocabulary.UnknownToken); spans = new[] { (0, 0) }; }
+        return ExplainCore(Model.Encode(text), tokens.ToArray(), () => Model.Predict(text), Model.Bag?.Occurrences(read), spans);
     }
 
     /// <summary>Explains the prediction for token strings (a model that reads a token column).</summary>
@@ -119,64 +172,113 @@ public sealed class TextClassifierExplainer : IPipelineModel<TextClassifierExpla
         int[] ids = Model.EncodeTokens(tokens);
         var shown = new string[ids.Length];
         for (int i = 0; i < shown.Length; i++) shown[i] = i < tokens.Length ? tokens[i].ToString() : Text.Vocabulary.UnknownToken;
-        return ExplainIds(ids, shown);
+        return ExplainCore(ids, shown, () => Model.PredictIds(ids), null, null);
     }
 
     /// <summary>Explains the prediction for integer token ids (a model that reads an id column).</summary>
     public TextExplanation ExplainIds(ReadOnlySpan<float> ids)
     {
         int[] encoded = Model.EncodeIds(ids);
-        return ExplainIds(encoded, encoded.Select(i => Model.Vocabulary.Tokens[i]).ToArray());
+        return ExplainCore(encoded, encoded.Select(i => Model.Vocabulary.Tokens[i]).ToArray(), () => Model.PredictIds(encoded), null, null);
     }
 
-    private TextExplanation ExplainIds(int[] ids, string[] shown)
+    private TextExplanation ExplainCore(int[] ids, string[] shown, Func<float[]> predict, List<NGramOccurrence>? occurrences, (int Start, int Length)[]? spans)
     {
         int explained = 0;
         if (!Model.IsBinary)
         {
-            var p = Model.PredictIds(ids);
+            var p = predict();
             for (int i = 1; i < p.Length; i++) if (p[i] > p[explained]) explained = i;
         }
-        var explainer = _free.TryTake(out var e) ? e : new TokenExplainer<float>(Model.Network, _core);
-        try
+        // the bag and, per occurrence of an n-gram, each token's share of it
+        BagInput? bag = null;
+        List<Dictionary<int, double>>? shares = null;
+        if (occurrences is not null && Model.Bag is { } ngrams)
         {
-            var x = explainer.Explain(ids, explained);
-            return new TextExplanation(shown, x.Contributions.Select(c => (float)c).ToArray(), Model.IsBinary ? "True" : Model.Classes[explained], (float)x.Score, (float)x.BaselineScore);
+            shares = occurrences.Select(o => TokenShares(o, spans!)).ToList();
+            var (bagIds, bagValues) = ngrams.Encode(occurrences);
+            bag = new BagInput(bagIds, bagValues.Select(v => (double)v).ToArray())
+            {
+                WithoutToken = t =>
+                {
+                    var (i, v) = ngrams.Encode(occurrences.Where((_, k) => !shares[k].ContainsKey(t)));
+                    return (i, v.Select(x => (double)x).ToArray());
+                },
+            };
         }
+        var explainer = _free.TryTake(out var e) ? e : NewCoreExplainer();
+        TokenExplanation x;
+        try { x = explainer.Explain(ids, explained, bag: bag); }
         finally { _free.Add(explainer); }
+
+        var contributions = (double[])x.Contributions.Clone();
+        if (bag is not null && x.FeatureContributions.Length > 0)
+        {
+            // feature f's contribution: equally over its occurrences, each occurrence over its tokens by share
+            var occurrencesOf = new Dictionary<int, List<int>>();
+            for (int k = 0; k < occurrences!.Count; k++)
+            {
+                if (!occurrencesOf.TryGetValue(occurrences[k].Feature, out var list)) occurrencesOf[occurrences[k].Feature] = list = new List<int>();
+                list.Add(k);
+            }
+            for (int f = 0; f < bag.Ids.Length; f++)
+            {
+                var list = occurrencesOf[bag.Ids[f]];
+                foreach (int k in list)
+                    foreach (var (token, share) in shares![k]) contributions[token] += x.FeatureContributions[f] * share / list.Count;
+            }
+        }
+        return new TextExplanation(shown, contributions.Select(c => (float)c).ToArray(), Model.IsBinary ? "True" : Model.Classes[explained], (float)x.Score, (float)x.BaselineScore)
+        {
+            CompletenessGap = contributions.Sum() - (x.Score - x.BaselineScore),
+            QuadratureNodes = x.QuadratureNodes,
+        };
     }
 
-    internal const string MethodProperty = "explain.method", StepsProperty = "explain.steps", ToleranceProperty = "explain.tolerance",
-        MaximumStepsProperty = "explain.maximumSteps", BaselineProperty = "explain.baseline";
+    /// <summary>
+    /// The tokens an n-gram occurrence belongs to, with shares adding up to 1: each piece (a word of a word n-gram, or the
+    /// span of a character n-gram) an equal share, split between the tokens it overlaps by overlapping characters; a piece
+    /// that overlaps none goes to the nearest token.
+    /// </summary>
+    private static Dictionary<int, double> TokenShares(NGramOccurrence occurrence, (int Start, int Length)[] tokens)
+    {
+        var shares = new Dictionary<int, double>();
+        double pieceShare = 1.0 / occurrence.Pieces.Length;
+        foreach (var (start, length) in occurrence.Pieces)
+        {
+            int end = start + length, total = 0, nearest = 0, nearestDistance = int.MaxValue;
+            for (int t = 0; t < tokens.Length; t++)
+            {
+                int tEnd = tokens[t].Start + tokens[t].Length;
+                total += System.Math.Max(0, System.Math.Min(end, tEnd) - System.Math.Max(start, tokens[t].Start));
+                int distance = System.Math.Max(0, System.Math.Max(tokens[t].Start - end, start - tEnd));
+                if (distance < nearestDistance) { nearestDistance = distance; nearest = t; }
+            }
+            if (total == 0) { shares[nearest] = shares.GetValueOrDefault(nearest) + pieceShare; continue; }
+            for (int t = 0; t < tokens.Length; t++)
+            {
+                int overlap = System.Math.Min(end, tokens[t].Start + tokens[t].Length) - System.Math.Max(start, tokens[t].Start);
+                if (overlap > 0) shares[t] = shares.GetValueOrDefault(t) + pieceShare * overlap / total;
+            }
+        }
+        return shares;
+    }
 
     /// <summary>The model file with the settings beside the model (the payload of the saved chain).</summary>
     internal ModelFile ToFile()
     {
         var file = Model.ToFile();
         file.Properties["kind"] = Kind;
-        file.Properties[MethodProperty] = _options.Method.ToString();
-        file.Properties[StepsProperty] = _options.Steps.ToString(CultureInfo.InvariantCulture);
-        file.Properties[ToleranceProperty] = _options.Tolerance.ToString("R", CultureInfo.InvariantCulture);
-        file.Properties[MaximumStepsProperty] = _options.MaximumSteps.ToString(CultureInfo.InvariantCulture);
-        if (_options.BaselineToken is string b) file.Properties[BaselineProperty] = b;
+        _options.WriteTo(file);
         return file;
     }
 
     internal static TextClassifierExplainer FromFile(ModelFile file)
     {
-        string Prop(string k) => file.RequireProperty(k);
-        if (Prop("kind") != Kind) throw new System.IO.InvalidDataException($"The model is a '{Prop("kind")}', not a text classifier explainer.");
+        string kind = file.RequireProperty("kind");
+        if (kind != Kind) throw new System.IO.InvalidDataException($"The model is a '{kind}', not a text classifier explainer.");
+        var options = TokenContributionOptions.ReadFrom(file);
         file.Properties["kind"] = TextClassifierModel.Kind; // the rest of the file is the classifier's
-        if (!Enum.TryParse<AttributionMethod>(Prop(MethodProperty), out var method)) throw new System.IO.InvalidDataException($"Unknown attribution method '{Prop(MethodProperty)}'.");
-        if (!int.TryParse(Prop(StepsProperty), NumberStyles.Integer, CultureInfo.InvariantCulture, out int steps)
-            || !int.TryParse(Prop(MaximumStepsProperty), NumberStyles.Integer, CultureInfo.InvariantCulture, out int maxSteps)
-            || !double.TryParse(Prop(ToleranceProperty), NumberStyles.Float, CultureInfo.InvariantCulture, out double tolerance))
-            throw new System.IO.InvalidDataException("The explanation settings in the model are not numbers.");
-        var options = new TokenContributionOptions
-        {
-            Method = method, Steps = steps, MaximumSteps = maxSteps, Tolerance = tolerance,
-            BaselineToken = file.Properties.TryGetValue(BaselineProperty, out var b) ? b : null,
-        };
         try { return new TextClassifierExplainer(TextClassifierModel.FromFile(file), options); }
         catch (ArgumentException e) { throw new System.IO.InvalidDataException("The explanation settings in the model are invalid: " + e.Message, e); }
     }

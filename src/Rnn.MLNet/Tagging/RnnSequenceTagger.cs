@@ -136,6 +136,7 @@ public sealed class RnnSequenceTaggerEstimator : IEstimator<RnnSequenceTaggerTra
         log.Checkpoints(result);
         o.CancellationToken.ThrowIfCancellationRequested();
         bool isKey = IsKeyVector(input.Schema[o.TokensColumnName].Type);
+        model = new SequenceTaggerModel(net.ForInference(), vocab, tagList, o.LowerCase, chars, o.MaximumWordCharacters); // without training's gradients and buffers
         return new RnnSequenceTaggerTransformer(_ml, model, input.Schema, o.TokensColumnName, isKey, o.OutputColumnName, result);
     }
 
@@ -193,8 +194,16 @@ public sealed class RnnSequenceTaggerTransformer : ChainedTransformer
     {
         Model = model;
         TrainingResult = result;
+        InputColumnName = tokensColumn;
+        InputIsKey = isKey;
         ModelPersistence.Adopt(Chain, model);
     }
+
+    /// <summary>The tokens column the tagger reads.</summary>
+    internal string InputColumnName { get; }
+
+    /// <summary>The tokens column holds keys (read through their key values).</summary>
+    internal bool InputIsKey { get; }
 
     /// <summary>Tokens → private token strings → payload constant → CustomMapping (tag texts) → MapValueToKey over the tag list → drop temporaries.</summary>
     internal static EstimatorChain<ITransformer> BuildChain(MLContext ml, string payload, string[] tags, string tokensColumn, bool isKey, string outputColumn)
