@@ -4,7 +4,8 @@
 # the PyTorch peer times, exported by torch.onnx.export) alternately, config by config, in one run on this machine, and
 # prints the ratios. Training rows: ours on 1 thread and on N threads. Latency rows: ours, our PredictionEngine, ONNX
 # Runtime at its best thread count, PyTorch. With --batch-size N (default 64; 0 = off): a batched-scoring row per
-# latency config, ours against ONNX Runtime batched (benchmarks/ort_batch). --fresh-sequences: our latency rows score a
+# latency config, ours (best of 1 and N threads, as ONNX Runtime's is the best of 1 and 2) against ONNX Runtime batched
+# (benchmarks/ort_batch). --fresh-sequences: our latency rows score a
 # new random sequence per call (ONNX Runtime and PyTorch have no per-token cache; theirs do not depend on the ids).
 # Usage: benchmarks/compare.sh [--configs FILE] [--seconds S] [--only NAME] [--threads N] [--rounds R] [--fresh-sequences] [--batch-size N]
 # Needs: the .NET SDK, and PyTorch for /usr/bin/python3 (apt-get install python3-torch libopenblas0-pthread).
@@ -26,9 +27,14 @@ for round in $(seq "$rounds"); do
   done
   for name in $latency_names; do
     [ -n "$only" ] && [ "$name" != "$only" ] && continue
-    ours --only "$name" --seconds "$seconds" --threads 1 --batch-size "$batch_size" "${fresh_flag[@]}" >>"$out"
+    ours --only "$name" --seconds "$seconds" --threads 1 --mode latency "${fresh_flag[@]}" >>"$out"
     bash ../shared/bench/ort/ort_peer.sh --configs "$configs" --only "$name" --seconds "$seconds" --threads 1,2 >>"$out"
-    [ "$batch_size" -gt 0 ] && bash benchmarks/ort_batch/ort_batch.sh --configs "$configs" --only "$name" --seconds "$seconds" --threads 1,2 --batch-size "$batch_size" >>"$out"
+    if [ "$batch_size" -gt 0 ]; then
+      for t in $(printf '%s\n' 1 "$threads" | sort -u); do
+        ours --only "$name" --seconds "$seconds" --threads "$t" --batch-size "$batch_size" --mode batch >>"$out"
+      done
+      bash benchmarks/ort_batch/ort_batch.sh --configs "$configs" --only "$name" --seconds "$seconds" --threads 1,2 --batch-size "$batch_size" >>"$out"
+    fi
     bash ../shared/bench/best_peer.sh --configs "$configs" --only "$name" --seconds "$seconds" >>"$out"
   done
 done

@@ -45,6 +45,12 @@ for name, mode in keys:
         a = best(name, mode, "ours", "seqs_per_s", True)
         ort = best(name, mode, "ort", "seqs_per_s", True)
         size = next((r["batch"] for r in rows if r["name"] == name and r["mode"] == mode), "?")
-        print(f"{name:16} {f'ours, batch {size}':22} {f(a, ' seq/s'):>16} {'':>11} {ratio(a, ort):>8} {f(rss(name, 'latency', 'ours'), 'M'):>9}")
-        print(f"{name:16} {f'ORT batch {size} (best)':22} {f(ort, ' seq/s'):>16} {'':>11} {'':>8} {f(rss(name, mode, 'ort'), 'M'):>9}")
+        def at_best(who):
+            return next((r for r in rows if r["name"] == name and r["mode"] == mode and side(r) == who
+                         and r["seqs_per_s"] == best(name, mode, who, "seqs_per_s", True)), {})
+        ours_best, ort_best = at_best("ours"), at_best("ort")
+        ours_label = f"ours, batch {size}, {ours_best.get('threads', '?')} thr"
+        ort_label = f"ORT batch {size}, {ort_best.get('threads', '?')} thr"
+        print(f"{name:16} {ours_label:22} {f(a, ' seq/s'):>16} {'':>11} {ratio(a, ort):>8} {f(ours_best.get('peak_rss_mb'), 'M'):>9}")
+        print(f"{name:16} {ort_label:22} {f(ort, ' seq/s'):>16} {'':>11} {'':>8} {f(ort_best.get('peak_rss_mb'), 'M'):>9}")
 print("ratios: ours / peer for throughput, peer / ours for latency (higher is better for us); peers at their best thread setting")

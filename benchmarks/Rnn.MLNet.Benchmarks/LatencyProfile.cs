@@ -51,7 +51,7 @@ internal static class LatencyProfile
                 for (int t = 0; t < T; t++)
                     lstm.Forward(new CellForwardRow<float>
                     {
-                        Gates = gates.AsSpan(t * GH, GH), C = c.AsSpan(t * H, H), CNext = c.AsSpan((t + 1) * H, H), Aux = tc.AsSpan(t * H, H), HNext = h.AsSpan((t + 1) * H, H),
+                        Ax = ax.AsSpan(t * GH, GH), Gates = gates.AsSpan(t * GH, GH), C = c.AsSpan(t * H, H), CNext = c.AsSpan((t + 1) * H, H), Aux = tc.AsSpan(t * H, H), HNext = h.AsSpan((t + 1) * H, H),
                     });
             }),
             ("bias rows", () => { for (int t = 0; t < T; t++) TensorPrimitives.Add(ax.AsSpan(t * GH, GH), ax.AsSpan(0, GH), ax.AsSpan(t * GH, GH)); }),

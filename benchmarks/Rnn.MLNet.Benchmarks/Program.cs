@@ -15,6 +15,7 @@ namespace Rnn.MLNet.Benchmarks;
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- stream-train [classifier [--rows N] [--buffer B] | lm [--megabytes M]]   training on data never held in memory: peak RSS
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- onnx-latency --models DIR   ONNX Runtime on our export vs on PyTorch's (benchmarks/onnx_latency.sh)
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- latency-profile [--hidden H] [--threads N]   where a single-sequence forward pass spends its time
+/// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- batch-profile [--batch B] [--threads N]   where a batched forward pass spends its time
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- explain [--messages N] [--threads N]   µs per explained SMS message (integrated gradients, occlusion)
 /// </code>
 /// </summary>
@@ -39,6 +40,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "gemm") return GemmThroughput.Run(args);
         if (args.Length > 0 && args[0] == "profile") return StepProfile.Run(args);
         if (args.Length > 0 && args[0] == "latency-profile") return LatencyProfile.Run(args);
+        if (args.Length > 0 && args[0] == "batch-profile") return BatchProfile.Run(args);
         if (args.Length > 0 && args[0] == "explain") return ExplanationCost.Run(args);
         if (args.Length > 0 && args[0] == "fuzz") return LongRuns.Fuzz(args);
         if (args.Length > 0 && args[0] == "soak") return LongRuns.Soak(args);

@@ -26,13 +26,15 @@ namespace Rnn.MLNet.Benchmarks;
 /// <para>
 /// <c>--batch-size N</c> (latency configs): also a <c>"mode": "batch"</c> line, scoring N fresh sequences per call in one
 /// batched forward pass (sequences per second), beside ONNX Runtime's batched peer (benchmarks/ort_batch).
+/// <c>--mode train|latency|batch</c> runs only the rows of that mode (compare.sh times latency on one thread and batches
+/// on one and on all threads).
 /// </para>
 /// </summary>
 internal static class Protocol
 {
     private sealed record Config(string Name, string Cell, string Task, int Vocab, int Embed, int Hidden, int Layers, int Batch, int Seq);
 
-    private static readonly string[] Options = { "--configs", "--only", "--seconds", "--threads", "--batch-size" };
+    private static readonly string[] Options = { "--configs", "--only", "--seconds", "--threads", "--batch-size", "--mode" };
 
     public static int Run(string[] args)
     {
@@ -41,6 +43,9 @@ internal static class Protocol
         bool fresh = CommandLine.Flag(args, "--fresh-sequences");
         int batchSize = CommandLine.Int(args, "--batch-size", 0);
         string? only = CommandLine.Option(args, "--only");
+        string? onlyMode = CommandLine.Option(args, "--mode");
+        if (onlyMode is not null && onlyMode is not ("train" or "latency" or "batch"))
+            throw new ArgumentException($"protocol: --mode must be train, latency or batch, not '{onlyMode}'.");
         double seconds = double.Parse(CommandLine.Option(args, "--seconds") ?? "10", CultureInfo.InvariantCulture);
         int threads = int.Parse(CommandLine.Option(args, "--threads") ?? "1", CultureInfo.InvariantCulture);
         if (!File.Exists(configs)) { Console.Error.WriteLine($"configs file '{configs}' not found (pass --configs)"); return 2; }
@@ -56,6 +61,7 @@ internal static class Protocol
                     e.GetProperty("layers").GetInt32(), e.GetProperty("batch").GetInt32(), e.GetProperty("seq").GetInt32());
                 if (only is not null && c.Name != only) continue;
                 if (mode == "batch" && batchSize <= 0) continue;
+                if (onlyMode is not null && mode != onlyMode) continue;
                 var result = new Dictionary<string, object>
                 {
                     ["impl"] = "rnn-mlnet-" + typeof(SequenceNetwork<float>).Assembly.GetName().Version!.ToString(3),
