@@ -20,6 +20,7 @@ internal static class LatencyProfile
     public static int Run(string[] args)
     {
         Parallelism.MaxThreads = CommandLine.Int(args, "--threads", 1);
+        if (CommandLine.Int(args, "--cache-kib", -1) is int kib and >= 0) InferenceCache.TokenProjectionBytes = kib * 1024L;
         int V = CommandLine.Int(args, "--vocab", 20000), E = CommandLine.Int(args, "--embed", 64), H = CommandLine.Int(args, "--hidden", 128), T = CommandLine.Int(args, "--seq", 50), GH = 4 * H;
         var net = new SequenceNetwork<float>(new NetworkOptions { Cell = CellType.Lstm, Input = InputKind.Embedding, VocabularySize = V, EmbeddingSize = E, HiddenSize = H, OutputSize = 1, Output = OutputMode.LastStep });
         Initializer.Initialize(net, InitScheme.PyTorchDefault, 0);

@@ -14,7 +14,7 @@ namespace Rnn.MLNet.Benchmarks;
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- text-compare [--data DIR,…] [--groups 5]   our text classifier (defaults) vs FeaturizeText + SDCA / AveragedPerceptron / FastTree / LightGbm
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- stream-train [classifier [--rows N] [--buffer B] | lm [--megabytes M]]   training on data never held in memory: peak RSS
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- onnx-latency --models DIR   ONNX Runtime on our export vs on PyTorch's (benchmarks/onnx_latency.sh)
-/// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- latency-profile [--hidden H] [--threads N]   where a single-sequence forward pass spends its time
+/// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- latency-profile [--hidden H] [--threads N] [--cache-kib K]   where a single-sequence forward pass spends its time
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- batch-profile [--batch B] [--threads N]   where a batched forward pass spends its time
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- explain [--messages N] [--threads N]   µs per explained SMS message (integrated gradients, occlusion)
 /// </code>

@@ -70,6 +70,9 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
     /// <summary>Another instance over the same weights with its own buffers (for inference on another thread).</summary>
     public SequenceNetwork<T> CloneForInference() => new(Options, Parameters);
 
+    /// <summary>A network whose weight buffer is <paramref name="weights"/> itself (not copied): for a loader that hands its array over.</summary>
+    internal static SequenceNetwork<T> Over(NetworkOptions options, T[] weights) => new(options, new ParameterStore<T>(Layout(options), weights));
+
     /// <summary>
     /// What to keep once training is over: an instance over the same weights without this one's activation and backward
     /// buffers (sized for training batches), with the gradient buffer freed. Keep the result and drop this instance; training
