@@ -22,7 +22,7 @@ internal static class BatchProfile
     private static extern int ClockGetTime(int clock, out TimeSpec time);
 
     /// <summary>CPU time of the calling thread (Linux CLOCK_THREAD_CPUTIME_ID): what a timing under load would be on an idle core.</summary>
-    private static double ThreadCpuSeconds() => ClockGetTime(3, out var t) == 0 ? t.Seconds + t.Nanoseconds * 1e-9 : double.NaN;
+    internal static double ThreadCpuSeconds() => ClockGetTime(3, out var t) == 0 ? t.Seconds + t.Nanoseconds * 1e-9 : double.NaN;
 
     private static readonly string[] Options = { "--batch", "--embed", "--hidden", "--seq", "--vocab", "--threads", "--seconds" };
 

@@ -36,6 +36,7 @@ internal static class LatencyProfile
         var wHh = net.Parameters.Values.AsMemory(net.Parameters["rnn.weight_hh_l0"].Offset, GH * H);
         var pIh = new PackedB<float>(); var pHh = new PackedB<float>();
         var lstm = Cell<float>.For(CellType.Lstm);
+        var bf16 = new Bf16Matrix();
         long version = net.Parameters.Version;
         pIh.PackReusing(true, GH, E, wIh, E, version); pHh.PackReusing(true, GH, H, wHh, H, version);
         var parts = new (string Name, Action Body)[]
@@ -43,10 +44,12 @@ internal static class LatencyProfile
             ("whole forward", () => net.Forward(batch)),
             ("whole forward, token cache off", () => { InferenceCache.TokenProjectionBytes = 0; net.Forward(batch); InferenceCache.TokenProjectionBytes = cacheBytes; }),
             ("whole forward, new tokens/call", () => net.Forward(fresh[next++ % fresh.Length])),
+            ("same, bf16 W_hh (opt-in)", () => { InferenceCache.ReducedPrecisionRecurrentWeights = true; net.Forward(fresh[next++ % fresh.Length]); InferenceCache.ReducedPrecisionRecurrentWeights = false; }),
             ("pack reuse check W_ih+W_hh", () => { pIh.PackReusing(true, GH, E, wIh, E, version); pHh.PackReusing(true, GH, H, wHh, H, version); }),
             ("pack W_ih+W_hh afresh", () => { pIh.Pack(true, GH, E, wIh, E); pIh.EnsurePanels(); pHh.Pack(true, GH, H, wHh, H); pHh.EnsurePanels(); }),
             ("ax GEMM [T,E]x[E,4H]", () => { pIh.PackReusing(true, GH, E, wIh, E, version); Gemm.Multiply(false, T, pIh, x, E, ax, GH, false); }),
             ("T step GEMVs [1,H]x[H,4H]", () => { pHh.PackReusing(true, GH, H, wHh, H, version); for (int t = 0; t < T; t++) Gemm.Multiply(false, 1, pHh, h.AsSpan(t * H, H), H, gates.AsSpan(t * GH, GH), GH, true); }),
+            ("T step GEMVs, bf16 W_hh", () => { bf16.PackReusing(wHh, GH, H, version); for (int t = 0; t < T; t++) bf16.Multiply(h.AsSpan(t * H, H), gates.AsSpan(t * GH, GH)); }),
             ("T LSTM cells", () =>
             {
                 for (int t = 0; t < T; t++)

@@ -26,6 +26,9 @@ namespace Rnn.MLNet.Benchmarks;
 /// <para>
 /// <c>--batch-size N</c> (latency configs): also a <c>"mode": "batch"</c> line, scoring N fresh sequences per call in one
 /// batched forward pass (sequences per second), beside ONNX Runtime's batched peer (benchmarks/ort_batch).
+/// <c>--reduced-precision</c>: inference with the opt-in bfloat16 recurrent weights
+/// (<see cref="InferenceCache.ReducedPrecisionRecurrentWeights"/>; single sequences only), its lines marked
+/// <c>"reduced_precision"</c>; the PredictionEngine process inherits it through the environment variable.
 /// <c>--mode train|latency|batch</c> runs only the rows of that mode (compare.sh times latency on one thread and batches
 /// on one and on all threads).
 /// </para>
@@ -38,9 +41,11 @@ internal static class Protocol
 
     public static int Run(string[] args)
     {
-        CommandLine.RequireKnown(args, Options, "--fresh-sequences");
+        CommandLine.RequireKnown(args, Options, "--fresh-sequences", "--reduced-precision");
         string configs = CommandLine.Option(args, "--configs") ?? Path.Combine("..", "shared", "bench", "rnn-configs.json");
         bool fresh = CommandLine.Flag(args, "--fresh-sequences");
+        bool reduced = CommandLine.Flag(args, "--reduced-precision");
+        InferenceCache.ReducedPrecisionRecurrentWeights = reduced;
         int batchSize = CommandLine.Int(args, "--batch-size", 0);
         string? only = CommandLine.Option(args, "--only");
         string? onlyMode = CommandLine.Option(args, "--mode");
@@ -68,6 +73,7 @@ internal static class Protocol
                     ["name"] = c.Name, ["mode"] = mode, ["threads"] = threads,
                 };
                 if (mode != "train") result["fresh_sequences"] = fresh || mode == "batch";
+                if (reduced) result["reduced_precision"] = "bf16 W_hh";
                 var measured = mode switch { "train" => Train(c, seconds), "latency" => Latency(c, seconds, fresh), _ => Batched(c, seconds, batchSize) };
                 foreach (var kv in measured) result[kv.Key] = kv.Value;
                 if (!result.ContainsKey("peak_rss_mb")) result["peak_rss_mb"] = PeakRssMb();

@@ -61,6 +61,17 @@ public class InferenceStepTests
                 Assert.Equal(Activations.Sigmoid(xd[i]), Activations.Sigmoid(vd)[i]);
                 Assert.Equal(Activations.Tanh(xd[i]), Activations.Tanh(vd)[i]);
             }
+            if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) continue;
+            var wf512 = Enumerable.Range(0, 16).Select(_ => (float)rng.NextUniform(-scale, scale)).ToArray();
+            var wd512 = Enumerable.Range(0, 8).Select(_ => rng.NextUniform(-scale, scale)).ToArray();
+            var v512 = System.Runtime.Intrinsics.Vector512.Create(wf512);
+            var d512 = System.Runtime.Intrinsics.Vector512.Create(wd512);
+            for (int i = 0; i < 16; i++)
+            {
+                Assert.Equal(Activations.Sigmoid(wf512[i]), Activations.Sigmoid(v512)[i]);
+                Assert.Equal(Activations.Tanh(wf512[i]), Activations.Tanh(v512)[i]);
+            }
+            for (int i = 0; i < 8; i++) Assert.Equal(Activations.Tanh(wd512[i]), Activations.Tanh(d512)[i]);
         }
     }
 

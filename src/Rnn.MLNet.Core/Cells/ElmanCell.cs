@@ -16,20 +16,19 @@ internal sealed class ElmanCell<T>(bool relu) : Cell<T> where T : unmanaged, IFl
     // forward: h' = tanh(a)  (or max(0, a)),  a = ax + gates (the vector loop does the scalar loop's operations)
     public override void Forward(in CellForwardRow<T> row)
     {
-        ReadOnlySpan<T> ax = row.Ax, gates = row.Gates;
+        ReadOnlySpan<T> ax = row.Ax;
         Span<T> hNext = row.HNext;
+        row.Gates.CopyTo(hNext);
+        if (!relu)
+        {
+            Activations.AddTanh(ax, hNext);
+            return;
+        }
         int j = 0;
         if (Simd.VectorLoops)
             for (; j <= hNext.Length - Vector<T>.Count; j += Vector<T>.Count)
-            {
-                var a = new Vector<T>(ax.Slice(j)) + new Vector<T>(gates.Slice(j));
-                (relu ? Vector.Max(a, Vector<T>.Zero) : Activations.Tanh(a)).CopyTo(hNext.Slice(j));
-            }
-        for (; j < hNext.Length; j++)
-        {
-            T a = ax[j] + gates[j];
-            hNext[j] = relu ? T.Max(a, T.Zero) : Activations.Tanh(a);
-        }
+                Vector.Max(new Vector<T>(ax.Slice(j)) + new Vector<T>(hNext.Slice(j)), Vector<T>.Zero).CopyTo(hNext.Slice(j));
+        for (; j < hNext.Length; j++) hNext[j] = T.Max(ax[j] + hNext[j], T.Zero);
     }
 
     // backward of h' = tanh(a): da = dh ⊙ (1 − h'²);  of h' = max(0, a): da = dh ⊙ [h' > 0];  no direct term (dh_direct = 0)

@@ -15,8 +15,8 @@ internal sealed class GruCell<T> : Cell<T> where T : unmanaged, IFloatingPointIe
     public override bool KeepsHiddenProjectionApart => true;
     public override bool CachesAux => true;
 
-    // forward, two passes over the H units (r and z first, independent of each other; each vector loop does its scalar
-    // loop's operations, Vector<T> wide):
+    // forward, two passes over the H units (r and z first, independent of each other; every vector loop does its scalar
+    // loop's operations):
     //   (F1) r = σ(ax_r + ah_r),  z = σ(ax_z + ah_z)
     //   (F2) n = tanh(ax_n + r ⊙ ah_n)                aux = ah_n [H], kept for backward
     //   (F3) h' = (1 − z) ⊙ n + z ⊙ h                 computed as n + z ⊙ (h − n)
@@ -26,12 +26,9 @@ internal sealed class GruCell<T> : Cell<T> where T : unmanaged, IFloatingPointIe
         ReadOnlySpan<T> ax = row.Ax, ah = row.Ah, h = row.H;
         Span<T> gates = row.Gates, ahN = row.Aux, hNext = row.HNext;
         int n = h.Length, w = Vector<T>.Count;
+        ah.Slice(0, 2 * n).CopyTo(gates);
+        Activations.AddSigmoid(ax.Slice(0, 2 * n), gates.Slice(0, 2 * n)); // (F1), r and z side by side
         int j = 0;
-        if (Simd.VectorLoops)
-            for (; j <= 2 * n - w; j += w) // (F1), r and z side by side
-                Activations.Sigmoid(new Vector<T>(ax.Slice(j)) + new Vector<T>(ah.Slice(j))).CopyTo(gates.Slice(j));
-        for (; j < 2 * n; j++) gates[j] = Activations.Sigmoid(ax[j] + ah[j]); // (F1)
-        j = 0;
         if (Simd.VectorLoops)
             for (; j <= n - w; j += w)
             {

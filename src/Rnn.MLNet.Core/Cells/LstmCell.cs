@@ -14,8 +14,8 @@ internal sealed class LstmCell<T> : Cell<T> where T : unmanaged, IFloatingPointI
     public override CellType Type => CellType.Lstm;
     public override bool CachesAux => true;
 
-    // forward, two passes over the H units (the first's four activations are independent, so they overlap in the core;
-    // each vector loop does its scalar loop's operations, Vector<T> wide):
+    // forward, two passes over the H units (the first's activations are independent, so they overlap in the core; every
+    // vector loop does its scalar loop's operations):
     //   (F1) [i f g o] = [σ σ tanh σ](ax + gates)      gates [4H], kept for backward
     //   (F2) c' = f ⊙ c + i ⊙ g
     //   (F3) h' = o ⊙ tanh(c')                        aux = tanh(c') [H], kept for backward
@@ -24,23 +24,10 @@ internal sealed class LstmCell<T> : Cell<T> where T : unmanaged, IFloatingPointI
         Span<T> gates = row.Gates, cNext = row.CNext, tanhC = row.Aux, hNext = row.HNext;
         ReadOnlySpan<T> ax = row.Ax, c = row.C;
         int n = c.Length, w = Vector<T>.Count;
+        Activations.AddSigmoid(ax.Slice(0, 2 * n), gates.Slice(0, 2 * n));          // (F1) i, f
+        Activations.AddTanh(ax.Slice(2 * n, n), gates.Slice(2 * n, n));              // (F1) g
+        Activations.AddSigmoid(ax.Slice(3 * n, n), gates.Slice(3 * n, n));          // (F1) o
         int j = 0;
-        if (Simd.VectorLoops)
-            for (; j <= n - w; j += w) // (F1)
-            {
-                Activations.Sigmoid(new Vector<T>(ax.Slice(j)) + new Vector<T>(gates.Slice(j))).CopyTo(gates.Slice(j));
-                Activations.Sigmoid(new Vector<T>(ax.Slice(n + j)) + new Vector<T>(gates.Slice(n + j))).CopyTo(gates.Slice(n + j));
-                Activations.Tanh(new Vector<T>(ax.Slice(2 * n + j)) + new Vector<T>(gates.Slice(2 * n + j))).CopyTo(gates.Slice(2 * n + j));
-                Activations.Sigmoid(new Vector<T>(ax.Slice(3 * n + j)) + new Vector<T>(gates.Slice(3 * n + j))).CopyTo(gates.Slice(3 * n + j));
-            }
-        for (; j < n; j++) // (F1)
-        {
-            gates[j] = Activations.Sigmoid(ax[j] + gates[j]);
-            gates[n + j] = Activations.Sigmoid(ax[n + j] + gates[n + j]);
-            gates[2 * n + j] = Activations.Tanh(ax[2 * n + j] + gates[2 * n + j]);
-            gates[3 * n + j] = Activations.Sigmoid(ax[3 * n + j] + gates[3 * n + j]);
-        }
-        j = 0;
         if (Simd.VectorLoops)
             for (; j <= n - w; j += w)
             {

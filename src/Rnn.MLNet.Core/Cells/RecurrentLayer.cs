@@ -2,6 +2,7 @@ using System;
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Rnn.MLNet.Math;
 using Rnn.MLNet.Models;
 
@@ -57,6 +58,7 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
     private T[] _dhNext = Array.Empty<T>(); // [B, H]
     private T[] _dc = Array.Empty<T>();     // [B, H]
     private readonly PackedB<T> _packedHh = new(); // W_hh packed for the step products (forward: h·W_hhᵀ, backward: dah·W_hh)
+    private Bf16Matrix? _bf16Hh;                   // W_hh in bfloat16 (opt-in reduced-precision inference, float only)
 
     public RecurrentLayer(CellType cell, int inputSize, int hiddenSize, bool reverse, ParameterStore<T> store, string prefix, string suffix)
     {
@@ -168,22 +170,25 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
     {
         int H = HiddenSize, GH = GateSize, B = _batch, n = b1 - b0;
         ReadOnlySpan<T> bHh = _store.Read(_bHh);
+        // opt-in: a few sequences of float inference multiply by W_hh in bfloat16 (half the bytes streamed per step)
+        bool bf16 = _lean && typeof(T) == typeof(float) && n <= Gemm.SmallM && InferenceCache.ReducedPrecisionRecurrentWeights;
+        if (bf16)
+        {
+            _bf16Hh ??= new Bf16Matrix();
+            ReadOnlyMemory<T> wHh = _store.ReadMemory(_wHh);
+            _bf16Hh.PackReusing(Unsafe.As<ReadOnlyMemory<T>, ReadOnlyMemory<float>>(ref wHh), GH, H, _store.Version);
+        }
         for (int k = 0; k < _steps; k++)
         {
             ReadOnlySpan<T> hPrev = _h.AsSpan((k * B + b0) * H, n * H);
+            // the step product h · W_hhᵀ ([n, H] × [H, GH]) into ah (GRU, + b_hh, kept apart from ax) or the step's gates (the cell adds ax)
+            Span<T> product = _apart ? _ah.AsSpan(b0 * GH, n * GH) : _lean ? _stepGates.AsSpan(b0 * GH, n * GH) : _gates.AsSpan((k * B + b0) * GH, n * GH);
+            if (bf16)
+                for (int b = 0; b < n; b++)
+                    _bf16Hh!.Multiply(MemoryMarshal.Cast<T, float>(hPrev.Slice(b * H, H)), MemoryMarshal.Cast<T, float>(product.Slice(b * GH, GH)));
+            else Gemm.Multiply(false, n, _packedHh, hPrev, H, product, GH, accumulate: false);
             if (_apart)
-            {
-                // ah = h · W_hhᵀ + b_hh: [n, H] × [H, GH], kept apart from ax
-                Span<T> ah = _ah.AsSpan(b0 * GH, n * GH);
-                Gemm.Multiply(false, n, _packedHh, hPrev, H, ah, GH, accumulate: false);
-                for (int b = 0; b < n; b++) TensorPrimitives.Add(ah.Slice(b * GH, GH), bHh, ah.Slice(b * GH, GH));
-            }
-            else
-            {
-                // gates = h · W_hhᵀ ([n, H] × [H, GH]); the cell adds ax
-                Span<T> gates = _lean ? _stepGates.AsSpan(b0 * GH, n * GH) : _gates.AsSpan((k * B + b0) * GH, n * GH);
-                Gemm.Multiply(false, n, _packedHh, hPrev, H, gates, GH, accumulate: false);
-            }
+                for (int b = 0; b < n; b++) TensorPrimitives.Add(product.Slice(b * GH, GH), bHh, product.Slice(b * GH, GH));
             if (whole) _rows.Run(forward: true, k, B, H);
             else ((IStepRows)this).ForwardRows(k, b0, b1);
         }

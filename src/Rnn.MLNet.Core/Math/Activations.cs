@@ -1,11 +1,15 @@
 using System;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Rnn.MLNet.Math;
 
 /// <summary>
-/// exp, the logistic sigmoid and tanh for the cells' fused loops, one element (scalar) or one Vector&lt;T&gt; at a time.
+/// exp, the logistic sigmoid and tanh for the cells' fused loops, one element (scalar), one Vector&lt;T&gt; or one
+/// Vector512 at a time, and over whole spans (<see cref="AddSigmoid{T}"/>, <see cref="AddTanh{T}"/>: Vector512 wide on
+/// that path, else Vector&lt;T&gt; wide, scalar tails).
 /// Both forms do the same IEEE operations in the same order (+, −, ×, ÷, fused multiply–add, min/max and exact bit
 /// operations only; no table, no approximate reciprocal), so a vector loop gives exactly its scalar loop's bits on every
 /// <see cref="SimdPath"/>.
@@ -90,6 +94,92 @@ internal static class Activations
         foreach (double f in s_taylorD) p = Vector.FusedMultiplyAdd(p, r, new Vector<double>(f));
         var scale = Vector.ShiftLeft(Vector.ConvertToInt64Native(n) + new Vector<long>(1023), 52); // n is a whole number in range
         return p * Vector.AsVectorDouble(scale);
+    }
+
+    /// <summary>eˣ on each element, with the scalar form's bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Exp(Vector512<float> x)
+    {
+        x = Vector512.MaxNative(Vector512.Create(-HiF), Vector512.MinNative(Vector512.Create(HiF), x));
+        var magic = Vector512.Create(MagicF);
+        var n = Vector512.FusedMultiplyAdd(x, Vector512.Create(Log2eF), magic) - magic;
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2LoF), Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2HiF), x));
+        var p = Vector512.FusedMultiplyAdd(Vector512.Create((float)F7), r, Vector512.Create((float)F6));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create((float)F5));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create((float)F4));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create((float)F3));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create((float)F2));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        var scale = Vector512.ShiftLeft(Vector512.ConvertToInt32Native(n) + Vector512.Create(127), 23);
+        return p * scale.AsSingle();
+    }
+
+    /// <summary>eˣ on each element, with the scalar form's bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<double> Exp(Vector512<double> x)
+    {
+        x = Vector512.MaxNative(Vector512.Create(-HiD), Vector512.MinNative(Vector512.Create(HiD), x));
+        var magic = Vector512.Create(MagicD);
+        var n = Vector512.FusedMultiplyAdd(x, Vector512.Create(Log2eD), magic) - magic;
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2LoD), Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2HiD), x));
+        var p = Vector512.FusedMultiplyAdd(Vector512.Create(F13), r, Vector512.Create(F12));
+        foreach (double f in s_taylorD) p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(f));
+        var scale = Vector512.ShiftLeft(Vector512.ConvertToInt64Native(n) + Vector512.Create(1023L), 52);
+        return p * scale.AsDouble();
+    }
+
+    /// <summary>eˣ on each element (float or double).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Exp<T>(Vector512<T> x) where T : IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) return Exp(x.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Exp(x.AsDouble()).As<double, T>();
+        throw new NotSupportedException($"Vector exp of {typeof(T).Name}.");
+    }
+
+    /// <summary>1 / (1 + e⁻ˣ) on each element, with the scalar form's bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Sigmoid<T>(Vector512<T> x) where T : IFloatingPointIeee754<T> => Vector512<T>.One / (Vector512<T>.One + Exp(-x));
+
+    /// <summary>tanh on each element, with the scalar form's bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Tanh<T>(Vector512<T> x) where T : IFloatingPointIeee754<T>
+    {
+        var two = Vector512<T>.One + Vector512<T>.One;
+        return two / (Vector512<T>.One + Exp(-(two * x))) - Vector512<T>.One;
+    }
+
+    /// <summary>gates[j] = σ(ax[j] + gates[j]) for every j (in place; same bits on every path).</summary>
+    public static void AddSigmoid<T>(ReadOnlySpan<T> ax, Span<T> gates) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = gates.Length, j = 0;
+        ref T a = ref MemoryMarshal.GetReference(ax);
+        ref T g = ref MemoryMarshal.GetReference(gates);
+        if (ax.Length < n) throw new ArgumentException("ax is shorter than gates.", nameof(ax));
+        if (Simd.Path == SimdPath.Vector512)
+            for (; j <= n - Vector512<T>.Count; j += Vector512<T>.Count)
+                Sigmoid(Vector512.LoadUnsafe(ref a, (nuint)j) + Vector512.LoadUnsafe(ref g, (nuint)j)).StoreUnsafe(ref g, (nuint)j);
+        if (Simd.VectorLoops)
+            for (; j <= n - Vector<T>.Count; j += Vector<T>.Count)
+                Sigmoid(new Vector<T>(ax.Slice(j)) + new Vector<T>(gates.Slice(j))).CopyTo(gates.Slice(j));
+        for (; j < n; j++) gates[j] = Sigmoid(ax[j] + gates[j]);
+    }
+
+    /// <summary>gates[j] = tanh(ax[j] + gates[j]) for every j (in place; same bits on every path).</summary>
+    public static void AddTanh<T>(ReadOnlySpan<T> ax, Span<T> gates) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = gates.Length, j = 0;
+        ref T a = ref MemoryMarshal.GetReference(ax);
+        ref T g = ref MemoryMarshal.GetReference(gates);
+        if (ax.Length < n) throw new ArgumentException("ax is shorter than gates.", nameof(ax));
+        if (Simd.Path == SimdPath.Vector512)
+            for (; j <= n - Vector512<T>.Count; j += Vector512<T>.Count)
+                Tanh(Vector512.LoadUnsafe(ref a, (nuint)j) + Vector512.LoadUnsafe(ref g, (nuint)j)).StoreUnsafe(ref g, (nuint)j);
+        if (Simd.VectorLoops)
+            for (; j <= n - Vector<T>.Count; j += Vector<T>.Count)
+                Tanh(new Vector<T>(ax.Slice(j)) + new Vector<T>(gates.Slice(j))).CopyTo(gates.Slice(j));
+        for (; j < n; j++) gates[j] = Tanh(ax[j] + gates[j]);
     }
 
     /// <summary>eˣ for the cells' element type (float or double; other types: T.Exp).</summary>

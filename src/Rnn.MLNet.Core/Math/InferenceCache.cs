@@ -6,6 +6,21 @@ namespace Rnn.MLNet.Math;
 public static class InferenceCache
 {
     private static long s_tokenProjectionBytes = 4L << 20;
+    private static int s_reducedPrecision = Environment.GetEnvironmentVariable("RNN_MLNET_BF16_RECURRENT_WEIGHTS") == "1" ? 1 : 0;
+
+    /// <summary>
+    /// Opt-in reduced precision (default false; also turned on by the environment variable
+    /// <c>RNN_MLNET_BF16_RECURRENT_WEIGHTS=1</c>): single-sequence float inference (at most four sequences per call)
+    /// multiplies the state by W_hh rounded to bfloat16 (8 significant bits), accumulating in float, which streams half
+    /// the bytes per step. Each weight is rounded by at most 2⁻⁹ of its size, so outputs move slightly from the exact
+    /// path's; the accuracy cost on the samples is stated in docs/benchmarks.md. Training, batches of more than four
+    /// sequences and double networks always use the exact weights.
+    /// </summary>
+    public static bool ReducedPrecisionRecurrentWeights
+    {
+        get => System.Threading.Volatile.Read(ref s_reducedPrecision) != 0;
+        set => System.Threading.Volatile.Write(ref s_reducedPrecision, value ? 1 : 0);
+    }
 
     /// <summary>
     /// Memory (bytes) each network instance may use for its first layer's per-token input projections (per direction),
