@@ -14,14 +14,15 @@ using Rnn.MLNet.TextClassification;
 namespace Rnn.MLNet.Benchmarks;
 
 /// <summary>
-/// <c>explain [--data DIR] [--messages N] [--seconds S] [--threads T] [--epochs E] [--model default|lstm2] [--max-steps M]</c>:
+/// <c>explain [--data DIR] [--messages N] [--seconds S] [--threads T] [--epochs E] [--model default|lstm2] [--max-steps M] [--timed K]</c>:
 /// the cost and completeness of per-token explanations of the SMS spam classifier. <c>default</c> (the default) trains the
 /// classifier samples/SpamDetection trains (the estimator's defaults, seed 1: an ensemble of bidirectional GRUs with the n-gram
 /// linear part) and explains the whole model; <c>lstm2</c> trains one member of 2 bidirectional LSTM layers of 64, embedding 64,
 /// no n-grams (words seen twice, 10% held out for early stopping, seed 1). Then over the first N test messages it times, per
 /// message: the prediction alone, integrated gradients (default settings, or MaximumSteps = M), one pass of 16 nodes, and
 /// occlusion, each message's median over repeated runs, reported as the mean and median over messages in µs per explained
-/// sequence; and the quadrature nodes integrated gradients spent and its completeness gap per message.
+/// sequence (over the first K of them with --timed); and, over all N, the quadrature nodes integrated gradients spent and its
+/// completeness gap per message.
 /// </summary>
 internal static class ExplanationCost
 {
@@ -31,7 +32,7 @@ internal static class ExplanationCost
         public string Text { get; set; } = "";
     }
 
-    private static readonly string[] Options = { "--data", "--messages", "--seconds", "--threads", "--epochs", "--model", "--max-steps" };
+    private static readonly string[] Options = { "--data", "--messages", "--seconds", "--threads", "--epochs", "--model", "--max-steps", "--timed" };
 
     public static int Run(string[] args)
     {
@@ -40,6 +41,7 @@ internal static class ExplanationCost
         string dir = CommandLine.Option(args, "--data") ?? Path.Combine("..", "shared", "data", "sms-spam");
         int messages = CommandLine.Int(args, "--messages", 200), epochs = CommandLine.Int(args, "--epochs", 30);
         int maxSteps = CommandLine.Int(args, "--max-steps", new TokenContributionOptions().MaximumSteps);
+        int timed = CommandLine.Int(args, "--timed", messages);
         string kind = CommandLine.Option(args, "--model") ?? "default";
         if (kind is not ("default" or "lstm2")) throw new ArgumentException($"--model must be default or lstm2; got '{kind}'.");
         double seconds = double.Parse(CommandLine.Option(args, "--seconds") ?? "0.05", CultureInfo.InvariantCulture);
@@ -61,7 +63,7 @@ internal static class ExplanationCost
         var model = classifier.Model;
         Console.WriteLine($"trained the SMS classifier ({kind}: {model.Networks.Count} member(s), {model.Networks[0].Options.Cell}, " +
             $"{(model.Bag is null ? "no n-grams" : $"{model.Bag.Count} n-gram features")}) in {clock.Elapsed.TotalSeconds:F1} s; timing {test.Count} test messages " +
-            $"(mean {test.Average(r => model.Encode(r.Text).Length):F1} tokens), {Parallelism.MaxThreads} thread(s), load {Load()}");
+            $"(mean {test.Average(r => model.Encode(r.Text).Length):F1} tokens; {System.Math.Min(timed, test.Count)} timed), {Parallelism.MaxThreads} thread(s), load {Load()}");
 
         var ig = new TextClassifierExplainer(model, new TokenContributionOptions { MaximumSteps = maxSteps });
         var onePass = new TextClassifierExplainer(model, new TokenContributionOptions { MaximumSteps = 16 }); // 16 nodes, no refinement
@@ -86,7 +88,7 @@ internal static class ExplanationCost
             ("occlusion", t => occlusion.Explain(t)),
         })
         {
-            var perMessage = test.Select(r => { for (int i = 0; i < 2; i++) body(r.Text); return Timing.Median(Timing.Sorted(() => body(r.Text), seconds, 3)) * 1e6; }).ToList();
+            var perMessage = test.Take(timed).Select(r => { for (int i = 0; i < 2; i++) body(r.Text); return Timing.Median(Timing.Sorted(() => body(r.Text), seconds, 3)) * 1e6; }).ToList();
             perMessage.Sort();
             double mean = perMessage.Average(), median = perMessage[perMessage.Count / 2];
             Console.WriteLine($"{name,-22} mean {mean,9:F1} µs, median {median,9:F1} µs per sequence (p90 {perMessage[(int)(perMessage.Count * 0.9)],9:F1})");

@@ -183,7 +183,6 @@ public sealed class TokenExplainer<T> where T : unmanaged, IFloatingPointIeee754
         foreach (var m in members)
         {
             if (m.Options.Input == InputKind.Dense) throw new ArgumentException("TokenExplainer explains token networks (embedding or one-hot input); this network reads dense features.", nameof(members));
-            if (m.Options.HasCharacterFeatures) throw new ArgumentException("TokenExplainer explains networks whose first-layer input is the token's embedding or one-hot vector; this network also reads character features.", nameof(members));
             if (m.Options.VocabularySize != o.VocabularySize || m.Options.OutputSize != o.OutputSize || m.Options.Output != o.Output || m.Options.WideFeatures != o.WideFeatures)
                 throw new ArgumentException("The member networks differ in vocabulary, head or wide input; an ensemble's members share them.", nameof(members));
         }
@@ -218,9 +217,11 @@ public sealed class TokenExplainer<T> where T : unmanaged, IFloatingPointIeee754
     /// Contributions of each token of <paramref name="tokens"/> to output <paramref name="output"/> (a logit index of the
     /// head; with <see cref="ExplainedScore.MeanProbabilityLogOdds"/>, the class): of the sequence for a many-to-one network,
     /// of step <paramref name="step"/> for a many-to-many one. <paramref name="bag"/>: the wide input, for networks that
-    /// have one (null reads as the empty bag); its baseline is the empty bag.
+    /// have one (null reads as the empty bag); its baseline is the empty bag. <paramref name="characters"/>: each token's
+    /// character ids, for networks with character features — a token's input vector is then its embedding row and its
+    /// character features side by side, as the network's input stage makes them (the baseline's character part is zero).
     /// </summary>
-    public TokenExplanation Explain(ReadOnlySpan<int> tokens, int output, int step = -1, BagInput? bag = null)
+    public TokenExplanation Explain(ReadOnlySpan<int> tokens, int output, int step = -1, BagInput? bag = null, IReadOnlyList<int[]>? characters = null)
     {
         var no = _members[0].Net.Options;
         int S = tokens.Length;
@@ -241,7 +242,9 @@ public sealed class TokenExplainer<T> where T : unmanaged, IFloatingPointIeee754
         if (_options.Method == AttributionMethod.Occlusion && bag is { Ids.Length: > 0, WithoutToken: null })
             throw new ArgumentException("Occlusion of a sequence with a bag needs BagInput.WithoutToken (the bag without each token's features).", nameof(bag));
 
-        foreach (var m in _members) FillInputAndBaseline(m, tokens);
+        if (_members.Any(m => m.Net.Options.HasCharacterFeatures) && (characters is null || characters.Count != S))
+            throw new ArgumentException($"The network reads character features: give each of the {S} tokens' character ids.", nameof(characters));
+        foreach (var m in _members) FillInputAndBaseline(m, tokens, characters);
         return _options.Method == AttributionMethod.IntegratedGradients
             ? IntegratedGradients(S, output, perStep ? step : 0, bag)
             : Occlusion(S, output, perStep ? step : 0, bag);
@@ -528,20 +531,38 @@ public sealed class TokenExplainer<T> where T : unmanaged, IFloatingPointIeee754
         return buffer;
     }
 
-    /// <summary>x [S, I]: the tokens' input vectors as the member's input stage makes them; x' [S, I]: the baseline's.</summary>
-    private void FillInputAndBaseline(Member m, ReadOnlySpan<int> tokens)
+    /// <summary>
+    /// x [S, I]: the tokens' input vectors as the member's input stage makes them (embedding rows or one-hot vectors, with
+    /// character features beside them when the network has them); x' [S, I]: the baseline's (zero, or the baseline token's
+    /// embedding row or one-hot vector with a zero character part).
+    /// </summary>
+    private void FillInputAndBaseline(Member m, ReadOnlySpan<int> tokens, IReadOnlyList<int[]>? characters)
     {
         int S = tokens.Length, I = m.I;
         Span<T> x = Rows(ref m.X, S * I), x0 = Rows(ref m.X0, S * I);
         x.Clear(); x0.Clear();
-        bool embedding = m.Net.Options.Input == InputKind.Embedding;
+        var o = m.Net.Options;
+        bool embedding = o.Input == InputKind.Embedding;
+        int width = embedding ? o.EmbeddingSize : o.VocabularySize; // the token's own part of the vector
         ReadOnlySpan<T> table = embedding ? m.Net.Parameters.Read(m.Net.Parameters["embedding.weight"]) : default;
+        if (o.HasCharacterFeatures)
+        {
+            var words = characters!;
+            int c = System.Math.Max(1, words.Max(w => w.Length));
+            var flat = new int[S * c];
+            for (int t = 0; t < S; t++) words[t].CopyTo(flat, t * c);
+            var batch = SequenceBatch<T>.FromTokensAndCharacters(tokens.ToArray(), 1, S, null, flat, words.Select(w => w.Length).ToArray(), c);
+            m.Net.InputVectors(batch, x);
+        }
         for (int t = 0; t < S; t++)
         {
-            if (embedding) table.Slice(tokens[t] * I, I).CopyTo(x.Slice(t * I, I));
-            else x[t * I + tokens[t]] = T.One;
+            if (!o.HasCharacterFeatures)
+            {
+                if (embedding) table.Slice(tokens[t] * width, width).CopyTo(x.Slice(t * I, width));
+                else x[t * I + tokens[t]] = T.One;
+            }
             if (_options.BaselineToken is not int b) continue;
-            if (embedding) table.Slice(b * I, I).CopyTo(x0.Slice(t * I, I));
+            if (embedding) table.Slice(b * width, width).CopyTo(x0.Slice(t * I, width));
             else x0[t * I + b] = T.One;
         }
     }
