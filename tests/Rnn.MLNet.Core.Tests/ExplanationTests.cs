@@ -347,6 +347,17 @@ public class ExplanationTests
             Assert.Equal(expected[step * 3 + output], e.Score, 4);
             Assert.True(e.RelativeCompletenessGap <= 0.01, $"input {input}: gap {e.RelativeCompletenessGap:P2} with {e.QuadratureNodes} nodes");
             worst = System.Math.Max(worst, e.RelativeCompletenessGap);
+
+            // every step at once: occlusion shares one pass between the steps and gives what step-by-step calls give
+            var occlusion = new TokenExplainer<float>(net, new TokenExplainerOptions { Method = AttributionMethod.Occlusion });
+            int[] outputs = Enumerable.Range(0, S).Select(_ => rng.NextInt(3)).ToArray();
+            var all = occlusion.ExplainEveryStep(tokens, outputs, chars);
+            for (int t = 0; t < S; t++)
+            {
+                var one = occlusion.Explain(tokens, outputs[t], t, characters: chars);
+                Assert.Equal(one.Score, all[t].Score, 12);
+                for (int u = 0; u < S; u++) Assert.Equal(one.Contributions[u], all[t].Contributions[u], 12);
+            }
         }
         Assert.Contains("character", Assert.Throws<ArgumentException>(() => explainer.Explain(new[] { 1, 2 }, 0, 0)).Message, StringComparison.Ordinal);
         _out.WriteLine($"character features: worst completeness gap {worst:P3}");

@@ -89,10 +89,10 @@ public sealed class SequenceTaggerExplainer : IPipelineModel<SequenceTaggerExpla
         var explainer = _free.TryTake(out var e) ? e : NewCoreExplainer();
         try
         {
+            var each = explainer.ExplainEveryStep(ids, tags.Select(IndexOf).ToArray(), characters);
             for (int t = 0; t < n; t++)
             {
-                int tag = IndexOf(tags[t]);
-                var x = explainer.Explain(ids, tag, step: t, characters: characters);
+                var x = each[t];
                 for (int s = 0; s < n; s++) contributions[t * n + s] = (float)x.Contributions[s];
                 scores[t] = (float)x.Score;
                 baselines[t] = (float)x.BaselineScore;
