@@ -69,11 +69,14 @@ var estimator = ml.Transforms.Text.RnnSequenceToSequence(new RnnSequenceToSequen
     SourceTokenizer = TokenizerKind.Whitespace, TargetTokenizer = TokenizerKind.Whitespace, MinimumSourceCount = 2, MinimumTargetCount = 2,
     Cell = SampleArgs.String(args, "--cell", "lstm") == "gru" ? CellType.Gru : CellType.Lstm,
     EmbeddingSize = SampleArgs.Int(args, "--embedding", 128), HiddenSize = SampleArgs.Int(args, "--hidden", 128), Layers = 1, BidirectionalEncoder = true,
-    EmbeddingDropout = (float)SampleArgs.Double(args, "--dropout", 0),
+    EmbeddingDropout = (float)SampleArgs.Double(args, "--dropout", 0), LabelSmoothing = SampleArgs.Double(args, "--label-smoothing", 0),
+    EnsembleSize = SampleArgs.Int(args, "--ensemble", 1), SelectEpochByBleu = SampleArgs.String(args, "--select", "loss") == "bleu",
+    LengthPenaltyCandidates = SampleArgs.String(args, "--length-penalties", "").Split(',', StringSplitOptions.RemoveEmptyEntries)
+        .Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray(),
     Attention = SampleArgs.String(args, "--attention", "additive") switch { "general" => AttentionKind.General, "dot" => AttentionKind.Dot, _ => AttentionKind.Additive },
     Epochs = SampleArgs.Int(args, "--epochs", 60), BatchSize = SampleArgs.Int(args, "--batch", 32), LearningRate = SampleArgs.Double(args, "--lr", 2e-3),
     Schedule = new ReduceOnPlateauSchedule(factor: 0.5, patience: 0), EarlyStoppingPatience = 4,
-    BeamWidth = beam, MaxOutputLength = 2 * train.Max(p => p.Target.Split(' ').Length) + 2, LengthPenalty = 1.0, MaxSourceLength = 1000,
+    BeamWidth = beam, MaxOutputLength = 2 * train.Max(p => p.Target.Split(' ').Length) + 2, LengthPenalty = SampleArgs.Double(args, "--length-penalty", 1.0), MaxSourceLength = 1000,
     TimeLimit = TimeSpan.FromMinutes(minutes * 0.97), // the last validation pass runs after the limit: keep it inside --minutes
     Seed = SampleArgs.Int(args, "--seed", 1), CancellationToken = stop.Token,
     Progress = r => Console.WriteLine($"  {r}"),
@@ -83,7 +86,15 @@ RnnSequenceGeneratorTransformer fitted;
 try { fitted = estimator.Fit(ml.Data.LoadFromEnumerable(train), ml.Data.LoadFromEnumerable(valid)); }
 catch (OperationCanceledException) { Console.WriteLine("training cancelled; nothing saved."); return 130; }
 double trainSeconds = clock.Elapsed.TotalSeconds;
-Console.WriteLine($"trained in {trainSeconds:F1} s; kept epoch {fitted.TrainingResult.BestEpoch} (validation loss {fitted.TrainingResult.BestValidationLoss:F4})");
+foreach (var (r, m) in fitted.TrainingResults.Select((r, m) => (r, m)))
+    Console.WriteLine($"member {m + 1}: {r.History.Count} epochs, kept epoch {r.BestEpoch} (validation loss {r.BestValidationLoss:F4})");
+Console.WriteLine($"trained in {trainSeconds:F1} s");
+// Validation BLEU (the part of the training file held out): what settings are compared by; the test file is only scored.
+var validHypotheses = new List<string>();
+for (int i = 0; i < valid.Count; i += 64)
+    validHypotheses.AddRange(fitted.Model.GenerateBatch(valid.Skip(i).Take(64).Select(p => (string?)p.Source).ToList()));
+double validBleu = Bleu.Corpus(validHypotheses, valid.Select(p => p.Target).ToList());
+Console.WriteLine($"validation BLEU-4 {validBleu:F2}, exact match {Bleu.ExactMatch(validHypotheses, valid.Select(p => p.Target).ToList()):F2} % (beam {beam}, length penalty {fitted.Model.Decoding.LengthPenalty})");
 
 // Save and load the pipeline; translate the test file with the loaded model, many sentences per batched beam search.
 string path = Path.Combine(Path.GetTempPath(), $"translation-{Environment.ProcessId}.zip");
@@ -111,7 +122,7 @@ Console.WriteLine($"\ntest BLEU-4 {bleu:F2}, exact match {exact:F2} % over {test
 Console.WriteLine(JsonSerializer.Serialize(new
 {
     bleu = Math.Round(bleu, 2), exact_match = Math.Round(exact, 2), train_seconds = Math.Round(trainSeconds, 1),
-    sentences_per_s = Math.Round(test.Count / decodeSeconds, 1),
+    sentences_per_s = Math.Round(test.Count / decodeSeconds, 1), validation_bleu = Math.Round(validBleu, 2),
 }));
 return 0;
 

@@ -140,6 +140,29 @@ public class InferenceCacheTests
     }
 
     [Fact]
+    public void WhatTrainingKeepsForInferenceHasNoGradientsAndTheSameOutputs()
+    {
+        var net = Network<float>(CellType.Gru, InputKind.Embedding, bi: true);
+        var batch = SequenceBatch<float>.FromTokens(new[] { 4, 5, 6 }, 1, 3);
+        new Trainer<float>(net, new Sgd<float>(0.1), LossKind.SoftmaxCrossEntropy).TrainStep(batch, new Targets<float> { Classes = new[] { 1, 2, 3 } });
+        var expected = Run(net, batch, 0);
+
+        var copy = net.CopyForInference(); // an ensemble member: its own weights while net trains on
+        Assert.False(copy.Parameters.HasGradients);
+        Assert.True(net.Parameters.HasGradients);
+        Assert.Equal(expected, Run(copy, batch, 64L << 20));
+        float w0 = net.Parameters.Values[0];
+        net.Parameters.Values[0] = w0 + 1;
+        Assert.Equal(expected, Run(copy, batch, 0));
+        net.Parameters.Values[0] = w0;
+
+        var kept = net.ForInference(); // the same weights, the gradient buffer freed
+        Assert.Same(net.Parameters, kept.Parameters);
+        Assert.False(kept.Parameters.HasGradients);
+        Assert.Equal(expected, Run(kept, batch, 64L << 20));
+    }
+
+    [Fact]
     public void TheCacheKeepsNoMoreEntriesThanItsBudgetAllows()
     {
         var net = Network<float>(CellType.Lstm, InputKind.Embedding, bi: false);

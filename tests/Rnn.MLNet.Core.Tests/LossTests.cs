@@ -22,6 +22,36 @@ public class LossTests
     }
 
     [Fact]
+    public void LabelSmoothedCrossEntropyGradientAndDefinition()
+    {
+        // Double-precision central differences, with class weights and an ignored row.
+        var rng = new Rng(2);
+        var z = GradientCheck.RandomArray(rng, 4 * 5, 3);
+        int[] y = { 2, SoftmaxCrossEntropy.IgnoreIndex, 0, 4 };
+        double[] w = { 1, 2, 0.5, 1, 3 };
+        var dz = new double[z.Length];
+        SoftmaxCrossEntropy.Compute<double>(z, y, 5, dz, w, labelSmoothing: 0.1);
+        double err = GradientCheck.RelativeError(z, dz, () => SoftmaxCrossEntropy.Compute<double>(z, y, 5, default, w, labelSmoothing: 0.1));
+        GradientCheck.AssertClose("label-smoothed softmax CE", err);
+        Assert.All(dz.AsSpan(5, 5).ToArray(), v => Assert.Equal(0, v));
+        // The definition (PyTorch's label_smoothing, unweighted): mean over rows of −Σ_c q_c log softmax_c, q = 0.9·onehot + 0.1/5.
+        double expected = 0;
+        int rows = 0;
+        for (int r = 0; r < 4; r++)
+        {
+            if (y[r] == SoftmaxCrossEntropy.IgnoreIndex) continue;
+            rows++;
+            double max = double.NegativeInfinity, sum = 0;
+            for (int c = 0; c < 5; c++) max = System.Math.Max(max, z[r * 5 + c]);
+            for (int c = 0; c < 5; c++) sum += System.Math.Exp(z[r * 5 + c] - max);
+            for (int c = 0; c < 5; c++) expected -= ((c == y[r] ? 0.9 : 0) + 0.1 / 5) * (z[r * 5 + c] - max - System.Math.Log(sum));
+        }
+        Assert.Equal(expected / rows, SoftmaxCrossEntropy.Compute<double>(z, y, 5, default, labelSmoothing: 0.1), 12);
+        Assert.Equal(SoftmaxCrossEntropy.Compute<double>(z, y, 5, default), SoftmaxCrossEntropy.Compute<double>(z, y, 5, default, labelSmoothing: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SoftmaxCrossEntropy.Compute<double>(z, y, 5, default, labelSmoothing: 1));
+    }
+
+    [Fact]
     public void SoftmaxCrossEntropyOverALargeVocabularyIsTheSameOnAnyThreadCount()
     {
         // 300 rows × 2,000 classes: large enough to be split between threads; ignored rows and class weights included.
@@ -35,18 +65,22 @@ public class LossTests
         int saved = Parallelism.MaxThreads;
         try
         {
-            (float Loss, float[] Grad) Run(int threads)
+            (float Loss, float[] Grad) Run(int threads, double smoothing = 0)
             {
                 Parallelism.MaxThreads = threads;
                 var dz = new float[z.Length];
-                return (SoftmaxCrossEntropy.Compute<float>(z, y, 2000, dz, w), dz);
+                return (SoftmaxCrossEntropy.Compute<float>(z, y, 2000, dz, w, smoothing), dz);
             }
             var one = Run(1);
+            var oneSmoothed = Run(1, 0.1);
             foreach (int threads in new[] { 2, 3 })
             {
                 var many = Run(threads);
                 Assert.Equal(one.Loss, many.Loss);
                 Assert.Equal(one.Grad, many.Grad);
+                var manySmoothed = Run(threads, 0.1);
+                Assert.Equal(oneSmoothed.Loss, manySmoothed.Loss);
+                Assert.Equal(oneSmoothed.Grad, manySmoothed.Grad);
             }
             Parallelism.MaxThreads = 1;
             Assert.Equal(one.Loss, SoftmaxCrossEntropy.Compute<float>(z, y, 2000, default, w)); // without a gradient buffer

@@ -50,6 +50,30 @@ public class SequenceShapeToyTests
     }
 
     [Fact]
+    public void AValidationScoreChoosesTheKeptEpochAndEarlyStopping()
+    {
+        var (train, _) = SyntheticTasks.SpelledNumbers(99, 60, seed: 1);
+        var src = Vocabulary.Build(train.Select(p => p.Source), new WhitespaceTokenizer());
+        var tgt = Vocabulary.BuildTarget(train.Select(p => p.Target), new CharacterTokenizer());
+        var pairs = train.Select(p => new SequencePair { Source = src.Encode(p.Source), Target = tgt.Encode(p.Target) }).ToList();
+        var net = new EncoderDecoderNetwork<float>(new EncoderDecoderOptions { SourceVocabularySize = src.Count, TargetVocabularySize = tgt.Count, EmbeddingSize = 4, HiddenSize = 6 });
+        Initializer.Initialize(net.Parameters, InitScheme.Orthogonal, seed: 3);
+        double[] scores = { 1, 5, 2, 4, 3, 9 }; // best at epoch 2; patience 3 stops after epoch 5
+        int calls = 0;
+        float[]? atEpoch2 = null;
+        var result = EncoderDecoderFitter.Fit(net, pairs, pairs.Take(10).ToList(), new FitOptions
+        {
+            Epochs = 6, BatchSize = 16, LearningRate = 1e-2, EarlyStoppingPatience = 3, Seed = 1,
+            ValidationScore = () => { if (calls == 1) atEpoch2 = net.Parameters.Values.ToArray(); return scores[calls++]; },
+        });
+        Assert.Equal(5, calls);
+        Assert.Equal(2, result.BestEpoch);
+        Assert.Equal(result.History[1].ValidationLoss, result.BestValidationLoss);
+        Assert.Equal(new double?[] { 1, 5, 2, 4, 3 }, result.History.Select(h => h.ValidationScore));
+        Assert.Equal(atEpoch2, net.Parameters.Values.ToArray());
+    }
+
+    [Fact]
     public void WordClassesAreTaggedPerToken()
     {
         var train = SyntheticTasks.WordClassSentences(2000, seed: 1);

@@ -96,6 +96,36 @@ public class SequenceShapeComponentTests
     }
 
     [Fact]
+    public void EnsembleWithLabelSmoothingSurvivesSaveLoad()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, test) = SyntheticTasks.SpelledNumbers(999, 300, seed: 4);
+        IDataView Rows(IEnumerable<TextPair> p) => ml.Data.LoadFromEnumerable(p.Select(x => new PairRow { Source = x.Source, Target = x.Target }));
+        var trainData = Rows(train);
+        var testData = Rows(test.Take(60));
+        var model = ml.Transforms.Text.RnnSequenceToSequence(new RnnSequenceToSequenceOptions
+        {
+            TargetTokenizer = Text.TokenizerKind.Character, HiddenSize = 12, EmbeddingSize = 8, Epochs = 3, LearningRate = 1e-2, Seed = 3, BeamWidth = 2,
+            EnsembleSize = 2, LabelSmoothing = 0.1, ValidationFraction = 0.1, Attention = AttentionKind.Additive,
+        }).Fit(trainData);
+        Assert.Equal(2, model.TrainingResults.Count);
+        Assert.Equal(2, model.Model.Networks.Count);
+        Assert.NotEqual(model.Model.Networks[0].Parameters.Values.ToArray(), model.Model.Networks[1].Parameters.Values.ToArray()); // own initial weights
+        var rows = ml.Data.CreateEnumerable<GeneratedRow>(model.Transform(testData), reuseRowObject: false).Select(r => r.Generated).ToList();
+        var sources = test.Take(60).Select(p => (string?)p.Source).ToList();
+        Assert.Equal(rows, model.Model.GenerateBatch(sources));
+
+        var (ml2, loaded) = SaveLoad(ml, model, trainData.Schema);
+        var back = SequenceGeneratorModel.FromTransformer(loaded);
+        Assert.Equal(2, back.Networks.Count);
+        Assert.Equal(rows, ml2.Data.CreateEnumerable<GeneratedRow>(loaded.Transform(testData), reuseRowObject: false).Select(r => r.Generated));
+        Assert.Equal(rows, back.GenerateBatch(sources));
+        var engine = ml2.Model.CreatePredictionEngine<PairRow, GeneratedRow>(loaded);
+        Assert.Equal(rows[0], engine.Predict(new PairRow { Source = test[0].Source }).Generated);
+        Assert.Throws<NotSupportedException>(() => back.ExportToOnnx(new MemoryStream(), new MemoryStream()));
+    }
+
+    [Fact]
     public void TaggerLabelsEveryTokenWithKeysAndSurvivesSaveLoad()
     {
         var ml = new MLContext(seed: 1);

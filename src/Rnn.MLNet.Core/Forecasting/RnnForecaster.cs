@@ -128,7 +128,7 @@ public static class RnnForecaster
         // A member that would not finish within the time limit (estimated from the selection run's speed) is skipped.
         bestWeights.CopyTo(selection.Network.Parameters.Values, 0);
         selection.Train(plan.AllWindows, System.Math.Max(updates - bestUpdates, checkEvery), clock, options, ref timeUp);
-        var members = new List<(WindowLayout, SequenceNetwork<float>)> { (plan.Layout, selection.Network) };
+        var members = new List<(WindowLayout, SequenceNetwork<float>)> { (plan.Layout, selection.Network.ForInference()) }; // members keep weights, not training buffers
         options.Log?.Invoke($"  member 1: input {plan.Layout.InputLength}, the selection network + {System.Math.Max(updates - bestUpdates, checkEvery)} updates on all windows, {clock.Elapsed.TotalSeconds:F0} s");
         int count = seasonalNaive ? 1 : options.EnsembleSize;
         double[] factors = { 1, 1.5, 2, 1.25, 1.75 };
@@ -144,7 +144,7 @@ public static class RnnForecaster
             var member = new MemberTrainer(plan, layout, options, options.Seed + 1000 * (m + 1));
             member.Train(plan.AllWindows, updates, clock, options, ref timeUp);
             if (timeUp && member.Updates < updates) { options.Log?.Invoke($"  member {m + 1}/{count} dropped: the time limit came after {member.Updates} of {updates} updates"); break; }
-            members.Add((layout, member.Network));
+            members.Add((layout, member.Network.ForInference()));
             options.Log?.Invoke($"  member {m + 1}/{count}: input {layout.InputLength}, {member.Updates} updates, loss {member.RecentLoss:F4}, {clock.Elapsed.TotalSeconds:F0} s");
         }
         int tailLength = members.Max(m => m.Item1.InputLength) + 2 * plan.Layout.Period;

@@ -16,14 +16,17 @@ public static class SoftmaxCrossEntropy
     public const int IgnoreIndex = -1;
 
     /// <summary>
-    /// Loss = Σ_n w[y_n]·(−log softmax(z_n)[y_n]) / Σ_n w[y_n] over rows whose target is not <see cref="IgnoreIndex"/>;
-    /// w is <paramref name="classWeights"/> or all ones. Gradient: dz_n = w[y_n]·(softmax(z_n) − onehot(y_n)) / Σ w.
+    /// Loss = Σ_n w[y_n]·(−Σ_c q_n,c log softmax(z_n)_c) / Σ_n w[y_n] over rows whose target is not <see cref="IgnoreIndex"/>;
+    /// w is <paramref name="classWeights"/> or all ones; q_n = (1 − ε)·onehot(y_n) + ε/C with ε = <paramref name="labelSmoothing"/>
+    /// (0: plain cross-entropy; PyTorch's <c>label_smoothing</c> when unweighted). Gradient: dz_n = w[y_n]·(softmax(z_n) − q_n) / Σ w.
     /// </summary>
-    public static T Compute<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> targets, int classes, Span<T> dLogits, ReadOnlySpan<T> classWeights = default)
+    public static T Compute<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> targets, int classes, Span<T> dLogits, ReadOnlySpan<T> classWeights = default,
+        double labelSmoothing = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = targets.Length;
         if (classes < 1) throw new ArgumentOutOfRangeException(nameof(classes), classes, "At least one class is needed.");
+        if (!(labelSmoothing >= 0 && labelSmoothing < 1)) throw new ArgumentOutOfRangeException(nameof(labelSmoothing), labelSmoothing, "Label smoothing must be in [0, 1).");
         if (logits.Length != n * classes) throw new ArgumentException($"Logits have {logits.Length} values; expected rows × classes = {n} × {classes}.", nameof(logits));
         if (!dLogits.IsEmpty && dLogits.Length != logits.Length) throw new ArgumentException("dLogits must have the shape of logits.", nameof(dLogits));
         if (!classWeights.IsEmpty && classWeights.Length != classes) throw new ArgumentException($"classWeights has {classWeights.Length} entries; expected {classes}.", nameof(classWeights));
@@ -39,19 +42,20 @@ public static class SoftmaxCrossEntropy
         // Row losses are kept apart and summed in row order afterwards, so splitting the rows between threads (large
         // vocabularies: a 700 × 10,000 head is 7M exponentials) gives the same total as one thread.
         T[] rowLoss = RowLossBuffer<T>.Get(n);
+        T eps = T.CreateChecked(labelSmoothing);
         if (!dLogits.IsEmpty && n >= 2 && (long)n * classes >= RangeJob.Grain && Parallelism.MaxThreads > 1)
-            RowsJob<T>.Current.Start(logits, targets, classes, dLogits, classWeights, weightSum, rowLoss, n);
+            RowsJob<T>.Current.Start(logits, targets, classes, dLogits, classWeights, weightSum, eps, rowLoss, n);
         else
-            Rows(logits, targets, classes, dLogits, classWeights, weightSum, rowLoss, 0, n);
+            Rows(logits, targets, classes, dLogits, classWeights, weightSum, eps, rowLoss, 0, n);
         T total = T.Zero;
         for (int r = 0; r < n; r++) total += rowLoss[r];
         return weightSum > T.Zero ? total / weightSum : T.Zero;
     }
 
-    // Rows [r0, r1): p = exp(z − max) (vectorized) kept in dLogits, loss = w·(log Σp + max − z_y); then p becomes the
-    // gradient w·(softmax − onehot)/Σw.
+    // Rows [r0, r1): p = exp(z − max) (vectorized) kept in dLogits, loss = w·(log Σp + max − (1 − ε) z_y − ε/C Σ_c z_c)
+    // (−Σ_c q_c log softmax_c, as Σ_c q_c = 1); then p becomes the gradient w·(softmax − q)/Σw.
     private static void Rows<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> targets, int classes, Span<T> dLogits, ReadOnlySpan<T> classWeights,
-        T weightSum, Span<T> rowLoss, int r0, int r1)
+        T weightSum, T eps, Span<T> rowLoss, int r0, int r1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         T[]? scratch = null;
@@ -71,12 +75,15 @@ public static class SoftmaxCrossEntropy
             TensorPrimitives.Subtract(z, max, p);
             TensorPrimitives.Exp<T>(p, p);
             T sum = TensorPrimitives.Sum<T>(p);
-            rowLoss[r] = w * (T.Log(sum) + max - z[y]);
+            T uniform = eps / T.CreateChecked(classes);
+            rowLoss[r] = eps == T.Zero ? w * (T.Log(sum) + max - z[y])
+                : w * (T.Log(sum) + max - (T.One - eps) * z[y] - uniform * TensorPrimitives.Sum(z));
             if (!dLogits.IsEmpty)
             {
                 T scale = w / weightSum;
                 TensorPrimitives.Multiply<T>(p, scale / sum, p);
-                p[y] -= scale;
+                p[y] -= scale * (T.One - eps);
+                if (eps != T.Zero) TensorPrimitives.Subtract(p, scale * uniform, p);
             }
         }
     }
@@ -94,17 +101,17 @@ public static class SoftmaxCrossEntropy
         private T* _logits, _dLogits, _weights;
         private int* _targets;
         private int _n, _classes, _weightCount;
-        private T _weightSum;
+        private T _weightSum, _eps;
         private T[] _rowLoss = Array.Empty<T>();
 
         public void Start(ReadOnlySpan<T> logits, ReadOnlySpan<int> targets, int classes, Span<T> dLogits, ReadOnlySpan<T> classWeights,
-            T weightSum, T[] rowLoss, int n)
+            T weightSum, T eps, T[] rowLoss, int n)
         {
             fixed (T* pl = logits, pd = dLogits, pw = classWeights)
             fixed (int* pt = targets)
             {
                 _logits = pl; _dLogits = pd; _weights = pw; _targets = pt;
-                _n = n; _classes = classes; _weightCount = classWeights.Length; _weightSum = weightSum; _rowLoss = rowLoss;
+                _n = n; _classes = classes; _weightCount = classWeights.Length; _weightSum = weightSum; _eps = eps; _rowLoss = rowLoss;
                 try { WorkerPool.Run(this, System.Math.Min(n, Parallelism.MaxThreads)); }
                 finally { _logits = _dLogits = _weights = null; _targets = null; _rowLoss = Array.Empty<T>(); }
             }
@@ -114,7 +121,7 @@ public static class SoftmaxCrossEntropy
         {
             var (r0, r1) = Share(_n, part, parts);
             Rows(new ReadOnlySpan<T>(_logits, _n * _classes), new ReadOnlySpan<int>(_targets, _n), _classes, new Span<T>(_dLogits, _n * _classes),
-                new ReadOnlySpan<T>(_weights, _weightCount), _weightSum, _rowLoss, r0, r1);
+                new ReadOnlySpan<T>(_weights, _weightCount), _weightSum, _eps, _rowLoss, r0, r1);
         }
     }
 

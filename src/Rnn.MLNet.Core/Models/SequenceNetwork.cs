@@ -70,6 +70,31 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
     /// <summary>Another instance over the same weights with its own buffers (for inference on another thread).</summary>
     public SequenceNetwork<T> CloneForInference() => new(Options, Parameters);
 
+    /// <summary>A network whose weight buffer is <paramref name="weights"/> itself (not copied): for a loader that hands its array over.</summary>
+    internal static SequenceNetwork<T> Over(NetworkOptions options, T[] weights) => new(options, new ParameterStore<T>(Layout(options), weights));
+
+    /// <summary>
+    /// What to keep once training is over: an instance over the same weights without this one's activation and backward
+    /// buffers (sized for training batches), with the gradient buffer freed. Keep the result and drop this instance; training
+    /// either of them again allocates what it needs anew.
+    /// </summary>
+    public SequenceNetwork<T> ForInference()
+    {
+        Parameters.ReleaseGradients();
+        return CloneForInference();
+    }
+
+    /// <summary>
+    /// A new instance with its own copy of the current weights and no buffers: what an ensemble keeps of a finished member
+    /// while this instance, buffers and all, goes on to train the next one.
+    /// </summary>
+    public SequenceNetwork<T> CopyForInference()
+    {
+        var copy = new SequenceNetwork<T>(Options);
+        Parameters.Buffer.CopyTo(copy.Parameters.Buffer, 0);
+        return copy;
+    }
+
     /// <summary>The first recurrent layer (forward direction), for tests.</summary>
     internal RecurrentLayer<T> FirstLayerForTests => _stack.Layer(0);
 

@@ -25,7 +25,8 @@ public sealed class SequencePair
 
 /// <summary>
 /// Teacher-forced training of an <see cref="EncoderDecoderNetwork{T}"/>: the decoder reads end-of-sequence then the target
-/// and is trained to predict the target then end-of-sequence (softmax cross-entropy, mean over target tokens), with Adam
+/// and is trained to predict the target then end-of-sequence (softmax cross-entropy, mean over target tokens, optionally
+/// label-smoothed), with Adam
 /// (or another optimizer), global-norm clipping, validation, best-epoch weights, early stopping, progress and cancellation.
 /// </summary>
 public static class EncoderDecoderFitter
@@ -69,7 +70,8 @@ public static class EncoderDecoderFitter
                 var (batch, targets) = Collate(network.Options, train, idx);
                 ReadOnlySpan<float> logits = network.Forward(batch, training: true);
                 if (dLogits.Length < logits.Length) dLogits = new float[logits.Length];
-                double loss = SoftmaxCrossEntropy.Compute(logits, targets, network.Options.TargetVocabularySize, dLogits.AsSpan(0, logits.Length));
+                double loss = SoftmaxCrossEntropy.Compute(logits, targets, network.Options.TargetVocabularySize, dLogits.AsSpan(0, logits.Length),
+                    labelSmoothing: options.LabelSmoothing);
                 Trainer<float>.ThrowIfDiverged(loss, optimizer, options.ClipNorm);
                 network.Parameters.ZeroGradients();
                 network.Backward(dLogits.AsSpan(0, logits.Length));
@@ -88,7 +90,7 @@ public static class EncoderDecoderFitter
                 vLoss = l; vAcc = a;
             }
             var report = new EpochReport(epoch, options.Epochs, sum / done, vLoss, vAcc, (tokens - tokensBefore) / System.Math.Max(sw.Elapsed.TotalSeconds, 1e-9),
-                optimizer.LearningRate, run.Elapsed, optimizer.StepCount);
+                optimizer.LearningRate, run.Elapsed, optimizer.StepCount) { ValidationScore = vLoss is null ? null : options.ValidationScore?.Invoke() };
             if (run.EndEpoch(report, rng, order)) break;
         }
         return run.Finish();

@@ -46,11 +46,15 @@ public sealed record EpochReport(int Epoch, int Epochs, double TrainLoss, double
     /// <summary>Text generated after this epoch (language models with a sampler), else null.</summary>
     public string? Sample { get; init; }
 
+    /// <summary>The run's <see cref="FitOptions.ValidationScore"/> after this epoch (higher is better), else null.</summary>
+    public double? ValidationScore { get; init; }
+
     /// <summary>One line for a console or a log.</summary>
     public override string ToString() =>
         FormattableString.Invariant($"epoch {Epoch}/{Epochs}: train loss {TrainLoss:F4}") +
         (ValidationLoss is double v ? FormattableString.Invariant($", valid loss {v:F4}") : "") +
         (ValidationAccuracy is double a ? FormattableString.Invariant($", valid acc {a:P2}") : "") +
+        (ValidationScore is double sc ? FormattableString.Invariant($", valid score {sc:G4}") : "") +
         FormattableString.Invariant($", {TokensPerSecond:F0} tok/s, lr {LearningRate:g3}, {Elapsed.TotalSeconds:F1}s");
 }
 
@@ -96,6 +100,18 @@ public sealed class FitOptions
     /// <summary>The id rare-word dropout substitutes (−1 = none: word dropout off).</summary>
     public int UnknownTokenId { get; set; } = -1;
     /// <summary>
+    /// Label smoothing ε of the encoder–decoder's training loss (<see cref="EncoderDecoderFitter"/>; 0 = off): the target
+    /// distribution is (1 − ε)·onehot + ε/V, which keeps the decoder from growing over-confident on a small corpus. The
+    /// validation loss stays the plain cross-entropy.
+    /// </summary>
+    public double LabelSmoothing { get; set; }
+    /// <summary>
+    /// A higher-is-better measure of the network on the validation data (for a translator: BLEU of its decoded outputs),
+    /// called after each epoch's validation pass (<see cref="EncoderDecoderFitter"/>). When set, it rather than the
+    /// validation loss chooses the kept epoch and drives early stopping; the learning-rate schedule still follows the loss.
+    /// </summary>
+    public Func<double>? ValidationScore { get; set; }
+    /// <summary>
     /// File that keeps the run's state (<see cref="TrainingCheckpoint"/>), or null for none. When it exists, training resumes
     /// from it; it is rewritten every <see cref="CheckpointInterval"/>, after each epoch, when stopped and at the end.
     /// </summary>
@@ -118,6 +134,7 @@ public sealed class FitOptions
         if (BpttSteps < 1) throw new ArgumentException($"BpttSteps must be at least 1; got {BpttSteps}.", nameof(BpttSteps));
         if (!(WeightDecay >= 0)) throw new ArgumentException($"WeightDecay must be ≥ 0; got {WeightDecay}.", nameof(WeightDecay));
         if (!(WordDropoutAlpha >= 0) || double.IsInfinity(WordDropoutAlpha)) throw new ArgumentException($"WordDropoutAlpha must be a number ≥ 0; got {WordDropoutAlpha}.", nameof(WordDropoutAlpha));
+        if (!(LabelSmoothing >= 0 && LabelSmoothing < 1)) throw new ArgumentException($"LabelSmoothing must be in [0, 1); got {LabelSmoothing}.", nameof(LabelSmoothing));
         if (CheckpointInterval < TimeSpan.Zero) throw new ArgumentException($"CheckpointInterval must not be negative; got {CheckpointInterval}.", nameof(CheckpointInterval));
         if (ShuffleBufferSize < 1) throw new ArgumentException($"ShuffleBufferSize must be at least 1; got {ShuffleBufferSize}.", nameof(ShuffleBufferSize));
         if (CheckpointPath is { Length: 0 }) throw new ArgumentException("CheckpointPath must be null or a file path; got an empty string.", nameof(CheckpointPath));
@@ -456,9 +473,10 @@ public static class SequenceFitter
         options.Progress?.Invoke(report);
         if (report.ValidationLoss is double v)
         {
-            if (v < best.Loss)
+            double criterion = report.ValidationScore is double score ? -score : v; // lower is better
+            if (criterion < best.Loss)
             {
-                best.Loss = v; best.SinceBest = 0; result.BestEpoch = report.Epoch; result.BestValidationLoss = v;
+                best.Loss = criterion; best.SinceBest = 0; result.BestEpoch = report.Epoch; result.BestValidationLoss = v;
                 best.Weights = (float[])store.Buffer.Clone();
             }
             else if (options.EarlyStoppingPatience > 0 && ++best.SinceBest >= options.EarlyStoppingPatience) return true;

@@ -146,6 +146,7 @@ public sealed class RnnLanguageModelEstimator : IEstimator<RnnLanguageModelTrans
             var result = SequenceFitter.FitStream(net, trainStream, validStream, fit);
             log.Checkpoints(result);
             o.CancellationToken.ThrowIfCancellationRequested();
+            model = new RnnLanguageModel(net.ForInference(), vocab, sep, o.LowerCase); // without training's gradients and buffers
             return new RnnLanguageModelTransformer(_ml, model, input.Schema, o.TextColumnName, result);
         }
         finally

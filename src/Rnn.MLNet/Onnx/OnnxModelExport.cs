@@ -96,6 +96,8 @@ public static class OnnxModelExport
     public static void ExportToOnnx(this SequenceGeneratorModel model, Stream encoder, Stream decoder, Stream? sidecar = null, OnnxExportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
+        if (model.Networks.Count > 1)
+            throw new NotSupportedException($"ONNX export covers one encoder-decoder; this model is an ensemble of {model.Networks.Count}. Train it with EnsembleSize = 1 to export it.");
         options = options?.Clone() ?? new OnnxExportOptions();
         var info = new Dictionary<string, object>
         {

@@ -110,6 +110,7 @@ public sealed class RnnSequenceRegressor : IEstimator<RnnSequenceRegressionTrans
         var result = SequenceFitter.Fit(net, LossKind.MeanSquaredError, examples, valid, o.FitOptions(rng.NextUInt64(), log.Epoch));
         log.Checkpoints(result);
         o.CancellationToken.ThrowIfCancellationRequested();
+        model = new SequenceRegressionModel(net.ForInference(), f, fm, fs, (float)lm, ls); // without training's gradients and buffers
         return new RnnSequenceRegressionTransformer(_ml, model, input.Schema, o.FeatureColumnName, result);
     }
 

@@ -49,6 +49,14 @@ public abstract class SequenceGeneratorOptions : RnnTrainerOptions
     public int MaxOutputLength { get; set; } = 100;
     /// <summary>Beam ranking: log-probability / (length + 1)^LengthPenalty.</summary>
     public double LengthPenalty { get; set; } = 1.0;
+    /// <summary>Label smoothing ε of the training loss (0 = plain cross-entropy; 0.1 is usual).</summary>
+    public double LabelSmoothing { get; set; }
+    /// <summary>
+    /// Networks trained one after another (different initial weights and batch orders, the same data) and decoded together:
+    /// the beam search ranks each next token by the mean of their log-probabilities. <see cref="RnnTrainerOptions.TimeLimit"/>
+    /// bounds all of them: each member gets an equal share of the time still left when it starts.
+    /// </summary>
+    public int EnsembleSize { get; set; } = 1;
 
     internal DecodingOptions Decoding => new() { BeamWidth = BeamWidth, MaxLength = MaxOutputLength, LengthPenalty = LengthPenalty };
 
@@ -57,6 +65,8 @@ public abstract class SequenceGeneratorOptions : RnnTrainerOptions
         if (string.IsNullOrEmpty(TargetColumnName)) throw new ArgumentException("TargetColumnName must be set.");
         if (string.IsNullOrEmpty(OutputColumnName)) throw new ArgumentException("OutputColumnName must be set.");
         if (!Enum.IsDefined(TargetTokenizer)) throw new ArgumentException($"Unknown tokenizer {(int)TargetTokenizer}.");
+        if (!(LabelSmoothing >= 0 && LabelSmoothing < 1)) throw new ArgumentException($"LabelSmoothing must be in [0, 1); got {LabelSmoothing}.", nameof(LabelSmoothing));
+        if (EnsembleSize < 1 || EnsembleSize > 100) throw new ArgumentException($"EnsembleSize must be in 1..100; got {EnsembleSize}.", nameof(EnsembleSize));
         Decoding.Validate();
         base.Validate();
     }
@@ -81,6 +91,18 @@ public sealed class RnnSequenceToSequenceOptions : SequenceGeneratorOptions
     public bool BidirectionalEncoder { get; set; } = true;
     /// <summary>Luong attention of the decoder over the encoder outputs.</summary>
     public AttentionKind Attention { get; set; } = AttentionKind.General;
+    /// <summary>
+    /// Each member keeps the epoch whose greedy translations of the validation data score the highest corpus BLEU-4 (and
+    /// early stopping follows that score) instead of the epoch with the lowest validation loss; the learning-rate schedule
+    /// still follows the loss. Needs validation data.
+    /// </summary>
+    public bool SelectEpochByBleu { get; set; }
+    /// <summary>
+    /// After training, the validation data are translated with <see cref="SequenceGeneratorOptions.BeamWidth"/> under each
+    /// of these length penalties, and the one with the highest corpus BLEU-4 is saved as the model's
+    /// <see cref="SequenceGeneratorOptions.LengthPenalty"/>. Null or empty: <see cref="SequenceGeneratorOptions.LengthPenalty"/> as given.
+    /// </summary>
+    public double[]? LengthPenaltyCandidates { get; set; }
 }
 
 /// <summary>Options of the one-to-many component (feature vector in, text out).</summary>
@@ -106,6 +128,8 @@ public sealed class RnnSequenceToSequenceEstimator : IEstimator<RnnSequenceGener
         _o.Validate();
         if (string.IsNullOrEmpty(_o.SourceColumnName)) throw new ArgumentException("SourceColumnName must be set.", nameof(options));
         if (_o.MaxSourceLength < 1) throw new ArgumentException($"MaxSourceLength must be at least 1; got {_o.MaxSourceLength}.", nameof(options));
+        foreach (double a in _o.LengthPenaltyCandidates ?? Array.Empty<double>())
+            if (!(a >= 0 && a <= 10)) throw new ArgumentException($"LengthPenaltyCandidates must be in [0, 10]; got {a}.", nameof(options));
     }
 
     /// <inheritdoc />
@@ -123,21 +147,31 @@ public sealed class RnnSequenceToSequenceEstimator : IEstimator<RnnSequenceGener
         var srcVocab = Vocabulary.Build(sources.Select(Lower), Tokenizer.Create(o.SourceTokenizer), o.MaximumSourceVocabularySize, minCount: System.Math.Max(1, o.MinimumSourceCount));
         var tgtVocab = Vocabulary.BuildTarget(targets.Select(Lower), Tokenizer.Create(o.TargetTokenizer), System.Math.Max(1, o.MinimumTargetCount));
         var rng = new Rng(o.ResolveSeed(log));
-        var net = new EncoderDecoderNetwork<float>(new EncoderDecoderOptions
+        var architecture = new EncoderDecoderOptions
         {
             Cell = o.Cell, Source = SourceKind.Tokens, SourceVocabularySize = srcVocab.Count, TargetVocabularySize = tgtVocab.Count,
             EmbeddingSize = o.EmbeddingSize, HiddenSize = o.HiddenSize, Layers = o.Layers, BidirectionalEncoder = o.BidirectionalEncoder,
             Attention = o.Attention, Dropout = o.Dropout, EmbeddingDropout = o.EmbeddingDropout,
-        });
-        Initializer.Initialize(net.Parameters, o.Init, rng.NextUInt64());
-        var model = new SequenceGeneratorModel(net, srcVocab, tgtVocab, o.LowerCase, o.MaxSourceLength, o.Decoding);
+        };
+        var model = new SequenceGeneratorModel(new[] { new EncoderDecoderNetwork<float>(architecture) }, srcVocab, tgtVocab, o.LowerCase, o.MaxSourceLength, o.Decoding);
         List<SequencePair> Pairs(List<string> src, List<string> tgt, string what) =>
             src.Select((x, i) => GeneratorTraining.Pair(what, i, () => model.EncodeSource(x, o.SourceColumnName), null, () => model.EncodeTarget(tgt[i], o.TargetColumnName), o.TargetColumnName)).ToList();
         var train = Pairs(sources, targets, "training");
         List<SequencePair>? valid = validation is null ? null
             : Pairs(RnnLanguageModel.ReadTexts(validation, o.SourceColumnName), RnnLanguageModel.ReadTexts(validation, o.TargetColumnName), "validation");
-        var result = GeneratorTraining.Fit(net, train, valid, o, rng, log);
-        return new RnnSequenceGeneratorTransformer(_ml, model, input.Schema, o.SourceColumnName, o.OutputColumnName, result);
+        Func<IReadOnlyList<EncoderDecoderNetwork<float>>, List<SequencePair>, DecodingOptions, double>? bleu = o.SelectEpochByBleu || o.LengthPenaltyCandidates is { Length: > 0 }
+            ? (nets, data, decoding) => GeneratorTraining.Bleu(nets, data, decoding, tgtVocab.UnknownId)
+            : null;
+        var (nets, results, held) = GeneratorTraining.Fit(architecture, train, valid, o, rng, log, o.SelectEpochByBleu ? bleu : null);
+        var decoding = o.Decoding;
+        if (o.LengthPenaltyCandidates is { Length: > 0 } candidates && held is { Count: > 0 })
+        {
+            var scored = candidates.Select(a => (Penalty: a, Bleu: bleu!(nets, held, new DecodingOptions { BeamWidth = decoding.BeamWidth, MaxLength = decoding.MaxLength, LengthPenalty = a }))).ToList();
+            decoding.LengthPenalty = scored.OrderByDescending(c => c.Bleu).First().Penalty; // ties: the first candidate
+            log.Info("Validation BLEU by length penalty: " + string.Join(", ", scored.Select(c => FormattableString.Invariant($"{c.Penalty}: {c.Bleu:F2}"))) + $"; kept {decoding.LengthPenalty}.");
+        }
+        model = new SequenceGeneratorModel(nets, srcVocab, tgtVocab, o.LowerCase, o.MaxSourceLength, decoding);
+        return new RnnSequenceGeneratorTransformer(_ml, model, input.Schema, o.SourceColumnName, o.OutputColumnName, results);
     }
 
     /// <inheritdoc />
@@ -177,13 +211,12 @@ public sealed class RnnVectorToSequenceEstimator : IEstimator<RnnSequenceGenerat
         if (features.Count == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
         var tgtVocab = Vocabulary.BuildTarget(targets.Select(t => o.LowerCase ? t.ToLowerInvariant() : t), Tokenizer.Create(o.TargetTokenizer));
         var rng = new Rng(o.ResolveSeed(log));
-        var net = new EncoderDecoderNetwork<float>(new EncoderDecoderOptions
+        var architecture = new EncoderDecoderOptions
         {
             Cell = o.Cell, Source = SourceKind.Features, FeatureSize = features[0].Length, FeedFeaturesEveryStep = o.FeedFeaturesEveryStep,
             TargetVocabularySize = tgtVocab.Count, EmbeddingSize = o.EmbeddingSize, HiddenSize = o.HiddenSize, Layers = o.Layers, Dropout = o.Dropout,
-        });
-        Initializer.Initialize(net.Parameters, o.Init, rng.NextUInt64());
-        var model = new SequenceGeneratorModel(net, null, tgtVocab, o.LowerCase, int.MaxValue, o.Decoding);
+        };
+        var model = new SequenceGeneratorModel(new[] { new EncoderDecoderNetwork<float>(architecture) }, null, tgtVocab, o.LowerCase, int.MaxValue, o.Decoding);
         List<SequencePair> Pairs(List<float[]> f, List<string> tgt, string what) =>
             f.Select((x, i) => GeneratorTraining.Pair(what, i, null, x, () => model.EncodeTarget(tgt[i], o.TargetColumnName), o.TargetColumnName)).ToList();
         var train = Pairs(features, targets, "training");
@@ -195,8 +228,9 @@ public sealed class RnnVectorToSequenceEstimator : IEstimator<RnnSequenceGenerat
                 throw new ArgumentException($"The validation column '{o.FeatureColumnName}' has {vf[0].Length} features; the training data has {features[0].Length}.", nameof(validation));
             valid = Pairs(vf, RnnLanguageModel.ReadTexts(validation, o.TargetColumnName), "validation");
         }
-        var result = GeneratorTraining.Fit(net, train, valid, o, rng, log);
-        return new RnnSequenceGeneratorTransformer(_ml, model, input.Schema, o.FeatureColumnName, o.OutputColumnName, result);
+        var (nets, results, _) = GeneratorTraining.Fit(architecture, train, valid, o, rng, log);
+        model = new SequenceGeneratorModel(nets, null, tgtVocab, o.LowerCase, int.MaxValue, o.Decoding);
+        return new RnnSequenceGeneratorTransformer(_ml, model, input.Schema, o.FeatureColumnName, o.OutputColumnName, results);
     }
 
     /// <inheritdoc />
@@ -214,14 +248,17 @@ public sealed class RnnSequenceGeneratorTransformer : ChainedTransformer
     /// <summary>The model.</summary>
     public SequenceGeneratorModel Model { get; }
 
-    /// <summary>Training history.</summary>
-    public FitResult TrainingResult { get; }
+    /// <summary>Training history (of the first member of an ensemble).</summary>
+    public FitResult TrainingResult => TrainingResults[0];
 
-    internal RnnSequenceGeneratorTransformer(MLContext ml, SequenceGeneratorModel model, DataViewSchema schema, string inputColumn, string outputColumn, FitResult result)
+    /// <summary>Training history of every member, in <see cref="SequenceGeneratorModel.Networks"/> order.</summary>
+    public IReadOnlyList<FitResult> TrainingResults { get; }
+
+    internal RnnSequenceGeneratorTransformer(MLContext ml, SequenceGeneratorModel model, DataViewSchema schema, string inputColumn, string outputColumn, IReadOnlyList<FitResult> results)
         : base(BuildChain(ml, ModelPersistence.Encode(model.ToFile()), inputColumn, outputColumn, model.SourceVocabulary is null).Fit(new EmptyDataView(schema)))
     {
         Model = model;
-        TrainingResult = result;
+        TrainingResults = results;
         ModelPersistence.Adopt(Chain, model);
     }
 
@@ -271,7 +308,15 @@ internal static class GeneratorTraining
         return list;
     }
 
-    public static FitResult Fit(EncoderDecoderNetwork<float> net, List<SequencePair> train, List<SequencePair>? valid, SequenceGeneratorOptions o, Rng rng, TrainingLog log)
+    /// <summary>
+    /// Trains <see cref="SequenceGeneratorOptions.EnsembleSize"/> networks of one architecture on the same data, one after
+    /// another; member m has its own initial weights and batch order and an equal share of the time still left.
+    /// Returns the validation data used (given, or held out here), if any. <paramref name="score"/>, when given, chooses each
+    /// member's kept epoch on the validation data (higher is better; greedy decoding).
+    /// </summary>
+    public static (List<EncoderDecoderNetwork<float>> Networks, List<FitResult> Results, List<SequencePair>? Validation) Fit(EncoderDecoderOptions architecture,
+        List<SequencePair> train, List<SequencePair>? valid, SequenceGeneratorOptions o, Rng rng, TrainingLog log,
+        Func<IReadOnlyList<EncoderDecoderNetwork<float>>, List<SequencePair>, DecodingOptions, double>? score = null)
     {
         if (valid is null && o.ValidationFraction > 0 && train.Count > 1)
         {
@@ -279,10 +324,53 @@ internal static class GeneratorTraining
             valid = train.GetRange(train.Count - n, n);
             train = train.GetRange(0, train.Count - n);
         }
-        log.Info($"Training a {o.Cell} encoder-decoder: {train.Count} examples, target vocabulary {net.Options.TargetVocabularySize}, {net.Parameters.Count} parameters.");
-        var result = EncoderDecoderFitter.Fit(net, train, valid, o.FitOptions(rng.NextUInt64(), log.Epoch));
-        log.Checkpoints(result);
-        o.CancellationToken.ThrowIfCancellationRequested();
-        return result;
+        var nets = new List<EncoderDecoderNetwork<float>>();
+        var results = new List<FitResult>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        double[]? scheduleStart = (o.Schedule as IStatefulSchedule)?.SaveState(); // every member starts the schedule afresh
+        for (int m = 0; m < o.EnsembleSize; m++)
+        {
+            var net = new EncoderDecoderNetwork<float>(architecture);
+            Initializer.Initialize(net.Parameters, o.Init, rng.NextUInt64());
+            string who = o.EnsembleSize > 1 ? $"member {m + 1} of {o.EnsembleSize}: " : "";
+            log.Info($"Training a {o.Cell} encoder-decoder, {who}{train.Count} examples, target vocabulary {net.Options.TargetVocabularySize}, {net.Parameters.Count} parameters.");
+            if (scheduleStart is not null) ((IStatefulSchedule)o.Schedule!).RestoreState(scheduleStart);
+            var fit = o.FitOptions(rng.NextUInt64(), log.Epoch);
+            fit.LabelSmoothing = o.LabelSmoothing;
+            if (score is not null && valid is { Count: > 0 })
+            {
+                var greedy = new DecodingOptions { BeamWidth = 1, MaxLength = o.MaxOutputLength };
+                fit.ValidationScore = () => score(new[] { net }, valid, greedy);
+            }
+            if (o.TimeLimit is TimeSpan limit) fit.TimeLimit = (limit - clock.Elapsed) / (o.EnsembleSize - m);
+            if (o.EnsembleSize > 1 && o.CheckpointPath is not null) fit.CheckpointPath = $"{o.CheckpointPath}.member{m}";
+            var result = EncoderDecoderFitter.Fit(net, train, valid, fit);
+            log.Checkpoints(result);
+            o.CancellationToken.ThrowIfCancellationRequested();
+            if (result.History.Count == 0 && nets.Count > 0)
+            {
+                log.Info($"{who}no time left for an epoch; the ensemble keeps {nets.Count} member(s).");
+                break;
+            }
+            nets.Add(net.ForInference()); // without training's gradients and buffers
+            results.Add(result);
+        }
+        return (nets, results, valid);
+    }
+
+    /// <summary>
+    /// Corpus BLEU-4 of the networks' translations of <paramref name="data"/> (64 sources per batched search) against its
+    /// targets, over token ids, so it does not depend on how the tokenizer joins tokens; an unknown reference token matches nothing.
+    /// </summary>
+    public static double Bleu(IReadOnlyList<EncoderDecoderNetwork<float>> nets, List<SequencePair> data, DecodingOptions decoding, int unknownId)
+    {
+        var hypotheses = new List<string>(data.Count);
+        for (int i = 0; i < data.Count; i += 64)
+        {
+            var sources = data.Skip(i).Take(64).Select(p => p.Source!).ToList();
+            hypotheses.AddRange(EncoderDecoderNetwork<float>.DecodeBatch(nets, sources, decoding).Select(d => string.Join(' ', d.Tokens)));
+        }
+        var references = data.Select(p => string.Join(' ', p.Target.Select(id => id == unknownId && unknownId > 0 ? "?" : id.ToString(System.Globalization.CultureInfo.InvariantCulture)))).ToList();
+        return Text.Bleu.Corpus(hypotheses, references);
     }
 }

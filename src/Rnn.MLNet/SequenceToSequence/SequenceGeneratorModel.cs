@@ -15,16 +15,18 @@ namespace Rnn.MLNet.SequenceToSequence;
 
 /// <summary>
 /// A trained encoder–decoder with its vocabularies: text → text (sequence-to-sequence) or feature vector → text
-/// (one-to-many). Thread-safe; decoding settings (beam width, length limits) are saved with it.
+/// (one-to-many); with several networks (an ensemble), the search ranks tokens by the mean of their log-probabilities.
+/// Thread-safe; decoding settings (beam width, length limits) are saved with it.
 /// </summary>
 public sealed class SequenceGeneratorModel : IPipelineModel<SequenceGeneratorModel>
 {
     internal const string Kind = "encoder-decoder";
+    internal const string MemberKind = "encoder-decoder-member";
 
     /// <summary>The end-of-sequence token of every target vocabulary (id 0).</summary>
     public const string EndToken = Vocabulary.EndToken;
 
-    private readonly NetworkPool<EncoderDecoderNetwork<float>> _pool;
+    private readonly NetworkPool<EncoderDecoderNetwork<float>>[] _pools;
 
     /// <summary>Source vocabulary (text sources), else null.</summary>
     public Vocabulary? SourceVocabulary { get; }
@@ -41,12 +43,17 @@ public sealed class SequenceGeneratorModel : IPipelineModel<SequenceGeneratorMod
     /// <summary>How outputs are decoded.</summary>
     public DecodingOptions Decoding { get; }
 
-    /// <summary>The network (use the methods of this class for thread-safe access).</summary>
-    public EncoderDecoderNetwork<float> Network => _pool.Prototype;
+    /// <summary>The first member's network (use the methods of this class for thread-safe access).</summary>
+    public EncoderDecoderNetwork<float> Network => _pools[0].Prototype;
 
-    internal SequenceGeneratorModel(EncoderDecoderNetwork<float> network, Vocabulary? source, Vocabulary target, bool lowerCase, int maxSourceLength, DecodingOptions decoding)
+    /// <summary>The members' networks (one unless trained as an ensemble).</summary>
+    public IReadOnlyList<EncoderDecoderNetwork<float>> Networks => _pools.Select(p => p.Prototype).ToArray();
+
+    internal SequenceGeneratorModel(IReadOnlyList<EncoderDecoderNetwork<float>> networks, Vocabulary? source, Vocabulary target, bool lowerCase, int maxSourceLength, DecodingOptions decoding)
     {
-        _pool = new NetworkPool<EncoderDecoderNetwork<float>>(network, n => n.CloneForInference()); SourceVocabulary = source; TargetVocabulary = target; LowerCase = lowerCase; MaxSourceLength = maxSourceLength;
+        if (networks.Count == 0) throw new ArgumentException("A model needs at least one network.", nameof(networks));
+        _pools = networks.Select(n => new NetworkPool<EncoderDecoderNetwork<float>>(n, p => p.CloneForInference())).ToArray();
+        SourceVocabulary = source; TargetVocabulary = target; LowerCase = lowerCase; MaxSourceLength = maxSourceLength;
         decoding.Validate();
         Decoding = decoding;
     }
@@ -82,7 +89,7 @@ public sealed class SequenceGeneratorModel : IPipelineModel<SequenceGeneratorMod
 
     /// <summary>Generates the output text for a source text.</summary>
     public string Generate(string? source, DecodingOptions? decoding = null) =>
-        TargetVocabulary.Decode(Run(net => net.Decode(EncodeSource(source), decoding ?? Decoding)).Tokens);
+        GenerateBatch(new[] { source }, decoding)[0];
 
     /// <summary>Generates the output texts for several source texts at once (batched beam search: faster than one by one).</summary>
     public string[] GenerateBatch(IReadOnlyList<string?> sources, DecodingOptions? decoding = null)
@@ -90,9 +97,7 @@ public sealed class SequenceGeneratorModel : IPipelineModel<SequenceGeneratorMod
         ArgumentNullException.ThrowIfNull(sources);
         var ids = new int[sources.Count][];
         for (int i = 0; i < ids.Length; i++) ids[i] = EncodeSource(sources[i]);
-        var net = _pool.Rent();
-        try { return net.DecodeBatch(ids, decoding ?? Decoding).Select(d => TargetVocabulary.Decode(d.Tokens)).ToArray(); }
-        finally { _pool.Return(net); }
+        return Run(nets => EncoderDecoderNetwork<float>.DecodeBatch(nets, ids, decoding ?? Decoding)).Select(d => TargetVocabulary.Decode(d.Tokens)).ToArray();
     }
 
     /// <summary>Generates the output text for a feature vector.</summary>
@@ -102,14 +107,15 @@ public sealed class SequenceGeneratorModel : IPipelineModel<SequenceGeneratorMod
         if (features.Length != Network.Options.FeatureSize)
             throw new ArgumentException($"The feature vector has {features.Length} values; this model expects {Network.Options.FeatureSize}.", nameof(features));
         var copy = features.ToArray();
-        return TargetVocabulary.Decode(Run(net => net.DecodeFeatures(copy, decoding ?? Decoding)).Tokens);
+        return TargetVocabulary.Decode(Run(nets => new[] { EncoderDecoderNetwork<float>.DecodeFeatures(nets, copy, decoding ?? Decoding) })[0].Tokens);
     }
 
-    private DecodedSequence Run(Func<EncoderDecoderNetwork<float>, DecodedSequence> decode)
+    /// <summary>Runs <paramref name="decode"/> on one inference copy of every member.</summary>
+    private DecodedSequence[] Run(Func<EncoderDecoderNetwork<float>[], DecodedSequence[]> decode)
     {
-        var net = _pool.Rent();
-        try { return decode(net); }
-        finally { _pool.Return(net); }
+        var nets = _pools.Select(p => p.Rent()).ToArray();
+        try { return decode(nets); }
+        finally { for (int i = 0; i < nets.Length; i++) _pools[i].Return(nets[i]); }
     }
 
     /// <summary>
@@ -134,6 +140,7 @@ public sealed class SequenceGeneratorModel : IPipelineModel<SequenceGeneratorMod
         file.Properties["maxLength"] = Decoding.MaxLength.ToString(CultureInfo.InvariantCulture);
         file.Properties["lengthPenalty"] = Decoding.LengthPenalty.ToString("R", CultureInfo.InvariantCulture);
         file.Properties["targetTokenizer"] = TargetVocabulary.Tokenizer.Kind.ToString();
+        if (_pools.Length > 1) EnsembleMembers.Write(file, _pools.Select((p, i) => i == 0 ? file : ModelFile.From(p.Prototype)).ToArray(), MemberKind);
         file.Lists["target"] = TargetVocabulary.Tokens.ToArray();
         if (SourceVocabulary is not null)
         {
@@ -147,8 +154,15 @@ public sealed class SequenceGeneratorModel : IPipelineModel<SequenceGeneratorMod
     {
         string Prop(string k) => file.RequireProperty(k);
         if (Prop("kind") != Kind) throw new InvalidDataException($"The model is a '{Prop("kind")}', not an encoder-decoder.");
-        var net = file.CreateEncoderDecoder();
-        var o = net.Options;
+        var nets = EnsembleMembers.Read(file, MemberKind, "encoder-decoder").Select(f => f.CreateEncoderDecoder()).ToArray();
+        var o = nets[0].Options;
+        for (int i = 1; i < nets.Length; i++)
+        {
+            var m = nets[i].Options;
+            if (m.Source != o.Source || m.SourceVocabularySize != o.SourceVocabularySize || m.FeatureSize != o.FeatureSize || m.TargetVocabularySize != o.TargetVocabularySize)
+                throw new InvalidDataException($"Ensemble member {i} reads {m.Source} ({m.SourceVocabularySize} source tokens, {m.FeatureSize} features) into {m.TargetVocabularySize} target tokens; " +
+                    $"member 0 reads {o.Source} ({o.SourceVocabularySize}, {o.FeatureSize}) into {o.TargetVocabularySize}.");
+        }
         var target = file.RequireVocabulary("target", ParseTokenizer(Prop("targetTokenizer")));
         if (target.Count != o.TargetVocabularySize || target.Tokens[0] != EndToken)
             throw new InvalidDataException($"The target vocabulary has {target.Count} tokens starting with '{target.Tokens[0]}'; the network expects {o.TargetVocabularySize} starting with '{EndToken}'.");
@@ -163,7 +177,7 @@ public sealed class SequenceGeneratorModel : IPipelineModel<SequenceGeneratorMod
         catch (ArgumentException e) { throw new InvalidDataException("The stored decoding settings are invalid: " + e.Message, e); }
         int maxSource = Int(Prop("maxSourceLength"));
         if (maxSource < 1) throw new InvalidDataException($"The stored maximum source length {maxSource} is not positive.");
-        return new SequenceGeneratorModel(net, source, target, Prop("lowercase") == "1", maxSource, decoding);
+        return new SequenceGeneratorModel(nets, source, target, Prop("lowercase") == "1", maxSource, decoding);
     }
 
     private static TokenizerKind ParseTokenizer(string s) =>

@@ -136,6 +136,7 @@ public sealed class RnnSequenceTaggerEstimator : IEstimator<RnnSequenceTaggerTra
         log.Checkpoints(result);
         o.CancellationToken.ThrowIfCancellationRequested();
         bool isKey = IsKeyVector(input.Schema[o.TokensColumnName].Type);
+        model = new SequenceTaggerModel(net.ForInference(), vocab, tagList, o.LowerCase, chars, o.MaximumWordCharacters); // without training's gradients and buffers
         return new RnnSequenceTaggerTransformer(_ml, model, input.Schema, o.TokensColumnName, isKey, o.OutputColumnName, result);
     }
 

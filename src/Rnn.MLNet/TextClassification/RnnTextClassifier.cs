@@ -104,6 +104,9 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
             $"{(bag is null ? "no n-gram part" : $"{bag.Count} n-grams in the linear part")}, {new SequenceNetwork<float>(networkOptions).Parameters.Count} parameters per member.");
         var nets = new List<SequenceNetwork<float>>();
         var results = new List<FitResult>();
+        // One network trains every member in turn (its training buffers are allocated once, not once per member); each
+        // member keeps a copy of its weights without them.
+        var net = new SequenceNetwork<float>(networkOptions);
         for (int m = 0; m < members; m++)
         {
             List<LabeledSequence> trainPart = examples;
@@ -119,7 +122,6 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
                 validPart = order.Take(nValid).Select(i => examples[i]).ToList();
                 trainPart = order.Skip(nValid).Select(i => examples[i]).ToList();
             }
-            var net = new SequenceNetwork<float>(networkOptions);
             Initializer.Initialize(net, InitScheme.PyTorchDefault, rng.NextUInt64());
             if (bag is not null) net.Parameters.Value("wide.weight").Clear(); // the linear part starts at zero, as a linear model does
             if (pretrained is not null) pretrained.CopyTo(net.Parameters.Value("embedding.weight"));
@@ -153,7 +155,7 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
                 result.BestValidationLoss = linearLoss;
                 log.Info(who + FormattableString.Invariant($"kept the n-gram linear part alone (epoch 0): joint training did not lower its validation loss ({joint:F4} ≥ {linearLoss:F4})."));
             }
-            nets.Add(net);
+            nets.Add(net.CopyForInference());
             results.Add(result);
         }
         var model = new TextClassifierModel(nets, vocab, classes, _binary, o.LowerCase && !isKey, o.MaximumLength, kind, bag);
@@ -248,6 +250,7 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
             : SequenceFitter.Fit(net, loss, new RowSource(this, model, input, kind, isKey, train.Count), valid, fit, classWeights, posWeight);
         log.Checkpoints(result);
         o.CancellationToken.ThrowIfCancellationRequested();
+        model = new TextClassifierModel(new[] { net.ForInference() }, vocab, classes, _binary, o.LowerCase && !isKey, o.MaximumLength, kind);
         return new RnnTextClassificationTransformer(_ml, model, input.Schema, o.TokenColumnName ?? o.TextColumnName, isKey, new[] { result });
     }
 

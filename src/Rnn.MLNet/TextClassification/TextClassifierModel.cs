@@ -145,12 +145,9 @@ public sealed class TextClassifierModel : IPipelineModel<TextClassifierModel>
     static string IPipelineModel<TextClassifierModel>.Description => "text classifier";
     static TextClassifierModel IPipelineModel<TextClassifierModel>.FromFile(ModelFile file) => FromFile(file);
 
-    /// <summary>Characters per list entry of a member's packed model file (the model file's strings hold at most 2^20).</summary>
-    private const int MemberChunkChars = 1 << 19;
-
     /// <summary>
     /// One model file: the first member's network with the vocabulary, classes, settings and n-gram list; every other
-    /// member's own model file (<see cref="MemberKind"/>, its network only) packed into the list <c>member{i}</c>.
+    /// member's own model file (<see cref="MemberKind"/>, its network only) packed in (<see cref="EnsembleMembers"/>).
     /// </summary>
     internal ModelFile ToFile()
     {
@@ -163,21 +160,13 @@ public sealed class TextClassifierModel : IPipelineModel<TextClassifierModel>
         file.Lists["vocabulary"] = Vocabulary.Tokens.ToArray();
         file.Lists["classes"] = Classes.ToArray();
         file.Properties["input"] = InputKind.ToString();
-        file.Properties["members"] = _pools.Length.ToString(CultureInfo.InvariantCulture);
         if (Bag is not null)
         {
             file.Properties["wordNGrams"] = Bag.WordNGrams.ToString(CultureInfo.InvariantCulture);
             file.Properties["charNGrams"] = Bag.CharNGrams.ToString(CultureInfo.InvariantCulture);
             file.Lists["bag"] = Bag.Features.ToArray();
         }
-        for (int i = 1; i < _pools.Length; i++)
-        {
-            var member = ModelFile.From(_pools[i].Prototype);
-            member.Properties["kind"] = MemberKind;
-            string packed = PayloadText.Encode(member.ToBytes());
-            file.Lists["member" + i.ToString(CultureInfo.InvariantCulture)] = Enumerable.Range(0, (packed.Length + MemberChunkChars - 1) / MemberChunkChars)
-                .Select(c => packed.Substring(c * MemberChunkChars, System.Math.Min(MemberChunkChars, packed.Length - c * MemberChunkChars))).ToArray();
-        }
+        EnsembleMembers.Write(file, _pools.Select((p, i) => i == 0 ? file : ModelFile.From(p.Prototype)).ToArray(), MemberKind);
         return file;
     }
 
@@ -190,9 +179,7 @@ public sealed class TextClassifierModel : IPipelineModel<TextClassifierModel>
             throw new System.IO.InvalidDataException("The model lacks its vocabulary or class list.");
         if (!int.TryParse(Prop("maxLength"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int maxLength) || maxLength < 1)
             throw new System.IO.InvalidDataException($"Invalid maxLength '{Prop("maxLength")}'.");
-        int members = 1;
-        if (file.Properties.TryGetValue("members", out string? m) && (!int.TryParse(m, NumberStyles.Integer, CultureInfo.InvariantCulture, out members) || members < 1 || members > 100))
-            throw new System.IO.InvalidDataException($"Invalid ensemble member count '{m}'.");
+        var memberFiles = EnsembleMembers.Read(file, MemberKind, "text classifier");
         NGramBag? bag = null;
         if (file.Lists.TryGetValue("bag", out var features))
         {
@@ -203,17 +190,9 @@ public sealed class TextClassifierModel : IPipelineModel<TextClassifierModel>
         }
         bool binary = Prop("binary") == "1";
         var nets = new List<SequenceNetwork<float>>();
-        for (int i = 0; i < members; i++)
+        for (int i = 0; i < memberFiles.Length; i++)
         {
-            ModelFile memberFile = file;
-            if (i > 0)
-            {
-                if (!file.Lists.TryGetValue("member" + i.ToString(CultureInfo.InvariantCulture), out var chunks))
-                    throw new System.IO.InvalidDataException($"The model announces {members} ensemble members but lacks member {i}.");
-                memberFile = ModelFile.Read(PayloadText.Decode(string.Concat(chunks)));
-                if (memberFile.RequireProperty("kind") != MemberKind) throw new System.IO.InvalidDataException($"Ensemble member {i} is a '{memberFile.RequireProperty("kind")}', not a text classifier member.");
-            }
-            var net = memberFile.CreateNetwork();
+            var net = memberFiles[i].CreateNetwork();
             if (vocab.Length != net.Options.VocabularySize) throw new System.IO.InvalidDataException($"Vocabulary has {vocab.Length} tokens; network {i} expects {net.Options.VocabularySize}.");
             if ((binary ? 1 : classes.Length) != net.Options.OutputSize) throw new System.IO.InvalidDataException($"{classes.Length} classes do not match network {i}'s {net.Options.OutputSize} outputs.");
             if (net.Options.WideFeatures != (bag?.Count ?? 0)) throw new System.IO.InvalidDataException($"Network {i} reads {net.Options.WideFeatures} n-gram features; the dictionary has {bag?.Count ?? 0}.");
