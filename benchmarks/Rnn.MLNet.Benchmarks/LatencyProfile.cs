@@ -20,6 +20,7 @@ internal static class LatencyProfile
     public static int Run(string[] args)
     {
         Parallelism.MaxThreads = CommandLine.Int(args, "--threads", 1);
+        if (CommandLine.Int(args, "--cache-kib", -1) is int kib and >= 0) InferenceCache.TokenProjectionBytes = kib * 1024L;
         int V = CommandLine.Int(args, "--vocab", 20000), E = CommandLine.Int(args, "--embed", 64), H = CommandLine.Int(args, "--hidden", 128), T = CommandLine.Int(args, "--seq", 50), GH = 4 * H;
         var net = new SequenceNetwork<float>(new NetworkOptions { Cell = CellType.Lstm, Input = InputKind.Embedding, VocabularySize = V, EmbeddingSize = E, HiddenSize = H, OutputSize = 1, Output = OutputMode.LastStep });
         Initializer.Initialize(net, InitScheme.PyTorchDefault, 0);
@@ -35,6 +36,7 @@ internal static class LatencyProfile
         var wHh = net.Parameters.Values.AsMemory(net.Parameters["rnn.weight_hh_l0"].Offset, GH * H);
         var pIh = new PackedB<float>(); var pHh = new PackedB<float>();
         var lstm = Cell<float>.For(CellType.Lstm);
+        var bf16 = new Bf16Matrix();
         long version = net.Parameters.Version;
         pIh.PackReusing(true, GH, E, wIh, E, version); pHh.PackReusing(true, GH, H, wHh, H, version);
         var parts = new (string Name, Action Body)[]
@@ -42,16 +44,18 @@ internal static class LatencyProfile
             ("whole forward", () => net.Forward(batch)),
             ("whole forward, token cache off", () => { InferenceCache.TokenProjectionBytes = 0; net.Forward(batch); InferenceCache.TokenProjectionBytes = cacheBytes; }),
             ("whole forward, new tokens/call", () => net.Forward(fresh[next++ % fresh.Length])),
+            ("same, bf16 W_hh (opt-in)", () => { InferenceCache.ReducedPrecisionRecurrentWeights = true; net.Forward(fresh[next++ % fresh.Length]); InferenceCache.ReducedPrecisionRecurrentWeights = false; }),
             ("pack reuse check W_ih+W_hh", () => { pIh.PackReusing(true, GH, E, wIh, E, version); pHh.PackReusing(true, GH, H, wHh, H, version); }),
             ("pack W_ih+W_hh afresh", () => { pIh.Pack(true, GH, E, wIh, E); pIh.EnsurePanels(); pHh.Pack(true, GH, H, wHh, H); pHh.EnsurePanels(); }),
             ("ax GEMM [T,E]x[E,4H]", () => { pIh.PackReusing(true, GH, E, wIh, E, version); Gemm.Multiply(false, T, pIh, x, E, ax, GH, false); }),
             ("T step GEMVs [1,H]x[H,4H]", () => { pHh.PackReusing(true, GH, H, wHh, H, version); for (int t = 0; t < T; t++) Gemm.Multiply(false, 1, pHh, h.AsSpan(t * H, H), H, gates.AsSpan(t * GH, GH), GH, true); }),
+            ("T step GEMVs, bf16 W_hh", () => { bf16.PackReusing(wHh, GH, H, version); for (int t = 0; t < T; t++) bf16.Multiply(h.AsSpan(t * H, H), gates.AsSpan(t * GH, GH)); }),
             ("T LSTM cells", () =>
             {
                 for (int t = 0; t < T; t++)
                     lstm.Forward(new CellForwardRow<float>
                     {
-                        Gates = gates.AsSpan(t * GH, GH), C = c.AsSpan(t * H, H), CNext = c.AsSpan((t + 1) * H, H), Aux = tc.AsSpan(t * H, H), HNext = h.AsSpan((t + 1) * H, H),
+                        Ax = ax.AsSpan(t * GH, GH), Gates = gates.AsSpan(t * GH, GH), C = c.AsSpan(t * H, H), CNext = c.AsSpan((t + 1) * H, H), Aux = tc.AsSpan(t * H, H), HNext = h.AsSpan((t + 1) * H, H),
                     });
             }),
             ("bias rows", () => { for (int t = 0; t < T; t++) TensorPrimitives.Add(ax.AsSpan(t * GH, GH), ax.AsSpan(0, GH), ax.AsSpan(t * GH, GH)); }),

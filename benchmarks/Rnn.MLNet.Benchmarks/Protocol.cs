@@ -26,21 +26,31 @@ namespace Rnn.MLNet.Benchmarks;
 /// <para>
 /// <c>--batch-size N</c> (latency configs): also a <c>"mode": "batch"</c> line, scoring N fresh sequences per call in one
 /// batched forward pass (sequences per second), beside ONNX Runtime's batched peer (benchmarks/ort_batch).
+/// <c>--reduced-precision</c>: inference with the opt-in bfloat16 recurrent weights
+/// (<see cref="InferenceCache.ReducedPrecisionRecurrentWeights"/>; single sequences only), its lines marked
+/// <c>"reduced_precision"</c>; the PredictionEngine process inherits it through the environment variable.
+/// <c>--mode train|latency|batch</c> runs only the rows of that mode (compare.sh times latency on one thread and batches
+/// on one and on all threads).
 /// </para>
 /// </summary>
 internal static class Protocol
 {
     private sealed record Config(string Name, string Cell, string Task, int Vocab, int Embed, int Hidden, int Layers, int Batch, int Seq);
 
-    private static readonly string[] Options = { "--configs", "--only", "--seconds", "--threads", "--batch-size" };
+    private static readonly string[] Options = { "--configs", "--only", "--seconds", "--threads", "--batch-size", "--mode" };
 
     public static int Run(string[] args)
     {
-        CommandLine.RequireKnown(args, Options, "--fresh-sequences");
+        CommandLine.RequireKnown(args, Options, "--fresh-sequences", "--reduced-precision");
         string configs = CommandLine.Option(args, "--configs") ?? Path.Combine("..", "shared", "bench", "rnn-configs.json");
         bool fresh = CommandLine.Flag(args, "--fresh-sequences");
+        bool reduced = CommandLine.Flag(args, "--reduced-precision");
+        InferenceCache.ReducedPrecisionRecurrentWeights = reduced;
         int batchSize = CommandLine.Int(args, "--batch-size", 0);
         string? only = CommandLine.Option(args, "--only");
+        string? onlyMode = CommandLine.Option(args, "--mode");
+        if (onlyMode is not null && onlyMode is not ("train" or "latency" or "batch"))
+            throw new ArgumentException($"protocol: --mode must be train, latency or batch, not '{onlyMode}'.");
         double seconds = double.Parse(CommandLine.Option(args, "--seconds") ?? "10", CultureInfo.InvariantCulture);
         int threads = int.Parse(CommandLine.Option(args, "--threads") ?? "1", CultureInfo.InvariantCulture);
         if (!File.Exists(configs)) { Console.Error.WriteLine($"configs file '{configs}' not found (pass --configs)"); return 2; }
@@ -56,12 +66,14 @@ internal static class Protocol
                     e.GetProperty("layers").GetInt32(), e.GetProperty("batch").GetInt32(), e.GetProperty("seq").GetInt32());
                 if (only is not null && c.Name != only) continue;
                 if (mode == "batch" && batchSize <= 0) continue;
+                if (onlyMode is not null && mode != onlyMode) continue;
                 var result = new Dictionary<string, object>
                 {
                     ["impl"] = "rnn-mlnet-" + typeof(SequenceNetwork<float>).Assembly.GetName().Version!.ToString(3),
                     ["name"] = c.Name, ["mode"] = mode, ["threads"] = threads,
                 };
                 if (mode != "train") result["fresh_sequences"] = fresh || mode == "batch";
+                if (reduced) result["reduced_precision"] = "bf16 W_hh";
                 var measured = mode switch { "train" => Train(c, seconds), "latency" => Latency(c, seconds, fresh), _ => Batched(c, seconds, batchSize) };
                 foreach (var kv in measured) result[kv.Key] = kv.Value;
                 if (!result.ContainsKey("peak_rss_mb")) result["peak_rss_mb"] = PeakRssMb();

@@ -55,6 +55,48 @@ public class ModelFileTests
     }
 
     [Fact]
+    public void ReadingInPiecesGivesTheSameModelHandsTheWeightsOverAndNamesEveryCorruption()
+    {
+        // Large enough for the piecewise path (a vocabulary of 3,000 × 16 and a vocabulary list before the weights).
+        var net = new SequenceNetwork<float>(new NetworkOptions
+        {
+            Cell = CellType.Lstm, Input = InputKind.Embedding, VocabularySize = 3000, EmbeddingSize = 16, HiddenSize = 8,
+            Bidirectional = true, OutputSize = 2, Output = OutputMode.LastStep,
+        });
+        Initializer.Initialize(net, InitScheme.PyTorchDefault, 9);
+        var file = ModelFile.From(net);
+        file.Properties["task"] = "test";
+        file.Lists["vocab"] = Enumerable.Range(0, 3000).Select(i => "w" + i).ToArray();
+        byte[] bytes = file.ToBytes();
+        int reads = 0;
+        ModelFile Pieces(byte[] data) => ModelFile.ReadPieces(data.Length, (offset, dst) => { reads++; data.AsSpan((int)offset, dst.Length).CopyTo(dst); });
+
+        var read = Pieces(bytes);
+        Assert.True(reads > 1);
+        Assert.Equal(file.Weights, read.Weights);
+        Assert.Equal(file.Lists["vocab"], read.Lists["vocab"]);
+        Assert.Equal("test", read.Properties["task"]);
+        var taken = read.CreateNetwork();
+        Assert.Same(read.Weights, taken.Parameters.Buffer);         // the first network takes the array over
+        Assert.NotSame(read.Weights, read.CreateNetwork().Parameters.Buffer); // later ones copy it
+        var batch = SequenceBatch<float>.FromTokenSequences(new[] { 1, 2999, 3 }, new[] { 12 });
+        Assert.Equal(net.Forward(batch).ToArray(), taken.Forward(batch).ToArray());
+        Assert.NotSame(ModelFile.Read(bytes).Weights, ModelFile.Read(bytes).CreateNetwork().Parameters.Buffer); // a file read whole keeps its own
+
+        // A flipped bit anywhere (options, lists, weights, checksum) gets the message reading it whole gives.
+        var rng = new Rng(4);
+        for (int trial = 0; trial < 40; trial++)
+        {
+            var bad = (byte[])bytes.Clone();
+            int at = trial == 0 ? bad.Length - 1 : trial == 1 ? 24 : rng.NextInt(bad.Length);
+            bad[at] ^= (byte)(1 << rng.NextInt(8));
+            var whole = Assert.Throws<InvalidDataException>(() => ModelFile.Read(bad));
+            var pieces = Assert.Throws<InvalidDataException>(() => Pieces(bad));
+            Assert.Equal(whole.Message, pieces.Message);
+        }
+    }
+
+    [Fact]
     public void EveryTruncationIsAClearError()
     {
         byte[] bytes = File1().ToBytes();

@@ -86,6 +86,39 @@ public class SimdPathTests
         }
     }
 
+    [Theory]
+    [InlineData(CellType.RnnTanh)]
+    [InlineData(CellType.RnnRelu)]
+    [InlineData(CellType.Lstm)]
+    [InlineData(CellType.Gru)]
+    public void CellForwardGivesTheScalarLoopsBitsOnEveryPath(CellType type)
+    {
+        var cell = Cell<float>.For(type);
+        int g = type.GateCount();
+        var rng = new Rng(4);
+        for (int h = 1; h <= 40; h++) // every tail of an 8- or 16-wide vector
+        {
+            float[] R(int len, double scale) => Enumerable.Range(0, len).Select(_ => (float)rng.NextUniform(-scale, scale)).ToArray();
+            float[] ax = R(g * h, 4), ah = R(g * h, 4), product = R(g * h, 4), hPrev = R(h, 1), c = R(h, 2);
+            (float[] Gates, float[] Aux, float[] C, float[] H) Run()
+            {
+                var r = (Gates: (float[])product.Clone(), Aux: new float[h], C: new float[h], H: new float[h]);
+                cell.Forward(new CellForwardRow<float> { Ax = ax, Ah = ah, H = hPrev, C = c, Gates = r.Gates, Aux = r.Aux, CNext = r.C, HNext = r.H });
+                return r;
+            }
+            (float[] Gates, float[] Aux, float[] C, float[] H) scalar;
+            using (Simd.Force(SimdPath.Scalar)) scalar = Run();
+            SimdPaths.OnEach(_ =>
+            {
+                var v = Run();
+                Assert.Equal(scalar.Gates, v.Gates);
+                Assert.Equal(scalar.Aux, v.Aux);
+                Assert.Equal(scalar.C, v.C);
+                Assert.Equal(scalar.H, v.H);
+            });
+        }
+    }
+
     [Fact]
     public void AdamGivesTheScalarLoopsBitsOnEveryPath()
     {

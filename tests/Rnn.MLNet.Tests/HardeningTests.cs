@@ -39,6 +39,27 @@ public class HardeningTests
     /// loading and scoring must end in an exception that says the model is corrupt — never a crash or a wrong score.
     /// </summary>
     [Fact]
+    public void APackedPayloadDecodesTheSameFromAnyOffset()
+    {
+        var rng = new Rng(8);
+        foreach (int n in new[] { 0, 1, 2, 14, 15, 16, 29, 30, 31, 257 })
+        {
+            var bytes = new byte[n];
+            for (int i = 0; i < n; i++) bytes[i] = (byte)rng.NextInt(256);
+            string text = Persistence.PayloadText.Encode(bytes);
+            Assert.Equal(n, Persistence.PayloadText.ByteLength(text));
+            Assert.Equal(bytes, Persistence.PayloadText.Decode(text));
+            for (int start = 0; start <= n; start++)
+                for (int length = 0; start + length <= n; length += 1 + length / 3)
+                {
+                    var piece = new byte[length];
+                    Persistence.PayloadText.DecodeInto(text, start, piece);
+                    Assert.Equal(bytes.AsSpan(start, length).ToArray(), piece);
+                }
+        }
+    }
+
+    [Fact]
     public void CorruptedPayloadsInsideTheZipAreRejected()
     {
         var (ml, model, data) = SmallModel();

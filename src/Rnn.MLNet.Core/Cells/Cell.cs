@@ -4,7 +4,8 @@ using System.Numerics;
 namespace Rnn.MLNet.Cells;
 
 // Shape key: H = hidden size, G = gate count (1 RNN, 4 LSTM, 3 GRU), GH = G·H.
-// A cell is the point-wise part of one time step for one batch row. RecurrentLayer does the rest: the matrix products
+// A cell is the point-wise part of one time step for one batch row, one fused pass over the hidden units (exp, σ and tanh
+// from Math/Activations, whose vector and scalar forms give the same bits). RecurrentLayer does the rest: the matrix products
 // (ax = W_ih x + b_ih for all steps at once, the W_hh h product of each step), time order, padding, threads and the
 // weight gradients. Each cell kind is one file holding its Forward and Backward side by side (ElmanCell, LstmCell, GruCell).
 
@@ -47,7 +48,7 @@ internal abstract class Cell<T> where T : unmanaged, IFloatingPointIeee754<T>
 /// <summary>One batch row at one step, as a cell's forward pass sees it (a cell leaves the buffers it does not use alone).</summary>
 internal ref struct CellForwardRow<T>
 {
-    /// <summary>[GH] W_ih x + b_ih (GRU; the other cells find ax folded into <see cref="Gates"/>).</summary>
+    /// <summary>[GH] W_ih x + b_ih (RNN and LSTM: + b_hh, which the GRU keeps in <see cref="Ah"/>).</summary>
     public ReadOnlySpan<T> Ax;
     /// <summary>[GH] W_hh h + b_hh (GRU).</summary>
     public ReadOnlySpan<T> Ah;
@@ -55,7 +56,10 @@ internal ref struct CellForwardRow<T>
     public ReadOnlySpan<T> H;
     /// <summary>[H] the cell state before the step (LSTM).</summary>
     public ReadOnlySpan<T> C;
-    /// <summary>[GH] in: pre-activations a = ax + ah (RNN, LSTM); out: the activated gates, cached for backward (LSTM, GRU).</summary>
+    /// <summary>
+    /// [GH] in (RNN, LSTM): W_hh h, the pre-activations being a = <see cref="Ax"/> + this; out: the activated gates, cached
+    /// for backward (LSTM, GRU).
+    /// </summary>
     public Span<T> Gates;
     /// <summary>[H] a value cached for backward: LSTM tanh(c'), GRU ah_n.</summary>
     public Span<T> Aux;

@@ -15,23 +15,35 @@ internal sealed class GruCell<T> : Cell<T> where T : unmanaged, IFloatingPointIe
     public override bool KeepsHiddenProjectionApart => true;
     public override bool CachesAux => true;
 
-    // forward:
+    // forward, two passes over the H units (r and z first, independent of each other; every vector loop does its scalar
+    // loop's operations):
     //   (F1) r = σ(ax_r + ah_r),  z = σ(ax_z + ah_z)
     //   (F2) n = tanh(ax_n + r ⊙ ah_n)                aux = ah_n [H], kept for backward
     //   (F3) h' = (1 − z) ⊙ n + z ⊙ h                 computed as n + z ⊙ (h − n)
+    //   gates [3H] = [r z n], kept for backward
     public override void Forward(in CellForwardRow<T> row)
     {
         ReadOnlySpan<T> ax = row.Ax, ah = row.Ah, h = row.H;
         Span<T> gates = row.Gates, ahN = row.Aux, hNext = row.HNext;
-        int n = h.Length;
-        Span<T> rz = gates.Slice(0, 2 * n), gn = gates.Slice(2 * n, n);
-        TensorPrimitives.Add(ax.Slice(0, 2 * n), ah.Slice(0, 2 * n), rz);          // (F1)
-        TensorPrimitives.Sigmoid(rz, rz);                                          // (F1)
-        ah.Slice(2 * n, n).CopyTo(ahN);
-        TensorPrimitives.MultiplyAdd(gates.Slice(0, n), ahN, ax.Slice(2 * n, n), gn); // (F2)
-        TensorPrimitives.Tanh(gn, gn);                                             // (F2)
-        TensorPrimitives.Subtract(h, gn, hNext);                                   // (F3)
-        TensorPrimitives.MultiplyAdd(gates.Slice(n, n), hNext, gn, hNext);         // (F3)
+        int n = h.Length, w = Vector<T>.Count;
+        ah.Slice(0, 2 * n).CopyTo(gates);
+        Activations.AddSigmoid(ax.Slice(0, 2 * n), gates.Slice(0, 2 * n)); // (F1), r and z side by side
+        int j = 0;
+        if (Simd.VectorLoops)
+            for (; j <= n - w; j += w)
+            {
+                var an = new Vector<T>(ah.Slice(2 * n + j));
+                var nn = Activations.Tanh(new Vector<T>(gates.Slice(j)) * an + new Vector<T>(ax.Slice(2 * n + j)));  // (F2)
+                nn.CopyTo(gates.Slice(2 * n + j)); an.CopyTo(ahN.Slice(j));
+                (new Vector<T>(gates.Slice(n + j)) * (new Vector<T>(h.Slice(j)) - nn) + nn).CopyTo(hNext.Slice(j)); // (F3)
+            }
+        for (; j < n; j++)
+        {
+            T an = ah[2 * n + j];
+            T nn = Activations.Tanh(gates[j] * an + ax[2 * n + j]);  // (F2)
+            gates[2 * n + j] = nn; ahN[j] = an;
+            hNext[j] = gates[n + j] * (h[j] - nn) + nn;              // (F3)
+        }
     }
 
     // backward:

@@ -5,8 +5,8 @@ using Rnn.MLNet.Math;
 
 namespace Rnn.MLNet.Cells;
 
-// Shape key: H = hidden size; gates [4H] in PyTorch's order i, f, g, o. Pre-activations a = W_ih x + b_ih + W_hh h + b_hh
-// arrive in row.Gates and are activated in place.
+// Shape key: H = hidden size; gates [4H] in PyTorch's order i, f, g, o. The pre-activations a = W_ih x + b_ih + W_hh h + b_hh
+// arrive in two parts, row.Ax (W_ih x + b_ih + b_hh) and row.Gates (W_hh h), and leave as the activated gates in row.Gates.
 
 /// <summary>LSTM cell: c' = f ⊙ c + i ⊙ g, h' = o ⊙ tanh(c').</summary>
 internal sealed class LstmCell<T> : Cell<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -14,22 +14,33 @@ internal sealed class LstmCell<T> : Cell<T> where T : unmanaged, IFloatingPointI
     public override CellType Type => CellType.Lstm;
     public override bool CachesAux => true;
 
-    // forward:
-    //   (F1) [i f g o] = [σ σ tanh σ](a)              gates [4H], kept for backward
+    // forward, two passes over the H units (the first's activations are independent, so they overlap in the core; every
+    // vector loop does its scalar loop's operations):
+    //   (F1) [i f g o] = [σ σ tanh σ](ax + gates)      gates [4H], kept for backward
     //   (F2) c' = f ⊙ c + i ⊙ g
     //   (F3) h' = o ⊙ tanh(c')                        aux = tanh(c') [H], kept for backward
     public override void Forward(in CellForwardRow<T> row)
     {
-        Span<T> gates = row.Gates, cNext = row.CNext, tanhC = row.Aux;
-        int n = row.C.Length;
-        Span<T> i = gates.Slice(0, n), g = gates.Slice(2 * n, n), o = gates.Slice(3 * n, n), f = gates.Slice(n, n);
-        TensorPrimitives.Sigmoid(gates.Slice(0, 2 * n), gates.Slice(0, 2 * n)); // (F1) i, f
-        TensorPrimitives.Tanh(g, g);                                          // (F1) g
-        TensorPrimitives.Sigmoid(o, o);                                       // (F1) o
-        TensorPrimitives.Multiply(f, row.C, cNext);                           // (F2)
-        TensorPrimitives.MultiplyAdd(i, g, cNext, cNext);                     // (F2)
-        TensorPrimitives.Tanh(cNext, tanhC);                                  // (F3)
-        TensorPrimitives.Multiply(o, tanhC, row.HNext);                       // (F3)
+        Span<T> gates = row.Gates, cNext = row.CNext, tanhC = row.Aux, hNext = row.HNext;
+        ReadOnlySpan<T> ax = row.Ax, c = row.C;
+        int n = c.Length, w = Vector<T>.Count;
+        Activations.AddSigmoid(ax.Slice(0, 2 * n), gates.Slice(0, 2 * n));          // (F1) i, f
+        Activations.AddTanh(ax.Slice(2 * n, n), gates.Slice(2 * n, n));              // (F1) g
+        Activations.AddSigmoid(ax.Slice(3 * n, n), gates.Slice(3 * n, n));          // (F1) o
+        int j = 0;
+        if (Simd.VectorLoops)
+            for (; j <= n - w; j += w)
+            {
+                var cn = new Vector<T>(gates.Slice(n + j)) * new Vector<T>(c.Slice(j)) + new Vector<T>(gates.Slice(j)) * new Vector<T>(gates.Slice(2 * n + j)); // (F2)
+                var tc = Activations.Tanh(cn);                                                                                                          // (F3)
+                cn.CopyTo(cNext.Slice(j)); tc.CopyTo(tanhC.Slice(j)); (new Vector<T>(gates.Slice(3 * n + j)) * tc).CopyTo(hNext.Slice(j));
+            }
+        for (; j < n; j++)
+        {
+            T cn = gates[n + j] * c[j] + gates[j] * gates[2 * n + j]; // (F2)
+            T tc = Activations.Tanh(cn);                              // (F3)
+            cNext[j] = cn; tanhC[j] = tc; hNext[j] = gates[3 * n + j] * tc;
+        }
     }
 
     // backward (dc carries dL/dc' in, dL/dc out):

@@ -1,6 +1,8 @@
 using System;
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Rnn.MLNet.Math;
 using Rnn.MLNet.Models;
 
@@ -38,10 +40,13 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
     private int[] _lengths = Array.Empty<int>();
     private T[] _ax = Array.Empty<T>();     // [S, B, GH] by position: W_ih x + b_ih (+ b_hh unless apart)
     private T[] _ah = Array.Empty<T>();     // [B, GH] (apart only) scratch: W_hh h + b_hh for one step
-    private T[] _gates = Array.Empty<T>();  // [S, B, GH] by step: pre-activations, then activated in place (LSTM i f g o, GRU r z n)
+    private T[] _gates = Array.Empty<T>();  // [S, B, GH] by step: W_hh h (RNN, LSTM), then the activated gates (LSTM i f g o, GRU r z n)
     private T[] _h = Array.Empty<T>();      // [S+1, B, H] by step
     private T[] _c = Array.Empty<T>();      // [S+1, B, H] by step (LSTM)
     private T[] _aux = Array.Empty<T>();    // [S, B, H] by step: the cell's cache (LSTM tanh(c'), GRU ah_n)
+    private bool _lean;                     // the last forward was inference: _gates and _aux were not kept
+    private T[] _stepGates = Array.Empty<T>(); // [B, GH] inference: one step's gates
+    private T[] _stepAux = Array.Empty<T>();   // [B, H] inference: one step's aux
     private ReadOnlyMemory<T> _input;       // [S, B, I] by position (kept by reference, owned by the caller)
     private Memory<T> _output;              // [S, B, H] by position, the caller's, during Forward
     private ReadOnlyMemory<T> _dOutput;     // [S, B, H] by position, the caller's, during Backward
@@ -53,6 +58,7 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
     private T[] _dhNext = Array.Empty<T>(); // [B, H]
     private T[] _dc = Array.Empty<T>();     // [B, H]
     private readonly PackedB<T> _packedHh = new(); // W_hh packed for the step products (forward: h·W_hhᵀ, backward: dah·W_hh)
+    private Bf16Matrix? _bf16Hh;                   // W_hh in bfloat16 (opt-in reduced-precision inference, float only)
 
     public RecurrentLayer(CellType cell, int inputSize, int hiddenSize, bool reverse, ParameterStore<T> store, string prefix, string suffix)
     {
@@ -97,7 +103,8 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
     /// <paramref name="h0"/> / <paramref name="c0"/> are [B, H] initial states or empty for zeros. The input is kept by
     /// reference for <see cref="Backward"/> and must not change in between. <paramref name="inference"/> keeps the packed
     /// weight copies from one call to the next while the weights' <see cref="ParameterStore{T}.Version"/> is unchanged;
-    /// training packs them afresh every call, since every optimizer step changes them. <paramref name="inputKeys"/> [S·B]
+    /// training packs them afresh every call, since every optimizer step changes them. Inference also keeps no per-step
+    /// caches (a <see cref="Backward"/> after it replays the steps to rebuild them, bit for bit). <paramref name="inputKeys"/> [S·B]
     /// (inference only; may be empty) names the token each input row stands for (−1: none), so that a token's input
     /// projection is computed once (see <see cref="InputProjection{T}"/>).
     /// </summary>
@@ -108,42 +115,104 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
         _steps = steps; _batch = batch; _lengths = lengths; _input = input; _output = output;
         Ensure(ref _ax, steps * B * GH);
         if (_apart) Ensure(ref _ah, B * GH);
-        Ensure(ref _gates, steps * B * GH);
         Ensure(ref _h, (steps + 1) * B * H);
-        if (_cell.CachesAux) Ensure(ref _aux, steps * B * H);
         if (_lstm) Ensure(ref _c, (steps + 1) * B * H);
+        // Inference keeps no per-step caches: each step's gates and aux go to one [B, ·] scratch; a Backward after it replays
+        // the steps with caches first (same kernels, same bits).
+        _lean = inference;
+        if (_lean)
+        {
+            Ensure(ref _stepGates, B * GH);
+            if (_cell.CachesAux) Ensure(ref _stepAux, B * H);
+        }
+        else EnsureCaches();
 
         // ax = X · W_ihᵀ + b_ih (+ b_hh unless apart) for all positions at once: [S·B, I] × [I, GH]
-        Span<T> ax = _ax.AsSpan(0, steps * B * GH);
-        _inputProjection.Compute(input.Span, steps * B, inference, inputKeys, ax);
+        _inputProjection.Compute(input.Span, steps * B, inference, inputKeys, _ax.AsSpan(0, steps * B * GH));
         if (inference) _packedHh.PackReusing(true, GH, H, _store.ReadMemory(_wHh), H, _store.Version);
         else _packedHh.Pack(true, GH, H, _store.ReadMemory(_wHh), H); // once per sequence, not per step
 
         CopyOrZero(h0, _h.AsSpan(0, B * H));
         if (_lstm) CopyOrZero(c0, _c.AsSpan(0, B * H));
-
-        ReadOnlySpan<T> bHh = _store.Read(_bHh);
-        Span<T> ah = _apart ? _ah.AsSpan(0, B * GH) : default;
-        for (int k = 0; k < steps; k++)
-        {
-            int p = Position(k);
-            ReadOnlySpan<T> hPrev = _h.AsSpan(k * B * H, B * H);
-            Span<T> gatesStep = _gates.AsSpan(k * B * GH, B * GH);
-            if (_apart)
-            {
-                // ah = h · W_hhᵀ + b_hh: [B, H] × [H, GH], kept apart from ax
-                Gemm.Multiply(false, B, _packedHh, hPrev, H, ah, GH, accumulate: false);
-                for (int b = 0; b < B; b++) TensorPrimitives.Add(ah.Slice(b * GH, GH), bHh, ah.Slice(b * GH, GH));
-            }
-            else
-            {
-                // pre-activations straight into the gate cache: gates = ax[p] + h · W_hhᵀ ([B, H] × [H, GH])
-                ax.Slice(p * B * GH, B * GH).CopyTo(gatesStep);
-                Gemm.Multiply(false, B, _packedHh, hPrev, H, gatesStep, GH, accumulate: true);
-            }
-            _rows.Run(forward: true, k, B, H);
-        }
+        RunSteps();
         _output = default;
+    }
+
+    private void EnsureCaches()
+    {
+        Ensure(ref _gates, _steps * _batch * GateSize);
+        if (_cell.CachesAux) Ensure(ref _aux, _steps * _batch * HiddenSize);
+    }
+
+    /// <summary>
+    /// The recurrence over all steps. Inference with a batch of at least two sequences, the threads to share it and W_hh
+    /// small enough to sit in each core's cache runs each thread's share of the sequences through all the steps on its own
+    /// (one hand-off per layer instead of two per step); otherwise every step's product and cells are split across the
+    /// threads. Every row is computed the same way in either case.
+    /// </summary>
+    private void RunSteps()
+    {
+        int B = _batch, H = HiddenSize;
+        int parts = _lean && B >= 2 && B * H >= StepRows.RowGrain && (long)GateSize * H * Unsafe.SizeOf<T>() <= LeanSplitWeightBytes
+            ? System.Math.Min(Parallelism.MaxThreads, B) : 1;
+        if (parts > 1) WorkerPool.Run(_stepsJob ??= new StepsJob(this), parts);
+        else Steps(0, B, whole: true);
+    }
+
+    /// <summary>Largest W_hh (bytes) for which inference gives each thread its own sequences (each thread streams all of W_hh every step).</summary>
+    internal const int LeanSplitWeightBytes = 1 << 20;
+
+    /// <summary>
+    /// Steps 0..S−1 for batch rows [b0, b1): the step product h·W_hhᵀ into the step's gates (or ah when apart, + b_hh), then
+    /// the cells. <paramref name="whole"/>: all rows, the cells split across threads by <see cref="StepRows"/>.
+    /// </summary>
+    private void Steps(int b0, int b1, bool whole)
+    {
+        int H = HiddenSize, GH = GateSize, B = _batch, n = b1 - b0;
+        ReadOnlySpan<T> bHh = _store.Read(_bHh);
+        // opt-in: a few sequences of float inference multiply by W_hh in bfloat16 (half the bytes streamed per step)
+        bool bf16 = _lean && typeof(T) == typeof(float) && n <= Gemm.SmallM && InferenceCache.ReducedPrecisionRecurrentWeights;
+        if (bf16)
+        {
+            _bf16Hh ??= new Bf16Matrix();
+            ReadOnlyMemory<T> wHh = _store.ReadMemory(_wHh);
+            _bf16Hh.PackReusing(Unsafe.As<ReadOnlyMemory<T>, ReadOnlyMemory<float>>(ref wHh), GH, H, _store.Version);
+        }
+        for (int k = 0; k < _steps; k++)
+        {
+            ReadOnlySpan<T> hPrev = _h.AsSpan((k * B + b0) * H, n * H);
+            // the step product h · W_hhᵀ ([n, H] × [H, GH]) into ah (GRU, + b_hh, kept apart from ax) or the step's gates (the cell adds ax)
+            Span<T> product = _apart ? _ah.AsSpan(b0 * GH, n * GH) : _lean ? _stepGates.AsSpan(b0 * GH, n * GH) : _gates.AsSpan((k * B + b0) * GH, n * GH);
+            if (bf16)
+                for (int b = 0; b < n; b++)
+                    _bf16Hh!.Multiply(MemoryMarshal.Cast<T, float>(hPrev.Slice(b * H, H)), MemoryMarshal.Cast<T, float>(product.Slice(b * GH, GH)));
+            else Gemm.Multiply(false, n, _packedHh, hPrev, H, product, GH, accumulate: false);
+            if (_apart)
+                for (int b = 0; b < n; b++) TensorPrimitives.Add(product.Slice(b * GH, GH), bHh, product.Slice(b * GH, GH));
+            if (whole) _rows.Run(forward: true, k, B, H);
+            else ((IStepRows)this).ForwardRows(k, b0, b1);
+        }
+    }
+
+    private StepsJob? _stepsJob;
+
+    /// <summary>Inference: part p runs all the steps for its share of the batch rows.</summary>
+    private sealed class StepsJob(RecurrentLayer<T> layer) : ParallelJob
+    {
+        public override void Execute(int part, int parts)
+        {
+            var (b0, b1) = Share(layer._batch, part, parts);
+            if (b0 < b1) layer.Steps(b0, b1, whole: false);
+        }
+    }
+
+    /// <summary>Before a Backward that follows an inference forward: runs the steps again, keeping the caches (no output).</summary>
+    private void ReplayWithCaches()
+    {
+        _lean = false;
+        EnsureCaches();
+        _output = default;
+        RunSteps();
     }
 
     /// <summary>Forward, after the step product, rows [b0, b1) of step k: the cell, the new state, the output row (zero at padding).</summary>
@@ -155,7 +224,7 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
         {
             int now = (k * B + b) * H, next = ((k + 1) * B + b) * H; // row b of h[k] and h[k+1] (and c, aux)
             Span<T> hn = _h.AsSpan(next, H);
-            Span<T> y = output.Slice((p * B + b) * H, H);
+            Span<T> y = output.IsEmpty ? default : output.Slice((p * B + b) * H, H);
             if (p >= _lengths[b])
             {
                 _h.AsSpan(now, H).CopyTo(hn);
@@ -169,12 +238,12 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
                 Ah = _apart ? _ah.AsSpan(b * GH, GH) : default,
                 H = _h.AsSpan(now, H),
                 C = _lstm ? _c.AsSpan(now, H) : default,
-                Gates = _gates.AsSpan((k * B + b) * GH, GH),
-                Aux = _cell.CachesAux ? _aux.AsSpan(now, H) : default,
+                Gates = _lean ? _stepGates.AsSpan(b * GH, GH) : _gates.AsSpan((k * B + b) * GH, GH),
+                Aux = !_cell.CachesAux ? default : _lean ? _stepAux.AsSpan(b * H, H) : _aux.AsSpan(now, H),
                 CNext = _lstm ? _c.AsSpan(next, H) : default,
                 HNext = hn,
             });
-            hn.CopyTo(y);
+            if (!y.IsEmpty) hn.CopyTo(y);
         }
     }
 
@@ -227,6 +296,7 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
     public void Backward(ReadOnlyMemory<T> dOutput, ReadOnlySpan<T> dhFinal, ReadOnlySpan<T> dcFinal, Span<T> dInput, Span<T> dh0, Span<T> dc0, bool parameterGradients = true)
     {
         int S = _steps, B = _batch, H = HiddenSize, GH = GateSize;
+        if (_lean) ReplayWithCaches();
         _dOutput = dOutput;
         Ensure(ref _dax, S * B * GH);
         Ensure(ref _dah, S * B * GH);

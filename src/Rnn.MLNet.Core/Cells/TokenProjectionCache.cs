@@ -89,13 +89,13 @@ internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPoin
             Span<T> row = _missOut.AsSpan(i * GH, GH);
             row.CopyTo(ax.Slice(r * GH, GH));
             if (key < 0) continue;
-            if (key >= _slotOfKey.Length) Grow(ref _slotOfKey, key + 1);
+            if (key >= _slotOfKey.Length) Grow(ref _slotOfKey, key + 1, Array.MaxLength);
             int slot = _slotOfKey[key] - 1; // a slot this key already has (its row changed, or it came twice in this call)
             if (slot < 0)
             {
                 if (_count >= maxEntries) continue;
                 slot = _count++;
-                if (_entries.Length < _count * E) Grow(ref _entries, _count * E);
+                if (_entries.Length < _count * E) Grow(ref _entries, _count * E, maxEntries * E);
                 _slotOfKey[key] = slot + 1;
             }
             x.Slice(r * I, I).CopyTo(_entries.AsSpan(slot * E, I));
@@ -105,9 +105,10 @@ internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPoin
 
     private static bool Same(ReadOnlySpan<T> a, ReadOnlySpan<T> b) => MemoryMarshal.AsBytes(a).SequenceEqual(MemoryMarshal.AsBytes(b));
 
-    private static void Grow<TItem>(ref TItem[] buffer, int needed)
+    /// <summary>Grows <paramref name="buffer"/> to at least <paramref name="needed"/> items: doubling, but never past <paramref name="limit"/> (the budget) when it suffices.</summary>
+    private static void Grow<TItem>(ref TItem[] buffer, int needed, long limit)
     {
-        var grown = new TItem[(int)System.Math.Min(Array.MaxLength, System.Math.Max((long)needed, 2L * buffer.Length))];
+        var grown = new TItem[(int)System.Math.Min(System.Math.Max(needed, System.Math.Min(limit, Array.MaxLength)), System.Math.Max((long)needed, 2L * buffer.Length))];
         buffer.CopyTo(grown, 0);
         buffer = grown;
     }

@@ -145,6 +145,9 @@ public sealed partial class EncoderDecoderNetwork<T> where T : unmanaged, IFloat
     /// <summary>Another instance over the same weights with its own buffers (one per thread).</summary>
     public EncoderDecoderNetwork<T> CloneForInference() => new(Options, Parameters);
 
+    /// <summary>A network whose weight buffer is <paramref name="weights"/> itself (not copied): for a loader that hands its array over.</summary>
+    internal static EncoderDecoderNetwork<T> Over(EncoderDecoderOptions options, T[] weights) => new(options, new ParameterStore<T>(Layout(options), weights));
+
     /// <summary>
     /// What to keep once training is over: an instance over the same weights without this one's activation and backward
     /// buffers, with the gradient buffer freed (see <see cref="SequenceNetwork{T}.ForInference"/>).

@@ -74,7 +74,8 @@ public sealed class ParameterStore<T> where T : unmanaged, IFloatingPointIeee754
     /// <summary>Total number of scalars.</summary>
     public int Count => _values.Length;
 
-    internal ParameterStore(IEnumerable<(string Name, int[] Shape)> layout)
+    /// <summary>A store of the layout; <paramref name="values"/>, when given, becomes its buffer (not copied).</summary>
+    internal ParameterStore(IEnumerable<(string Name, int[] Shape)> layout, T[]? values = null)
     {
         _parameters = new List<Parameter>();
         _byName = new Dictionary<string, Parameter>(StringComparer.Ordinal);
@@ -87,7 +88,8 @@ public sealed class ParameterStore<T> where T : unmanaged, IFloatingPointIeee754
             offset += p.Size;
         }
         if (offset > Array.MaxLength) throw new ArgumentException($"The model has {offset} parameters, more than one buffer can hold.");
-        _values = new T[offset];
+        if (values is not null && values.LongLength != offset) throw new ArgumentException($"{values.Length} values given; the layout has {offset}.", nameof(values));
+        _values = values ?? new T[offset];
     }
 
     /// <summary>Finds a parameter by name.</summary>

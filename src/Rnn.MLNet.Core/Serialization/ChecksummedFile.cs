@@ -30,18 +30,31 @@ internal static class ChecksummedFile
     /// <exception cref="InvalidDataException">Too short, another signature, truncated or extended, or a checksum mismatch.</exception>
     public static ReadOnlySpan<byte> Open(ReadOnlySpan<byte> data, ReadOnlySpan<byte> magic, string what, Func<uint, bool> supported, string supportedText, out uint version)
     {
-        if (data.Length < HeaderBytes + 4) throw new InvalidDataException($"The data is {data.Length} bytes, too short for {what} (header alone is {HeaderBytes + 4}).");
-        if (!data.Slice(0, 8).SequenceEqual(magic)) throw new InvalidDataException($"The data does not start with the {what} signature '{System.Text.Encoding.ASCII.GetString(magic)}'.");
-        version = BitConverter.ToUInt32(data.Slice(8, 4));
-        if (!supported(version)) throw new InvalidDataException($"{what} format version {version} is not supported (this library reads {supportedText}).");
-        ulong length = BitConverter.ToUInt64(data.Slice(12, 8));
-        if (length != (ulong)(data.Length - HeaderBytes - 4))
-            throw new InvalidDataException($"The header announces {length} payload bytes but {data.Length - HeaderBytes - 4} are present (truncated or extended file).");
-        var payload = data.Slice(HeaderBytes, (int)length);
-        uint stored = BitConverter.ToUInt32(data.Slice(HeaderBytes + (int)length, 4));
-        uint actual = Crc32.Compute(payload);
-        if (stored != actual) throw new InvalidDataException($"Checksum mismatch (stored {stored:x8}, computed {actual:x8}): the file is corrupt.");
+        var payload = OpenHeader(data, data.Length, magic, what, supported, supportedText, out version);
+        CheckCrc(BitConverter.ToUInt32(data.Slice(HeaderBytes + payload.Length, 4)), Crc32.Compute(payload));
         return payload;
+    }
+
+    /// <summary>
+    /// The envelope checks that need only the first bytes (<paramref name="start"/>) of a file of <paramref name="length"/>
+    /// bytes; returns the part of the payload within <paramref name="start"/>. The checksum is the caller's (<see cref="CheckCrc"/>).
+    /// </summary>
+    public static ReadOnlySpan<byte> OpenHeader(ReadOnlySpan<byte> start, long length, ReadOnlySpan<byte> magic, string what, Func<uint, bool> supported, string supportedText, out uint version)
+    {
+        if (length < HeaderBytes + 4 || start.Length < HeaderBytes) throw new InvalidDataException($"The data is {length} bytes, too short for {what} (header alone is {HeaderBytes + 4}).");
+        if (!start.Slice(0, 8).SequenceEqual(magic)) throw new InvalidDataException($"The data does not start with the {what} signature '{System.Text.Encoding.ASCII.GetString(magic)}'.");
+        version = BitConverter.ToUInt32(start.Slice(8, 4));
+        if (!supported(version)) throw new InvalidDataException($"{what} format version {version} is not supported (this library reads {supportedText}).");
+        ulong payloadLength = BitConverter.ToUInt64(start.Slice(12, 8));
+        if (payloadLength != (ulong)(length - HeaderBytes - 4))
+            throw new InvalidDataException($"The header announces {payloadLength} payload bytes but {length - HeaderBytes - 4} are present (truncated or extended file).");
+        return start.Slice(HeaderBytes, (int)System.Math.Min((long)payloadLength, start.Length - HeaderBytes));
+    }
+
+    /// <summary>Compares the stored checksum with the one computed over the payload.</summary>
+    public static void CheckCrc(uint stored, uint actual)
+    {
+        if (stored != actual) throw new InvalidDataException($"Checksum mismatch (stored {stored:x8}, computed {actual:x8}): the file is corrupt.");
     }
 
     /// <summary>

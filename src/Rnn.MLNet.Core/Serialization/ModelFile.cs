@@ -86,6 +86,18 @@ public sealed class ModelFile
     /// <summary>Weights in <see cref="SequenceNetwork{T}.Layout"/> (or <see cref="EncoderDecoderNetwork{T}.Layout"/>) order.</summary>
     public float[] Weights { get; }
 
+    // A file read piece by piece (from a payload nobody else sees) hands its weight array to the first network created
+    // from it instead of copying it: one copy of the weights in memory, not two.
+    private bool _weightsHandedOver;
+    private bool _handOverWeights;
+
+    private float[]? TakeWeights()
+    {
+        if (!_handOverWeights || _weightsHandedOver) return null;
+        _weightsHandedOver = true;
+        return Weights;
+    }
+
     /// <summary>Named string properties.</summary>
     public Dictionary<string, string> Properties { get; } = new(StringComparer.Ordinal);
 
@@ -127,6 +139,7 @@ public sealed class ModelFile
     /// <exception cref="InvalidDataException">The file holds a sequence network.</exception>
     public EncoderDecoderNetwork<float> CreateEncoderDecoder()
     {
+        if (TakeWeights() is float[] own) return EncoderDecoderNetwork<float>.Over(EncoderDecoderOptions, own);
         var net = new EncoderDecoderNetwork<float>(EncoderDecoderOptions);
         Weights.CopyTo(net.Parameters.Buffer, 0);
         net.Parameters.MarkChanged();
@@ -157,6 +170,7 @@ public sealed class ModelFile
     /// <summary>Builds a network holding these weights.</summary>
     public SequenceNetwork<float> CreateNetwork()
     {
+        if (TakeWeights() is float[] own) return SequenceNetwork<float>.Over(Options, own);
         var net = new SequenceNetwork<float>(Options);
         Weights.CopyTo(net.Parameters.Buffer, 0);
         net.Parameters.MarkChanged();
@@ -167,7 +181,7 @@ public sealed class ModelFile
     public void Write(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        using var payload = new MemoryStream();
+        using var payload = new MemoryStream(PayloadCapacity); // sized once: no doubling copies of a large model's bytes
         using (var w = new BinaryWriter(payload, Encoding.UTF8, leaveOpen: true))
         {
             if (_encoderDecoder is { } e)
@@ -221,9 +235,25 @@ public sealed class ModelFile
     /// <summary>The model as bytes.</summary>
     public byte[] ToBytes()
     {
-        using var ms = new MemoryStream();
+        using var ms = new MemoryStream(ChecksummedFile.HeaderBytes + PayloadCapacity + 4);
         Write(ms);
         return ms.ToArray();
+    }
+
+    /// <summary>The payload's size, at most 256 bytes over: the weights, each string's length and UTF-16 units, the options.</summary>
+    private int PayloadCapacity
+    {
+        get
+        {
+            long n = 256 + 4L * Weights.Length;
+            foreach (var kv in Properties) n += 8 + 2L * (kv.Key.Length + kv.Value.Length);
+            foreach (var kv in Lists)
+            {
+                n += 8 + 2L * kv.Key.Length;
+                foreach (var s in kv.Value) n += 4 + 2L * s.Length;
+            }
+            return (int)System.Math.Min(n, Array.MaxLength);
+        }
     }
 
     /// <summary>Saves to a file atomically: written to a temporary file beside it, then moved over the target.</summary>
@@ -247,16 +277,73 @@ public sealed class ModelFile
     /// <exception cref="InvalidDataException">Not a model, truncated, corrupt, or an unsupported version.</exception>
     public static ModelFile Read(ReadOnlySpan<byte> data)
     {
-        var payload = ChecksummedFile.Open(data, Magic, "model", v => v is >= FormatVersion and <= WideFormatVersion,
-            $"versions {FormatVersion} to {WideFormatVersion}", out uint version);
+        var payload = ChecksummedFile.Open(data, Magic, "model", IsSupported, SupportedVersions, out uint version);
         var r = new SpanReader(payload);
-        NetworkOptions? o = null;
-        EncoderDecoderOptions? e = null;
-        if (version == EncoderDecoderFormatVersion || version == EncoderDecoderEmbeddingDropoutFormatVersion)
-            e = ReadEncoderDecoderOptions(ref r, version == EncoderDecoderEmbeddingDropoutFormatVersion);
-        else o = ReadNetworkOptions(ref r, version);
-        long expected = o?.ParameterCount() ?? e!.ParameterCount();
+        var (o, e) = ReadOptions(ref r, version);
+        return ReadRest(ref r, o, e, weights: null);
+    }
 
+    private static bool IsSupported(uint version) => version is >= FormatVersion and <= WideFormatVersion;
+
+    private static string SupportedVersions => $"versions {FormatVersion} to {WideFormatVersion}";
+
+    /// <summary>Fills <paramref name="destination"/> with the bytes of a model file that start at <paramref name="offset"/>.</summary>
+    internal delegate void ByteSource(long offset, Span<byte> destination);
+
+    /// <summary>
+    /// Reads a model of <paramref name="length"/> bytes that <paramref name="read"/> produces piece by piece (a model decoded
+    /// from text): the weights go straight into their final array (the network created from the file takes it over), the
+    /// rest into a buffer of its own, so memory holds one copy of the weights instead of the bytes and the weights. The
+    /// checks are <see cref="Read(ReadOnlySpan{byte})"/>'s; a file whose first bytes do not make sense is read whole and
+    /// checked as one span, so a corrupt file gets the same message either way.
+    /// </summary>
+    internal static ModelFile ReadPieces(long length, ByteSource read)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        byte[] ReadWhole()
+        {
+            var all = new byte[length];
+            read(0, all);
+            return all;
+        }
+        const int probeBytes = 4096; // the envelope and the options, far less than this
+        if (length <= 2 * probeBytes || !BitConverter.IsLittleEndian) return Read(ReadWhole());
+        var probe = new byte[probeBytes];
+        read(0, probe);
+        long weightsAt;
+        try
+        {
+            var payload = ChecksummedFile.OpenHeader(probe, length, Magic, "model", IsSupported, SupportedVersions, out uint version);
+            var r = new SpanReader(payload);
+            var (o, e) = ReadOptions(ref r, version);
+            weightsAt = length - 4 - 4 * (o?.ParameterCount() ?? e!.ParameterCount());
+            if (weightsAt < ChecksummedFile.HeaderBytes + probeBytes / 2) return Read(ReadWhole());
+        }
+        catch (Exception e) when (e is InvalidDataException or OverflowException) { return Read(ReadWhole()); } // the checksum then names the damage
+
+        var head = new byte[weightsAt + 4]; // everything but the weights, then the stored CRC
+        read(0, head.AsSpan(0, (int)weightsAt));
+        read(length - 4, head.AsSpan((int)weightsAt, 4));
+        var weights = new float[(length - 4 - weightsAt) / 4];
+        read(weightsAt, MemoryMarshal.AsBytes(weights.AsSpan()));
+        var before = head.AsSpan(ChecksummedFile.HeaderBytes, (int)weightsAt - ChecksummedFile.HeaderBytes);
+        ChecksummedFile.CheckCrc(BitConverter.ToUInt32(head, (int)weightsAt), Crc32.Append(Crc32.Compute(before), MemoryMarshal.AsBytes(weights.AsSpan())));
+        var reader = new SpanReader(before);
+        var (options, edOptions) = ReadOptions(ref reader, BitConverter.ToUInt32(head, 8));
+        var file = ReadRest(ref reader, options, edOptions, weights);
+        file._handOverWeights = true;
+        return file;
+    }
+
+    private static (NetworkOptions?, EncoderDecoderOptions?) ReadOptions(ref SpanReader r, uint version) =>
+        version == EncoderDecoderFormatVersion || version == EncoderDecoderEmbeddingDropoutFormatVersion
+            ? (null, ReadEncoderDecoderOptions(ref r, version == EncoderDecoderEmbeddingDropoutFormatVersion))
+            : (ReadNetworkOptions(ref r, version), null);
+
+    /// <summary>Properties, lists and weights after the options; <paramref name="weights"/>, when given, were read apart and the payload ends at their count.</summary>
+    private static ModelFile ReadRest(ref SpanReader r, NetworkOptions? o, EncoderDecoderOptions? e, float[]? weights)
+    {
+        long expected = o?.ParameterCount() ?? e!.ParameterCount();
         int nProps = r.Count(8);
         var props = new List<(string, string)>(nProps);
         for (int i = 0; i < nProps; i++) props.Add((r.String(), r.String()));
@@ -272,9 +359,13 @@ public sealed class ModelFile
         }
         long count = r.Int64();
         if (count != expected) throw new InvalidDataException($"The file holds {count} weights; its options describe {expected}.");
-        if (count * 4 != r.Remaining) throw new InvalidDataException($"{count} weights need {count * 4} bytes; {r.Remaining} remain.");
-        var weights = new float[count];
-        r.Floats(weights);
+        long remaining = r.Remaining + (weights?.LongLength ?? 0) * 4;
+        if (count * 4 != remaining) throw new InvalidDataException($"{count} weights need {count * 4} bytes; {remaining} remain.");
+        if (weights is null)
+        {
+            weights = new float[count];
+            r.Floats(weights);
+        }
         var file = o is not null ? new ModelFile(o, weights) : new ModelFile(e!, weights);
         foreach (var (k, v) in props)
             if (!file.Properties.TryAdd(k, v)) throw new InvalidDataException($"Property '{k}' appears twice.");
@@ -371,9 +462,12 @@ public static class Crc32
     }
 
     /// <summary>The CRC-32 of the bytes.</summary>
-    public static uint Compute(ReadOnlySpan<byte> data)
+    public static uint Compute(ReadOnlySpan<byte> data) => Append(0, data);
+
+    /// <summary>The CRC-32 of the bytes whose CRC-32 is <paramref name="crc"/> followed by <paramref name="data"/> (Compute(a ‖ b) = Append(Compute(a), b)).</summary>
+    internal static uint Append(uint crc, ReadOnlySpan<byte> data)
     {
-        uint crc = 0xFFFFFFFFu;
+        crc = ~crc;
         foreach (byte b in data) crc = s_table[(crc ^ b) & 0xFF] ^ (crc >> 8);
         return ~crc;
     }

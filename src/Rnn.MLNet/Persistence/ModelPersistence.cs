@@ -51,12 +51,12 @@ internal static class ModelPersistence
     {
         Interlocked.Increment(ref s_calls);
         if (!MemoryMarshal.TryGetString(payload, out string? text, out int start, out int length) || start != 0 || length != text.Length)
-            return TModel.FromFile(Read<TModel>(payload.Span));
+            return TModel.FromFile(Read<TModel>(payload));
         if (s_decoded.TryGetValue(text, out object? cached)) return Cast<TModel>(cached);
         lock (s_decodeLock) // concurrent cursors meeting a new payload decode it once
         {
             if (s_decoded.TryGetValue(text, out cached)) return Cast<TModel>(cached);
-            var created = TModel.FromFile(Read<TModel>(payload.Span));
+            var created = TModel.FromFile(Read<TModel>(payload));
             s_decoded.Add(text, created);
             return created;
         }
@@ -65,14 +65,28 @@ internal static class ModelPersistence
     private static TModel Cast<TModel>(object cached) where TModel : class, IPipelineModel<TModel> =>
         cached as TModel ?? throw new InvalidDataException($"The Rnn.MLNet payload holds a {cached.GetType().Name}, not a {TModel.Description}.");
 
-    private static ModelFile Read<TModel>(ReadOnlySpan<char> text) where TModel : class, IPipelineModel<TModel>
+    /// <summary>
+    /// The model file of a payload. A packed payload is decoded piece by piece (<see cref="ModelFile.ReadPieces"/>): its
+    /// weights straight into the array the network will use, with no byte copy of the whole payload in between.
+    /// </summary>
+    private static ModelFile Read<TModel>(ReadOnlyMemory<char> payload) where TModel : class, IPipelineModel<TModel>
     {
         Interlocked.Increment(ref s_decodes);
+        var text = payload.Span;
         if (text.IsEmpty) throw new InvalidDataException("The Rnn.MLNet model payload column is empty: the pipeline does not carry a model.");
         Span<byte> data;
         if (PayloadText.IsPacked(text))
         {
-            try { data = PayloadText.Decode(text); }
+            long length;
+            Span<byte> start = stackalloc byte[12];
+            try
+            {
+                length = PayloadText.ByteLength(text);
+                if (length >= start.Length) PayloadText.DecodeInto(text, 0, start);
+            }
+            catch (InvalidDataException e) { throw new InvalidDataException($"The Rnn.MLNet {TModel.Description} inside the ML.NET model is corrupt: {e.Message}", e); }
+            if (length >= start.Length) CheckFormatVersion<TModel>(start);
+            try { return ModelFile.ReadPieces(length, (offset, destination) => PayloadText.DecodeInto(payload.Span, offset, destination)); }
             catch (InvalidDataException e) { throw new InvalidDataException($"The Rnn.MLNet {TModel.Description} inside the ML.NET model is corrupt: {e.Message}", e); }
         }
         else
@@ -122,7 +136,7 @@ internal static class ModelPersistence
                 if (cached is TModel known) return known;
                 continue;
             }
-            var file = Read<TModel>(payload);
+            var file = Read<TModel>(payload.AsMemory());
             if (file.Properties.GetValueOrDefault("kind") != TModel.Kind) continue;
             return Decode<TModel>(payload.AsMemory());
         }

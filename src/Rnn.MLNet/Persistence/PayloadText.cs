@@ -41,21 +41,47 @@ internal static class PayloadText
     /// <exception cref="InvalidDataException">The text is not a well-formed packed payload.</exception>
     public static byte[] Decode(ReadOnlySpan<char> text)
     {
+        var bytes = new byte[ByteLength(text)];
+        DecodeInto(text, 0, bytes);
+        return bytes;
+    }
+
+    /// <summary>The number of bytes the payload holds, after checking its header against its length.</summary>
+    /// <exception cref="InvalidDataException">The text is not a well-formed packed payload.</exception>
+    public static long ByteLength(ReadOnlySpan<char> text)
+    {
         if (text.Length < HeaderChars || text[0] != Marker) throw new InvalidDataException("the payload does not start with its marker.");
         long length = 0;
         for (int i = 1; i < HeaderChars; i++) length = (length << 15) | Digit(text[i]);
         long dataChars = (length * 8 + 14) / 15;
         if (dataChars != text.Length - HeaderChars)
             throw new InvalidDataException($"the payload announces {length} bytes but holds {text.Length - HeaderChars} chars ({dataChars} expected): it is truncated or extended.");
-        var bytes = new byte[length];
-        uint acc = 0;
-        int bits = 0, at = 0;
-        foreach (char c in text[HeaderChars..])
+        return length;
+    }
+
+    /// <summary>
+    /// Decodes the bytes [<paramref name="offset"/>, offset + destination length) of a payload whose length
+    /// <see cref="ByteLength"/> has checked: byte i is bits [8i, 8i + 8) of the chars' 15-bit digits read as one bit string.
+    /// </summary>
+    /// <exception cref="InvalidDataException">A char outside the alphabet.</exception>
+    public static void DecodeInto(ReadOnlySpan<char> text, long offset, Span<byte> destination)
+    {
+        long bit = offset * 8;
+        int at = HeaderChars + (int)(bit / 15), skip = (int)(bit % 15);
+        ulong acc = 0;
+        int bits = 0;
+        if (skip > 0 && !destination.IsEmpty)
         {
-            acc = (acc << 15) | Digit(c); bits += 15;
-            while (bits >= 8 && at < bytes.Length) { bits -= 8; bytes[at++] = (byte)(acc >> bits); }
+            acc = Digit(text[at++]) & ((1u << (15 - skip)) - 1); // the first char's bits before the offset belong to earlier bytes
+            bits = 15 - skip;
         }
-        return bytes;
+        for (int i = 0; i < destination.Length; i++)
+        {
+            if (bits < 8) { acc = (acc << 15) | Digit(text[at++]); bits += 15; }
+            bits -= 8;
+            destination[i] = (byte)(acc >> bits);
+            acc &= (1UL << bits) - 1;
+        }
     }
 
     private static uint Digit(char c) =>
