@@ -16,7 +16,8 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 
-// Under each shown message, its three most incriminating tokens: the largest contributions to the spam logit.
+// Under each shown message, its three most incriminating tokens: the largest contributions to the spam score (the Score
+// column, explained for the whole model: every ensemble member and the n-gram part; see docs/explanations.md).
 return BinaryTextSample.Run(args, "sms-spam", DemoData.Write,
     train => File.ReadLines(train).Skip(1).Any(l => l.StartsWith("spam\t", StringComparison.OrdinalIgnoreCase)) ? "spam" : "1", "messages",
     model => { var blame = new IncriminatingTokens(model); return text => "most incriminating: " + blame.Top3(text); });

@@ -217,7 +217,7 @@ public static class RnnCatalog
     /// gradients (default) or occlusion; see <see cref="Explanations.TagContributionEstimator"/> and docs/explanations.md.
     /// </summary>
     /// <param name="catalog">The text transforms catalog.</param>
-    /// <param name="tagger">The fitted tagger to explain (without character features).</param>
+    /// <param name="tagger">The fitted tagger to explain.</param>
     /// <param name="options">Method, baseline, quadrature and column names (null: integrated gradients, zero baseline).</param>
     public static Explanations.TagContributionEstimator CalculateTokenContributions(this TransformsCatalog.TextTransforms catalog,
         Tagging.RnnSequenceTaggerTransformer tagger, Explanations.TokenContributionOptions? options = null)

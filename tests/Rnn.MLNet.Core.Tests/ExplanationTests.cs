@@ -309,4 +309,57 @@ public class ExplanationTests
         }
         _out.WriteLine($"{cell}, {outputs} output(s), 3 members with a bag: worst completeness gap {worst:P3}");
     }
+
+    /// <summary>
+    /// Character features (a tagger's spelling encoder): the input stage's vectors fed back through ForwardInputVectors give
+    /// Forward's output, and integrated gradients over each token's whole input vector (embedding and character part) add up.
+    /// </summary>
+    [Fact]
+    public void CharacterFeatureNetworksAreExplainedThroughTheirWholeInputVectors()
+    {
+        var rng = new Rng(77);
+        var net = new SequenceNetwork<float>(new NetworkOptions
+        {
+            Cell = CellType.Lstm, Input = InputKind.Embedding, VocabularySize = 20, EmbeddingSize = 6, HiddenSize = 8, Bidirectional = true,
+            OutputSize = 3, Output = OutputMode.PerStep, CharacterVocabularySize = 12, CharacterEmbeddingSize = 4, CharacterHiddenSize = 3,
+        });
+        Initializer.Initialize(net, InitScheme.PyTorchDefault, 8);
+        for (int k = 0; k < net.Parameters.Count; k++) net.Parameters.Values[k] *= 2f;
+        var explainer = new TokenExplainer<float>(net);
+        double worst = 0;
+        for (int input = 0; input < 6; input++)
+        {
+            int S = 2 + rng.NextInt(8);
+            int[] tokens = Enumerable.Range(0, S).Select(_ => 1 + rng.NextInt(19)).ToArray();
+            int[][] chars = Enumerable.Range(0, S).Select(_ => Enumerable.Range(0, 1 + rng.NextInt(5)).Select(_ => 1 + rng.NextInt(11)).ToArray()).ToArray();
+            int c = chars.Max(w => w.Length);
+            var flat = new int[S * c];
+            for (int t = 0; t < S; t++) chars[t].CopyTo(flat, t * c);
+            var batch = SequenceBatch<float>.FromTokensAndCharacters(tokens, 1, S, null, flat, chars.Select(w => w.Length).ToArray(), c);
+            float[] expected = net.Forward(batch).ToArray();
+            var x = new float[S * net.Options.RecurrentInputSize];
+            net.InputVectors(batch, x);
+            float[] again = net.ForwardInputVectors(SequenceBatch<float>.FromFeatures(x, 1, S, net.Options.RecurrentInputSize)).ToArray();
+            for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], again[i], 5);
+
+            int step = rng.NextInt(S), output = rng.NextInt(3);
+            var e = explainer.Explain(tokens, output, step, characters: chars);
+            Assert.Equal(expected[step * 3 + output], e.Score, 4);
+            Assert.True(e.RelativeCompletenessGap <= 0.01, $"input {input}: gap {e.RelativeCompletenessGap:P2} with {e.QuadratureNodes} nodes");
+            worst = System.Math.Max(worst, e.RelativeCompletenessGap);
+
+            // every step at once: occlusion shares one pass between the steps and gives what step-by-step calls give
+            var occlusion = new TokenExplainer<float>(net, new TokenExplainerOptions { Method = AttributionMethod.Occlusion });
+            int[] outputs = Enumerable.Range(0, S).Select(_ => rng.NextInt(3)).ToArray();
+            var all = occlusion.ExplainEveryStep(tokens, outputs, chars);
+            for (int t = 0; t < S; t++)
+            {
+                var one = occlusion.Explain(tokens, outputs[t], t, characters: chars);
+                Assert.Equal(one.Score, all[t].Score, 12);
+                for (int u = 0; u < S; u++) Assert.Equal(one.Contributions[u], all[t].Contributions[u], 12);
+            }
+        }
+        Assert.Contains("character", Assert.Throws<ArgumentException>(() => explainer.Explain(new[] { 1, 2 }, 0, 0)).Message, StringComparison.Ordinal);
+        _out.WriteLine($"character features: worst completeness gap {worst:P3}");
+    }
 }

@@ -195,7 +195,7 @@ public class ExplanationComponentTests
     }
 
     /// <summary>
-    /// The tagger per token: an n × n Contributions column (row t: each token's contribution to position t's predicted tag)
+    /// The tagger per token (with character features): an n × n Contributions column (row t: each token's contribution to position t's predicted tag)
     /// whose rows add up to the position's score − baseline score within 1% (integrated gradients); the planted word gets the
     /// largest contribution at ≥ 95% of held-out positions by both methods; saved and loaded, Transform and a PredictionEngine
     /// give the same values bit for bit.
@@ -207,7 +207,11 @@ public class ExplanationComponentTests
         var train = ml.Data.LoadFromEnumerable(PlantedTagging(400, 5));
         var heldOut = PlantedTagging(40, 6);
         var test = ml.Data.LoadFromEnumerable(heldOut);
-        var tagger = ml.Transforms.Text.RnnSequenceTagger(new RnnSequenceTaggerOptions { Cell = CellType.Gru, HiddenSize = 16, EmbeddingSize = 16, Epochs = 6, LearningRate = 0.01, Seed = 2 }).Fit(train);
+        var tagger = ml.Transforms.Text.RnnSequenceTagger(new RnnSequenceTaggerOptions
+        {
+            Cell = CellType.Gru, HiddenSize = 16, EmbeddingSize = 16, Epochs = 6, LearningRate = 0.01, Seed = 2,
+            CharacterHiddenSize = 8, CharacterEmbeddingSize = 8, // with the spelling encoder, as samples/PosTagging trains it
+        }).Fit(train);
         foreach (var method in Enum.GetValues<AttributionMethod>())
         {
             var explain = ml.Transforms.Text.CalculateTokenContributions(tagger, new TokenContributionOptions { Method = method, TokensColumnName = "Words", ContributionsColumnName = "Why" }).Fit(test);

@@ -153,6 +153,8 @@ public sealed class TokenExplainer<T> where T : unmanaged, IFloatingPointIeee754
         public T[] DOutput = Array.Empty<T>();  // [R, O] or [R, S, O]
         public T[] DInputs = Array.Empty<T>();  // [R, S, I]
         public T[] X = Array.Empty<T>(), X0 = Array.Empty<T>(); // [S, I]: the input and the baseline
+        public T[] Outputs = Array.Empty<T>();  // the last pass's output rows [R, O] or [R, S, O]
+        public int PerRow;                      // outputs per row
     }
 
     private readonly Member[] _members;
@@ -183,7 +185,6 @@ public sealed class TokenExplainer<T> where T : unmanaged, IFloatingPointIeee754
         foreach (var m in members)
         {
             if (m.Options.Input == InputKind.Dense) throw new ArgumentException("TokenExplainer explains token networks (embedding or one-hot input); this network reads dense features.", nameof(members));
-            if (m.Options.HasCharacterFeatures) throw new ArgumentException("TokenExplainer explains networks whose first-layer input is the token's embedding or one-hot vector; this network also reads character features.", nameof(members));
             if (m.Options.VocabularySize != o.VocabularySize || m.Options.OutputSize != o.OutputSize || m.Options.Output != o.Output || m.Options.WideFeatures != o.WideFeatures)
                 throw new ArgumentException("The member networks differ in vocabulary, head or wide input; an ensemble's members share them.", nameof(members));
         }
@@ -218,9 +219,52 @@ public sealed class TokenExplainer<T> where T : unmanaged, IFloatingPointIeee754
     /// Contributions of each token of <paramref name="tokens"/> to output <paramref name="output"/> (a logit index of the
     /// head; with <see cref="ExplainedScore.MeanProbabilityLogOdds"/>, the class): of the sequence for a many-to-one network,
     /// of step <paramref name="step"/> for a many-to-many one. <paramref name="bag"/>: the wide input, for networks that
-    /// have one (null reads as the empty bag); its baseline is the empty bag.
+    /// have one (null reads as the empty bag); its baseline is the empty bag. <paramref name="characters"/>: each token's
+    /// character ids, for networks with character features — a token's input vector is then its embedding row and its
+    /// character features side by side, as the network's input stage makes them (the baseline's character part is zero).
     /// </summary>
-    public TokenExplanation Explain(ReadOnlySpan<int> tokens, int output, int step = -1, BagInput? bag = null)
+    public TokenExplanation Explain(ReadOnlySpan<int> tokens, int output, int step = -1, BagInput? bag = null, IReadOnlyList<int[]>? characters = null)
+    {
+        bool perStep = _members[0].Net.Options.Output == OutputMode.PerStep;
+        int S = tokens.Length;
+        if (S == 0) throw new ArgumentException("There is nothing to explain in an empty sequence.", nameof(tokens));
+        if (perStep && (uint)step >= (uint)S) throw new ArgumentOutOfRangeException(nameof(step), step, $"A many-to-many network needs the step to explain, in 0..{System.Math.Max(0, S - 1)}.");
+        if (!perStep && step != -1) throw new ArgumentOutOfRangeException(nameof(step), step, "A many-to-one network explains the whole sequence: leave step at −1.");
+        ValidateOutput(output, nameof(output));
+        bag = Prepare(tokens, bag, characters);
+        return _options.Method == AttributionMethod.IntegratedGradients
+            ? IntegratedGradients(S, output, perStep ? step : 0, bag)
+            : Occlusion(S, new[] { output }, new[] { perStep ? step : 0 }, bag)[0];
+    }
+
+    /// <summary>
+    /// A many-to-many network (a tagger): the contributions of every token to output <paramref name="outputs"/>[t] at every
+    /// step t (e.g. the tag predicted there), one explanation per step. Occlusion shares one batched pass between all the
+    /// steps (the occluded rows are the same; only the explained output differs); integrated gradients explain step by step.
+    /// </summary>
+    public TokenExplanation[] ExplainEveryStep(ReadOnlySpan<int> tokens, ReadOnlySpan<int> outputs, IReadOnlyList<int[]>? characters = null)
+    {
+        if (_members[0].Net.Options.Output != OutputMode.PerStep) throw new InvalidOperationException("ExplainEveryStep explains a many-to-many network; this one has one output per sequence: call Explain.");
+        int S = tokens.Length;
+        if (outputs.Length != S) throw new ArgumentException($"Give one output to explain per step: {S} tokens, {outputs.Length} outputs.", nameof(outputs));
+        foreach (int o in outputs) ValidateOutput(o, nameof(outputs));
+        if (_options.Method == AttributionMethod.IntegratedGradients)
+        {
+            var each = new TokenExplanation[S];
+            for (int t = 0; t < S; t++) each[t] = Explain(tokens, outputs[t], t, null, characters);
+            return each;
+        }
+        var bag = Prepare(tokens, null, characters);
+        return Occlusion(S, outputs.ToArray(), Enumerable.Range(0, S).ToArray(), bag);
+    }
+
+    private void ValidateOutput(int output, string name)
+    {
+        if ((uint)output >= (uint)_o) throw new ArgumentOutOfRangeException(name, output, $"The network has {_o} outputs.");
+    }
+
+    /// <summary>Checks the tokens, bag and characters, fills every member's input and baseline vectors; the bag to read (the empty bag for a wide network given none).</summary>
+    private BagInput? Prepare(ReadOnlySpan<int> tokens, BagInput? bag, IReadOnlyList<int[]>? characters)
     {
         var no = _members[0].Net.Options;
         int S = tokens.Length;
@@ -228,10 +272,6 @@ public sealed class TokenExplainer<T> where T : unmanaged, IFloatingPointIeee754
         for (int t = 0; t < S; t++)
             if ((uint)tokens[t] >= (uint)no.VocabularySize)
                 throw new ArgumentOutOfRangeException(nameof(tokens), tokens[t], $"Token id {tokens[t]} at position {t} is outside the vocabulary [0, {no.VocabularySize}).");
-        if ((uint)output >= (uint)_o) throw new ArgumentOutOfRangeException(nameof(output), output, $"The network has {_o} outputs.");
-        bool perStep = no.Output == OutputMode.PerStep;
-        if (perStep && (uint)step >= (uint)S) throw new ArgumentOutOfRangeException(nameof(step), step, $"A many-to-many network needs the step to explain, in 0..{S - 1}.");
-        if (!perStep && step != -1) throw new ArgumentOutOfRangeException(nameof(step), step, "A many-to-one network explains the whole sequence: leave step at −1.");
         if (bag is not null)
         {
             if (_wide == 0) throw new ArgumentException("The networks have no wide input to read a bag.", nameof(bag));
@@ -240,11 +280,10 @@ public sealed class TokenExplainer<T> where T : unmanaged, IFloatingPointIeee754
         bag ??= _wide > 0 ? new BagInput(Array.Empty<int>(), Array.Empty<double>()) : null;
         if (_options.Method == AttributionMethod.Occlusion && bag is { Ids.Length: > 0, WithoutToken: null })
             throw new ArgumentException("Occlusion of a sequence with a bag needs BagInput.WithoutToken (the bag without each token's features).", nameof(bag));
-
-        foreach (var m in _members) FillInputAndBaseline(m, tokens);
-        return _options.Method == AttributionMethod.IntegratedGradients
-            ? IntegratedGradients(S, output, perStep ? step : 0, bag)
-            : Occlusion(S, output, perStep ? step : 0, bag);
+        if (_members.Any(m => m.Net.Options.HasCharacterFeatures) && (characters is null || characters.Count != S))
+            throw new ArgumentException($"The network reads character features: give each of the {S} tokens' character ids.", nameof(characters));
+        foreach (var m in _members) FillInputAndBaseline(m, tokens, characters);
+        return bag;
     }
 
     private void ValidateBag(int[] ids, double[] values, string name)
@@ -298,7 +337,8 @@ public sealed class TokenExplainer<T> where T : unmanaged, IFloatingPointIeee754
                 }
             }
             var rowBag = bag is null ? null : ScaledBags(bag, alphas);
-            Score(R, S, step, output, rowBag, gradients: true);
+            RunMembers(R, S, rowBag);
+            ScoreRows(R, step, output, gradients: true);
             var endScore = new Dictionary<double, double>();
             for (int e = 0; e < ends.Count; e++) endScore[ends[e]] = _rowScores[nodeRows + e];
             if (nodesUsed == 0)
@@ -418,7 +458,8 @@ public sealed class TokenExplainer<T> where T : unmanaged, IFloatingPointIeee754
         return new SparseRows<T>(offsets, ids, values);
     }
 
-    private TokenExplanation Occlusion(int S, int output, int step, BagInput? bag)
+    /// <summary>Occlusion, one batched pass shared by every (step, output) pair explained.</summary>
+    private TokenExplanation[] Occlusion(int S, int[] outputs, int[] steps, BagInput? bag)
     {
         int R = S + 2;
         // row 0: z;  row 1+t: z with position t set to the baseline's vectors and the bag without t's features;  row S+1: z'
@@ -444,32 +485,44 @@ public sealed class TokenExplainer<T> where T : unmanaged, IFloatingPointIeee754
             rows.Add((Array.Empty<int>(), Array.Empty<T>()));
             rowBag = SparseRows<T>.FromRows(rows);
         }
-        Score(R, S, step, output, rowBag, gradients: false);
-        double score = _rowScores[0];
-        var contributions = new double[S];
-        for (int t = 0; t < S; t++) contributions[t] = score - _rowScores[1 + t];
-        return new TokenExplanation(contributions, score, _rowScores[S + 1]);
+        RunMembers(R, S, rowBag);
+        var explained = new TokenExplanation[outputs.Length];
+        for (int k = 0; k < outputs.Length; k++)
+        {
+            ScoreRows(R, steps[k], outputs[k], gradients: false);
+            double score = _rowScores[0];
+            var contributions = new double[S];
+            for (int t = 0; t < S; t++) contributions[t] = score - _rowScores[1 + t];
+            explained[k] = new TokenExplanation(contributions, score, _rowScores[S + 1]);
+        }
+        return explained;
     }
 
     private static T[] ToT(double[] values) => values.Select(T.CreateChecked).ToArray();
 
-    /// <summary>
-    /// Runs every member on its input rows (and the bag rows), then F per row into _rowScores and, with
-    /// <paramref name="gradients"/>, ∂F/∂y per row and member into _dScores.
-    /// </summary>
-    private void Score(int R, int S, int step, int output, SparseRows<T>? bag, bool gradients)
+    /// <summary>Runs every member on its input rows (and the bag rows), keeping each member's output rows in its Outputs.</summary>
+    private void RunMembers(int R, int S, SparseRows<T>? bag)
+    {
+        foreach (var m in _members)
+        {
+            var batch = SequenceBatch<T>.FromFeatures(m.Inputs, R, S, m.I);
+            if (bag is not null) batch.WithBag(bag);
+            ReadOnlySpan<T> outp = m.Net.ForwardInputVectors(batch);
+            outp.CopyTo(Rows(ref m.Outputs, outp.Length));
+            m.PerRow = outp.Length / R;
+        }
+    }
+
+    /// <summary>From the members' outputs at <paramref name="step"/>: F per row into _rowScores and, with <paramref name="gradients"/>, ∂F/∂y per row and member into _dScores.</summary>
+    private void ScoreRows(int R, int step, int output, bool gradients)
     {
         int K = _members.Length, KO = K * _o;
         var logits = Rows(ref _logits, R * KO);
         for (int i = 0; i < K; i++)
         {
             var m = _members[i];
-            var batch = SequenceBatch<T>.FromFeatures(m.Inputs, R, S, m.I);
-            if (bag is not null) batch.WithBag(bag);
-            ReadOnlySpan<T> outp = m.Net.ForwardInputVectors(batch);
-            int perRow = outp.Length / R;
             for (int r = 0; r < R; r++)
-                for (int o = 0; o < _o; o++) logits[r * KO + i * _o + o] = double.CreateChecked(outp[r * perRow + step * _o + o]);
+                for (int o = 0; o < _o; o++) logits[r * KO + i * _o + o] = double.CreateChecked(m.Outputs[r * m.PerRow + step * _o + o]);
         }
         var scores = Rows(ref _rowScores, R);
         var d = Rows(ref _dScores, gradients ? R * KO : 0);
@@ -528,20 +581,38 @@ public sealed class TokenExplainer<T> where T : unmanaged, IFloatingPointIeee754
         return buffer;
     }
 
-    /// <summary>x [S, I]: the tokens' input vectors as the member's input stage makes them; x' [S, I]: the baseline's.</summary>
-    private void FillInputAndBaseline(Member m, ReadOnlySpan<int> tokens)
+    /// <summary>
+    /// x [S, I]: the tokens' input vectors as the member's input stage makes them (embedding rows or one-hot vectors, with
+    /// character features beside them when the network has them); x' [S, I]: the baseline's (zero, or the baseline token's
+    /// embedding row or one-hot vector with a zero character part).
+    /// </summary>
+    private void FillInputAndBaseline(Member m, ReadOnlySpan<int> tokens, IReadOnlyList<int[]>? characters)
     {
         int S = tokens.Length, I = m.I;
         Span<T> x = Rows(ref m.X, S * I), x0 = Rows(ref m.X0, S * I);
         x.Clear(); x0.Clear();
-        bool embedding = m.Net.Options.Input == InputKind.Embedding;
+        var o = m.Net.Options;
+        bool embedding = o.Input == InputKind.Embedding;
+        int width = embedding ? o.EmbeddingSize : o.VocabularySize; // the token's own part of the vector
         ReadOnlySpan<T> table = embedding ? m.Net.Parameters.Read(m.Net.Parameters["embedding.weight"]) : default;
+        if (o.HasCharacterFeatures)
+        {
+            var words = characters!;
+            int c = System.Math.Max(1, words.Max(w => w.Length));
+            var flat = new int[S * c];
+            for (int t = 0; t < S; t++) words[t].CopyTo(flat, t * c);
+            var batch = SequenceBatch<T>.FromTokensAndCharacters(tokens.ToArray(), 1, S, null, flat, words.Select(w => w.Length).ToArray(), c);
+            m.Net.InputVectors(batch, x);
+        }
         for (int t = 0; t < S; t++)
         {
-            if (embedding) table.Slice(tokens[t] * I, I).CopyTo(x.Slice(t * I, I));
-            else x[t * I + tokens[t]] = T.One;
+            if (!o.HasCharacterFeatures)
+            {
+                if (embedding) table.Slice(tokens[t] * width, width).CopyTo(x.Slice(t * I, width));
+                else x[t * I + tokens[t]] = T.One;
+            }
             if (_options.BaselineToken is not int b) continue;
-            if (embedding) table.Slice(b * I, I).CopyTo(x0.Slice(t * I, I));
+            if (embedding) table.Slice(b * width, width).CopyTo(x0.Slice(t * I, width));
             else x0[t * I + b] = T.One;
         }
     }

@@ -82,6 +82,9 @@ internal sealed class RecurrentStack<T> where T : unmanaged, IFloatingPointIeee7
         return x0;
     }
 
+    /// <summary>The first layer's input [S, B, I] of the last forward pass (as <see cref="Input"/> was filled; zero at padding).</summary>
+    public ReadOnlySpan<T> LastInput => _x[0].AsSpan(0, _steps * _batch * _inputSize);
+
     /// <summary>Top output [S, B, D·H] of the last forward pass (zero at padding).</summary>
     public ReadOnlySpan<T> Top => _x[_layerCount].AsSpan(0, _steps * _batch * OutputSize);
 

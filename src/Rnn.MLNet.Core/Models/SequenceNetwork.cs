@@ -95,6 +95,9 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         return copy;
     }
 
+    /// <summary>The character-feature encoder (null without character features), for tests.</summary>
+    internal CharacterWordEncoder<T>? CharactersForTests => _characters;
+
     /// <summary>The first recurrent layer (forward direction), for tests.</summary>
     internal RecurrentLayer<T> FirstLayerForTests => _stack.Layer(0);
 
@@ -152,6 +155,25 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
             throw new ArgumentException($"Input vectors must be a feature batch of {i0} values per step (the first layer's input width).", nameof(inputs));
         ValidateFinite(inputs, i0);
         return ForwardCore(inputs, training: false, initialState: null, inputVectors: true);
+    }
+
+    /// <summary>
+    /// The first layer's input vectors the network's own input stage makes for a token batch — embedding rows (or one-hot
+    /// vectors) and, with character features, the character encoder's output beside them — written batch-major to
+    /// <paramref name="destination"/> [B, S, I] (zero at padding), I = <see cref="NetworkOptions.RecurrentInputSize"/>. No
+    /// dropout; runs one inference pass. <see cref="ForwardInputVectors"/> on them gives what <see cref="Forward"/> gives.
+    /// </summary>
+    public void InputVectors(SequenceBatch<T> batch, Span<T> destination)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (Options.Input == InputKind.Dense) throw new InvalidOperationException("A network that reads dense features has no input stage: its features are its input vectors.");
+        int B = batch.Batch, S = batch.Steps, i0 = Options.RecurrentInputSize;
+        if (destination.Length != B * S * i0) throw new ArgumentException($"destination has {destination.Length} values; expected batch × steps × input width = {B * S * i0}.", nameof(destination));
+        Forward(batch);
+        ReadOnlySpan<T> x0 = _stack.LastInput; // [S, B, I]
+        destination.Clear();
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < batch.Lengths[b]; t++) x0.Slice((t * B + b) * i0, i0).CopyTo(destination.Slice((b * S + t) * i0, i0));
     }
 
     private ReadOnlySpan<T> ForwardCore(SequenceBatch<T> batch, bool training, RecurrentState<T>? initialState, bool inputVectors)

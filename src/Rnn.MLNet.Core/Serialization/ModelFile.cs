@@ -181,7 +181,7 @@ public sealed class ModelFile
     public void Write(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        using var payload = new MemoryStream();
+        using var payload = new MemoryStream(PayloadCapacity); // sized once: no doubling copies of a large model's bytes
         using (var w = new BinaryWriter(payload, Encoding.UTF8, leaveOpen: true))
         {
             if (_encoderDecoder is { } e)
@@ -235,9 +235,25 @@ public sealed class ModelFile
     /// <summary>The model as bytes.</summary>
     public byte[] ToBytes()
     {
-        using var ms = new MemoryStream();
+        using var ms = new MemoryStream(ChecksummedFile.HeaderBytes + PayloadCapacity + 4);
         Write(ms);
         return ms.ToArray();
+    }
+
+    /// <summary>The payload's size, at most 256 bytes over: the weights, each string's length and UTF-16 units, the options.</summary>
+    private int PayloadCapacity
+    {
+        get
+        {
+            long n = 256 + 4L * Weights.Length;
+            foreach (var kv in Properties) n += 8 + 2L * (kv.Key.Length + kv.Value.Length);
+            foreach (var kv in Lists)
+            {
+                n += 8 + 2L * kv.Key.Length;
+                foreach (var s in kv.Value) n += 4 + 2L * s.Length;
+            }
+            return (int)System.Math.Min(n, Array.MaxLength);
+        }
     }
 
     /// <summary>Saves to a file atomically: written to a temporary file beside it, then moved over the target.</summary>

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
+using System.Linq;
 using System.Runtime.InteropServices;
 using System.Text;
 using Rnn.MLNet.Serialization;
@@ -76,12 +77,15 @@ public sealed class TrainingCheckpoint
     /// <summary>The checkpoint as bytes.</summary>
     public byte[] ToBytes()
     {
-        using var payload = new MemoryStream();
+        var model = Model.ToBytes();
+        // Sized once (the arrays plus 64 KiB for the rest): a large model's checkpoint is not copied through doubling buffers.
+        long size = 65536 + model.Length + 4L * (BestWeights.Length + CarriedHidden.Length + CarriedCell.Length + Order.Length)
+            + Optimizer.Buffers.Sum(b => 8 + 4L * (b?.LongLength ?? 0)) + History.Sum(r => 2L * (r.Sample?.Length ?? 0));
+        using var payload = new MemoryStream((int)System.Math.Min(size, Array.MaxLength));
         using (var w = new BinaryWriter(payload, Encoding.UTF8, leaveOpen: true))
         {
             WriteString(w, Fingerprint);
             w.Write(Finished ? (byte)1 : (byte)0);
-            var model = Model.ToBytes();
             w.Write(model.Length); w.Write(model);
             w.Write(Optimizer.StepCount); w.Write(Optimizer.LearningRate);
             w.Write(Optimizer.Buffers.Count);
@@ -110,9 +114,10 @@ public sealed class TrainingCheckpoint
                 if (r.Sample is not null) WriteString(w, r.Sample);
             }
         }
-        using var file = new MemoryStream();
-        ChecksummedFile.Write(file, Magic, FormatVersion, payload.GetBuffer().AsSpan(0, (int)payload.Length));
-        return file.ToArray();
+        var file = new byte[ChecksummedFile.HeaderBytes + payload.Length + 4];
+        using (var stream = new MemoryStream(file))
+            ChecksummedFile.Write(stream, Magic, FormatVersion, payload.GetBuffer().AsSpan(0, (int)payload.Length));
+        return file;
     }
 
     /// <summary>Reads a checkpoint from bytes.</summary>

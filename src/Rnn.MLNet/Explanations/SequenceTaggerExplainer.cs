@@ -29,8 +29,9 @@ public sealed record TagExplanation(string[] Tokens, string[] Tags, float[] Cont
 /// <summary>
 /// Explains a <see cref="SequenceTaggerModel"/>'s tags token by token (integrated gradients through the embedding, or
 /// occlusion), one explanation per position: the explained scalar at position t is the log-odds of the tag predicted there.
-/// Thread-safe: each concurrent caller gets its own <see cref="TokenExplainer{T}"/>. Taggers with character-level word
-/// features are not supported (their first-layer input is not a function of the token's embedding alone).
+/// With character-level word features, a token's input vector is its embedding row and its character features side by
+/// side, and both move along the path (the baseline's character part is zero). Thread-safe: each concurrent caller gets its
+/// own <see cref="TokenExplainer{T}"/>.
 /// </summary>
 public sealed class SequenceTaggerExplainer : IPipelineModel<SequenceTaggerExplainer>
 {
@@ -52,14 +53,12 @@ public sealed class SequenceTaggerExplainer : IPipelineModel<SequenceTaggerExpla
     public TokenContributionOptions Options => _options.Clone();
 
     /// <summary>An explainer of <paramref name="model"/>.</summary>
-    /// <exception cref="ArgumentException">The settings are invalid, or the tagger reads character features.</exception>
+    /// <exception cref="ArgumentException">The settings are invalid.</exception>
     public SequenceTaggerExplainer(SequenceTaggerModel model, TokenContributionOptions? options = null)
     {
         Model = model ?? throw new ArgumentNullException(nameof(model));
         _options = (options ?? new TokenContributionOptions()).Clone();
         _options.Validate();
-        if (model.Characters is not null)
-            throw new ArgumentException("This tagger reads character-level word features (CharacterHiddenSize > 0); per-token contributions cover taggers whose first layer reads the token embedding only.", nameof(model));
         int? baseline = null;
         if (_options.BaselineToken is string b)
         {
@@ -81,6 +80,7 @@ public sealed class SequenceTaggerExplainer : IPipelineModel<SequenceTaggerExpla
         var shown = tokens.Select(t => t ?? "").ToArray();
         if (n == 0) return new TagExplanation(shown, Array.Empty<string>(), Array.Empty<float>(), Array.Empty<float>(), Array.Empty<float>());
         int[] ids = Model.Encode(tokens);
+        int[][]? characters = Model.EncodeCharacters(tokens);
         string[] tags = Model.Predict(tokens);
         var contributions = new float[n * n];
         var scores = new float[n];
@@ -89,10 +89,10 @@ public sealed class SequenceTaggerExplainer : IPipelineModel<SequenceTaggerExpla
         var explainer = _free.TryTake(out var e) ? e : NewCoreExplainer();
         try
         {
+            var each = explainer.ExplainEveryStep(ids, tags.Select(IndexOf).ToArray(), characters);
             for (int t = 0; t < n; t++)
             {
-                int tag = IndexOf(tags[t]);
-                var x = explainer.Explain(ids, tag, step: t);
+                var x = each[t];
                 for (int s = 0; s < n; s++) contributions[t * n + s] = (float)x.Contributions[s];
                 scores[t] = (float)x.Score;
                 baselines[t] = (float)x.BaselineScore;
