@@ -105,10 +105,20 @@ public class SequenceShapeComponentTests
         var testData = Rows(test.Take(60));
         var model = ml.Transforms.Text.RnnSequenceToSequence(new RnnSequenceToSequenceOptions
         {
-            TargetTokenizer = Text.TokenizerKind.Character, HiddenSize = 12, EmbeddingSize = 8, Epochs = 3, LearningRate = 1e-2, Seed = 3, BeamWidth = 2,
-            EnsembleSize = 2, LabelSmoothing = 0.1, ValidationFraction = 0.1, Attention = AttentionKind.Additive,
-        }).Fit(trainData);
+            TargetTokenizer = Text.TokenizerKind.Character, HiddenSize = 12, EmbeddingSize = 8, Epochs = 2, LearningRate = 1e-2, Seed = 3, BeamWidth = 2,
+            EnsembleSize = 2, LabelSmoothing = 0.1, Attention = AttentionKind.Additive, SelectEpochByBleu = true, LengthPenaltyCandidates = new[] { 0.0, 1.0, 3.0 },
+        }).Fit(trainData, Rows(test.Skip(60).Take(40)));
         Assert.Equal(2, model.TrainingResults.Count);
+        Assert.All(model.TrainingResults.SelectMany(r => r.History), h => Assert.NotNull(h.ValidationScore)); // greedy validation BLEU per epoch
+        // The saved length penalty is the candidate whose beam search scores the highest validation BLEU (ties: the first);
+        // that BLEU, over token ids, is the BLEU of the generated texts' tokens.
+        var m = model.Model;
+        var held = test.Skip(60).Take(40).Select(p => new Training.SequencePair { Source = m.EncodeSource(p.Source), Target = m.EncodeTarget(p.Target) }).ToList();
+        var bleus = new[] { 0.0, 1.0, 3.0 }.Select(a => GeneratorTraining.Bleu(m.Networks, held, new DecodingOptions { BeamWidth = 2, MaxLength = m.Decoding.MaxLength, LengthPenalty = a }, m.TargetVocabulary.UnknownId)).ToArray();
+        Assert.Equal(new[] { 0.0, 1.0, 3.0 }[Array.IndexOf(bleus, bleus.Max())], m.Decoding.LengthPenalty);
+        string Spaced(string text) => string.Join(' ', m.TargetVocabulary.Tokenizer.Split(text));
+        var texts = m.GenerateBatch(test.Skip(60).Take(40).Select(p => (string?)p.Source).ToList()).Select(Spaced).ToList();
+        Assert.Equal(Text.Bleu.Corpus(texts, test.Skip(60).Take(40).Select(p => Spaced(p.Target)).ToList()), bleus[Array.IndexOf(new[] { 0.0, 1.0, 3.0 }, m.Decoding.LengthPenalty)], 9);
         Assert.Equal(2, model.Model.Networks.Count);
         Assert.NotEqual(model.Model.Networks[0].Parameters.Values.ToArray(), model.Model.Networks[1].Parameters.Values.ToArray()); // own initial weights
         var rows = ml.Data.CreateEnumerable<GeneratedRow>(model.Transform(testData), reuseRowObject: false).Select(r => r.Generated).ToList();

@@ -27,11 +27,21 @@ internal sealed class CharacterWordEncoder<T> where T : unmanaged, IFloatingPoin
     private readonly Rng _unusedDropout = new(1); // one layer: no dropout between layers
 
     private SequenceBatch<T>? _batch;
-    private int _n;
+    private int _n, _chunk;                        // tokens of the last batch, and per pass of the layer
     private int[] _rows = Array.Empty<int>();     // [N] row (t·B + b) of token n in the network's input
-    private int[] _lengths = Array.Empty<int>();  // [N] characters of token n
-    private int[] _charIds = Array.Empty<int>();  // [C·N] character at (c, n), −1 at padding
-    private RecurrentState<T>? _final, _dFinal;   // [2, N, Hc]
+    private int[] _source = Array.Empty<int>();   // [N] index b·S + t of token n in the batch's character arrays
+    private int[] _lengths = Array.Empty<int>();  // [chunk] characters of each token of the pass
+    private int[] _charIds = Array.Empty<int>();  // [C·chunk] character at (c, k), −1 at padding
+    private RecurrentState<T>? _final, _dFinal;   // [2, chunk, Hc]
+
+    /// <summary>
+    /// Most values one [C, tokens, 4·Hc] buffer of the character layer may hold (4 MB of floats): a batch with more tokens
+    /// runs them in passes of at most that many, and backward runs each pass's forward again (the layer keeps one pass's
+    /// caches). Without it a batch of 32 of the longest sentences (~5,000 tokens of up to 20 characters, 4 × 64 gates)
+    /// needed ~100 MB per buffer and ~1 GB in all (PosTagging peaked at 1.38 GB). Forward outputs do not depend on the
+    /// passes; the weight gradients are summed pass by pass (the same sum in another order).
+    /// </summary>
+    internal int ChunkValues { get; set; } = 1 << 20;
 
     public CharacterWordEncoder(NetworkOptions o, ParameterStore<T> store)
     {
@@ -60,47 +70,59 @@ internal sealed class CharacterWordEncoder<T> where T : unmanaged, IFloatingPoin
     public void Forward(SequenceBatch<T> batch, Span<T> x0, int width, int offset, bool training)
     {
         int B = batch.Batch, S = batch.Steps, C = batch.MaxCharacters;
-        int[] chars = batch.Characters!, charLengths = batch.CharacterLengths!;
         _batch = batch;
         int N = 0;
         for (int b = 0; b < B; b++) N += batch.Lengths[b];
         _n = N;
         RecurrentLayer<T>.Ensure(ref _rows, N);
-        RecurrentLayer<T>.Ensure(ref _charIds, C * N);
-        if (_lengths.Length != N) _lengths = new int[N]; // the stack keeps the array: exact size
+        RecurrentLayer<T>.Ensure(ref _source, N);
         int n = 0;
         for (int b = 0; b < B; b++)
             for (int t = 0; t < batch.Lengths[b]; t++, n++)
             {
                 _rows[n] = t * B + b;
-                _lengths[n] = charLengths[b * S + t];
+                _source[n] = b * S + t;
             }
-
-        // Character embeddings → input [C, N, Ec] (padding rows zero), with the id of each row for the inference cache.
-        Span<T> input = _rnn.Input(C, N);
-        ReadOnlySpan<T> table = _store.Read(_embedding);
-        Span<int> ids = _charIds.AsSpan(0, C * N);
-        ids.Fill(-1);
-        n = 0;
-        for (int b = 0; b < B; b++)
-            for (int t = 0; t < batch.Lengths[b]; t++, n++)
-                for (int c = 0; c < _lengths[n]; c++)
-                {
-                    int id = chars[(b * S + t) * C + c];
-                    ids[c * N + n] = id;
-                    table.Slice(id * _e, _e).CopyTo(input.Slice((c * N + n) * _e, _e));
-                }
-        _rnn.Forward(C, N, _lengths, training, _unusedDropout, null, training ? default : ids);
-
-        // Features = [h_fwd after the last character; h_rev after the first] = the two final states.
-        if (_final is null || _final.Batch != N) _final = new RecurrentState<T>(2, N, _h, _hasCell);
-        _rnn.CopyFinalState(_final);
-        for (n = 0; n < N; n++)
+        _chunk = (int)System.Math.Clamp(ChunkValues / ((long)C * 4 * _h), 1, System.Math.Max(1, N)); // 4: the most gates (LSTM)
+        for (int first = 0; first < N; first += _chunk)
         {
-            Span<T> dst = x0.Slice(_rows[n] * width + offset, 2 * _h);
-            _final.Hidden.AsSpan(n * _h, _h).CopyTo(dst);
-            _final.Hidden.AsSpan((N + n) * _h, _h).CopyTo(dst.Slice(_h));
+            int m = System.Math.Min(_chunk, N - first);
+            RunPass(first, m, training);
+            // Features = [h_fwd after the last character; h_rev after the first] = the two final states.
+            if (_final is null || _final.Batch != m) _final = new RecurrentState<T>(2, m, _h, _hasCell);
+            _rnn.CopyFinalState(_final);
+            for (int k = 0; k < m; k++)
+            {
+                Span<T> dst = x0.Slice(_rows[first + k] * width + offset, 2 * _h);
+                _final.Hidden.AsSpan(k * _h, _h).CopyTo(dst);
+                _final.Hidden.AsSpan((m + k) * _h, _h).CopyTo(dst.Slice(_h));
+            }
         }
+    }
+
+    /// <summary>The character layer's forward pass over tokens [first, first + m) of the last batch.</summary>
+    private void RunPass(int first, int m, bool training)
+    {
+        var batch = _batch!;
+        int C = batch.MaxCharacters;
+        int[] chars = batch.Characters!, charLengths = batch.CharacterLengths!;
+        RecurrentLayer<T>.Ensure(ref _charIds, C * m);
+        if (_lengths.Length != m) _lengths = new int[m]; // the stack keeps the array: exact size
+        for (int k = 0; k < m; k++) _lengths[k] = charLengths[_source[first + k]];
+
+        // Character embeddings → input [C, m, Ec] (padding rows zero), with the id of each row for the inference cache.
+        Span<T> input = _rnn.Input(C, m);
+        ReadOnlySpan<T> table = _store.Read(_embedding);
+        Span<int> ids = _charIds.AsSpan(0, C * m);
+        ids.Fill(-1);
+        for (int k = 0; k < m; k++)
+            for (int c = 0; c < _lengths[k]; c++)
+            {
+                int id = chars[_source[first + k] * C + c];
+                ids[c * m + k] = id;
+                table.Slice(id * _e, _e).CopyTo(input.Slice((c * m + k) * _e, _e));
+            }
+        _rnn.Forward(C, m, _lengths, training, _unusedDropout, null, training ? default : ids);
     }
 
     /// <summary>Backward of the last <see cref="Forward"/>: reads dL/d(features) from <paramref name="dx0"/> [S, B, width] at the same columns.</summary>
@@ -108,22 +130,29 @@ internal sealed class CharacterWordEncoder<T> where T : unmanaged, IFloatingPoin
     {
         if (_batch is null) throw new InvalidOperationException("Run Forward before Backward.");
         int N = _n;
-        if (_dFinal is null || _dFinal.Batch != N) _dFinal = new RecurrentState<T>(2, N, _h, _hasCell);
-        Array.Clear(_dFinal.Cell);
-        for (int n = 0; n < N; n++)
+        if (N == 0) return;
+        int last = (N - 1) / _chunk * _chunk;
+        for (int first = last; first >= 0; first -= _chunk) // the last pass first: the layer still holds its caches
         {
-            ReadOnlySpan<T> src = dx0.Slice(_rows[n] * width + offset, 2 * _h);
-            src.Slice(0, _h).CopyTo(_dFinal.Hidden.AsSpan(n * _h, _h));
-            src.Slice(_h, _h).CopyTo(_dFinal.Hidden.AsSpan((N + n) * _h, _h));
-        }
-        _rnn.TopGradient(); // the per-character outputs are not used: their gradient is zero
-        ReadOnlySpan<T> dInput = _rnn.Backward(_dFinal, null, needInputGradient: true); // [C, N, Ec]
-        Span<T> dTable = _store.Gradient(_embedding);
-        for (int n = 0; n < N; n++)
-            for (int c = 0; c < _lengths[n]; c++)
+            int m = System.Math.Min(_chunk, N - first);
+            if (first != last) RunPass(first, m, training: true); // no dropout inside the layer: the same forward again
+            if (_dFinal is null || _dFinal.Batch != m) _dFinal = new RecurrentState<T>(2, m, _h, _hasCell);
+            Array.Clear(_dFinal.Cell);
+            for (int k = 0; k < m; k++)
             {
-                Span<T> row = dTable.Slice(_charIds[c * N + n] * _e, _e);
-                TensorPrimitives.Add(row, dInput.Slice((c * N + n) * _e, _e), row);
+                ReadOnlySpan<T> src = dx0.Slice(_rows[first + k] * width + offset, 2 * _h);
+                src.Slice(0, _h).CopyTo(_dFinal.Hidden.AsSpan(k * _h, _h));
+                src.Slice(_h, _h).CopyTo(_dFinal.Hidden.AsSpan((m + k) * _h, _h));
             }
+            _rnn.TopGradient(); // the per-character outputs are not used: their gradient is zero
+            ReadOnlySpan<T> dInput = _rnn.Backward(_dFinal, null, needInputGradient: true); // [C, m, Ec]
+            Span<T> dTable = _store.Gradient(_embedding);
+            for (int k = 0; k < m; k++)
+                for (int c = 0; c < _lengths[k]; c++)
+                {
+                    Span<T> row = dTable.Slice(_charIds[c * m + k] * _e, _e);
+                    TensorPrimitives.Add(row, dInput.Slice((c * m + k) * _e, _e), row);
+                }
+        }
     }
 }

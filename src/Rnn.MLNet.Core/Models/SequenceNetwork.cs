@@ -95,6 +95,9 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
         return copy;
     }
 
+    /// <summary>The character-feature encoder (null without character features), for tests.</summary>
+    internal CharacterWordEncoder<T>? CharactersForTests => _characters;
+
     /// <summary>The first recurrent layer (forward direction), for tests.</summary>
     internal RecurrentLayer<T> FirstLayerForTests => _stack.Layer(0);
 
