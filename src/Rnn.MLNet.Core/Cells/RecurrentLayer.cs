@@ -301,7 +301,7 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
         if (_lean) ReplayWithCaches();
         _dOutput = dOutput;
         Ensure(ref _dax, S * B * GH);
-        Ensure(ref _dah, S * B * GH);
+        if (_apart || Reverse) Ensure(ref _dah, S * B * GH); // otherwise dah is dax itself, in step order
         Ensure(ref _dh, B * H);
         Ensure(ref _dhNext, B * H);
         Ensure(ref _dc, B * H);
