@@ -59,6 +59,7 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
     private T[] _dc = Array.Empty<T>();     // [B, H]
     private readonly PackedB<T> _packedHh = new(); // W_hh packed for the step products (forward: h·W_hhᵀ, backward: dah·W_hh)
     private Bf16Matrix? _bf16Hh;                   // W_hh in bfloat16 (opt-in reduced-precision inference, float only)
+    private bool _bf16;                            // this forward's step products use _bf16Hh
 
     public RecurrentLayer(CellType cell, int inputSize, int hiddenSize, bool reverse, ParameterStore<T> store, string prefix, string suffix)
     {
@@ -155,6 +156,15 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
         int B = _batch, H = HiddenSize;
         int parts = _lean && B >= 2 && B * H >= StepRows.RowGrain && (long)GateSize * H * Unsafe.SizeOf<T>() <= LeanSplitWeightBytes
             ? System.Math.Min(Parallelism.MaxThreads, B) : 1;
+        // opt-in: a few sequences per thread of float inference multiply by W_hh in bfloat16 (half the bytes streamed per
+        // step); packed here, before the threads start
+        _bf16 = _lean && typeof(T) == typeof(float) && (B + parts - 1) / parts <= Gemm.SmallM && InferenceCache.ReducedPrecisionRecurrentWeights;
+        if (_bf16)
+        {
+            _bf16Hh ??= new Bf16Matrix();
+            ReadOnlyMemory<T> wHh = _store.ReadMemory(_wHh);
+            _bf16Hh.PackReusing(Unsafe.As<ReadOnlyMemory<T>, ReadOnlyMemory<float>>(ref wHh), GateSize, H, _store.Version);
+        }
         if (parts > 1) WorkerPool.Run(_stepsJob ??= new StepsJob(this), parts);
         else Steps(0, B, whole: true);
     }
@@ -170,20 +180,12 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
     {
         int H = HiddenSize, GH = GateSize, B = _batch, n = b1 - b0;
         ReadOnlySpan<T> bHh = _store.Read(_bHh);
-        // opt-in: a few sequences of float inference multiply by W_hh in bfloat16 (half the bytes streamed per step)
-        bool bf16 = _lean && typeof(T) == typeof(float) && n <= Gemm.SmallM && InferenceCache.ReducedPrecisionRecurrentWeights;
-        if (bf16)
-        {
-            _bf16Hh ??= new Bf16Matrix();
-            ReadOnlyMemory<T> wHh = _store.ReadMemory(_wHh);
-            _bf16Hh.PackReusing(Unsafe.As<ReadOnlyMemory<T>, ReadOnlyMemory<float>>(ref wHh), GH, H, _store.Version);
-        }
         for (int k = 0; k < _steps; k++)
         {
             ReadOnlySpan<T> hPrev = _h.AsSpan((k * B + b0) * H, n * H);
             // the step product h · W_hhᵀ ([n, H] × [H, GH]) into ah (GRU, + b_hh, kept apart from ax) or the step's gates (the cell adds ax)
             Span<T> product = _apart ? _ah.AsSpan(b0 * GH, n * GH) : _lean ? _stepGates.AsSpan(b0 * GH, n * GH) : _gates.AsSpan((k * B + b0) * GH, n * GH);
-            if (bf16)
+            if (_bf16)
                 for (int b = 0; b < n; b++)
                     _bf16Hh!.Multiply(MemoryMarshal.Cast<T, float>(hPrev.Slice(b * H, H)), MemoryMarshal.Cast<T, float>(product.Slice(b * GH, GH)));
             else Gemm.Multiply(false, n, _packedHh, hPrev, H, product, GH, accumulate: false);
@@ -299,7 +301,7 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
         if (_lean) ReplayWithCaches();
         _dOutput = dOutput;
         Ensure(ref _dax, S * B * GH);
-        Ensure(ref _dah, S * B * GH);
+        if (_apart || Reverse) Ensure(ref _dah, S * B * GH); // otherwise dah is dax itself, in step order
         Ensure(ref _dh, B * H);
         Ensure(ref _dhNext, B * H);
         Ensure(ref _dc, B * H);

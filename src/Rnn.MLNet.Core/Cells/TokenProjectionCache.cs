@@ -14,7 +14,8 @@ namespace Rnn.MLNet.Cells;
 /// Exact, never stale: all entries are dropped when the weights' <see cref="Models.ParameterStore{T}.Version"/> moves (W_ih,
 /// the biases or the embedding may have changed), and an entry also keeps the input row it was computed from and is used
 /// only when the current row equals it bit for bit (a row costs I of the entry's I + GH values).
-/// A miss is computed by the same kernel as the uncached product (every element is the same multiply–add chain in the same
+/// When most rows of a call miss (a batch of new tokens), all its rows go through one product instead (gathering the
+/// misses and scattering their results cost more than the hits save). A miss is computed by the same kernel as the uncached product (every element is the same multiply–add chain in the same
 /// order whatever the number of rows), so results are bit-identical with and without the cache. Entries are added until
 /// the cache holds <see cref="InferenceCache.TokenProjectionBytes"/>; past that, misses are computed and not kept.
 /// </remarks>
@@ -28,6 +29,7 @@ internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPoin
     private long _version = -1;                   // the weights' version the entries were computed at
     private T[] _missX = Array.Empty<T>(), _missOut = Array.Empty<T>();
     private int[] _missRows = Array.Empty<int>();
+    private (int Row, int Slot)[] _hitRows = Array.Empty<(int, int)>();
 
     public TokenProjectionCache(int inputSize, int gateSize, bool addHh)
     {
@@ -60,34 +62,49 @@ internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPoin
             _version = version;
         }
 
-        int misses = 0;
+        int misses = 0, hits = 0;
         RecurrentLayer<T>.Ensure(ref _missRows, rows);
+        RecurrentLayer<T>.Ensure(ref _hitRows, rows);
         for (int r = 0; r < rows; r++)
         {
             int key = keys[r];
             ReadOnlySpan<T> xr = x.Slice(r * I, I);
             int slot = key >= 0 && key < _slotOfKey.Length ? _slotOfKey[key] - 1 : -1;
-            if (slot >= 0 && Same(xr, _entries.AsSpan(slot * E, I)))
-            {
-                _entries.AsSpan(slot * E + I, GH).CopyTo(ax.Slice(r * GH, GH));
-                continue;
-            }
-            _missRows[misses++] = r;
+            if (slot >= 0 && Same(xr, _entries.AsSpan(slot * E, I))) _hitRows[hits++] = (r, slot);
+            else _missRows[misses++] = r;
         }
+
+        // Mostly misses (many rows of new tokens, e.g. a batch): one product over all the rows straight into ax costs less
+        // than gathering the misses and scattering their results; the hits' rows come out the same (same kernel).
+        bool whole = misses > rows / 2;
+        if (!whole)
+            for (int i = 0; i < hits; i++)
+                _entries.AsSpan(_hitRows[i].Slot * E + I, GH).CopyTo(ax.Slice(_hitRows[i].Row * GH, GH));
         if (misses == 0) return;
 
-        // the misses in one product, then the biases, as the uncached path does
-        RecurrentLayer<T>.Ensure(ref _missX, misses * I);
-        RecurrentLayer<T>.Ensure(ref _missOut, misses * GH);
-        for (int i = 0; i < misses; i++) x.Slice(_missRows[i] * I, I).CopyTo(_missX.AsSpan(i * I, I));
-        Gemm.Multiply(false, misses, wIh, _missX.AsSpan(0, misses * I), I, _missOut.AsSpan(0, misses * GH), GH, accumulate: false);
-        InputProjection<T>.AddBiases(_missOut, misses, bIh, bHh, _addHh);
+        // the misses in one product (or all rows), then the biases, as the uncached path does
+        Span<T> results;
+        if (whole)
+        {
+            Gemm.Multiply(false, rows, wIh, x.Slice(0, rows * I), I, ax.Slice(0, rows * GH), GH, accumulate: false);
+            InputProjection<T>.AddBiases(ax, rows, bIh, bHh, _addHh);
+            results = ax;
+        }
+        else
+        {
+            RecurrentLayer<T>.Ensure(ref _missX, misses * I);
+            RecurrentLayer<T>.Ensure(ref _missOut, misses * GH);
+            for (int i = 0; i < misses; i++) x.Slice(_missRows[i] * I, I).CopyTo(_missX.AsSpan(i * I, I));
+            Gemm.Multiply(false, misses, wIh, _missX.AsSpan(0, misses * I), I, _missOut.AsSpan(0, misses * GH), GH, accumulate: false);
+            InputProjection<T>.AddBiases(_missOut, misses, bIh, bHh, _addHh);
+            results = _missOut;
+        }
         long maxEntries = InferenceCache.TokenProjectionBytes / ((long)E * Marshal.SizeOf<T>());
         for (int i = 0; i < misses; i++)
         {
             int r = _missRows[i], key = keys[r];
-            Span<T> row = _missOut.AsSpan(i * GH, GH);
-            row.CopyTo(ax.Slice(r * GH, GH));
+            Span<T> row = results.Slice((whole ? r : i) * GH, GH);
+            if (!whole) row.CopyTo(ax.Slice(r * GH, GH));
             if (key < 0) continue;
             if (key >= _slotOfKey.Length) Grow(ref _slotOfKey, key + 1, Array.MaxLength);
             int slot = _slotOfKey[key] - 1; // a slot this key already has (its row changed, or it came twice in this call)

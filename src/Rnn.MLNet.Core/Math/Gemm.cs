@@ -648,11 +648,11 @@ internal static class Gemm
         int w = Vector512<T>.Count;
         Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
                      c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++)
+        ref T bp = ref b, ap = ref a; // advanced by one row of the panels per k (no index arithmetic in the loop)
+        for (int p = 0; p < kc; p++, bp = ref Unsafe.Add(ref bp, bStride), ap = ref Unsafe.Add(ref ap, MR))
         {
-            Vector512<T> b0 = Vector512.LoadUnsafe(ref b, (nuint)(p * bStride));
-            Vector512<T> b1 = Vector512.LoadUnsafe(ref b, (nuint)(p * bStride + w));
-            ref T ap = ref Unsafe.Add(ref a, p * MR);
+            Vector512<T> b0 = Vector512.LoadUnsafe(ref bp);
+            Vector512<T> b1 = Vector512.LoadUnsafe(ref bp, (nuint)w);
             Vector512<T> x = Vector512.Create(ap);
             c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01);
             x = Vector512.Create(Unsafe.Add(ref ap, 1)); c10 = Fma(x, b0, c10); c11 = Fma(x, b1, c11);
@@ -675,11 +675,11 @@ internal static class Gemm
         int w = Vector256<T>.Count;
         Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
                      c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++)
+        ref T bp = ref b, ap = ref a; // advanced by one row of the panels per k (no index arithmetic in the loop)
+        for (int p = 0; p < kc; p++, bp = ref Unsafe.Add(ref bp, bStride), ap = ref Unsafe.Add(ref ap, MR))
         {
-            Vector256<T> b0 = Vector256.LoadUnsafe(ref b, (nuint)(p * bStride));
-            Vector256<T> b1 = Vector256.LoadUnsafe(ref b, (nuint)(p * bStride + w));
-            ref T ap = ref Unsafe.Add(ref a, p * MR);
+            Vector256<T> b0 = Vector256.LoadUnsafe(ref bp);
+            Vector256<T> b1 = Vector256.LoadUnsafe(ref bp, (nuint)w);
             Vector256<T> x = Vector256.Create(ap);
             c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01);
             x = Vector256.Create(Unsafe.Add(ref ap, 1)); c10 = Fma(x, b0, c10); c11 = Fma(x, b1, c11);

@@ -10,11 +10,11 @@ public static class InferenceCache
 
     /// <summary>
     /// Opt-in reduced precision (default false; also turned on by the environment variable
-    /// <c>RNN_MLNET_BF16_RECURRENT_WEIGHTS=1</c>): single-sequence float inference (at most four sequences per call)
+    /// <c>RNN_MLNET_BF16_RECURRENT_WEIGHTS=1</c>): single-sequence float inference (at most four sequences per thread)
     /// multiplies the state by W_hh rounded to bfloat16 (8 significant bits), accumulating in float, which streams half
     /// the bytes per step. Each weight is rounded by at most 2⁻⁹ of its size, so outputs move slightly from the exact
-    /// path's; the accuracy cost on the samples is stated in docs/benchmarks.md. Training, batches of more than four
-    /// sequences and double networks always use the exact weights.
+    /// path's; the accuracy cost on the samples is stated in docs/benchmarks.md. Training, larger batches and double networks
+    /// always use the exact weights.
     /// </summary>
     public static bool ReducedPrecisionRecurrentWeights
     {

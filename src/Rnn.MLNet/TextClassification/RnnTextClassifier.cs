@@ -79,7 +79,10 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
         networkOptions.EmbeddingSize = embeddingSize;
 
         // Rows → examples once (the model's own encoding, so training reads texts exactly as scoring will).
-        var encoder = new TextClassifierModel(new[] { new SequenceNetwork<float>(networkOptions) }, vocab, classes, _binary, o.LowerCase && !isKey, o.MaximumLength, kind, bag);
+        // One network trains every member in turn (its training buffers are allocated once, not once per member); each
+        // member keeps a copy of its weights without them. The encoding model reads only its settings.
+        var net = new SequenceNetwork<float>(networkOptions);
+        var encoder = new TextClassifierModel(new[] { net }, vocab, classes, _binary, o.LowerCase && !isKey, o.MaximumLength, kind, bag);
         var examples = train.Rows.Select(r => Example(encoder, r)).ToList();
         List<LabeledSequence>? given = null;
         if (validation is not null)
@@ -101,12 +104,9 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
             else classWeights = counts.Select(c => c > 0 ? (float)train.Count / (present * c) : 0f).ToArray();
         }
         log.Info($"Training {(members > 1 ? $"an ensemble of {members}" : "one")} {(_binary ? "binary" : $"{k}-class")} {o.Cell} text classifier{(members > 1 ? "s" : "")}: {examples.Count} rows, vocabulary {vocab.Count}, " +
-            $"{(bag is null ? "no n-gram part" : $"{bag.Count} n-grams in the linear part")}, {new SequenceNetwork<float>(networkOptions).Parameters.Count} parameters per member.");
+            $"{(bag is null ? "no n-gram part" : $"{bag.Count} n-grams in the linear part")}, {networkOptions.ParameterCount()} parameters per member.");
         var nets = new List<SequenceNetwork<float>>();
         var results = new List<FitResult>();
-        // One network trains every member in turn (its training buffers are allocated once, not once per member); each
-        // member keeps a copy of its weights without them.
-        var net = new SequenceNetwork<float>(networkOptions);
         for (int m = 0; m < members; m++)
         {
             List<LabeledSequence> trainPart = examples;
