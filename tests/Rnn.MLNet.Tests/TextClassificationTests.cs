@@ -31,6 +31,33 @@ public class TextClassificationTests
         EnsembleSize = 1, WordNGrams = 0, CharNGrams = 0, ValidationFraction = 0, EarlyStoppingPatience = 0,
     };
 
+    /// <summary>A stateful schedule that counts its calls and records the count it had when each training stage began.</summary>
+    private sealed class CountingSchedule : Training.IStatefulSchedule
+    {
+        private double _calls;
+        public List<double> CallsAtFirstEpoch { get; } = new();
+        public double[] SaveState() => new[] { _calls };
+        public void RestoreState(ReadOnlySpan<double> state) => _calls = state[0];
+        public double NextRate(int epoch, double currentRate, double validationLoss)
+        {
+            if (epoch == 1) CallsAtFirstEpoch.Add(_calls);
+            _calls++;
+            return currentRate;
+        }
+    }
+
+    [Fact]
+    public void EveryEnsembleMemberAndStageStartsAStatefulScheduleAfresh()
+    {
+        var ml = new MLContext(seed: 1);
+        var schedule = new CountingSchedule();
+        var options = FastOptions();
+        options.EnsembleSize = 2; options.WordNGrams = 1; options.Epochs = 3; options.Schedule = schedule;
+        ml.BinaryClassification.Trainers.RnnText(options).Fit(ml.Data.LoadFromEnumerable(SyntheticData.Sentiment(120, 1)));
+        // Two members, each with the n-gram stage and the joint stage: four starts, none inheriting another's state.
+        Assert.Equal(new double[] { 0, 0, 0, 0 }, schedule.CallsAtFirstEpoch);
+    }
+
     [Fact]
     public void BinaryPipelineFitsEvaluatesSavesAndReloadsIdentically()
     {
