@@ -97,6 +97,17 @@ public abstract class RnnTrainerOptions
         CheckpointPath = CheckpointPath, CheckpointInterval = CheckpointInterval,
     };
 
+    /// <summary>
+    /// Remembers the state a stateful <see cref="Schedule"/> has now and returns the action that puts it back, so every
+    /// ensemble member (and every training stage of one) starts the schedule afresh instead of inheriting its plateau state.
+    /// </summary>
+    internal Action ScheduleRestart()
+    {
+        if (Schedule is not IStatefulSchedule stateful) return () => { };
+        double[] start = stateful.SaveState();
+        return () => stateful.RestoreState(start);
+    }
+
     /// <summary>The seed: <see cref="Seed"/>, else the next one of the MLContext.</summary>
     internal ulong ResolveSeed(Infrastructure.TrainingLog log) => Seed is int s ? (ulong)s : log.NextSeed();
 }

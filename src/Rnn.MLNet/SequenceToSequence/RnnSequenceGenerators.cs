@@ -327,14 +327,14 @@ internal static class GeneratorTraining
         var nets = new List<EncoderDecoderNetwork<float>>();
         var results = new List<FitResult>();
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        double[]? scheduleStart = (o.Schedule as IStatefulSchedule)?.SaveState(); // every member starts the schedule afresh
+        var restartSchedule = o.ScheduleRestart(); // every member starts the schedule afresh
         for (int m = 0; m < o.EnsembleSize; m++)
         {
             var net = new EncoderDecoderNetwork<float>(architecture);
             Initializer.Initialize(net.Parameters, o.Init, rng.NextUInt64());
             string who = o.EnsembleSize > 1 ? $"member {m + 1} of {o.EnsembleSize}: " : "";
             log.Info($"Training a {o.Cell} encoder-decoder, {who}{train.Count} examples, target vocabulary {net.Options.TargetVocabularySize}, {net.Parameters.Count} parameters.");
-            if (scheduleStart is not null) ((IStatefulSchedule)o.Schedule!).RestoreState(scheduleStart);
+            restartSchedule();
             var fit = o.FitOptions(rng.NextUInt64(), log.Epoch);
             fit.LabelSmoothing = o.LabelSmoothing;
             if (score is not null && valid is { Count: > 0 })

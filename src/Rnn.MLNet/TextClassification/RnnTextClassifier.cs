@@ -107,8 +107,7 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
             $"{(bag is null ? "no n-gram part" : $"{bag.Count} n-grams in the linear part")}, {networkOptions.ParameterCount()} parameters per member.");
         var nets = new List<SequenceNetwork<float>>();
         var results = new List<FitResult>();
-        var statefulSchedule = o.Schedule as IStatefulSchedule;
-        double[]? scheduleStart = statefulSchedule?.SaveState(); // each member's stages start the schedule afresh
+        var restartSchedule = o.ScheduleRestart(); // each member's stages start the schedule afresh
         for (int m = 0; m < members; m++)
         {
             List<LabeledSequence> trainPart = examples;
@@ -136,7 +135,7 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
             if (bag is not null)
             {
                 // Stage 1: the n-gram linear part alone (recurrent part off), so joint training starts from a linear classifier.
-                if (scheduleStart is not null) statefulSchedule!.RestoreState(scheduleStart);
+                restartSchedule();
                 var wideFit = o.FitOptions(rng.NextUInt64());
                 wideFit.LearningRate = WideLearningRate;
                 wideFit.Epochs = System.Math.Max(o.Epochs, WideEpochs);
@@ -148,7 +147,7 @@ public sealed class RnnTextClassifier : IEstimator<RnnTextClassificationTransfor
                 linearLoss = wide.BestValidationLoss ?? double.PositiveInfinity;
             }
             // Stage 2: the recurrent and linear parts together.
-            if (scheduleStart is not null) statefulSchedule!.RestoreState(scheduleStart);
+            restartSchedule();
             var result = SequenceFitter.Fit(net, lossKind, trainPart, validPart, fit, classWeights, posWeight);
             o.CancellationToken.ThrowIfCancellationRequested();
             log.Info(who + KeptEpoch(result, o.Epochs, o.EarlyStoppingPatience));
