@@ -110,20 +110,11 @@ public sealed class SequenceTaggerExplainer : IPipelineModel<SequenceTaggerExpla
     }
 
     /// <summary>The model file with the settings beside the model (the payload of the saved chain).</summary>
-    internal ModelFile ToFile()
-    {
-        var file = Model.ToFile();
-        file.Properties["kind"] = Kind;
-        _options.WriteTo(file);
-        return file;
-    }
+    internal ModelFile ToFile() => _options.Wrap(Model.ToFile(), Kind);
 
     internal static SequenceTaggerExplainer FromFile(ModelFile file)
     {
-        string kind = file.RequireProperty("kind");
-        if (kind != Kind) throw new System.IO.InvalidDataException($"The model is a '{kind}', not a tagger explainer.");
-        var options = TokenContributionOptions.ReadFrom(file);
-        file.Properties["kind"] = SequenceTaggerModel.Kind; // the rest of the file is the tagger's
+        var options = TokenContributionOptions.Unwrap(file, Kind, SequenceTaggerModel.Kind, "a tagger explainer");
         try { return new SequenceTaggerExplainer(SequenceTaggerModel.FromFile(file), options); }
         catch (ArgumentException e) { throw new System.IO.InvalidDataException("The explanation settings in the model are invalid: " + e.Message, e); }
     }

@@ -53,8 +53,32 @@ public sealed class TokenContributionOptions
     private const string MethodProperty = "explain.method", StepsProperty = "explain.steps", ToleranceProperty = "explain.tolerance",
         MaximumStepsProperty = "explain.maximumSteps", BaselineProperty = "explain.baseline";
 
-    /// <summary>Writes the explanation settings beside a model in its file (the column names live in the saved chain).</summary>
-    internal void WriteTo(ModelFile file)
+    /// <summary>
+    /// An explainer's payload: the explained model's file marked as <paramref name="explainerKind"/>, with these settings
+    /// beside the model (the column names live in the saved chain).
+    /// </summary>
+    internal ModelFile Wrap(ModelFile modelFile, string explainerKind)
+    {
+        modelFile.Properties["kind"] = explainerKind;
+        WriteTo(modelFile);
+        return modelFile;
+    }
+
+    /// <summary>
+    /// Reverses <see cref="Wrap"/>: checks the file is a <paramref name="explainerKind"/> (described to the user as
+    /// <paramref name="what"/>), reads the settings and marks the rest of the file as the explained model's
+    /// <paramref name="modelKind"/> again, ready for that model's own reader.
+    /// </summary>
+    internal static TokenContributionOptions Unwrap(ModelFile file, string explainerKind, string modelKind, string what)
+    {
+        string kind = file.RequireProperty("kind");
+        if (kind != explainerKind) throw new System.IO.InvalidDataException($"The model is a '{kind}', not {what}.");
+        var options = ReadFrom(file);
+        file.Properties["kind"] = modelKind;
+        return options;
+    }
+
+    private void WriteTo(ModelFile file)
     {
         file.Properties[MethodProperty] = Method.ToString();
         file.Properties[StepsProperty] = Steps.ToString(CultureInfo.InvariantCulture);
@@ -63,8 +87,7 @@ public sealed class TokenContributionOptions
         if (BaselineToken is string b) file.Properties[BaselineProperty] = b;
     }
 
-    /// <summary>The explanation settings written by <see cref="WriteTo"/>.</summary>
-    internal static TokenContributionOptions ReadFrom(ModelFile file)
+    private static TokenContributionOptions ReadFrom(ModelFile file)
     {
         string Prop(string k) => file.RequireProperty(k);
         if (!Enum.TryParse<AttributionMethod>(Prop(MethodProperty), out var method)) throw new System.IO.InvalidDataException($"Unknown attribution method '{Prop(MethodProperty)}'.");
@@ -265,20 +288,11 @@ public sealed class TextClassifierExplainer : IPipelineModel<TextClassifierExpla
     }
 
     /// <summary>The model file with the settings beside the model (the payload of the saved chain).</summary>
-    internal ModelFile ToFile()
-    {
-        var file = Model.ToFile();
-        file.Properties["kind"] = Kind;
-        _options.WriteTo(file);
-        return file;
-    }
+    internal ModelFile ToFile() => _options.Wrap(Model.ToFile(), Kind);
 
     internal static TextClassifierExplainer FromFile(ModelFile file)
     {
-        string kind = file.RequireProperty("kind");
-        if (kind != Kind) throw new System.IO.InvalidDataException($"The model is a '{kind}', not a text classifier explainer.");
-        var options = TokenContributionOptions.ReadFrom(file);
-        file.Properties["kind"] = TextClassifierModel.Kind; // the rest of the file is the classifier's
+        var options = TokenContributionOptions.Unwrap(file, Kind, TextClassifierModel.Kind, "a text classifier explainer");
         try { return new TextClassifierExplainer(TextClassifierModel.FromFile(file), options); }
         catch (ArgumentException e) { throw new System.IO.InvalidDataException("The explanation settings in the model are invalid: " + e.Message, e); }
     }
