@@ -205,15 +205,15 @@ internal sealed class Int8Matrix
             for (int g0 = 0; g0 < quads; g0 += ChunkQuads)
             {
                 int g1 = System.Math.Min(quads, g0 + ChunkQuads);
-                bool first = g0 == 0;
+                bool first = g0 == 0, last = g1 == quads;
                 for (int r = 0; r < rows; r++) correction[r] = Offset * (g1 - g0 == quads ? xSum[r] : SumOf(xq.Slice(r * padded + 4 * g0, 4 * (g1 - g0))));
                 int b = 0;
                 if (path == SimdPath.Vector512)
                 {
                     if (rows == Tile)
-                        for (; b + 4 <= whole; b += 4) Rows4Blocks4(b, xp, quads, g0, g1, correction, ref Unsafe.Add(ref y0, b * Block), ldy, first);
+                        for (; b + 4 <= whole; b += 4) Rows4Blocks4(b, xp, quads, g0, g1, correction, ref Unsafe.Add(ref y0, b * Block), ldy, first, last, xScale);
                     for (; b + 4 <= whole; b += 4)
-                        for (int r = 0; r < rows; r++) Row1Blocks4(b, xp.Slice(r * quads), g0, g1, correction[r], ref Unsafe.Add(ref y0, r * ldy + b * Block), first);
+                        for (int r = 0; r < rows; r++) Row1Blocks4(b, xp.Slice(r * quads), g0, g1, correction[r], ref Unsafe.Add(ref y0, r * ldy + b * Block), first, last, xScale[r]);
                 }
                 for (; b < blocks; b++)
                     for (int r = 0; r < rows; r++)
@@ -222,18 +222,14 @@ internal sealed class Int8Matrix
                         ReadOnlySpan<int> xr = xp.Slice(r * quads);
                         switch (path)
                         {
-                            case SimdPath.Vector512: Block512(b, xr, g0, g1, correction[r], ref dst, first); break;
-                            case SimdPath.Vector256: Block256(b, xr, g0, g1, correction[r], ref dst, first); break;
-                            default: BlockScalar(b, xr, g0, g1, correction[r], ref dst, first); break;
+                            case SimdPath.Vector512: Block512(b, xr, g0, g1, correction[r], ref dst, first, last, xScale[r]); break;
+                            case SimdPath.Vector256: Block256(b, xr, g0, g1, correction[r], ref dst, first, last, xScale[r]); break;
+                            default: BlockScalar(b, xr, g0, g1, correction[r], ref dst, first, last, xScale[r]); break;
                         }
                     }
             }
-            for (int r = 0; r < rows; r++)
-            {
-                Span<float> yr = y.Slice((r0 + r) * ldy, N);
-                if (whole < blocks) tail.Slice(r * Block, N - whole * Block).CopyTo(yr.Slice(whole * Block));
-                Scale(yr, _rowScale, xScale[r], path);
-            }
+            if (whole < blocks)
+                for (int r = 0; r < rows; r++) tail.Slice(r * Block, N - whole * Block).CopyTo(y.Slice((r0 + r) * ldy + whole * Block));
         }
     }
 
@@ -244,35 +240,23 @@ internal sealed class Int8Matrix
         return sum;
     }
 
-    // y = (y · s_r) · t, element by element (the same two IEEE products on every path)
-    private static void Scale(Span<float> y, ReadOnlySpan<float> rowScale, float t, SimdPath path)
-    {
-        int n = y.Length, j = 0;
-        ref float dst = ref MemoryMarshal.GetReference(y);
-        ref float s = ref MemoryMarshal.GetReference(rowScale);
-        if (path == SimdPath.Vector512)
-            for (var tv = Vector512.Create(t); j + 16 <= n; j += 16)
-                (Vector512.LoadUnsafe(ref dst, (nuint)j) * Vector512.LoadUnsafe(ref s, (nuint)j) * tv).StoreUnsafe(ref dst, (nuint)j);
-        else if (path == SimdPath.Vector256)
-            for (var tv = Vector256.Create(t); j + 8 <= n; j += 8)
-                (Vector256.LoadUnsafe(ref dst, (nuint)j) * Vector256.LoadUnsafe(ref s, (nuint)j) * tv).StoreUnsafe(ref dst, (nuint)j);
-        for (; j < n; j++) y[j] = y[j] * rowScale[j] * t;
-    }
-
-    // dst[0..16) = (first ? 0 : dst) + float(acc − correction), the chunk's exact sums
+    // dst[0..16) = (first ? 0 : dst) + float(acc − correction), the chunk's exact sums; after the last chunk, times the
+    // rows' scales s (at s) and the input's scale t: y = (sum · s_r) · t
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Put(ref float dst, Vector512<int> acc, Vector512<int> correction, bool first)
+    private static void Put(ref float dst, Vector512<int> acc, Vector512<int> correction, bool first, bool last, ref float s, float t)
     {
         var f = Vector512.ConvertToSingle(acc - correction);
         if (!first) f = Vector512.LoadUnsafe(ref dst) + f;
+        if (last) f = f * Vector512.LoadUnsafe(ref s) * Vector512.Create(t);
         f.StoreUnsafe(ref dst);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Put(ref float dst, Vector256<int> acc, Vector256<int> correction, bool first)
+    private static void Put(ref float dst, Vector256<int> acc, Vector256<int> correction, bool first, bool last, ref float s, float t)
     {
         var f = Vector256.ConvertToSingle(acc - correction);
         if (!first) f = Vector256.LoadUnsafe(ref dst) + f;
+        if (last) f = f * Vector256.LoadUnsafe(ref s) * Vector256.Create(t);
         f.StoreUnsafe(ref dst);
     }
 
@@ -282,7 +266,7 @@ internal sealed class Int8Matrix
         Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(Vector512.LoadUnsafe(ref w, (nuint)offset), x), ones);
 
     // Four rows × four blocks: sixteen independent int32 chains, each weight vector used by four rows.
-    private void Rows4Blocks4(int b, ReadOnlySpan<int> xp, int quads, int g0, int g1, ReadOnlySpan<int> correction, ref float y, int ldy, bool first)
+    private void Rows4Blocks4(int b, ReadOnlySpan<int> xp, int quads, int g0, int g1, ReadOnlySpan<int> correction, ref float y, int ldy, bool first, bool last, ReadOnlySpan<float> t)
     {
         int stride = BlockBytes;
         ref byte w = ref _data[b * stride];
@@ -313,18 +297,25 @@ internal sealed class Int8Matrix
             a30 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(w0, v), ones); a31 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(w1, v), ones);
             a32 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(w2, v), ones); a33 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(w3, v), ones);
         }
-        var c = Vector512.Create(correction[0]);
-        Put(ref y, a00, c, first); Put(ref Unsafe.Add(ref y, Block), a01, c, first); Put(ref Unsafe.Add(ref y, 2 * Block), a02, c, first); Put(ref Unsafe.Add(ref y, 3 * Block), a03, c, first);
-        y = ref Unsafe.Add(ref y, ldy); c = Vector512.Create(correction[1]);
-        Put(ref y, a10, c, first); Put(ref Unsafe.Add(ref y, Block), a11, c, first); Put(ref Unsafe.Add(ref y, 2 * Block), a12, c, first); Put(ref Unsafe.Add(ref y, 3 * Block), a13, c, first);
-        y = ref Unsafe.Add(ref y, ldy); c = Vector512.Create(correction[2]);
-        Put(ref y, a20, c, first); Put(ref Unsafe.Add(ref y, Block), a21, c, first); Put(ref Unsafe.Add(ref y, 2 * Block), a22, c, first); Put(ref Unsafe.Add(ref y, 3 * Block), a23, c, first);
-        y = ref Unsafe.Add(ref y, ldy); c = Vector512.Create(correction[3]);
-        Put(ref y, a30, c, first); Put(ref Unsafe.Add(ref y, Block), a31, c, first); Put(ref Unsafe.Add(ref y, 2 * Block), a32, c, first); Put(ref Unsafe.Add(ref y, 3 * Block), a33, c, first);
+        ref float s = ref _rowScale[b * Block];
+        Put4(ref y, a00, a01, a02, a03, correction[0], first, last, ref s, t[0]);
+        Put4(ref Unsafe.Add(ref y, ldy), a10, a11, a12, a13, correction[1], first, last, ref s, t[1]);
+        Put4(ref Unsafe.Add(ref y, 2 * ldy), a20, a21, a22, a23, correction[2], first, last, ref s, t[2]);
+        Put4(ref Unsafe.Add(ref y, 3 * ldy), a30, a31, a32, a33, correction[3], first, last, ref s, t[3]);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put4(ref float y, Vector512<int> a0, Vector512<int> a1, Vector512<int> a2, Vector512<int> a3, int correction, bool first, bool last, ref float s, float t)
+    {
+        var c = Vector512.Create(correction);
+        Put(ref y, a0, c, first, last, ref s, t);
+        Put(ref Unsafe.Add(ref y, Block), a1, c, first, last, ref Unsafe.Add(ref s, Block), t);
+        Put(ref Unsafe.Add(ref y, 2 * Block), a2, c, first, last, ref Unsafe.Add(ref s, 2 * Block), t);
+        Put(ref Unsafe.Add(ref y, 3 * Block), a3, c, first, last, ref Unsafe.Add(ref s, 3 * Block), t);
     }
 
     // One row × four blocks (a single sequence's step): four independent chains.
-    private void Row1Blocks4(int b, ReadOnlySpan<int> xp, int g0, int g1, int correction, ref float y, bool first)
+    private void Row1Blocks4(int b, ReadOnlySpan<int> xp, int g0, int g1, int correction, ref float y, bool first, bool last, float t)
     {
         int stride = BlockBytes;
         ref byte w = ref _data[b * stride];
@@ -340,21 +331,19 @@ internal sealed class Int8Matrix
             a2 += Quad512(ref w, 2 * stride + off, v, ones);
             a3 += Quad512(ref w, 3 * stride + off, v, ones);
         }
-        var c = Vector512.Create(correction);
-        Put(ref y, a0, c, first); Put(ref Unsafe.Add(ref y, Block), a1, c, first);
-        Put(ref Unsafe.Add(ref y, 2 * Block), a2, c, first); Put(ref Unsafe.Add(ref y, 3 * Block), a3, c, first);
+        Put4(ref y, a0, a1, a2, a3, correction, first, last, ref _rowScale[b * Block], t);
     }
 
-    private void Block512(int b, ReadOnlySpan<int> xp, int g0, int g1, int correction, ref float y, bool first)
+    private void Block512(int b, ReadOnlySpan<int> xp, int g0, int g1, int correction, ref float y, bool first, bool last, float t)
     {
         ref byte w = ref _data[b * BlockBytes];
         var ones = Vector512.Create((short)1);
         Vector512<int> a = default;
         for (int g = g0; g < g1; g++) a += Quad512(ref w, g * QuadBytes, Vector512.Create(xp[g]).AsSByte(), ones);
-        Put(ref y, a, Vector512.Create(correction), first);
+        Put(ref y, a, Vector512.Create(correction), first, last, ref _rowScale[b * Block], t);
     }
 
-    private void Block256(int b, ReadOnlySpan<int> xp, int g0, int g1, int correction, ref float y, bool first)
+    private void Block256(int b, ReadOnlySpan<int> xp, int g0, int g1, int correction, ref float y, bool first, bool last, float t)
     {
         ref byte w = ref _data[b * BlockBytes];
         var ones = Vector256.Create((short)1);
@@ -366,11 +355,11 @@ internal sealed class Int8Matrix
             hi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref w, (nuint)(g * QuadBytes + 32)), v), ones);
         }
         var c = Vector256.Create(correction);
-        Put(ref y, lo, c, first);
-        Put(ref Unsafe.Add(ref y, 8), hi, c, first);
+        Put(ref y, lo, c, first, last, ref _rowScale[b * Block], t);
+        Put(ref Unsafe.Add(ref y, 8), hi, c, first, last, ref _rowScale[b * Block + 8], t);
     }
 
-    private void BlockScalar(int b, ReadOnlySpan<int> xp, int g0, int g1, int correction, ref float y, bool first)
+    private void BlockScalar(int b, ReadOnlySpan<int> xp, int g0, int g1, int correction, ref float y, bool first, bool last, float t)
     {
         ReadOnlySpan<byte> w = _data.AsSpan(b * BlockBytes, BlockBytes);
         for (int c = 0; c < Block; c++)
@@ -383,6 +372,7 @@ internal sealed class Int8Matrix
             }
             ref float dst = ref Unsafe.Add(ref y, c);
             dst = first ? acc - correction : dst + (acc - correction);
+            if (last) dst = dst * _rowScale[b * Block + c] * t;
         }
     }
 }
