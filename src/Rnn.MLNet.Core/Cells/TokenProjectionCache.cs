@@ -22,18 +22,18 @@ namespace Rnn.MLNet.Cells;
 internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly int _inputSize, _gateSize;
-    private readonly bool _addHh; // RNN and LSTM fold b_hh into ax; the GRU keeps it apart
     private int[] _slotOfKey = Array.Empty<int>(); // key → slot + 1 (0: none)
     private T[][] _pages = Array.Empty<T[]>();    // by slot: [input row (I) | projection (GH)], EntriesPerPage slots a page
     private int _count;
     private long _version = -1;                   // the weights' version the entries were computed at
+    private InferencePrecision _precision;        // and the arithmetic they were computed in
     private T[] _missX = Array.Empty<T>(), _missOut = Array.Empty<T>();
     private int[] _missRows = Array.Empty<int>();
     private (int Row, int Slot)[] _hitRows = Array.Empty<(int, int)>();
 
-    public TokenProjectionCache(int inputSize, int gateSize, bool addHh)
+    public TokenProjectionCache(int inputSize, int gateSize)
     {
-        _inputSize = inputSize; _gateSize = gateSize; _addHh = addHh;
+        _inputSize = inputSize; _gateSize = gateSize;
     }
 
     private int EntrySize => _inputSize + _gateSize;
@@ -63,16 +63,18 @@ internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPoin
 
     /// <summary>
     /// Writes ax [rows, GH] for input rows <paramref name="x"/> [rows, I] whose tokens are <paramref name="keys"/> (−1: not
-    /// a token; computed, not kept). <paramref name="wIh"/> is W_ih packed; <paramref name="version"/> the weights' version
-    /// (a new one drops every entry).
+    /// a token; computed, not kept). <paramref name="projection"/> computes the rows that miss (its
+    /// <see cref="InputProjection{T}.ProjectRows"/>); <paramref name="version"/> is the weights' version and
+    /// <paramref name="precision"/> the arithmetic of that product (a new one of either drops every entry).
     /// </summary>
-    public void Project(ReadOnlySpan<int> keys, ReadOnlySpan<T> x, int rows, PackedB<T> wIh, ReadOnlySpan<T> bIh, ReadOnlySpan<T> bHh, Span<T> ax, long version)
+    public void Project(ReadOnlySpan<int> keys, ReadOnlySpan<T> x, int rows, InputProjection<T> projection, Span<T> ax, long version, InferencePrecision precision)
     {
         int I = _inputSize, GH = _gateSize, E = EntrySize;
-        if (version != _version)
+        if (version != _version || precision != _precision)
         {
             Clear();
             _version = version;
+            _precision = precision;
         }
 
         int misses = 0, hits = 0;
@@ -99,8 +101,7 @@ internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPoin
         Span<T> results;
         if (whole)
         {
-            Gemm.Multiply(false, rows, wIh, x.Slice(0, rows * I), I, ax.Slice(0, rows * GH), GH, accumulate: false);
-            InputProjection<T>.AddBiases(ax, rows, bIh, bHh, _addHh);
+            projection.ProjectRows(x, rows, ax);
             results = ax;
         }
         else
@@ -108,8 +109,7 @@ internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPoin
             RecurrentLayer<T>.Ensure(ref _missX, misses * I);
             RecurrentLayer<T>.Ensure(ref _missOut, misses * GH);
             for (int i = 0; i < misses; i++) x.Slice(_missRows[i] * I, I).CopyTo(_missX.AsSpan(i * I, I));
-            Gemm.Multiply(false, misses, wIh, _missX.AsSpan(0, misses * I), I, _missOut.AsSpan(0, misses * GH), GH, accumulate: false);
-            InputProjection<T>.AddBiases(_missOut, misses, bIh, bHh, _addHh);
+            projection.ProjectRows(_missX, misses, _missOut);
             results = _missOut;
         }
         long maxEntries = InferenceCache.TokenProjectionBytes / ((long)E * Marshal.SizeOf<T>());
