@@ -23,7 +23,7 @@ internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPoin
 {
     private readonly int _inputSize, _gateSize;
     private int[] _slotOfKey = Array.Empty<int>(); // key → slot + 1 (0: none)
-    private T[] _entries = Array.Empty<T>();      // by slot: [input row (I) | projection (GH)]
+    private T[][] _pages = Array.Empty<T[]>();    // by slot: [input row (I) | projection (GH)], EntriesPerPage slots a page
     private int _count;
     private long _version = -1;                   // the weights' version the entries were computed at
     private InferencePrecision _precision;        // and the arithmetic they were computed in
@@ -37,6 +37,19 @@ internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPoin
     }
 
     private int EntrySize => _inputSize + _gateSize;
+
+    /// <summary>
+    /// Entries are kept in pages of about 64 KB allocated as the cache fills, so the cache's memory is what it holds: no
+    /// doubled array to copy into and no discarded arrays left for the collector (growing one array to 4 MiB left ~4 MiB
+    /// of large-object garbage in a serving process).
+    /// </summary>
+    private int EntriesPerPage => System.Math.Max(1, (64 << 10) / (EntrySize * Marshal.SizeOf<T>()));
+
+    private Span<T> Entry(int slot)
+    {
+        int perPage = EntriesPerPage, E = EntrySize;
+        return _pages[slot / perPage].AsSpan(slot % perPage * E, E);
+    }
 
     /// <summary>Entries kept, for tests.</summary>
     internal int Count => _count;
@@ -72,7 +85,7 @@ internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPoin
             int key = keys[r];
             ReadOnlySpan<T> xr = x.Slice(r * I, I);
             int slot = key >= 0 && key < _slotOfKey.Length ? _slotOfKey[key] - 1 : -1;
-            if (slot >= 0 && Same(xr, _entries.AsSpan(slot * E, I))) _hitRows[hits++] = (r, slot);
+            if (slot >= 0 && Same(xr, Entry(slot).Slice(0, I))) _hitRows[hits++] = (r, slot);
             else _missRows[misses++] = r;
         }
 
@@ -81,7 +94,7 @@ internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPoin
         bool whole = misses > rows / 2;
         if (!whole)
             for (int i = 0; i < hits; i++)
-                _entries.AsSpan(_hitRows[i].Slot * E + I, GH).CopyTo(ax.Slice(_hitRows[i].Row * GH, GH));
+                Entry(_hitRows[i].Slot).Slice(I, GH).CopyTo(ax.Slice(_hitRows[i].Row * GH, GH));
         if (misses == 0) return;
 
         // the misses in one product (or all rows), then the biases, as the uncached path does
@@ -112,11 +125,21 @@ internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPoin
             {
                 if (_count >= maxEntries) continue;
                 slot = _count++;
-                if (_entries.Length < _count * E) Grow(ref _entries, _count * E, maxEntries * E);
+                int perPage = EntriesPerPage, page = slot / perPage;
+                if (page >= _pages.Length) Grow(ref _pages, page + 1, (maxEntries + perPage - 1) / perPage);
+                // a page holds at most what the budget allows (the last one may hold fewer; a larger budget later regrows it)
+                if ((_pages[page]?.Length ?? 0) < (slot % perPage + 1) * E)
+                {
+                    int capacity = (int)System.Math.Min(perPage, maxEntries - (long)page * perPage) * E;
+                    T[] grown = new T[capacity];
+                    _pages[page]?.CopyTo(grown, 0);
+                    _pages[page] = grown;
+                }
                 _slotOfKey[key] = slot + 1;
             }
-            x.Slice(r * I, I).CopyTo(_entries.AsSpan(slot * E, I));
-            row.CopyTo(_entries.AsSpan(slot * E + I, GH));
+            Span<T> entry = Entry(slot);
+            x.Slice(r * I, I).CopyTo(entry.Slice(0, I));
+            row.CopyTo(entry.Slice(I, GH));
         }
     }
 
