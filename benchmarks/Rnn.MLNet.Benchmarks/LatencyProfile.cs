@@ -32,11 +32,14 @@ internal static class LatencyProfile
         long cacheBytes = InferenceCache.TokenProjectionBytes;
         var x = new float[T * E]; var ax = new float[T * GH]; var gates = new float[T * GH];
         var h = new float[(T + 1) * H]; var c = new float[(T + 1) * H]; var tc = new float[T * H];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextUniform(-1, 1); // values, not zeros: the int8 kernels quantize them
+        for (int i = 0; i < h.Length; i++) h[i] = (float)rng.NextUniform(-1, 1);
         var wIh = net.Parameters.Values.AsMemory(net.Parameters["rnn.weight_ih_l0"].Offset, GH * E);
         var wHh = net.Parameters.Values.AsMemory(net.Parameters["rnn.weight_hh_l0"].Offset, GH * H);
         var pIh = new PackedB<float>(); var pHh = new PackedB<float>();
         var lstm = Cell<float>.For(CellType.Lstm);
         var bf16 = new Bf16Matrix();
+        var i8Hh = new Int8Matrix(); var i8Ih = new Int8Matrix();
         long version = net.Parameters.Version;
         pIh.PackReusing(true, GH, E, wIh, E, version); pHh.PackReusing(true, GH, H, wHh, H, version);
         var parts = new (string Name, Action Body)[]
@@ -44,12 +47,16 @@ internal static class LatencyProfile
             ("whole forward", () => net.Forward(batch)),
             ("whole forward, token cache off", () => { InferenceCache.TokenProjectionBytes = 0; net.Forward(batch); InferenceCache.TokenProjectionBytes = cacheBytes; }),
             ("whole forward, new tokens/call", () => net.Forward(fresh[next++ % fresh.Length])),
-            ("same, bf16 W_hh (opt-in)", () => { InferenceCache.ReducedPrecisionRecurrentWeights = true; net.Forward(fresh[next++ % fresh.Length]); InferenceCache.ReducedPrecisionRecurrentWeights = false; }),
+            ("same, bf16 W_hh (opt-in)", () => { InferenceCache.Precision = InferencePrecision.BFloat16RecurrentWeights; net.Forward(fresh[next++ % fresh.Length]); InferenceCache.Precision = InferencePrecision.Exact; }),
+            ("same, int8 weights (opt-in)", () => { InferenceCache.Precision = InferencePrecision.Int8Weights; net.Forward(fresh[next++ % fresh.Length]); InferenceCache.Precision = InferencePrecision.Exact; }),
+            ("same, int8, token cache off", () => { InferenceCache.Precision = InferencePrecision.Int8Weights; InferenceCache.TokenProjectionBytes = 0; net.Forward(fresh[next++ % fresh.Length]); InferenceCache.TokenProjectionBytes = cacheBytes; InferenceCache.Precision = InferencePrecision.Exact; }),
             ("pack reuse check W_ih+W_hh", () => { pIh.PackReusing(true, GH, E, wIh, E, version); pHh.PackReusing(true, GH, H, wHh, H, version); }),
             ("pack W_ih+W_hh afresh", () => { pIh.Pack(true, GH, E, wIh, E); pIh.EnsurePanels(); pHh.Pack(true, GH, H, wHh, H); pHh.EnsurePanels(); }),
             ("ax GEMM [T,E]x[E,4H]", () => { pIh.PackReusing(true, GH, E, wIh, E, version); Gemm.Multiply(false, T, pIh, x, E, ax, GH, false); }),
             ("T step GEMVs [1,H]x[H,4H]", () => { pHh.PackReusing(true, GH, H, wHh, H, version); for (int t = 0; t < T; t++) Gemm.Multiply(false, 1, pHh, h.AsSpan(t * H, H), H, gates.AsSpan(t * GH, GH), GH, true); }),
             ("T step GEMVs, bf16 W_hh", () => { bf16.PackReusing(wHh, GH, H, version); for (int t = 0; t < T; t++) bf16.Multiply(h.AsSpan(t * H, H), gates.AsSpan(t * GH, GH)); }),
+            ("T step GEMVs, int8 W_hh", () => { i8Hh.PackReusing(wHh, GH, H, version); for (int t = 0; t < T; t++) i8Hh.Multiply(1, h.AsSpan(t * H, H), H, gates.AsSpan(t * GH, GH), GH); }),
+            ("ax, int8 W_ih [T,E]x[E,4H]", () => { i8Ih.PackReusing(wIh, GH, E, version); i8Ih.Multiply(T, x, E, ax, GH); }),
             ("T LSTM cells", () =>
             {
                 for (int t = 0; t < T; t++)

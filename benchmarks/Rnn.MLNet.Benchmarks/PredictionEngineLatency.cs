@@ -50,7 +50,7 @@ internal static class PredictionEngineLatency
             ml.Model.Save(model, data.Schema, path);
             string self = Environment.ProcessPath ?? throw new InvalidOperationException("Cannot find this program's path to start the scoring process.");
             var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
-            if (InferenceCache.ReducedPrecisionRecurrentWeights) start.Environment["RNN_MLNET_BF16_RECURRENT_WEIGHTS"] = "1"; // the opt-in path, as in this process
+            start.Environment[InferenceCache.PrecisionVariable] = InferenceCache.EnvironmentName(InferenceCache.Precision); // the same arithmetic as this process
             if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase)) start.ArgumentList.Add(typeof(PredictionEngineLatency).Assembly.Location);
             foreach (string a in new[] { "prediction-engine", path, seq.ToString(CultureInfo.InvariantCulture), vocab.ToString(CultureInfo.InvariantCulture), seconds.ToString(CultureInfo.InvariantCulture), fresh ? "fresh" : "same" })
                 start.ArgumentList.Add(a);

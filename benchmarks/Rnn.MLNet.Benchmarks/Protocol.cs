@@ -26,9 +26,10 @@ namespace Rnn.MLNet.Benchmarks;
 /// <para>
 /// <c>--batch-size N</c> (latency configs): also a <c>"mode": "batch"</c> line, scoring N fresh sequences per call in one
 /// batched forward pass (sequences per second), beside ONNX Runtime's batched peer (benchmarks/ort_batch).
-/// <c>--reduced-precision</c>: inference with the opt-in bfloat16 recurrent weights
-/// (<see cref="InferenceCache.ReducedPrecisionRecurrentWeights"/>; single sequences only), its lines marked
-/// <c>"reduced_precision"</c>; the PredictionEngine process inherits it through the environment variable.
+/// <c>--precision float|bf16|int8</c>: inference in that <see cref="InferenceCache.Precision"/> (bf16: bfloat16 W_hh for
+/// single sequences; int8: int8 W_ih and W_hh), its lines marked <c>"reduced_precision": "bf16 W_hh"</c> or
+/// <c>"int8 weights"</c>; the PredictionEngine process inherits it through the environment variable.
+/// <c>--reduced-precision</c> is <c>--precision bf16</c>.
 /// <c>--mode train|latency|batch</c> runs only the rows of that mode (compare.sh times latency on one thread and batches
 /// on one and on all threads).
 /// </para>
@@ -37,15 +38,20 @@ internal static class Protocol
 {
     private sealed record Config(string Name, string Cell, string Task, int Vocab, int Embed, int Hidden, int Layers, int Batch, int Seq);
 
-    private static readonly string[] Options = { "--configs", "--only", "--seconds", "--threads", "--batch-size", "--mode" };
+    private static readonly string[] Options = { "--configs", "--only", "--seconds", "--threads", "--batch-size", "--mode", "--precision" };
 
     public static int Run(string[] args)
     {
         CommandLine.RequireKnown(args, Options, "--fresh-sequences", "--reduced-precision");
         string configs = CommandLine.Option(args, "--configs") ?? Path.Combine("..", "shared", "bench", "rnn-configs.json");
         bool fresh = CommandLine.Flag(args, "--fresh-sequences");
-        bool reduced = CommandLine.Flag(args, "--reduced-precision");
-        InferenceCache.ReducedPrecisionRecurrentWeights = reduced;
+        string precisionName = CommandLine.Option(args, "--precision") ?? (CommandLine.Flag(args, "--reduced-precision") ? "bf16" : "float");
+        var precision = precisionName switch
+        {
+            "float" => InferencePrecision.Exact, "bf16" => InferencePrecision.BFloat16RecurrentWeights, "int8" => InferencePrecision.Int8Weights,
+            _ => throw new ArgumentException($"protocol: --precision must be float, bf16 or int8, not '{precisionName}'."),
+        };
+        InferenceCache.Precision = precision;
         int batchSize = CommandLine.Int(args, "--batch-size", 0);
         string? only = CommandLine.Option(args, "--only");
         string? onlyMode = CommandLine.Option(args, "--mode");
@@ -73,7 +79,7 @@ internal static class Protocol
                     ["name"] = c.Name, ["mode"] = mode, ["threads"] = threads,
                 };
                 if (mode != "train") result["fresh_sequences"] = fresh || mode == "batch";
-                if (reduced) result["reduced_precision"] = "bf16 W_hh";
+                if (precision != InferencePrecision.Exact && mode != "train") result["reduced_precision"] = precision == InferencePrecision.Int8Weights ? "int8 weights" : "bf16 W_hh";
                 var measured = mode switch { "train" => Train(c, seconds), "latency" => Latency(c, seconds, fresh), _ => Batched(c, seconds, batchSize) };
                 foreach (var kv in measured) result[kv.Key] = kv.Value;
                 if (!result.ContainsKey("peak_rss_mb")) result["peak_rss_mb"] = PeakRssMb();

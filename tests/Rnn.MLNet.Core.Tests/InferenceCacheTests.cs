@@ -176,4 +176,24 @@ public class InferenceCacheTests
         Run(net, all, 0); // off: the cache is dropped
         Assert.Equal(0, layer.TokenCacheCount);
     }
+
+    [Fact]
+    public void EntriesOnSeveralPagesGiveTheUncachedOutputs()
+    {
+        // an entry of (12 + 4·160) floats = 2,608 bytes: 25 a 64 KB page, so 30 tokens fill a page and start a second
+        var cached = Network<float>(CellType.Lstm, InputKind.Embedding, bi: false, hidden: 160);
+        var plain = Network<float>(CellType.Lstm, InputKind.Embedding, bi: false, hidden: 160);
+        var layer = cached.FirstLayerForTests;
+        int entryBytes = (12 + 4 * 160) * sizeof(float);
+        var all = SequenceBatch<float>.FromTokens(Enumerable.Range(0, 30).ToArray(), 1, 30);
+        var reversed = SequenceBatch<float>.FromTokens(Enumerable.Range(0, 30).Reverse().ToArray(), 1, 30);
+        float[] expected = Run(plain, all, 0), expectedReversed = Run(plain, reversed, 0);
+        Assert.Equal(expected, Run(cached, all, 27L * entryBytes)); // the second page holds only what the budget allows
+        Assert.Equal(27, layer.TokenCacheCount);
+        Assert.Equal(expected, Run(cached, all, 27L * entryBytes)); // all hits
+        Assert.Equal(expectedReversed, Run(cached, reversed, 64L << 20)); // a larger budget regrows the second page
+        Assert.Equal(30, layer.TokenCacheCount);
+        Assert.Equal(expected, Run(cached, all, 64L << 20));
+        Assert.Equal(expectedReversed, Run(cached, reversed, 64L << 20));
+    }
 }

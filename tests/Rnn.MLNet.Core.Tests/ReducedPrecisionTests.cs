@@ -67,13 +67,13 @@ public class ReducedPrecisionTests
         float[] exactOne = net.Forward(one).ToArray(), exactMany = net.Forward(many).ToArray();
         try
         {
-            InferenceCache.ReducedPrecisionRecurrentWeights = true;
+            InferenceCache.Precision = InferencePrecision.BFloat16RecurrentWeights;
             float[] reduced = net.Forward(one).ToArray();
             Assert.NotEqual(exactOne, reduced); // the path was taken
             for (int i = 0; i < reduced.Length; i++) Assert.True(System.Math.Abs(reduced[i] - exactOne[i]) <= 1e-2 * (1 + System.Math.Abs(exactOne[i])), $"{reduced[i]} vs {exactOne[i]}");
             Assert.Equal(exactMany, net.Forward(many).ToArray());
         }
-        finally { InferenceCache.ReducedPrecisionRecurrentWeights = false; }
+        finally { InferenceCache.Precision = InferencePrecision.Exact; }
         Assert.Equal(exactOne, net.Forward(one).ToArray());
     }
 }

@@ -1,6 +1,8 @@
 using System;
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Rnn.MLNet.Math;
 using Rnn.MLNet.Models;
 
@@ -12,7 +14,8 @@ namespace Rnn.MLNet.Cells;
 /// Training multiplies afresh (every optimizer step changes W_ih). Inference keeps W_ih packed from one call to the next
 /// while the weights' <see cref="ParameterStore{T}.Version"/> is unchanged, and, when the rows' tokens are known, copies
 /// each token's projection from the <see cref="TokenProjectionCache{T}"/>; both give results bit-identical to the training
-/// path's product.
+/// path's product. With <see cref="InferencePrecision.Int8Weights"/> the product is by W_ih in int8 instead
+/// (<see cref="Int8Matrix"/>), and the token cache keeps those results apart from the float ones.
 /// </summary>
 internal sealed class InputProjection<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -21,6 +24,8 @@ internal sealed class InputProjection<T> where T : unmanaged, IFloatingPointIeee
     private readonly bool _addHh;
     private readonly PackedB<T> _packedIh = new(); // W_ih packed for inference, kept while the weights are unchanged
     private TokenProjectionCache<T>? _tokenCache;
+    private Int8Matrix? _int8Ih; // W_ih in int8 (opt-in reduced-precision inference, float only)
+    private bool _int8;          // the current inference call multiplies by _int8Ih
 
     public InputProjection(ParameterStore<T> store, Parameter wIh, Parameter bIh, Parameter bHh, bool addHh)
     {
@@ -35,32 +40,46 @@ internal sealed class InputProjection<T> where T : unmanaged, IFloatingPointIeee
 
     /// <summary>
     /// Writes ax [rows, GH] for <paramref name="x"/> [rows, I]. <paramref name="inputKeys"/> [rows] (inference only; may be
-    /// empty) names the token each row stands for (−1: none).
+    /// empty) names the token each row stands for (−1: none). <paramref name="precision"/> (float inference only; else
+    /// <see cref="InferencePrecision.Exact"/>): <see cref="InferencePrecision.Int8Weights"/> multiplies by W_ih in int8.
     /// </summary>
-    public void Compute(ReadOnlySpan<T> x, int rows, bool inference, ReadOnlySpan<int> inputKeys, Span<T> ax)
+    public void Compute(ReadOnlySpan<T> x, int rows, bool inference, ReadOnlySpan<int> inputKeys, Span<T> ax, InferencePrecision precision = InferencePrecision.Exact)
     {
         int I = InputSize, GH = GateSize;
-        ReadOnlySpan<T> bIh = _store.Read(_bIh), bHh = _store.Read(_bHh);
         if (!inference)
         {
             Gemm.Multiply(false, true, rows, GH, I, x, I, _store.Read(_wIh), I, ax, GH, accumulate: false);
-            AddBiases(ax, rows, bIh, bHh, _addHh);
+            AddBiases(ax, rows, _store.Read(_bIh), _store.Read(_bHh), _addHh);
             return;
         }
         long version = _store.Version;
-        _packedIh.PackReusing(true, GH, I, _store.ReadMemory(_wIh), I, version);
+        _int8 = precision == InferencePrecision.Int8Weights && typeof(T) == typeof(float);
+        ReadOnlyMemory<T> wIh = _store.ReadMemory(_wIh);
+        if (_int8) (_int8Ih ??= new Int8Matrix()).PackReusing(Unsafe.As<ReadOnlyMemory<T>, ReadOnlyMemory<float>>(ref wIh), GH, I, version);
+        else _packedIh.PackReusing(true, GH, I, wIh, I, version);
         if (!inputKeys.IsEmpty && InferenceCache.TokenProjectionBytes > 0)
         {
             // the rows' tokens are known: copy each token's projection (biases included) when it has one
-            _tokenCache ??= new TokenProjectionCache<T>(I, GH, _addHh);
-            _tokenCache.Project(inputKeys, x, rows, _packedIh, bIh, bHh, ax, version);
+            _tokenCache ??= new TokenProjectionCache<T>(I, GH);
+            _tokenCache.Project(inputKeys, x, rows, this, ax, version, _int8 ? InferencePrecision.Int8Weights : InferencePrecision.Exact);
         }
         else
         {
             _tokenCache = null;
-            Gemm.Multiply(false, rows, _packedIh, x, I, ax, GH, accumulate: false);
-            AddBiases(ax, rows, bIh, bHh, _addHh);
+            ProjectRows(x, rows, ax);
         }
+    }
+
+    /// <summary>
+    /// Inference: ax [rows, GH] = x [rows, I] · W_ihᵀ + b_ih (+ b_hh), by the arithmetic of the current <see cref="Compute"/>
+    /// call (float, or int8 weights). Every row is the same chain of operations whatever the number of rows.
+    /// </summary>
+    internal void ProjectRows(ReadOnlySpan<T> x, int rows, Span<T> ax)
+    {
+        int I = InputSize, GH = GateSize;
+        if (_int8) _int8Ih!.Multiply(rows, MemoryMarshal.Cast<T, float>(x), I, MemoryMarshal.Cast<T, float>(ax), GH);
+        else Gemm.Multiply(false, rows, _packedIh, x.Slice(0, rows * I), I, ax.Slice(0, rows * GH), GH, accumulate: false);
+        AddBiases(ax, rows, _store.Read(_bIh), _store.Read(_bHh), _addHh);
     }
 
     /// <summary>Adds b_ih (and b_hh when <paramref name="addHh"/>) to each of the first <paramref name="rows"/> rows of ax [rows, GH].</summary>

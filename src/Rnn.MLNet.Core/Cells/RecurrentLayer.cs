@@ -59,6 +59,8 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
     private T[] _dc = Array.Empty<T>();     // [B, H]
     private readonly PackedB<T> _packedHh = new(); // W_hh packed for the step products (forward: h·W_hhᵀ, backward: dah·W_hh)
     private Bf16Matrix? _bf16Hh;                   // W_hh in bfloat16 (opt-in reduced-precision inference, float only)
+    private Int8Matrix? _int8Hh;                   // W_hh in int8 (opt-in reduced-precision inference, float only)
+    private InferencePrecision _precision;         // this forward's arithmetic (float for training and double networks)
     private bool _bf16;                            // this forward's step products use _bf16Hh
 
     public RecurrentLayer(CellType cell, int inputSize, int hiddenSize, bool reverse, ParameterStore<T> store, string prefix, string suffix)
@@ -128,10 +130,13 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
         }
         else EnsureCaches();
 
+        // opt-in reduced precision: float inference only; a Backward after this forward replays its steps the same way
+        _precision = inference && typeof(T) == typeof(float) ? InferenceCache.Precision : InferencePrecision.Exact;
+
         // ax = X · W_ihᵀ + b_ih (+ b_hh unless apart) for all positions at once: [S·B, I] × [I, GH]
-        _inputProjection.Compute(input.Span, steps * B, inference, inputKeys, _ax.AsSpan(0, steps * B * GH));
-        if (inference) _packedHh.PackReusing(true, GH, H, _store.ReadMemory(_wHh), H, _store.Version);
-        else _packedHh.Pack(true, GH, H, _store.ReadMemory(_wHh), H); // once per sequence, not per step
+        _inputProjection.Compute(input.Span, steps * B, inference, inputKeys, _ax.AsSpan(0, steps * B * GH), _precision);
+        if (!inference) _packedHh.Pack(true, GH, H, _store.ReadMemory(_wHh), H); // once per sequence, not per step
+        else if (_precision != InferencePrecision.Int8Weights) _packedHh.PackReusing(true, GH, H, _store.ReadMemory(_wHh), H, _store.Version); // (int8: RunSteps packs _int8Hh)
 
         CopyOrZero(h0, _h.AsSpan(0, B * H));
         if (_lstm) CopyOrZero(c0, _c.AsSpan(0, B * H));
@@ -157,14 +162,12 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
         int parts = _lean && B >= 2 && B * H >= StepRows.RowGrain && (long)GateSize * H * Unsafe.SizeOf<T>() <= LeanSplitWeightBytes
             ? System.Math.Min(Parallelism.MaxThreads, B) : 1;
         // opt-in: a few sequences per thread of float inference multiply by W_hh in bfloat16 (half the bytes streamed per
-        // step); packed here, before the threads start
-        _bf16 = _lean && typeof(T) == typeof(float) && (B + parts - 1) / parts <= Gemm.SmallM && InferenceCache.ReducedPrecisionRecurrentWeights;
-        if (_bf16)
-        {
-            _bf16Hh ??= new Bf16Matrix();
-            ReadOnlyMemory<T> wHh = _store.ReadMemory(_wHh);
-            _bf16Hh.PackReusing(Unsafe.As<ReadOnlyMemory<T>, ReadOnlyMemory<float>>(ref wHh), GateSize, H, _store.Version);
-        }
+        // step), or all of them by W_hh in int8; packed here, before the threads start
+        _bf16 = _precision == InferencePrecision.BFloat16RecurrentWeights && (B + parts - 1) / parts <= Gemm.SmallM;
+        ReadOnlyMemory<T> wHh = _store.ReadMemory(_wHh);
+        if (_bf16) (_bf16Hh ??= new Bf16Matrix()).PackReusing(Unsafe.As<ReadOnlyMemory<T>, ReadOnlyMemory<float>>(ref wHh), GateSize, H, _store.Version);
+        if (_precision == InferencePrecision.Int8Weights)
+            (_int8Hh ??= new Int8Matrix()).PackReusing(Unsafe.As<ReadOnlyMemory<T>, ReadOnlyMemory<float>>(ref wHh), GateSize, H, _store.Version);
         if (parts > 1) WorkerPool.Run(_stepsJob ??= new StepsJob(this), parts);
         else Steps(0, B, whole: true);
     }
@@ -185,7 +188,9 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
             ReadOnlySpan<T> hPrev = _h.AsSpan((k * B + b0) * H, n * H);
             // the step product h · W_hhᵀ ([n, H] × [H, GH]) into ah (GRU, + b_hh, kept apart from ax) or the step's gates (the cell adds ax)
             Span<T> product = _apart ? _ah.AsSpan(b0 * GH, n * GH) : _lean ? _stepGates.AsSpan(b0 * GH, n * GH) : _gates.AsSpan((k * B + b0) * GH, n * GH);
-            if (_bf16)
+            if (_precision == InferencePrecision.Int8Weights)
+                _int8Hh!.Multiply(n, MemoryMarshal.Cast<T, float>(hPrev), H, MemoryMarshal.Cast<T, float>(product), GH);
+            else if (_bf16)
                 for (int b = 0; b < n; b++)
                     _bf16Hh!.Multiply(MemoryMarshal.Cast<T, float>(hPrev.Slice(b * H, H)), MemoryMarshal.Cast<T, float>(product.Slice(b * GH, GH)));
             else Gemm.Multiply(false, n, _packedHh, hPrev, H, product, GH, accumulate: false);

@@ -22,21 +22,34 @@ namespace Rnn.MLNet.Cells;
 internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly int _inputSize, _gateSize;
-    private readonly bool _addHh; // RNN and LSTM fold b_hh into ax; the GRU keeps it apart
     private int[] _slotOfKey = Array.Empty<int>(); // key → slot + 1 (0: none)
-    private T[] _entries = Array.Empty<T>();      // by slot: [input row (I) | projection (GH)]
+    private T[][] _pages = Array.Empty<T[]>();    // by slot: [input row (I) | projection (GH)], EntriesPerPage slots a page
     private int _count;
     private long _version = -1;                   // the weights' version the entries were computed at
+    private InferencePrecision _precision;        // and the arithmetic they were computed in
     private T[] _missX = Array.Empty<T>(), _missOut = Array.Empty<T>();
     private int[] _missRows = Array.Empty<int>();
     private (int Row, int Slot)[] _hitRows = Array.Empty<(int, int)>();
 
-    public TokenProjectionCache(int inputSize, int gateSize, bool addHh)
+    public TokenProjectionCache(int inputSize, int gateSize)
     {
-        _inputSize = inputSize; _gateSize = gateSize; _addHh = addHh;
+        _inputSize = inputSize; _gateSize = gateSize;
     }
 
     private int EntrySize => _inputSize + _gateSize;
+
+    /// <summary>
+    /// Entries are kept in pages of about 64 KB allocated as the cache fills, so the cache's memory is what it holds: no
+    /// doubled array to copy into and no discarded arrays left for the collector (growing one array to 4 MiB left ~4 MiB
+    /// of large-object garbage in a serving process).
+    /// </summary>
+    private int EntriesPerPage => System.Math.Max(1, (64 << 10) / (EntrySize * Marshal.SizeOf<T>()));
+
+    private Span<T> Entry(int slot)
+    {
+        int perPage = EntriesPerPage, E = EntrySize;
+        return _pages[slot / perPage].AsSpan(slot % perPage * E, E);
+    }
 
     /// <summary>Entries kept, for tests.</summary>
     internal int Count => _count;
@@ -50,16 +63,18 @@ internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPoin
 
     /// <summary>
     /// Writes ax [rows, GH] for input rows <paramref name="x"/> [rows, I] whose tokens are <paramref name="keys"/> (−1: not
-    /// a token; computed, not kept). <paramref name="wIh"/> is W_ih packed; <paramref name="version"/> the weights' version
-    /// (a new one drops every entry).
+    /// a token; computed, not kept). <paramref name="projection"/> computes the rows that miss (its
+    /// <see cref="InputProjection{T}.ProjectRows"/>); <paramref name="version"/> is the weights' version and
+    /// <paramref name="precision"/> the arithmetic of that product (a new one of either drops every entry).
     /// </summary>
-    public void Project(ReadOnlySpan<int> keys, ReadOnlySpan<T> x, int rows, PackedB<T> wIh, ReadOnlySpan<T> bIh, ReadOnlySpan<T> bHh, Span<T> ax, long version)
+    public void Project(ReadOnlySpan<int> keys, ReadOnlySpan<T> x, int rows, InputProjection<T> projection, Span<T> ax, long version, InferencePrecision precision)
     {
         int I = _inputSize, GH = _gateSize, E = EntrySize;
-        if (version != _version)
+        if (version != _version || precision != _precision)
         {
             Clear();
             _version = version;
+            _precision = precision;
         }
 
         int misses = 0, hits = 0;
@@ -70,7 +85,7 @@ internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPoin
             int key = keys[r];
             ReadOnlySpan<T> xr = x.Slice(r * I, I);
             int slot = key >= 0 && key < _slotOfKey.Length ? _slotOfKey[key] - 1 : -1;
-            if (slot >= 0 && Same(xr, _entries.AsSpan(slot * E, I))) _hitRows[hits++] = (r, slot);
+            if (slot >= 0 && Same(xr, Entry(slot).Slice(0, I))) _hitRows[hits++] = (r, slot);
             else _missRows[misses++] = r;
         }
 
@@ -79,15 +94,14 @@ internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPoin
         bool whole = misses > rows / 2;
         if (!whole)
             for (int i = 0; i < hits; i++)
-                _entries.AsSpan(_hitRows[i].Slot * E + I, GH).CopyTo(ax.Slice(_hitRows[i].Row * GH, GH));
+                Entry(_hitRows[i].Slot).Slice(I, GH).CopyTo(ax.Slice(_hitRows[i].Row * GH, GH));
         if (misses == 0) return;
 
         // the misses in one product (or all rows), then the biases, as the uncached path does
         Span<T> results;
         if (whole)
         {
-            Gemm.Multiply(false, rows, wIh, x.Slice(0, rows * I), I, ax.Slice(0, rows * GH), GH, accumulate: false);
-            InputProjection<T>.AddBiases(ax, rows, bIh, bHh, _addHh);
+            projection.ProjectRows(x, rows, ax);
             results = ax;
         }
         else
@@ -95,8 +109,7 @@ internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPoin
             RecurrentLayer<T>.Ensure(ref _missX, misses * I);
             RecurrentLayer<T>.Ensure(ref _missOut, misses * GH);
             for (int i = 0; i < misses; i++) x.Slice(_missRows[i] * I, I).CopyTo(_missX.AsSpan(i * I, I));
-            Gemm.Multiply(false, misses, wIh, _missX.AsSpan(0, misses * I), I, _missOut.AsSpan(0, misses * GH), GH, accumulate: false);
-            InputProjection<T>.AddBiases(_missOut, misses, bIh, bHh, _addHh);
+            projection.ProjectRows(_missX, misses, _missOut);
             results = _missOut;
         }
         long maxEntries = InferenceCache.TokenProjectionBytes / ((long)E * Marshal.SizeOf<T>());
@@ -112,11 +125,21 @@ internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPoin
             {
                 if (_count >= maxEntries) continue;
                 slot = _count++;
-                if (_entries.Length < _count * E) Grow(ref _entries, _count * E, maxEntries * E);
+                int perPage = EntriesPerPage, page = slot / perPage;
+                if (page >= _pages.Length) Grow(ref _pages, page + 1, (maxEntries + perPage - 1) / perPage);
+                // a page holds at most what the budget allows (the last one may hold fewer; a larger budget later regrows it)
+                if ((_pages[page]?.Length ?? 0) < (slot % perPage + 1) * E)
+                {
+                    int capacity = (int)System.Math.Min(perPage, maxEntries - (long)page * perPage) * E;
+                    T[] grown = new T[capacity];
+                    _pages[page]?.CopyTo(grown, 0);
+                    _pages[page] = grown;
+                }
                 _slotOfKey[key] = slot + 1;
             }
-            x.Slice(r * I, I).CopyTo(_entries.AsSpan(slot * E, I));
-            row.CopyTo(_entries.AsSpan(slot * E + I, GH));
+            Span<T> entry = Entry(slot);
+            x.Slice(r * I, I).CopyTo(entry.Slice(0, I));
+            row.CopyTo(entry.Slice(I, GH));
         }
     }
 

@@ -8,7 +8,7 @@ namespace Rnn.MLNet.Math;
 /// <summary>
 /// A float weight matrix W [N, K] rounded to bfloat16 (8 significant bits, round to nearest even) and packed for
 /// y = W·x with float accumulation: the opt-in reduced-precision path of single-sequence inference
-/// (<see cref="InferenceCache.ReducedPrecisionRecurrentWeights"/>), which streams half the bytes of the float matrix per
+/// (<see cref="InferencePrecision.BFloat16RecurrentWeights"/>), which streams half the bytes of the float matrix per
 /// step. Only the stored weights are rounded; x, the products and the sums stay float.
 /// </summary>
 /// <remarks>

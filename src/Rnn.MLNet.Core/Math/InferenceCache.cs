@@ -2,25 +2,52 @@ using System;
 
 namespace Rnn.MLNet.Math;
 
-/// <summary>Settings of the caches inference keeps between calls.</summary>
+/// <summary>Settings of inference: the caches it keeps between calls and the precision of its arithmetic.</summary>
 public static class InferenceCache
 {
     private static long s_tokenProjectionBytes = 4L << 20;
-    private static int s_reducedPrecision = Environment.GetEnvironmentVariable("RNN_MLNET_BF16_RECURRENT_WEIGHTS") == "1" ? 1 : 0;
+    private static int s_precision = (int)PrecisionFromEnvironment();
 
     /// <summary>
-    /// Opt-in reduced precision (default false; also turned on by the environment variable
-    /// <c>RNN_MLNET_BF16_RECURRENT_WEIGHTS=1</c>): single-sequence float inference (at most four sequences per thread)
-    /// multiplies the state by W_hh rounded to bfloat16 (8 significant bits), accumulating in float, which streams half
-    /// the bytes per step. Each weight is rounded by at most 2⁻⁹ of its size, so outputs move slightly from the exact
-    /// path's; the accuracy cost on the samples is stated in docs/benchmarks.md. Training, larger batches and double networks
-    /// always use the exact weights.
+    /// The arithmetic of float inference's recurrent layers (default <see cref="InferencePrecision.Exact"/>: the training
+    /// path's bits). The opt-in reduced precisions trade a small, measured accuracy cost (docs/benchmarks.md) for
+    /// speed; see each value for what exactly is approximated. Also set by the environment variable
+    /// <c>RNN_MLNET_INFERENCE_PRECISION</c> = <c>float</c>, <c>bf16</c> or <c>int8</c> (read once, at start-up), or
+    /// <c>RNN_MLNET_BF16_RECURRENT_WEIGHTS=1</c> (the older name of <c>bf16</c>). Training and double networks always use
+    /// the exact weights. Process-wide; read at the start of each forward pass.
     /// </summary>
-    public static bool ReducedPrecisionRecurrentWeights
+    public static InferencePrecision Precision
     {
-        get => System.Threading.Volatile.Read(ref s_reducedPrecision) != 0;
-        set => System.Threading.Volatile.Write(ref s_reducedPrecision, value ? 1 : 0);
+        get => (InferencePrecision)System.Threading.Volatile.Read(ref s_precision);
+        set => System.Threading.Volatile.Write(ref s_precision, Enum.IsDefined(value) ? (int)value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, "Exact, BFloat16RecurrentWeights or Int8Weights."));
     }
+
+    /// <summary>The precision the environment asks for (see <see cref="Precision"/>); an unknown value is an error naming it.</summary>
+    internal static InferencePrecision PrecisionFromEnvironment()
+    {
+        string? name = Environment.GetEnvironmentVariable(PrecisionVariable);
+        if (!string.IsNullOrEmpty(name))
+            return name.ToLowerInvariant() switch
+            {
+                "float" or "exact" => InferencePrecision.Exact,
+                "bf16" => InferencePrecision.BFloat16RecurrentWeights,
+                "int8" => InferencePrecision.Int8Weights,
+                _ => throw new InvalidOperationException($"The environment variable {PrecisionVariable} is '{name}'; expected float (or exact), bf16 or int8."),
+            };
+        return Environment.GetEnvironmentVariable("RNN_MLNET_BF16_RECURRENT_WEIGHTS") == "1" ? InferencePrecision.BFloat16RecurrentWeights : InferencePrecision.Exact;
+    }
+
+    /// <summary>The environment variable that sets <see cref="Precision"/> at start-up.</summary>
+    public const string PrecisionVariable = "RNN_MLNET_INFERENCE_PRECISION";
+
+    /// <summary>The value of <see cref="PrecisionVariable"/> that selects <paramref name="precision"/>.</summary>
+    public static string EnvironmentName(InferencePrecision precision) => precision switch
+    {
+        InferencePrecision.BFloat16RecurrentWeights => "bf16",
+        InferencePrecision.Int8Weights => "int8",
+        _ => "float",
+    };
 
     /// <summary>
     /// Memory (bytes) each network instance may use for its first layer's per-token input projections (per direction),
@@ -37,4 +64,28 @@ public static class InferenceCache
         set => System.Threading.Volatile.Write(ref s_tokenProjectionBytes,
             value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Zero or more bytes."));
     }
+}
+
+/// <summary>The arithmetic of float inference's recurrent layers (<see cref="InferenceCache.Precision"/>).</summary>
+public enum InferencePrecision
+{
+    /// <summary>Exact float arithmetic (the default): the same bits as the training path's forward.</summary>
+    Exact,
+
+    /// <summary>
+    /// Single-sequence inference (at most four sequences per thread) multiplies the state by W_hh rounded to bfloat16
+    /// (8 significant bits, ties to even; each weight off by at most 2⁻⁹ of its size), accumulating in float: half the
+    /// bytes streamed per step. The input projection W_ih x, the cells, the biases and larger batches stay exact.
+    /// </summary>
+    BFloat16RecurrentWeights,
+
+    /// <summary>
+    /// Every recurrent layer's two products, the input projection W_ih x and the step product W_hh h (any batch size),
+    /// use W_ih and W_hh quantized to int8 per output row (symmetric: w ≈ s_r·q, q ∈ [−127, 127], s_r = max_k |W[r, k]| / 127)
+    /// and the input row (x or h) quantized to int16 on every product (x ≈ t·q, t = max |x| / 32767), the products summed
+    /// exactly in integers and scaled back to float: each weight is off by at most s_r / 2, each input by at most t / 2.
+    /// A quarter of the float weights' bytes and twice the multiply–adds per instruction. Biases, the cells (σ, tanh,
+    /// state updates), embeddings, attention and output layers stay float. A non-finite input or weight gives NaN outputs.
+    /// </summary>
+    Int8Weights,
 }

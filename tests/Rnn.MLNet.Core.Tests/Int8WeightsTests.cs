@@ -1,0 +1,193 @@
+using System;
+using System.Linq;
+using Rnn.MLNet.Cells;
+using Rnn.MLNet.Math;
+using Rnn.MLNet.Models;
+using Rnn.MLNet.Training;
+using Xunit;
+
+namespace Rnn.MLNet.Tests;
+
+/// <summary>
+/// The opt-in int8-weight inference path (<see cref="InferencePrecision.Int8Weights"/>): quantization bounds, the packed
+/// product against a naive twin on the same integers (same bits) and against the float product (within the stated
+/// quantization bound), the same bits on every SIMD path and for every number of rows, exact int32 sums past 512 inputs,
+/// and networks' outputs near the exact path's. Process-wide settings: alone in the SIMD-forcing collection.
+/// </summary>
+[Collection(nameof(SimdPathForcing))]
+public class Int8WeightsTests
+{
+    private static float[] Uniform(Rng rng, int n, double scale) => Enumerable.Range(0, n).Select(_ => (float)rng.NextUniform(-scale, scale)).ToArray();
+
+    [Fact]
+    public void QuantizationStaysWithinHalfAStepAndGivesTheSameIntegersOnEveryPath()
+    {
+        var rng = new Rng(3);
+        foreach (int n in new[] { 1, 7, 16, 33, 128, 515 })
+        {
+            float[] x = Uniform(rng, n, 2.5);
+            short[]? first = null;
+            SimdPaths.OnEach(path =>
+            {
+                var q = new short[n];
+                float t = Int8Matrix.Quantize(x, q, short.MaxValue);
+                Assert.Equal(x.Max(v => System.Math.Abs(v)) / short.MaxValue, t);
+                for (int i = 0; i < n; i++)
+                {
+                    Assert.True(System.Math.Abs(q[i]) <= short.MaxValue);
+                    Assert.True(System.Math.Abs(q[i] * (double)t - x[i]) <= t * (0.5 + 1e-3), $"{path} n={n} i={i}: {q[i]}·{t} vs {x[i]}");
+                }
+                Assert.Contains(q, v => System.Math.Abs(v) == short.MaxValue); // the largest input takes the full range
+                if (first is null) first = q; else Assert.Equal(first, q);
+            });
+        }
+        var zeros = new short[5];
+        Assert.Equal(0f, Int8Matrix.Quantize(new float[5], zeros, 127));
+        Assert.All(zeros, v => Assert.Equal(0, v));
+        var withNaN = Enumerable.Repeat(0.5f, 40).ToArray();
+        withNaN[37] = float.NaN;
+        SimdPaths.OnEach(_ => Assert.True(float.IsNaN(Int8Matrix.Quantize(withNaN, new short[40], 127))));
+        withNaN[37] = float.NegativeInfinity;
+        SimdPaths.OnEach(_ => Assert.True(float.IsNaN(Int8Matrix.Quantize(withNaN, new short[40], 127))));
+    }
+
+    [Fact]
+    public void ProductMatchesTheNaiveTwinBitForBitAndTheFloatProductWithinTheBoundOnEveryPath()
+    {
+        var rng = new Rng(12);
+        foreach (var (n, k, m) in new[] { (512, 128, 1), (512, 64, 50), (37, 5, 3), (80, 64, 9), (16, 1, 4), (100, 33, 6), (64, 1200, 5) })
+        {
+            float[] w = Uniform(rng, n * k, 0.3), x = Uniform(rng, m * k, 1);
+            var matrix = new Int8Matrix();
+            matrix.PackReusing(w, n, k, version: 0);
+            float[] Run() { var y = new float[m * n]; matrix.Multiply(m, x, k, y, n); return y; }
+            float[] scalar;
+            using (Simd.Force(SimdPath.Scalar)) scalar = Run();
+            for (int i = 0; i < m; i++)
+            {
+                var qx = new short[k];
+                float t = Int8Matrix.Quantize(x.AsSpan(i * k, k), qx, short.MaxValue);
+                for (int r = 0; r < n; r++)
+                {
+                    // the naive twin: exact integer sums per chunk of 256 pairs, each to float in chunk order, then the scales
+                    float sum = 0f;
+                    for (int p0 = 0; p0 < k; p0 += 2 * Int8Matrix.ChunkPairs)
+                    {
+                        long chunk = 0;
+                        for (int p = p0; p < System.Math.Min(k, p0 + 2 * Int8Matrix.ChunkPairs); p++) chunk += qx[p] * (long)matrix.Weight(r, p);
+                        sum = p0 == 0 ? chunk : sum + chunk;
+                    }
+                    Assert.Equal(sum * matrix.RowScale(r) * t, scalar[i * n + r]);
+                    double exact = 0;
+                    for (int p = 0; p < k; p++) exact += (double)w[r * k + p] * x[i * k + p];
+                    double bound = Int8Matrix.ErrorBound(w.AsSpan(r * k, k), matrix.RowScale(r), x.AsSpan(i * k, k), t);
+                    Assert.True(System.Math.Abs(scalar[i * n + r] - exact) <= bound, $"{n}x{k} row {i} out {r}: {scalar[i * n + r]} vs {exact} (bound {bound})");
+                }
+            }
+            SimdPaths.OnEach(path => Assert.Equal(scalar, Run()));
+            // a row's result does not depend on the other rows of the call
+            if (m > 1)
+                SimdPaths.OnEach(path =>
+                {
+                    var one = new float[n];
+                    matrix.Multiply(1, x.AsSpan((m - 1) * k, k), k, one, n);
+                    Assert.Equal(scalar.AsSpan((m - 1) * n, n).ToArray(), one);
+                });
+        }
+    }
+
+    [Fact]
+    public void WeightsQuantizePerRowWithinHalfAStep()
+    {
+        var rng = new Rng(4);
+        float[] w = Uniform(rng, 20 * 9, 1);
+        for (int i = 0; i < 9; i++) w[3 * 9 + i] = 0; // a zero row
+        var matrix = new Int8Matrix();
+        matrix.PackReusing(w, 20, 9, version: 0);
+        for (int r = 0; r < 20; r++)
+        {
+            float s = matrix.RowScale(r);
+            Assert.Equal(w.Skip(r * 9).Take(9).Max(v => System.Math.Abs(v)) / 127, s);
+            for (int p = 0; p < 9; p++)
+            {
+                Assert.InRange(matrix.Weight(r, p), (sbyte)-127, (sbyte)127);
+                Assert.True(System.Math.Abs(matrix.Weight(r, p) * (double)s - w[r * 9 + p]) <= s * (0.5 + 1e-3));
+            }
+        }
+        Assert.Equal(0f, matrix.RowScale(3));
+    }
+
+    [Fact]
+    public void IntegerSumsStayExactPastFiveHundredTwelveInputs()
+    {
+        // every weight and input at the top of its range: each pair sums to 2·127·32767, so one int32 chain over 1,200
+        // inputs would overflow; the chunks keep it exact
+        int n = 32, k = 1200;
+        float[] w = Enumerable.Repeat(0.5f, n * k).ToArray(), x = Enumerable.Repeat(-2f, k).ToArray();
+        var matrix = new Int8Matrix();
+        matrix.PackReusing(w, n, k, version: 0);
+        SimdPaths.OnEach(path =>
+        {
+            var y = new float[n];
+            matrix.Multiply(1, x, k, y, n);
+            Assert.All(y, v => Assert.Equal(-1200.0, v, 3));
+        });
+    }
+
+    private static SequenceNetwork<float> Network(CellType cell, bool bi, int layers)
+    {
+        var net = new SequenceNetwork<float>(new NetworkOptions
+        {
+            Cell = cell, Input = InputKind.Embedding, VocabularySize = 60, EmbeddingSize = 12, HiddenSize = 48, Layers = layers, Bidirectional = bi,
+            OutputSize = 2, Output = OutputMode.LastStep,
+        });
+        Initializer.Initialize(net, InitScheme.PyTorchDefault, 1);
+        return net;
+    }
+
+    [Theory]
+    [InlineData(CellType.Lstm, false, 1)]
+    [InlineData(CellType.Gru, true, 2)]
+    [InlineData(CellType.RnnTanh, false, 2)]
+    public void NetworkOutputsStayNearTheExactPathForOneSequenceAndForBatches(CellType cell, bool bi, int layers)
+    {
+        var net = Network(cell, bi, layers);
+        var rng = new Rng(5);
+        var one = SequenceBatch<float>.FromTokens(Enumerable.Range(0, 30).Select(_ => rng.NextInt(60)).ToArray(), 1, 30);
+        var many = SequenceBatch<float>.FromTokens(Enumerable.Range(0, 9 * 30).Select(_ => rng.NextInt(60)).ToArray(), 9, 30);
+        float[] exactOne = net.Forward(one).ToArray(), exactMany = net.Forward(many).ToArray();
+        long savedBytes = InferenceCache.TokenProjectionBytes;
+        try
+        {
+            InferenceCache.Precision = InferencePrecision.Int8Weights;
+            float[] int8One = net.Forward(one).ToArray(), int8Many = net.Forward(many).ToArray();
+            Assert.NotEqual(exactOne, int8One); // the path was taken
+            foreach (var (a, b) in new[] { (int8One, exactOne), (int8Many, exactMany) })
+                for (int i = 0; i < a.Length; i++) Assert.True(System.Math.Abs(a[i] - b[i]) <= 2e-2 * (1 + System.Math.Abs(b[i])), $"{a[i]} vs {b[i]}");
+            // the token cache (filled above in int8) gives the bits of the uncached int8 product, on every path
+            SimdPaths.OnEach(path => Assert.Equal(int8One, net.Forward(one).ToArray()));
+            InferenceCache.TokenProjectionBytes = 0;
+            Assert.Equal(int8One, net.Forward(one).ToArray());
+            Assert.Equal(int8Many, net.Forward(many).ToArray());
+        }
+        finally { InferenceCache.Precision = InferencePrecision.Exact; InferenceCache.TokenProjectionBytes = savedBytes; }
+        // back to exact: the cache's int8 entries are not reused, the float bits come back
+        Assert.Equal(exactOne, net.Forward(one).ToArray());
+        Assert.Equal(exactMany, net.Forward(many).ToArray());
+    }
+
+    [Fact]
+    public void TheEnvironmentNamesEachPrecisionAndRejectsOthers()
+    {
+        foreach (InferencePrecision p in Enum.GetValues<InferencePrecision>())
+        {
+            Environment.SetEnvironmentVariable(InferenceCache.PrecisionVariable, InferenceCache.EnvironmentName(p));
+            try { Assert.Equal(p, InferenceCache.PrecisionFromEnvironment()); }
+            finally { Environment.SetEnvironmentVariable(InferenceCache.PrecisionVariable, null); }
+        }
+        Environment.SetEnvironmentVariable(InferenceCache.PrecisionVariable, "int4");
+        try { Assert.Contains("'int4'", Assert.Throws<InvalidOperationException>(() => InferenceCache.PrecisionFromEnvironment()).Message); }
+        finally { Environment.SetEnvironmentVariable(InferenceCache.PrecisionVariable, null); }
+        Assert.Throws<ArgumentOutOfRangeException>(() => InferenceCache.Precision = (InferencePrecision)7);
+    }
+}
