@@ -7,7 +7,8 @@
 # latency config, ours (best of 1 and N threads, as ONNX Runtime's is the best of 1 and 2) against ONNX Runtime batched
 # (benchmarks/ort_batch). --fresh-sequences: our latency rows score a
 # new random sequence per call (ONNX Runtime and PyTorch have no per-token cache; theirs do not depend on the ids).
-# --reduced-precision: also our latency rows with the opt-in bfloat16 recurrent weights, as rows of their own.
+# --reduced-precision: also our rows with the opt-in reduced precisions, as rows of their own: latency with bfloat16
+# W_hh and with int8 weights (protocol --precision bf16|int8), batches with int8 weights.
 # Usage: benchmarks/compare.sh [--configs FILE] [--seconds S] [--only NAME] [--threads N] [--rounds R] [--fresh-sequences] [--batch-size N] [--reduced-precision]
 # Needs: the .NET SDK, and PyTorch for /usr/bin/python3 (apt-get install python3-torch libopenblas0-pthread).
 set -euo pipefail
@@ -29,11 +30,14 @@ for round in $(seq "$rounds"); do
   for name in $latency_names; do
     [ -n "$only" ] && [ "$name" != "$only" ] && continue
     ours --only "$name" --seconds "$seconds" --threads 1 --mode latency "${fresh_flag[@]}" >>"$out"
-    [ "$reduced" = 1 ] && ours --only "$name" --seconds "$seconds" --threads 1 --mode latency --reduced-precision "${fresh_flag[@]}" >>"$out"
+    if [ "$reduced" = 1 ]; then
+      for p in bf16 int8; do ours --only "$name" --seconds "$seconds" --threads 1 --mode latency --precision "$p" "${fresh_flag[@]}" >>"$out"; done
+    fi
     bash ../shared/bench/ort/ort_peer.sh --configs "$configs" --only "$name" --seconds "$seconds" --threads 1,2 >>"$out"
     if [ "$batch_size" -gt 0 ]; then
       for t in $(printf '%s\n' 1 "$threads" | sort -u); do
         ours --only "$name" --seconds "$seconds" --threads "$t" --batch-size "$batch_size" --mode batch >>"$out"
+        [ "$reduced" = 1 ] && ours --only "$name" --seconds "$seconds" --threads "$t" --batch-size "$batch_size" --mode batch --precision int8 >>"$out"
       done
       bash benchmarks/ort_batch/ort_batch.sh --configs "$configs" --only "$name" --seconds "$seconds" --threads 1,2 --batch-size "$batch_size" >>"$out"
     fi

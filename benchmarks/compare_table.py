@@ -8,7 +8,8 @@ n = int(sys.argv[2])
 def side(r):
     impl = r["impl"]
     if impl.startswith("rnn-mlnet"):
-        return "ours-bf16" if r.get("reduced_precision") else "ours"
+        kind = r.get("reduced_precision")
+        return "ours" if not kind else "ours-int8" if kind.startswith("int8") else "ours-bf16"
     return "ort" if impl == "onnxruntime" else "torch"
 def best(name, mode, who, key, higher, threads=None):
     vals = [r[key] for r in rows if r["name"] == name and r["mode"] == mode and side(r) == who and key in r
@@ -41,11 +42,12 @@ for name, mode in keys:
         label = "ours" + (" (fresh seqs)" if fresh else "")
         print(f"{name:16} {label:22} {f(a, ' us'):>16} {ratio(torch, a):>11} {ratio(ort, a):>8} {f(rss(name, mode, 'ours'), 'M'):>9}")
         print(f"{name:16} {'PredictionEngine':22} {f(pe, ' us'):>16} {ratio(torch, pe):>11} {ratio(ort, pe):>8} {f(rss(name, mode, 'ours', 'prediction_engine_peak_rss_mb'), 'M'):>9}")
-        r16 = best(name, mode, "ours-bf16", "us_per_seq", False)
-        if r16:
-            pe16 = best(name, mode, "ours-bf16", "prediction_engine_us_per_seq", False)
-            print(f"{name:16} {'ours, bf16 W_hh opt-in':22} {f(r16, ' us'):>16} {ratio(torch, r16):>11} {ratio(ort, r16):>8} {f(rss(name, mode, 'ours-bf16'), 'M'):>9}")
-            print(f"{name:16} {'PredictionEngine, bf16':22} {f(pe16, ' us'):>16} {ratio(torch, pe16):>11} {ratio(ort, pe16):>8} {f(rss(name, mode, 'ours-bf16', 'prediction_engine_peak_rss_mb'), 'M'):>9}")
+        for who, label in (("ours-bf16", "bf16 W_hh"), ("ours-int8", "int8 weights")):
+            r16 = best(name, mode, who, "us_per_seq", False)
+            if r16:
+                pe16 = best(name, mode, who, "prediction_engine_us_per_seq", False)
+                print(f"{name:16} {'ours, ' + label + ' opt-in':22} {f(r16, ' us'):>16} {ratio(torch, r16):>11} {ratio(ort, r16):>8} {f(rss(name, mode, who), 'M'):>9}")
+                print(f"{name:16} {'PredictionEngine, ' + label.split()[0]:22} {f(pe16, ' us'):>16} {ratio(torch, pe16):>11} {ratio(ort, pe16):>8} {f(rss(name, mode, who, 'prediction_engine_peak_rss_mb'), 'M'):>9}")
         print(f"{name:16} {'ONNX Runtime (best)':22} {f(ort, ' us'):>16} {'':>11} {'':>8} {f(rss(name, mode, 'ort'), 'M'):>9}")
         print(f"{name:16} {'PyTorch (best)':22} {f(torch, ' us'):>16} {'':>11} {'':>8} {f(rss(name, mode, 'torch'), 'M'):>9}")
     elif mode == "batch":
@@ -59,5 +61,10 @@ for name, mode in keys:
         ours_label = f"ours, batch {size}, {ours_best.get('threads', '?')} thr"
         ort_label = f"ORT batch {size}, {ort_best.get('threads', '?')} thr"
         print(f"{name:16} {ours_label:22} {f(a, ' seq/s'):>16} {'':>11} {ratio(a, ort):>8} {f(ours_best.get('peak_rss_mb'), 'M'):>9}")
+        a8 = best(name, mode, "ours-int8", "seqs_per_s", True)
+        if a8:
+            best8 = at_best("ours-int8")
+            label8 = f"ours int8, {best8.get('threads', '?')} thr"
+            print(f"{name:16} {label8:22} {f(a8, ' seq/s'):>16} {'':>11} {ratio(a8, ort):>8} {f(best8.get('peak_rss_mb'), 'M'):>9}")
         print(f"{name:16} {ort_label:22} {f(ort, ' seq/s'):>16} {'':>11} {'':>8} {f(ort_best.get('peak_rss_mb'), 'M'):>9}")
 print("ratios: ours / peer for throughput, peer / ours for latency (higher is better for us); peers at their best thread setting")

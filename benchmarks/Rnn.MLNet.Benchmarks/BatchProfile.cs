@@ -45,6 +45,8 @@ internal static class BatchProfile
         var wIh = net.Parameters.Values.AsMemory(net.Parameters["rnn.weight_ih_l0"].Offset, GH * E);
         var wHh = net.Parameters.Values.AsMemory(net.Parameters["rnn.weight_hh_l0"].Offset, GH * H);
         var pIh = new PackedB<float>(); var pHh = new PackedB<float>();
+        var i8Ih = new Int8Matrix(); var i8Hh = new Int8Matrix();
+        for (int i = 0; i < h.Length; i++) h[i] = (float)rng.NextUniform(-1, 1); // values, not zeros: the int8 kernels quantize them
         var lstm = Cell<float>.For(CellType.Lstm);
         long version = net.Parameters.Version;
         pIh.PackReusing(true, GH, E, wIh, E, version); pHh.PackReusing(true, GH, H, wHh, H, version);
@@ -53,8 +55,11 @@ internal static class BatchProfile
         {
             ("whole forward, new tokens/call", projFlop + stepFlop, () => net.Forward(fresh[next++ % fresh.Length])),
             ("whole forward, token cache off", projFlop + stepFlop, () => { InferenceCache.TokenProjectionBytes = 0; net.Forward(fresh[next++ % fresh.Length]); InferenceCache.TokenProjectionBytes = cacheBytes; }),
+            ("whole forward, int8 weights", projFlop + stepFlop, () => { InferenceCache.Precision = InferencePrecision.Int8Weights; net.Forward(fresh[next++ % fresh.Length]); InferenceCache.Precision = InferencePrecision.Exact; }),
             ("ax GEMM [T·B,E]x[E,4H]", projFlop, () => Gemm.Multiply(false, T * B, pIh, x, E, ax, GH, false)),
+            ("ax, int8 W_ih", projFlop, () => { i8Ih.PackReusing(wIh, GH, E, version); i8Ih.Multiply(T * B, x, E, ax, GH); }),
             ("T step GEMMs [B,H]x[H,4H]", stepFlop, () => { for (int t = 0; t < T; t++) Gemm.Multiply(false, B, pHh, h.AsSpan(t * B * H, B * H), H, gates.AsSpan(t * B * GH, B * GH), GH, true); }),
+            ("T step products, int8 W_hh", stepFlop, () => { i8Hh.PackReusing(wHh, GH, H, version); for (int t = 0; t < T; t++) i8Hh.Multiply(B, h.AsSpan(t * B * H, B * H), H, gates.AsSpan(t * B * GH, B * GH), GH); }),
             ("T·B LSTM cell rows", 0, () =>
             {
                 for (int t = 0; t < T; t++)

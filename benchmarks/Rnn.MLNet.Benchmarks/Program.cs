@@ -37,6 +37,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "text-compare") return TextCompare.Run(args);
         if (args.Length > 0 && args[0] == "model-size") return ModelSize.Run();
         if (args.Length > 0 && args[0] == "batch-scoring") return BatchScoring.Run(args);
+        if (args.Length > 0 && args[0] == "payload-decode") return PayloadDecode.Run();
         if (args.Length > 0 && args[0] == "protocol") return Protocol.Run(args);
         if (args.Length > 0 && args[0] == "gemm") return GemmThroughput.Run(args);
         if (args.Length > 0 && args[0] == "profile") return StepProfile.Run(args);

@@ -26,29 +26,30 @@ public class Int8WeightsTests
         foreach (int n in new[] { 1, 7, 16, 33, 128, 515 })
         {
             float[] x = Uniform(rng, n, 2.5);
-            short[]? first = null;
+            sbyte[]? first = null;
             SimdPaths.OnEach(path =>
             {
-                var q = new short[n];
-                float t = Int8Matrix.Quantize(x, q, short.MaxValue);
-                Assert.Equal(x.Max(v => System.Math.Abs(v)) / short.MaxValue, t);
+                var q = new sbyte[n];
+                float t = Int8Matrix.Quantize(x, q, Int8Matrix.InputLevels, out int sum);
+                Assert.Equal(x.Max(v => System.Math.Abs(v)) / Int8Matrix.InputLevels, t);
+                Assert.Equal(q.Sum(v => v), sum);
                 for (int i = 0; i < n; i++)
                 {
-                    Assert.True(System.Math.Abs(q[i]) <= short.MaxValue);
-                    Assert.True(System.Math.Abs(q[i] * (double)t - x[i]) <= t * (0.5 + 1e-3), $"{path} n={n} i={i}: {q[i]}·{t} vs {x[i]}");
+                    Assert.True(System.Math.Abs(q[i]) <= Int8Matrix.InputLevels);
+                    Assert.True(System.Math.Abs(q[i] * (double)t - x[i]) <= t * (0.5 + 1e-4), $"{path} n={n} i={i}: {q[i]}·{t} vs {x[i]}");
                 }
-                Assert.Contains(q, v => System.Math.Abs(v) == short.MaxValue); // the largest input takes the full range
+                Assert.Contains(q, v => System.Math.Abs(v) == Int8Matrix.InputLevels); // the largest input takes the full range
                 if (first is null) first = q; else Assert.Equal(first, q);
             });
         }
-        var zeros = new short[5];
-        Assert.Equal(0f, Int8Matrix.Quantize(new float[5], zeros, 127));
+        var zeros = new sbyte[5];
+        Assert.Equal(0f, Int8Matrix.Quantize(new float[5], zeros, 127, out _));
         Assert.All(zeros, v => Assert.Equal(0, v));
-        var withNaN = Enumerable.Repeat(0.5f, 40).ToArray();
-        withNaN[37] = float.NaN;
-        SimdPaths.OnEach(_ => Assert.True(float.IsNaN(Int8Matrix.Quantize(withNaN, new short[40], 127))));
-        withNaN[37] = float.NegativeInfinity;
-        SimdPaths.OnEach(_ => Assert.True(float.IsNaN(Int8Matrix.Quantize(withNaN, new short[40], 127))));
+        var withNaN = Enumerable.Repeat(0.5f, 70).ToArray();
+        withNaN[67] = float.NaN;
+        SimdPaths.OnEach(path => Assert.True(float.IsNaN(Int8Matrix.Quantize(withNaN, new sbyte[70], 127, out _)), path.ToString()));
+        withNaN[67] = float.NegativeInfinity;
+        SimdPaths.OnEach(path => Assert.True(float.IsNaN(Int8Matrix.Quantize(withNaN, new sbyte[70], 127, out _)), path.ToString()));
     }
 
     [Fact]
@@ -65,19 +66,14 @@ public class Int8WeightsTests
             using (Simd.Force(SimdPath.Scalar)) scalar = Run();
             for (int i = 0; i < m; i++)
             {
-                var qx = new short[k];
-                float t = Int8Matrix.Quantize(x.AsSpan(i * k, k), qx, short.MaxValue);
+                var qx = new sbyte[k];
+                float t = Int8Matrix.Quantize(x.AsSpan(i * k, k), qx, Int8Matrix.InputLevels, out _);
                 for (int r = 0; r < n; r++)
                 {
-                    // the naive twin: exact integer sums per chunk of 256 pairs, each to float in chunk order, then the scales
-                    float sum = 0f;
-                    for (int p0 = 0; p0 < k; p0 += 2 * Int8Matrix.ChunkPairs)
-                    {
-                        long chunk = 0;
-                        for (int p = p0; p < System.Math.Min(k, p0 + 2 * Int8Matrix.ChunkPairs); p++) chunk += qx[p] * (long)matrix.Weight(r, p);
-                        sum = p0 == 0 ? chunk : sum + chunk;
-                    }
-                    Assert.Equal(sum * matrix.RowScale(r) * t, scalar[i * n + r]);
+                    // the naive twin: the exact integer sum, to float, then the two scales
+                    long exactSum = 0;
+                    for (int p = 0; p < k; p++) exactSum += qx[p] * (long)matrix.Weight(r, p);
+                    Assert.Equal((float)exactSum * matrix.RowScale(r) * t, scalar[i * n + r]);
                     double exact = 0;
                     for (int p = 0; p < k; p++) exact += (double)w[r * k + p] * x[i * k + p];
                     double bound = Int8Matrix.ErrorBound(w.AsSpan(r * k, k), matrix.RowScale(r), x.AsSpan(i * k, k), t);
@@ -110,7 +106,7 @@ public class Int8WeightsTests
             Assert.Equal(w.Skip(r * 9).Take(9).Max(v => System.Math.Abs(v)) / 127, s);
             for (int p = 0; p < 9; p++)
             {
-                Assert.InRange(matrix.Weight(r, p), (sbyte)-127, (sbyte)127);
+                Assert.InRange(matrix.Weight(r, p), -Int8Matrix.WeightLevels, Int8Matrix.WeightLevels);
                 Assert.True(System.Math.Abs(matrix.Weight(r, p) * (double)s - w[r * 9 + p]) <= s * (0.5 + 1e-3));
             }
         }
@@ -118,19 +114,23 @@ public class Int8WeightsTests
     }
 
     [Fact]
-    public void IntegerSumsStayExactPastFiveHundredTwelveInputs()
+    public void IntegerSumsStayExactPastOneChunk()
     {
-        // every weight and input at the top of its range: each pair sums to 2·127·32767, so one int32 chain over 1,200
-        // inputs would overflow; the chunks keep it exact
-        int n = 32, k = 1200;
+        // every weight and input at the top of its range: each quad sums (with the weights' offset) to 2·2·255·63, so one
+        // int32 chain over 140,000 inputs would overflow; the chunks of 32,768 quads keep it exact
+        int n = 20, k = 140_000;
         float[] w = Enumerable.Repeat(0.5f, n * k).ToArray(), x = Enumerable.Repeat(-2f, k).ToArray();
+        for (int p = 0; p < k; p += 3) w[p] = -0.5f; // row 0 mixed
         var matrix = new Int8Matrix();
         matrix.PackReusing(w, n, k, version: 0);
+        double row0 = 0;
+        for (int p = 0; p < k; p++) row0 += -2.0 * w[p];
         SimdPaths.OnEach(path =>
         {
             var y = new float[n];
             matrix.Multiply(1, x, k, y, n);
-            Assert.All(y, v => Assert.Equal(-1200.0, v, 3));
+            Assert.Equal(row0, y[0], 1);
+            for (int r = 1; r < n; r++) Assert.Equal(-140_000.0, y[r], 1);
         });
     }
 

@@ -32,6 +32,22 @@ public class ModelFileTests
     }
 
     [Fact]
+    public void Crc32EightBytesAStepEqualsTheByteAtATimeDefinition()
+    {
+        Assert.Equal(0xCBF43926u, Crc32.Compute("123456789"u8)); // the standard check value
+        var rng = new Rng(3);
+        var data = new byte[300];
+        for (int i = 0; i < data.Length; i++) data[i] = (byte)rng.NextInt(256);
+        for (int start = 0; start < 9; start++)
+            for (int length = 0; start + length <= data.Length; length += 1 + length / 4)
+            {
+                var piece = data.AsSpan(start, length);
+                Assert.Equal(Crc32.AppendNaive(0, piece), Crc32.Compute(piece));
+                Assert.Equal(Crc32.AppendNaive(0x12345678u, piece), Crc32.Append(0x12345678u, piece));
+            }
+    }
+
+    [Fact]
     public void SaveThenLoadGivesBitIdenticalOutputs()
     {
         var net = Network();

@@ -42,7 +42,7 @@ public class HardeningTests
     public void APackedPayloadDecodesTheSameFromAnyOffset()
     {
         var rng = new Rng(8);
-        foreach (int n in new[] { 0, 1, 2, 14, 15, 16, 29, 30, 31, 257 })
+        foreach (int n in new[] { 0, 1, 2, 14, 15, 16, 29, 30, 31, 257, 1000 }) // 15-byte groups from aligned offsets, single bytes elsewhere
         {
             var bytes = new byte[n];
             for (int i = 0; i < n; i++) bytes[i] = (byte)rng.NextInt(256);
