@@ -93,6 +93,7 @@ public class PosTaggingTests
         {
             EmbeddingSize = 8, HiddenSize = 16, CharacterHiddenSize = 16, CharacterEmbeddingSize = 8, InputDropout = 0.1f, WordDropout = 0.25,
             Epochs = 6, BatchSize = 16, LearningRate = 1e-2, Seed = 5,
+            MaximumBatchTokens = 24, // batches of 16 five-token sentences run in passes of 4 (character features and word dropout included)
         }).Fit(train);
         var metrics = ml.MulticlassClassification.EvaluateSequenceTags(model.Transform(test));
         _out.WriteLine($"unseen-stem token accuracy {metrics.TokenAccuracy:P2}");
@@ -110,5 +111,13 @@ public class PosTaggingTests
             Assert.Equal(before.Predict(s.Tokens), after.Predict(s.Tokens));
         // spellings longer than the limit keep their two ends; an empty token still gets a tag
         Assert.Equal(3, after.Predict(new[] { "the", new string('z', 60) + "ly", "" }).Length);
+    }
+
+    [Fact]
+    public void NegativeMaximumBatchTokensIsRejectedByName()
+    {
+        var ml = new MLContext(seed: 1);
+        var e = Assert.Throws<ArgumentException>(() => ml.Transforms.Text.RnnSequenceTagger(new RnnSequenceTaggerOptions { MaximumBatchTokens = -1 }));
+        Assert.Contains("MaximumBatchTokens", e.Message);
     }
 }

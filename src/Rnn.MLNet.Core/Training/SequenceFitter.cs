@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
+using System.Linq;
 using System.Threading;
 using Rnn.MLNet.Math;
 using Rnn.MLNet.Models;
@@ -123,6 +124,16 @@ public sealed class FitOptions
     /// batched on its own. A buffer at least as large as the data set gives exactly the in-memory run.
     /// </summary>
     public int ShuffleBufferSize { get; set; } = 65_536;
+    /// <summary>
+    /// Most padded tokens (sequences × the longest one's steps) one forward and backward pass of <see cref="SequenceFitter.Fit(SequenceNetwork{float}, LossKind, IReadOnlyList{LabeledSequence}, IReadOnlyList{LabeledSequence}, FitOptions, float[], float)"/>
+    /// may hold (0 = no limit). The activation and backpropagation buffers grow with the largest pass, so this bounds
+    /// training memory whatever the longest sequences of the data: a batch above it runs in several passes over runs of its
+    /// sequences ordered by length (<see cref="SequenceFitter.Passes"/>), whose gradients, each weighted by its share of the
+    /// batch's loss, are summed before the batch's one optimizer step — the same update as one pass (only the dropout masks
+    /// are drawn per pass). A sequence longer than the limit runs alone. Validation batches are split the same way (the same
+    /// loss and accuracy).
+    /// </summary>
+    public int MaximumBatchTokens { get; set; }
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -136,6 +147,7 @@ public sealed class FitOptions
         if (!(WordDropoutAlpha >= 0) || double.IsInfinity(WordDropoutAlpha)) throw new ArgumentException($"WordDropoutAlpha must be a number ≥ 0; got {WordDropoutAlpha}.", nameof(WordDropoutAlpha));
         if (!(LabelSmoothing >= 0 && LabelSmoothing < 1)) throw new ArgumentException($"LabelSmoothing must be in [0, 1); got {LabelSmoothing}.", nameof(LabelSmoothing));
         if (CheckpointInterval < TimeSpan.Zero) throw new ArgumentException($"CheckpointInterval must not be negative; got {CheckpointInterval}.", nameof(CheckpointInterval));
+        if (MaximumBatchTokens < 0) throw new ArgumentException($"MaximumBatchTokens must be 0 (no limit) or positive; got {MaximumBatchTokens}.", nameof(MaximumBatchTokens));
         if (ShuffleBufferSize < 1) throw new ArgumentException($"ShuffleBufferSize must be at least 1; got {ShuffleBufferSize}.", nameof(ShuffleBufferSize));
         if (CheckpointPath is { Length: 0 }) throw new ArgumentException("CheckpointPath must be null or a file path; got an empty string.", nameof(CheckpointPath));
     }
@@ -239,9 +251,14 @@ public static class SequenceFitter
                             break;
                         }
                         var idx = batches[bi];
-                        var (batch, targets) = Collate(network, buffer, idx);
-                        if (keep is not null) DropWords(batch, keep, options.UnknownTokenId, wordRng);
-                        sum += trainer.TrainStep(batch, targets) * idx.Length;
+                        var passes = Passes(buffer, idx, options.MaximumBatchTokens, F);
+                        var parts = new (SequenceBatch<float>, Targets<float>)[passes.Count];
+                        for (int p = 0; p < parts.Length; p++)
+                        {
+                            parts[p] = Collate(network, buffer, passes[p]);
+                            if (keep is not null) DropWords(parts[p].Item1, keep, options.UnknownTokenId, wordRng);
+                        }
+                        sum += trainer.TrainStep(parts) * idx.Length;
                         done += idx.Length;
                         foreach (int i in idx) tokens += buffer[i].Length(F);
                         options.BatchProgress?.Invoke(epoch, ClampToInt(done), ClampToInt(train.Count is long n ? n : done), sum / done);
@@ -257,7 +274,7 @@ public static class SequenceFitter
             double? vLoss = null, vAcc = null;
             if (validation is { Count: > 0 })
             {
-                var (l, a) = Evaluate(trainer, validation, options.BatchSize);
+                var (l, a) = Evaluate(trainer, validation, options.BatchSize, options.MaximumBatchTokens);
                 vLoss = l; vAcc = a;
             }
             var report = new EpochReport(epoch, options.Epochs, sum / done, vLoss, vAcc, (tokens - tokensBefore) / System.Math.Max(sw.Elapsed.TotalSeconds, 1e-9),
@@ -293,49 +310,103 @@ public static class SequenceFitter
             }
     }
 
-    /// <summary>Mean loss and accuracy (classification losses) of a network on sequences.</summary>
-    public static (double Loss, double? Accuracy) Evaluate(Trainer<float> trainer, IReadOnlyList<LabeledSequence> data, int batchSize)
+    /// <summary>
+    /// Mean loss and accuracy (classification losses) of a network on sequences, in batches of <paramref name="batchSize"/>
+    /// (the loss is the mean of the batches' losses weighted by their sizes). <paramref name="maximumBatchTokens"/> (0 = no
+    /// limit) runs a batch with more padded tokens in several passes (<see cref="Passes"/>), with the same loss and accuracy.
+    /// </summary>
+    public static (double Loss, double? Accuracy) Evaluate(Trainer<float> trainer, IReadOnlyList<LabeledSequence> data, int batchSize, int maximumBatchTokens = 0)
     {
         ArgumentNullException.ThrowIfNull(trainer);
         ArgumentNullException.ThrowIfNull(data);
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "The batch size must be at least 1.");
         var net = trainer.Network;
+        int F = net.Options.FeatureSize;
         double sum = 0; long correct = 0, counted = 0;
         for (int start = 0; start < data.Count; start += batchSize)
         {
             int n = System.Math.Min(batchSize, data.Count - start);
             var idx = new int[n];
             for (int i = 0; i < n; i++) idx[i] = start + i;
-            var (batch, targets) = Collate(net, data, idx);
-            sum += trainer.Evaluate(batch, targets) * n;
-            var y = net.Output;
-            int o = net.Options.OutputSize;
-            if (trainer.Loss == LossKind.SoftmaxCrossEntropy && net.Options.Output == OutputMode.LastStep)
+            var passes = Passes(data, idx, maximumBatchTokens, F);
+            double weighted = 0, weights = 0, loss = 0;
+            foreach (var pass in passes)
             {
-                for (int b = 0; b < n; b++)
+                var (batch, targets) = Collate(net, data, pass);
+                loss = trainer.Evaluate(batch, targets);
+                if (passes.Count > 1) // the batch's loss: its passes' losses weighted by their shares of its normalizer
                 {
-                    if (ArgMax(y.Slice(b * o, o)) == targets.Classes![b]) correct++;
-                    counted++;
+                    double w = trainer.LossWeight(batch, targets);
+                    weighted += loss * w; weights += w;
                 }
+                var (right, all) = CountCorrect(trainer, batch, targets);
+                correct += right; counted += all;
             }
-            else if (trainer.Loss == LossKind.SoftmaxCrossEntropy)
-            {
-                for (int b = 0; b < n; b++)
-                    for (int t = 0; t < batch.Lengths[b]; t++)
-                    {
-                        if (ArgMax(y.Slice((b * batch.Steps + t) * o, o)) == targets.Classes![b * batch.Steps + t]) correct++;
-                        counted++;
-                    }
-            }
-            else if (trainer.Loss == LossKind.SigmoidBinaryCrossEntropy && net.Options.Output == OutputMode.LastStep)
-            {
-                for (int i = 0; i < n * o; i++)
-                {
-                    if ((y[i] > 0) == (targets.Values![i] > 0.5f)) correct++;
-                    counted++;
-                }
-            }
+            sum += (passes.Count > 1 ? (weights > 0 ? weighted / weights : 0) : loss) * n;
         }
         return (sum / System.Math.Max(1, data.Count), counted > 0 ? (double)correct / counted : null);
+    }
+
+    /// <summary>Right and counted predictions of the last forward pass (classification losses; none for regression).</summary>
+    private static (long Right, long Counted) CountCorrect(Trainer<float> trainer, SequenceBatch<float> batch, Targets<float> targets)
+    {
+        var net = trainer.Network;
+        var y = net.Output;
+        int o = net.Options.OutputSize, n = batch.Batch;
+        long correct = 0, counted = 0;
+        if (trainer.Loss == LossKind.SoftmaxCrossEntropy && net.Options.Output == OutputMode.LastStep)
+        {
+            for (int b = 0; b < n; b++)
+            {
+                if (ArgMax(y.Slice(b * o, o)) == targets.Classes![b]) correct++;
+                counted++;
+            }
+        }
+        else if (trainer.Loss == LossKind.SoftmaxCrossEntropy)
+        {
+            for (int b = 0; b < n; b++)
+                for (int t = 0; t < batch.Lengths[b]; t++)
+                {
+                    if (ArgMax(y.Slice((b * batch.Steps + t) * o, o)) == targets.Classes![b * batch.Steps + t]) correct++;
+                    counted++;
+                }
+        }
+        else if (trainer.Loss == LossKind.SigmoidBinaryCrossEntropy && net.Options.Output == OutputMode.LastStep)
+        {
+            for (int i = 0; i < n * o; i++)
+            {
+                if ((y[i] > 0) == (targets.Values![i] > 0.5f)) correct++;
+                counted++;
+            }
+        }
+        return (correct, counted);
+    }
+
+    /// <summary>
+    /// Splits the batch <paramref name="indices"/> into passes of at most <paramref name="maximumTokens"/> padded tokens each
+    /// (sequences × the longest one's steps; 0 = no limit). A batch within the limit is one pass, as given. Otherwise its
+    /// sequences are ordered by length (stably: a batch from the length-bucketed shuffle is already in that order) and cut
+    /// greedily: a pass closes when one more sequence would take it over the limit, and a sequence longer than the limit
+    /// makes a pass of its own. Every index is in exactly one pass.
+    /// </summary>
+    internal static List<int[]> Passes(IReadOnlyList<LabeledSequence> data, int[] indices, int maximumTokens, int featureSize)
+    {
+        int longest = 0;
+        foreach (int i in indices) longest = System.Math.Max(longest, data[i].Length(featureSize));
+        if (maximumTokens <= 0 || (long)longest * indices.Length <= maximumTokens) return new List<int[]> { indices };
+        var byLength = indices.OrderBy(i => data[i].Length(featureSize)).ToArray(); // OrderBy is stable
+        var passes = new List<int[]>();
+        int first = 0;
+        for (int k = 1; k <= byLength.Length; k++)
+        {
+            // the pass [first, k) is full when adding sequence k (the longest so far) would exceed the limit
+            if (k == byLength.Length || (long)data[byLength[k]].Length(featureSize) * (k - first + 1) > maximumTokens)
+            {
+                passes.Add(byLength[first..k]);
+                first = k;
+            }
+        }
+        return passes;
     }
 
     /// <summary>

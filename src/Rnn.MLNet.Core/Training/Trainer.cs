@@ -1,5 +1,7 @@
 using System;
+using System.Collections.Generic;
 using System.Numerics;
+using System.Numerics.Tensors;
 using Rnn.MLNet.Losses;
 using Rnn.MLNet.Models;
 
@@ -97,6 +99,69 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         Network.Backward(dOut);
         LastGradientNorm = ClipAndStep(Network.Parameters, Optimizer, ClipNorm);
         return loss;
+    }
+
+    /// <summary>
+    /// One training step over a batch given in parts, each its own forward and backward pass (so the activation and
+    /// backpropagation buffers are sized for the largest part, not the batch): part i's loss gradient is weighted by
+    /// w_i / Σw, w_i its share of the loss's normalizer (<see cref="LossWeight"/>), so the summed gradients, the clipping and
+    /// the update are those of <see cref="TrainStep(SequenceBatch{T}, Targets{T}, RecurrentState{T})"/> on the whole batch
+    /// (each part draws its own dropout masks). Returns the batch's loss. One part is exactly that single-pass step.
+    /// </summary>
+    /// <exception cref="TrainingDivergedException">A part's loss or the gradient norm is not finite; no update was applied.</exception>
+    public double TrainStep(IReadOnlyList<(SequenceBatch<T> Batch, Targets<T> Targets)> parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        if (parts.Count == 0) throw new ArgumentException("A training step needs at least one part.", nameof(parts));
+        if (parts.Count == 1) return TrainStep(parts[0].Batch, parts[0].Targets);
+        var weights = new double[parts.Count];
+        double total = 0;
+        for (int i = 0; i < parts.Count; i++) total += weights[i] = LossWeight(parts[i].Batch, parts[i].Targets);
+        Network.Parameters.ZeroGradients();
+        double loss = 0;
+        for (int i = 0; i < parts.Count; i++)
+        {
+            if (weights[i] == 0) continue; // nothing counted (zero class weights): no loss, no gradient
+            var (batch, targets) = parts[i];
+            Network.Forward(batch, training: true);
+            int n = Network.Output.Length;
+            if (_dOutput.Length < n) _dOutput = new T[n];
+            Span<T> dOut = _dOutput.AsSpan(0, n);
+            double partLoss = double.CreateChecked(ComputeLoss(batch, targets, dOut));
+            ThrowIfDiverged(partLoss, Optimizer, ClipNorm);
+            double share = weights[i] / total;
+            TensorPrimitives.Multiply(dOut, T.CreateChecked(share), dOut);
+            Network.Backward(dOut);
+            loss += partLoss * share;
+        }
+        LastGradientNorm = ClipAndStep(Network.Parameters, Optimizer, ClipNorm);
+        return loss;
+    }
+
+    /// <summary>
+    /// The normalizer the loss divides by for this batch (without running the network): softmax cross-entropy, the sum of
+    /// the class weights of the counted targets (their count without class weights); the other losses, the number of
+    /// counted output values. A batch's loss is Σ_parts loss_i · w_i / Σ w_i over any split of its sequences.
+    /// </summary>
+    internal double LossWeight(SequenceBatch<T> batch, Targets<T> targets)
+    {
+        bool perStep = Network.Options.Output == OutputMode.PerStep;
+        int o = Network.Options.OutputSize;
+        long rows = 0;
+        double weights = 0;
+        int[]? classes = Loss == LossKind.SoftmaxCrossEntropy
+            ? targets.Classes ?? throw new ArgumentException("Softmax cross-entropy needs class targets (Targets.Classes).", nameof(targets))
+            : null;
+        for (int b = 0; b < batch.Batch; b++)
+            for (int t = 0; t < (perStep ? batch.Lengths[b] : 1); t++)
+            {
+                int y = classes is null ? 0 : classes[perStep ? b * batch.Steps + t : b];
+                if (y == SoftmaxCrossEntropy.IgnoreIndex) continue;
+                if (classes is not null && (uint)y >= (uint)o) throw new ArgumentOutOfRangeException(nameof(targets), y, $"Target {y} of sequence {b} is outside [0, {o}).");
+                rows++;
+                if (classes is not null && ClassWeights.Length > 0) weights += double.CreateChecked(ClassWeights[y]);
+            }
+        return classes is null ? rows * (double)o : ClassWeights.Length > 0 ? weights : rows;
     }
 
     /// <summary>Before backward: a non-finite loss stops training (no update is applied).</summary>

@@ -52,6 +52,14 @@ public sealed class RnnSequenceTaggerOptions : RnnTrainerOptions
     public double WordDropout { get; set; }
     /// <summary>Weight initialization.</summary>
     public InitScheme Init { get; set; } = InitScheme.Orthogonal;
+    /// <summary>
+    /// Most padded tokens (sentences × the longest sentence's tokens) one training or validation pass holds (0 = no limit;
+    /// default 1,024). Training memory grows with the largest pass — every recurrent layer keeps [tokens × 4·hidden] buffers
+    /// for backpropagation through time — so this bounds it whatever the longest sentences of the data. A batch above it
+    /// runs in passes over its sentences ordered by length whose gradients are summed before the batch's one update: the
+    /// same training as without the limit (the dropout masks aside); a sentence longer than the limit runs alone.
+    /// </summary>
+    public int MaximumBatchTokens { get; set; } = 1024;
 
     internal override void Validate()
     {
@@ -60,6 +68,7 @@ public sealed class RnnSequenceTaggerOptions : RnnTrainerOptions
         if (CharacterHiddenSize < 0) throw new ArgumentException($"CharacterHiddenSize must be 0 (off) or positive; got {CharacterHiddenSize}.", nameof(CharacterHiddenSize));
         if (MaximumWordCharacters < 2) throw new ArgumentException($"MaximumWordCharacters must be at least 2; got {MaximumWordCharacters}.", nameof(MaximumWordCharacters));
         if (!(InputDropout >= 0 && InputDropout < 1)) throw new ArgumentException($"InputDropout must be in [0, 1); got {InputDropout}.", nameof(InputDropout));
+        if (MaximumBatchTokens < 0) throw new ArgumentException($"MaximumBatchTokens must be 0 (no limit) or positive; got {MaximumBatchTokens}.", nameof(MaximumBatchTokens));
         base.Validate();
     }
 }
@@ -132,6 +141,7 @@ public sealed class RnnSequenceTaggerEstimator : IEstimator<RnnSequenceTaggerTra
         var fit = o.FitOptions(rng.NextUInt64(), log.Epoch);
         fit.WordDropoutAlpha = o.WordDropout;
         fit.UnknownTokenId = vocab.UnknownId;
+        fit.MaximumBatchTokens = o.MaximumBatchTokens;
         var result = SequenceFitter.Fit(net, LossKind.SoftmaxCrossEntropy, train, valid, fit);
         log.Checkpoints(result);
         o.CancellationToken.ThrowIfCancellationRequested();
