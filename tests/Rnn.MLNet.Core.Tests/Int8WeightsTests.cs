@@ -93,6 +93,25 @@ public class Int8WeightsTests
     }
 
     [Fact]
+    public void BiasesPackedWithTheWeightsAreAddedAfterTheScales()
+    {
+        var rng = new Rng(9);
+        int n = 70, k = 24, m = 6;
+        float[] w = Uniform(rng, n * k, 0.5), x = Uniform(rng, m * k, 1), bias = Uniform(rng, n, 1);
+        var plain = new Int8Matrix();
+        var biased = new Int8Matrix();
+        plain.PackReusing(w, n, k, version: 0);
+        biased.PackReusing(w, n, k, version: 0, bias);
+        SimdPaths.OnEach(path =>
+        {
+            float[] y0 = new float[m * n], y1 = new float[m * n];
+            plain.Multiply(m, x, k, y0, n);
+            biased.Multiply(m, x, k, y1, n);
+            for (int i = 0; i < m * n; i++) Assert.Equal(y0[i] + bias[i % n], y1[i]);
+        });
+    }
+
+    [Fact]
     public void WeightsQuantizePerRowWithinHalfAStep()
     {
         var rng = new Rng(4);

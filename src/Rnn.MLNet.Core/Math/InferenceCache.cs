@@ -82,10 +82,12 @@ public enum InferencePrecision
     /// <summary>
     /// Every recurrent layer's two products, the input projection W_ih x and the step product W_hh h (any batch size),
     /// use W_ih and W_hh quantized to int8 per output row (symmetric: w ≈ s_r·q, q ∈ [−127, 127], s_r = max_k |W[r, k]| / 127)
-    /// and the input row (x or h) quantized to int16 on every product (x ≈ t·q, t = max |x| / 32767), the products summed
-    /// exactly in integers and scaled back to float: each weight is off by at most s_r / 2, each input by at most t / 2.
-    /// A quarter of the float weights' bytes and twice the multiply–adds per instruction. Biases, the cells (σ, tanh,
-    /// state updates), embeddings, attention and output layers stay float. A non-finite input or weight gives NaN outputs.
+    /// and the input row (x or h) quantized to 7 bits on every product (x ≈ t·q, q ∈ [−63, 63], t = max |x| / 63), the
+    /// products summed exactly in integers and scaled back to float: each weight is off by at most s_r / 2, each input by
+    /// at most t / 2 (Math/Int8Matrix; the accuracy cost on the samples is in docs/benchmarks.md).
+    /// A quarter of the float weights' bytes and four times the multiply–adds per instruction. Biases (the input
+    /// projection adds b_ih + b_hh as one float sum), the cells (σ, tanh, state updates), embeddings, attention and output
+    /// layers stay float. A non-finite input or weight gives NaN outputs.
     /// </summary>
     Int8Weights,
 }
