@@ -112,6 +112,24 @@ public class Int8WeightsTests
     }
 
     [Fact]
+    public void ALargeProductSplitBetweenThreadsGivesTheOneThreadBits()
+    {
+        var rng = new Rng(10);
+        int n = 512, k = 128, m = 66; // 4.3M multiply-adds: above the split threshold; 66 rows: a part ends mid-tile
+        float[] w = Uniform(rng, n * k, 0.2), x = Uniform(rng, m * k, 1);
+        var matrix = new Int8Matrix();
+        matrix.PackReusing(w, n, k, version: 0);
+        int saved = Parallelism.MaxThreads;
+        try
+        {
+            float[] Run(int threads) { Parallelism.MaxThreads = threads; var y = new float[m * n]; matrix.Multiply(m, x, k, y, n); return y; }
+            Assert.Equal(Run(1), Run(2));
+            Assert.Equal(Run(1), Run(3));
+        }
+        finally { Parallelism.MaxThreads = saved; }
+    }
+
+    [Fact]
     public void WeightsQuantizePerRowWithinHalfAStep()
     {
         var rng = new Rng(4);

@@ -179,23 +179,68 @@ internal sealed class Int8Matrix
 
     /// <summary>
     /// Y [m, N] = X [m, K] · Wᵀ (X row i at <paramref name="x"/>[i·ldx], Y row i at <paramref name="y"/>[i·ldy]), each row of
-    /// X quantized on the way, on the current <see cref="SimdPath"/>. Safe to call from several threads at once.
+    /// X quantized on the way, on the current <see cref="SimdPath"/>. Safe to call from several threads at once. A large
+    /// product (as <see cref="Gemm"/> judges one) is split by rows between <see cref="Parallelism.MaxThreads"/> threads;
+    /// every row is computed the same way whichever thread runs it.
     /// </summary>
-    public void Multiply(int m, ReadOnlySpan<float> x, int ldx, Span<float> y, int ldy)
+    public unsafe void Multiply(int m, ReadOnlySpan<float> x, int ldx, Span<float> y, int ldy)
     {
         if (m < 0 || (m > 0 && (x.Length < (m - 1) * ldx + K || y.Length < (m - 1) * ldy + N || ldx < K || ldy < N)))
             throw new ArgumentException($"Need {m} rows of x with {K} values and of y with {N} values (leading dimensions {ldx}, {ldy}), have {x.Length} and {y.Length}.");
-        int quads = Quads, padded = 4 * quads, blocks = (N + Block - 1) / Block, whole = N / Block;
         SimdPath path = Simd.Path;
         if (path == SimdPath.Vector512 && !Avx512BW.IsSupported) path = SimdPath.Scalar; // never on x64, where Vector512 needs AVX-512 BW
         if (path == SimdPath.Vector256 && !Avx2.IsSupported) path = SimdPath.Scalar;
+        int parts = (long)m * N * K >= Gemm.ParallelThreshold ? System.Math.Min(Parallelism.MaxThreads, (m + Tile - 1) / Tile) : 1;
+        if (parts <= 1)
+        {
+            Rows(0, m, x, ldx, y, ldy, path);
+            return;
+        }
+        var job = RowsJob.Current;
+        fixed (float* px = x, py = y)
+        {
+            job.Set(this, m, px, x.Length, ldx, py, y.Length, ldy, path);
+            try { WorkerPool.Run(job, parts); }
+            finally { job.Clear(); }
+        }
+    }
+
+    /// <summary>One part of a parallel product: a range of whole row tiles.</summary>
+    private sealed unsafe class RowsJob : ParallelJob
+    {
+        [ThreadStatic] private static RowsJob? s_current;
+        public static RowsJob Current => s_current ??= new RowsJob();
+
+        private Int8Matrix? _matrix;
+        private int _m, _xLen, _ldx, _yLen, _ldy;
+        private float* _x, _y;
+        private SimdPath _path;
+
+        public void Set(Int8Matrix matrix, int m, float* x, int xLen, int ldx, float* y, int yLen, int ldy, SimdPath path)
+        {
+            _matrix = matrix; _m = m; _x = x; _xLen = xLen; _ldx = ldx; _y = y; _yLen = yLen; _ldy = ldy; _path = path;
+        }
+
+        public void Clear() { _matrix = null; _x = null; _y = null; }
+
+        public override void Execute(int part, int parts)
+        {
+            var (r0, r1) = Share(_m, part, parts, Tile);
+            if (r0 < r1) _matrix!.Rows(r0, r1, new ReadOnlySpan<float>(_x, _xLen), _ldx, new Span<float>(_y, _yLen), _ldy, _path);
+        }
+    }
+
+    // rows [r0, r1) of the product (r0 a multiple of the tile)
+    private void Rows(int r0Start, int r1, ReadOnlySpan<float> x, int ldx, Span<float> y, int ldy, SimdPath path)
+    {
+        int quads = Quads, padded = 4 * quads, blocks = (N + Block - 1) / Block, whole = N / Block;
         Span<sbyte> xq = Tile * padded <= 32768 ? stackalloc sbyte[Tile * padded] : new sbyte[Tile * padded];
         Span<float> xScale = stackalloc float[Tile];
         Span<int> xSum = stackalloc int[Tile], correction = stackalloc int[Tile];
         Span<float> tail = stackalloc float[Tile * Block]; // the last block's outputs when N is not a multiple of 16
-        for (int r0 = 0; r0 < m; r0 += Tile)
+        for (int r0 = r0Start; r0 < r1; r0 += Tile)
         {
-            int rows = System.Math.Min(Tile, m - r0);
+            int rows = System.Math.Min(Tile, r1 - r0);
             for (int r = 0; r < rows; r++)
             {
                 Span<sbyte> row = xq.Slice(r * padded, padded);
