@@ -6,19 +6,27 @@ namespace Rnn.MLNet.Math;
 public static class InferenceCache
 {
     private static long s_tokenProjectionBytes = 4L << 20;
-    private static int s_precision = (int)PrecisionFromEnvironment();
+    private static int s_precision = -1; // an InferencePrecision, or −1: not read from the environment yet
 
     /// <summary>
     /// The arithmetic of float inference's recurrent layers (default <see cref="InferencePrecision.Exact"/>: the training
     /// path's bits). The opt-in reduced precisions trade a small, measured accuracy cost (docs/benchmarks.md) for
     /// speed; see each value for what exactly is approximated. Also set by the environment variable
-    /// <c>RNN_MLNET_INFERENCE_PRECISION</c> = <c>float</c>, <c>bf16</c> or <c>int8</c> (read once, at start-up), or
+    /// <c>RNN_MLNET_INFERENCE_PRECISION</c> = <c>float</c>, <c>bf16</c> or <c>int8</c> (read at the first forward pass
+    /// unless set before), or
     /// <c>RNN_MLNET_BF16_RECURRENT_WEIGHTS=1</c> (the older name of <c>bf16</c>). Training and double networks always use
     /// the exact weights. Process-wide; read at the start of each forward pass.
     /// </summary>
     public static InferencePrecision Precision
     {
-        get => (InferencePrecision)System.Threading.Volatile.Read(ref s_precision);
+        get
+        {
+            int precision = System.Threading.Volatile.Read(ref s_precision);
+            if (precision >= 0) return (InferencePrecision)precision;
+            // first read: the environment's choice (an unknown name throws here, naming it, on every read until it is set)
+            System.Threading.Interlocked.CompareExchange(ref s_precision, (int)PrecisionFromEnvironment(), -1);
+            return (InferencePrecision)System.Threading.Volatile.Read(ref s_precision);
+        }
         set => System.Threading.Volatile.Write(ref s_precision, Enum.IsDefined(value) ? (int)value
             : throw new ArgumentOutOfRangeException(nameof(value), value, "Exact, BFloat16RecurrentWeights or Int8Weights."));
     }
