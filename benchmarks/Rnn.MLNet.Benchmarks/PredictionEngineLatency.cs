@@ -32,7 +32,7 @@ internal static class PredictionEngineLatency
     /// process that only loads the .zip and scores (as a serving process would): the peak memory reported is that of a
     /// process holding MLContext, the loaded pipeline and its PredictionEngine, not of the training that made it.
     /// </summary>
-    public static Dictionary<string, object> Measure(int vocab, int embed, int hidden, string cell, int seq, double seconds, bool fresh)
+    public static Dictionary<string, object> Measure(int vocab, int embed, int hidden, int layers, string cell, int seq, double seconds, bool fresh)
     {
         var rng = new Rng(1);
         // Two rows whose ids reach vocab − 1 fix the vocabulary size; one epoch trains nothing that matters for timing.
@@ -42,7 +42,7 @@ internal static class PredictionEngineLatency
         var model = ml.BinaryClassification.Trainers.RnnText(new RnnTextClassifierOptions
         {
             TokenColumnName = "Ids", EnsembleSize = 1, WordNGrams = 0, CharNGrams = 0, Cell = cell == "gru" ? CellType.Gru : cell == "rnn" ? CellType.RnnTanh : CellType.Lstm,
-            EmbeddingSize = embed, HiddenSize = hidden, Bidirectional = false, Epochs = 1, MaximumLength = seq, Seed = 1,
+            EmbeddingSize = embed, HiddenSize = hidden, Layers = layers, Bidirectional = false, Epochs = 1, MaximumLength = seq, Seed = 1,
         }).Fit(data);
         string path = Path.Combine(Path.GetTempPath(), $"rnn-mlnet-latency-{Environment.ProcessId}.zip");
         try

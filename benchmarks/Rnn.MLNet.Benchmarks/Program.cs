@@ -16,6 +16,7 @@ namespace Rnn.MLNet.Benchmarks;
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- onnx-latency --models DIR   ONNX Runtime on our export vs on PyTorch's (benchmarks/onnx_latency.sh)
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- latency-profile [--hidden H] [--threads N] [--cache-kib K]   where a single-sequence forward pass spends its time
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- batch-profile [--batch B] [--threads N]   where a batched forward pass spends its time
+/// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- precision-cost [--sequences N | --model M.zip --test T.tsv [--positive L]]   scores moved by the reduced precisions
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- explain [--messages N] [--model default|lstm2] [--timed K]   µs per explained SMS message (integrated gradients, occlusion) and completeness
 /// dotnet run -c Release --project benchmarks/Rnn.MLNet.Benchmarks -- explain-tagger [--sentences N]   µs per explained sentence of a POS tagger (every position's tag)
 /// </code>
@@ -43,6 +44,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "profile") return StepProfile.Run(args);
         if (args.Length > 0 && args[0] == "latency-profile") return LatencyProfile.Run(args);
         if (args.Length > 0 && args[0] == "batch-profile") return BatchProfile.Run(args);
+        if (args.Length > 0 && args[0] == "precision-cost") return PrecisionCost.Run(args);
         if (args.Length > 0 && args[0] == "explain") return ExplanationCost.Run(args);
         if (args.Length > 0 && args[0] == "explain-tagger") return ExplanationCost.RunTagger(args);
         if (args.Length > 0 && args[0] == "fuzz") return LongRuns.Fuzz(args);

@@ -155,7 +155,7 @@ internal static class Protocol
         // The core path's peak is read before ML.NET is loaded: the PyTorch peer's process holds only its own model too.
         // The PredictionEngine measurement runs in a scoring process of its own and reports that process's peak.
         r["peak_rss_mb"] = PeakRssMb();
-        foreach (var kv in PredictionEngineLatency.Measure(c.Vocab, c.Embed, c.Hidden, c.Cell, c.Seq, seconds, fresh)) r[kv.Key] = kv.Value;
+        foreach (var kv in PredictionEngineLatency.Measure(c.Vocab, c.Embed, c.Hidden, c.Layers, c.Cell, c.Seq, seconds, fresh)) r[kv.Key] = kv.Value;
         return r;
     }
 

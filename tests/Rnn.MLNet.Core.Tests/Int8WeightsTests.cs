@@ -93,6 +93,43 @@ public class Int8WeightsTests
     }
 
     [Fact]
+    public void BiasesPackedWithTheWeightsAreAddedAfterTheScales()
+    {
+        var rng = new Rng(9);
+        int n = 70, k = 24, m = 6;
+        float[] w = Uniform(rng, n * k, 0.5), x = Uniform(rng, m * k, 1), bias = Uniform(rng, n, 1);
+        var plain = new Int8Matrix();
+        var biased = new Int8Matrix();
+        plain.PackReusing(w, n, k, version: 0);
+        biased.PackReusing(w, n, k, version: 0, bias);
+        SimdPaths.OnEach(path =>
+        {
+            float[] y0 = new float[m * n], y1 = new float[m * n];
+            plain.Multiply(m, x, k, y0, n);
+            biased.Multiply(m, x, k, y1, n);
+            for (int i = 0; i < m * n; i++) Assert.Equal(y0[i] + bias[i % n], y1[i]);
+        });
+    }
+
+    [Fact]
+    public void ALargeProductSplitBetweenThreadsGivesTheOneThreadBits()
+    {
+        var rng = new Rng(10);
+        int n = 512, k = 128, m = 66; // 4.3M multiply-adds: above the split threshold; 66 rows: a part ends mid-tile
+        float[] w = Uniform(rng, n * k, 0.2), x = Uniform(rng, m * k, 1);
+        var matrix = new Int8Matrix();
+        matrix.PackReusing(w, n, k, version: 0);
+        int saved = Parallelism.MaxThreads;
+        try
+        {
+            float[] Run(int threads) { Parallelism.MaxThreads = threads; var y = new float[m * n]; matrix.Multiply(m, x, k, y, n); return y; }
+            Assert.Equal(Run(1), Run(2));
+            Assert.Equal(Run(1), Run(3));
+        }
+        finally { Parallelism.MaxThreads = saved; }
+    }
+
+    [Fact]
     public void WeightsQuantizePerRowWithinHalfAStep()
     {
         var rng = new Rng(4);

@@ -55,7 +55,7 @@ internal sealed class InputProjection<T> where T : unmanaged, IFloatingPointIeee
         long version = _store.Version;
         _int8 = precision == InferencePrecision.Int8Weights && typeof(T) == typeof(float);
         ReadOnlyMemory<T> wIh = _store.ReadMemory(_wIh);
-        if (_int8) (_int8Ih ??= new Int8Matrix()).PackReusing(Unsafe.As<ReadOnlyMemory<T>, ReadOnlyMemory<float>>(ref wIh), GH, I, version);
+        if (_int8) PackInt8(wIh, version);
         else _packedIh.PackReusing(true, GH, I, wIh, I, version);
         if (!inputKeys.IsEmpty && InferenceCache.TokenProjectionBytes > 0)
         {
@@ -72,14 +72,30 @@ internal sealed class InputProjection<T> where T : unmanaged, IFloatingPointIeee
 
     /// <summary>
     /// Inference: ax [rows, GH] = x [rows, I] · W_ihᵀ + b_ih (+ b_hh), by the arithmetic of the current <see cref="Compute"/>
-    /// call (float, or int8 weights). Every row is the same chain of operations whatever the number of rows.
+    /// call: float, the biases added one after the other; or int8 weights, the biases' sum added in the product's store.
+    /// Every row is the same chain of operations whatever the number of rows.
     /// </summary>
     internal void ProjectRows(ReadOnlySpan<T> x, int rows, Span<T> ax)
     {
         int I = InputSize, GH = GateSize;
-        if (_int8) _int8Ih!.Multiply(rows, MemoryMarshal.Cast<T, float>(x), I, MemoryMarshal.Cast<T, float>(ax), GH);
-        else Gemm.Multiply(false, rows, _packedIh, x.Slice(0, rows * I), I, ax.Slice(0, rows * GH), GH, accumulate: false);
+        if (_int8)
+        {
+            _int8Ih!.Multiply(rows, MemoryMarshal.Cast<T, float>(x), I, MemoryMarshal.Cast<T, float>(ax), GH);
+            return;
+        }
+        Gemm.Multiply(false, rows, _packedIh, x.Slice(0, rows * I), I, ax.Slice(0, rows * GH), GH, accumulate: false);
         AddBiases(ax, rows, _store.Read(_bIh), _store.Read(_bHh), _addHh);
+    }
+
+    // W_ih in int8 with b_ih (+ b_hh) folded into its stores, unless already packed at this version
+    private void PackInt8(ReadOnlyMemory<T> wIh, long version)
+    {
+        int GH = GateSize;
+        _int8Ih ??= new Int8Matrix();
+        Span<float> bias = GH <= 4096 ? stackalloc float[GH] : new float[GH];
+        MemoryMarshal.Cast<T, float>(_store.Read(_bIh)).CopyTo(bias);
+        if (_addHh) TensorPrimitives.Add(bias, MemoryMarshal.Cast<T, float>(_store.Read(_bHh)), bias);
+        _int8Ih.PackReusing(Unsafe.As<ReadOnlyMemory<T>, ReadOnlyMemory<float>>(ref wIh), GH, InputSize, version, bias);
     }
 
     /// <summary>Adds b_ih (and b_hh when <paramref name="addHh"/>) to each of the first <paramref name="rows"/> rows of ax [rows, GH].</summary>

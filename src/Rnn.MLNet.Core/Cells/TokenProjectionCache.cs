@@ -12,7 +12,8 @@ namespace Rnn.MLNet.Cells;
 /// </summary>
 /// <remarks>
 /// Exact, never stale: all entries are dropped when the weights' <see cref="Models.ParameterStore{T}.Version"/> moves (W_ih,
-/// the biases or the embedding may have changed), and an entry also keeps the input row it was computed from and is used
+/// the biases or the embedding may have changed) or the product's arithmetic does (<see cref="InferencePrecision"/>: int8
+/// results are never served to a float product, nor the reverse), and an entry also keeps the input row it was computed from and is used
 /// only when the current row equals it bit for bit (a row costs I of the entry's I + GH values).
 /// When most rows of a call miss (a batch of new tokens), all its rows go through one product instead (gathering the
 /// misses and scattering their results cost more than the hits save). A miss is computed by the same kernel as the uncached product (every element is the same multiply–add chain in the same

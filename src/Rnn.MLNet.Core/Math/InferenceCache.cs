@@ -6,19 +6,27 @@ namespace Rnn.MLNet.Math;
 public static class InferenceCache
 {
     private static long s_tokenProjectionBytes = 4L << 20;
-    private static int s_precision = (int)PrecisionFromEnvironment();
+    private static int s_precision = -1; // an InferencePrecision, or −1: not read from the environment yet
 
     /// <summary>
     /// The arithmetic of float inference's recurrent layers (default <see cref="InferencePrecision.Exact"/>: the training
     /// path's bits). The opt-in reduced precisions trade a small, measured accuracy cost (docs/benchmarks.md) for
     /// speed; see each value for what exactly is approximated. Also set by the environment variable
-    /// <c>RNN_MLNET_INFERENCE_PRECISION</c> = <c>float</c>, <c>bf16</c> or <c>int8</c> (read once, at start-up), or
+    /// <c>RNN_MLNET_INFERENCE_PRECISION</c> = <c>float</c>, <c>bf16</c> or <c>int8</c> (read at the first forward pass
+    /// unless set before), or
     /// <c>RNN_MLNET_BF16_RECURRENT_WEIGHTS=1</c> (the older name of <c>bf16</c>). Training and double networks always use
     /// the exact weights. Process-wide; read at the start of each forward pass.
     /// </summary>
     public static InferencePrecision Precision
     {
-        get => (InferencePrecision)System.Threading.Volatile.Read(ref s_precision);
+        get
+        {
+            int precision = System.Threading.Volatile.Read(ref s_precision);
+            if (precision >= 0) return (InferencePrecision)precision;
+            // first read: the environment's choice (an unknown name throws here, naming it, on every read until it is set)
+            System.Threading.Interlocked.CompareExchange(ref s_precision, (int)PrecisionFromEnvironment(), -1);
+            return (InferencePrecision)System.Threading.Volatile.Read(ref s_precision);
+        }
         set => System.Threading.Volatile.Write(ref s_precision, Enum.IsDefined(value) ? (int)value
             : throw new ArgumentOutOfRangeException(nameof(value), value, "Exact, BFloat16RecurrentWeights or Int8Weights."));
     }
@@ -82,10 +90,12 @@ public enum InferencePrecision
     /// <summary>
     /// Every recurrent layer's two products, the input projection W_ih x and the step product W_hh h (any batch size),
     /// use W_ih and W_hh quantized to int8 per output row (symmetric: w ≈ s_r·q, q ∈ [−127, 127], s_r = max_k |W[r, k]| / 127)
-    /// and the input row (x or h) quantized to int16 on every product (x ≈ t·q, t = max |x| / 32767), the products summed
-    /// exactly in integers and scaled back to float: each weight is off by at most s_r / 2, each input by at most t / 2.
-    /// A quarter of the float weights' bytes and twice the multiply–adds per instruction. Biases, the cells (σ, tanh,
-    /// state updates), embeddings, attention and output layers stay float. A non-finite input or weight gives NaN outputs.
+    /// and the input row (x or h) quantized to 7 bits on every product (x ≈ t·q, q ∈ [−63, 63], t = max |x| / 63), the
+    /// products summed exactly in integers and scaled back to float: each weight is off by at most s_r / 2, each input by
+    /// at most t / 2 (Math/Int8Matrix; the accuracy cost on the samples is in docs/benchmarks.md).
+    /// A quarter of the float weights' bytes and four times the multiply–adds per instruction. Biases (the input
+    /// projection adds b_ih + b_hh as one float sum), the cells (σ, tanh, state updates), embeddings, attention and output
+    /// layers stay float. A non-finite input or weight gives NaN outputs.
     /// </summary>
     Int8Weights,
 }

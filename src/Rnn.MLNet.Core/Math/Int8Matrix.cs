@@ -15,7 +15,7 @@ namespace Rnn.MLNet.Math;
 /// <remarks>
 /// <para>Quantization (symmetric, round to nearest even): row r of W is stored as qw = round(w / s_r) ∈ [−127, 127] with
 /// s_r = max_k |W[r, k]| / 127; row m of X as qx = round(x / t_m) ∈ [−63, 63] with t_m = max_k |X[m, k]| / 63. Then
-/// y[m, r] = float(Σ_k qx·qw) · s_r · t_m. Each weight is off by at most s_r / 2 and each input by at most t_m / 2, so
+/// y[m, r] = float(Σ_k qx·qw) · s_r · t_m (+ bias_r, when packed with biases). Each weight is off by at most s_r / 2 and each input by at most t_m / 2, so
 /// |y − x·w| ≤ (s_r/2)·Σ|x| + (t_m/2)·Σ|w| + (s_r·t_m/4)·K, plus float rounding of the final products
 /// (<see cref="ErrorBound"/>). A row of zeros gives zeros; a non-finite weight or input makes its outputs NaN.</para>
 /// <para>Kernel: vpmaddubsw multiplies unsigned by signed bytes, so the weights are stored offset, qw + 128 ∈ [1, 255], and
@@ -47,7 +47,7 @@ internal sealed class Int8Matrix
     private const int QuadBytes = 4 * Block; // bytes of one (block, g)
 
     private byte[] _data = Array.Empty<byte>();
-    private float[] _rowScale = Array.Empty<float>(); // s_r, [blocks · 16] (zero past N)
+    private float[] _scaleBias = Array.Empty<float>(); // per block: the 16 rows' s_r, then their biases (zero past N)
     private long _version = -1;
     private ReadOnlyMemory<float> _source;
 
@@ -57,29 +57,31 @@ internal sealed class Int8Matrix
     private int BlockBytes => Quads * QuadBytes;
 
     /// <summary>Scale s_r of output row <paramref name="row"/> (the weight of qw = 1), for tests.</summary>
-    internal float RowScale(int row) => _rowScale[row];
+    internal float RowScale(int row) => _scaleBias[(row / Block) * 2 * Block + row % Block];
 
     /// <summary>Quantized weight qw[row, k], for tests.</summary>
     internal int Weight(int row, int k) => _data[(row / Block) * BlockBytes + (k / 4) * QuadBytes + (row % Block) * 4 + (k & 3)] - Offset;
 
     /// <summary>
     /// Quantizes and packs W [n, k] (row-major, leading dimension k) unless it is the same memory packed at the same
-    /// <paramref name="version"/> (the owner's <see cref="Models.ParameterStore{T}.Version"/>).
+    /// <paramref name="version"/> (the owner's <see cref="Models.ParameterStore{T}.Version"/>). <paramref name="bias"/>
+    /// [n] (optional, of the same version) is added to every product's row: y = float(Σ)·s_r·t + bias_r.
     /// </summary>
-    public void PackReusing(ReadOnlyMemory<float> w, int n, int k, long version)
+    public void PackReusing(ReadOnlyMemory<float> w, int n, int k, long version, ReadOnlySpan<float> bias = default)
     {
         if (version == _version && n == N && k == K && w.Equals(_source)) return;
         N = n; K = k; _source = w;
         int blocks = (n + Block - 1) / Block, blockBytes = BlockBytes;
         if (_data.Length < blocks * blockBytes) _data = new byte[blocks * blockBytes];
-        if (_rowScale.Length < blocks * Block) _rowScale = new float[blocks * Block];
+        if (_scaleBias.Length < 2 * blocks * Block) _scaleBias = new float[2 * blocks * Block];
         Array.Fill(_data, (byte)Offset, 0, blocks * blockBytes);
-        Array.Clear(_rowScale, 0, blocks * Block);
+        Array.Clear(_scaleBias, 0, 2 * blocks * Block);
         ReadOnlySpan<float> src = w.Span;
         Span<sbyte> row = k <= 16384 ? stackalloc sbyte[k] : new sbyte[k];
         for (int r = 0; r < n; r++)
         {
-            _rowScale[r] = Quantize(src.Slice(r * k, k), row, WeightLevels, out _);
+            _scaleBias[(r / Block) * 2 * Block + r % Block] = Quantize(src.Slice(r * k, k), row, WeightLevels, out _);
+            if (!bias.IsEmpty) _scaleBias[(r / Block) * 2 * Block + Block + r % Block] = bias[r];
             int at = (r / Block) * blockBytes + (r % Block) * 4;
             for (int p = 0; p < k; p++) _data[at + (p / 4) * QuadBytes + (p & 3)] = (byte)(row[p] + Offset);
         }
@@ -177,23 +179,68 @@ internal sealed class Int8Matrix
 
     /// <summary>
     /// Y [m, N] = X [m, K] · Wᵀ (X row i at <paramref name="x"/>[i·ldx], Y row i at <paramref name="y"/>[i·ldy]), each row of
-    /// X quantized on the way, on the current <see cref="SimdPath"/>. Safe to call from several threads at once.
+    /// X quantized on the way, on the current <see cref="SimdPath"/>. Safe to call from several threads at once. A large
+    /// product (as <see cref="Gemm"/> judges one) is split by rows between <see cref="Parallelism.MaxThreads"/> threads;
+    /// every row is computed the same way whichever thread runs it.
     /// </summary>
-    public void Multiply(int m, ReadOnlySpan<float> x, int ldx, Span<float> y, int ldy)
+    public unsafe void Multiply(int m, ReadOnlySpan<float> x, int ldx, Span<float> y, int ldy)
     {
         if (m < 0 || (m > 0 && (x.Length < (m - 1) * ldx + K || y.Length < (m - 1) * ldy + N || ldx < K || ldy < N)))
             throw new ArgumentException($"Need {m} rows of x with {K} values and of y with {N} values (leading dimensions {ldx}, {ldy}), have {x.Length} and {y.Length}.");
-        int quads = Quads, padded = 4 * quads, blocks = (N + Block - 1) / Block, whole = N / Block;
         SimdPath path = Simd.Path;
         if (path == SimdPath.Vector512 && !Avx512BW.IsSupported) path = SimdPath.Scalar; // never on x64, where Vector512 needs AVX-512 BW
         if (path == SimdPath.Vector256 && !Avx2.IsSupported) path = SimdPath.Scalar;
+        int parts = (long)m * N * K >= Gemm.ParallelThreshold ? System.Math.Min(Parallelism.MaxThreads, (m + Tile - 1) / Tile) : 1;
+        if (parts <= 1)
+        {
+            Rows(0, m, x, ldx, y, ldy, path);
+            return;
+        }
+        var job = RowsJob.Current;
+        fixed (float* px = x, py = y)
+        {
+            job.Set(this, m, px, x.Length, ldx, py, y.Length, ldy, path);
+            try { WorkerPool.Run(job, parts); }
+            finally { job.Clear(); }
+        }
+    }
+
+    /// <summary>One part of a parallel product: a range of whole row tiles.</summary>
+    private sealed unsafe class RowsJob : ParallelJob
+    {
+        [ThreadStatic] private static RowsJob? s_current;
+        public static RowsJob Current => s_current ??= new RowsJob();
+
+        private Int8Matrix? _matrix;
+        private int _m, _xLen, _ldx, _yLen, _ldy;
+        private float* _x, _y;
+        private SimdPath _path;
+
+        public void Set(Int8Matrix matrix, int m, float* x, int xLen, int ldx, float* y, int yLen, int ldy, SimdPath path)
+        {
+            _matrix = matrix; _m = m; _x = x; _xLen = xLen; _ldx = ldx; _y = y; _yLen = yLen; _ldy = ldy; _path = path;
+        }
+
+        public void Clear() { _matrix = null; _x = null; _y = null; }
+
+        public override void Execute(int part, int parts)
+        {
+            var (r0, r1) = Share(_m, part, parts, Tile);
+            if (r0 < r1) _matrix!.Rows(r0, r1, new ReadOnlySpan<float>(_x, _xLen), _ldx, new Span<float>(_y, _yLen), _ldy, _path);
+        }
+    }
+
+    // rows [r0, r1) of the product (r0 a multiple of the tile)
+    private void Rows(int r0Start, int r1, ReadOnlySpan<float> x, int ldx, Span<float> y, int ldy, SimdPath path)
+    {
+        int quads = Quads, padded = 4 * quads, blocks = (N + Block - 1) / Block, whole = N / Block;
         Span<sbyte> xq = Tile * padded <= 32768 ? stackalloc sbyte[Tile * padded] : new sbyte[Tile * padded];
         Span<float> xScale = stackalloc float[Tile];
         Span<int> xSum = stackalloc int[Tile], correction = stackalloc int[Tile];
         Span<float> tail = stackalloc float[Tile * Block]; // the last block's outputs when N is not a multiple of 16
-        for (int r0 = 0; r0 < m; r0 += Tile)
+        for (int r0 = r0Start; r0 < r1; r0 += Tile)
         {
-            int rows = System.Math.Min(Tile, m - r0);
+            int rows = System.Math.Min(Tile, r1 - r0);
             for (int r = 0; r < rows; r++)
             {
                 Span<sbyte> row = xq.Slice(r * padded, padded);
@@ -241,13 +288,13 @@ internal sealed class Int8Matrix
     }
 
     // dst[0..16) = (first ? 0 : dst) + float(acc − correction), the chunk's exact sums; after the last chunk, times the
-    // rows' scales s (at s) and the input's scale t: y = (sum · s_r) · t
+    // rows' scales (at s) and the input's scale t, plus the rows' biases (at s + 16): y = (sum · s_r) · t + bias_r
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Put(ref float dst, Vector512<int> acc, Vector512<int> correction, bool first, bool last, ref float s, float t)
     {
         var f = Vector512.ConvertToSingle(acc - correction);
         if (!first) f = Vector512.LoadUnsafe(ref dst) + f;
-        if (last) f = f * Vector512.LoadUnsafe(ref s) * Vector512.Create(t);
+        if (last) f = f * Vector512.LoadUnsafe(ref s) * Vector512.Create(t) + Vector512.LoadUnsafe(ref s, Block);
         f.StoreUnsafe(ref dst);
     }
 
@@ -256,7 +303,7 @@ internal sealed class Int8Matrix
     {
         var f = Vector256.ConvertToSingle(acc - correction);
         if (!first) f = Vector256.LoadUnsafe(ref dst) + f;
-        if (last) f = f * Vector256.LoadUnsafe(ref s) * Vector256.Create(t);
+        if (last) f = f * Vector256.LoadUnsafe(ref s) * Vector256.Create(t) + Vector256.LoadUnsafe(ref s, Block);
         f.StoreUnsafe(ref dst);
     }
 
@@ -297,7 +344,7 @@ internal sealed class Int8Matrix
             a30 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(w0, v), ones); a31 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(w1, v), ones);
             a32 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(w2, v), ones); a33 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(w3, v), ones);
         }
-        ref float s = ref _rowScale[b * Block];
+        ref float s = ref _scaleBias[b * 2 * Block];
         Put4(ref y, a00, a01, a02, a03, correction[0], first, last, ref s, t[0]);
         Put4(ref Unsafe.Add(ref y, ldy), a10, a11, a12, a13, correction[1], first, last, ref s, t[1]);
         Put4(ref Unsafe.Add(ref y, 2 * ldy), a20, a21, a22, a23, correction[2], first, last, ref s, t[2]);
@@ -309,9 +356,9 @@ internal sealed class Int8Matrix
     {
         var c = Vector512.Create(correction);
         Put(ref y, a0, c, first, last, ref s, t);
-        Put(ref Unsafe.Add(ref y, Block), a1, c, first, last, ref Unsafe.Add(ref s, Block), t);
-        Put(ref Unsafe.Add(ref y, 2 * Block), a2, c, first, last, ref Unsafe.Add(ref s, 2 * Block), t);
-        Put(ref Unsafe.Add(ref y, 3 * Block), a3, c, first, last, ref Unsafe.Add(ref s, 3 * Block), t);
+        Put(ref Unsafe.Add(ref y, Block), a1, c, first, last, ref Unsafe.Add(ref s, 2 * Block), t);
+        Put(ref Unsafe.Add(ref y, 2 * Block), a2, c, first, last, ref Unsafe.Add(ref s, 4 * Block), t);
+        Put(ref Unsafe.Add(ref y, 3 * Block), a3, c, first, last, ref Unsafe.Add(ref s, 6 * Block), t);
     }
 
     // One row × four blocks (a single sequence's step): four independent chains.
@@ -331,7 +378,7 @@ internal sealed class Int8Matrix
             a2 += Quad512(ref w, 2 * stride + off, v, ones);
             a3 += Quad512(ref w, 3 * stride + off, v, ones);
         }
-        Put4(ref y, a0, a1, a2, a3, correction, first, last, ref _rowScale[b * Block], t);
+        Put4(ref y, a0, a1, a2, a3, correction, first, last, ref _scaleBias[b * 2 * Block], t);
     }
 
     private void Block512(int b, ReadOnlySpan<int> xp, int g0, int g1, int correction, ref float y, bool first, bool last, float t)
@@ -340,7 +387,7 @@ internal sealed class Int8Matrix
         var ones = Vector512.Create((short)1);
         Vector512<int> a = default;
         for (int g = g0; g < g1; g++) a += Quad512(ref w, g * QuadBytes, Vector512.Create(xp[g]).AsSByte(), ones);
-        Put(ref y, a, Vector512.Create(correction), first, last, ref _rowScale[b * Block], t);
+        Put(ref y, a, Vector512.Create(correction), first, last, ref _scaleBias[b * 2 * Block], t);
     }
 
     private void Block256(int b, ReadOnlySpan<int> xp, int g0, int g1, int correction, ref float y, bool first, bool last, float t)
@@ -355,8 +402,8 @@ internal sealed class Int8Matrix
             hi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref w, (nuint)(g * QuadBytes + 32)), v), ones);
         }
         var c = Vector256.Create(correction);
-        Put(ref y, lo, c, first, last, ref _rowScale[b * Block], t);
-        Put(ref Unsafe.Add(ref y, 8), hi, c, first, last, ref _rowScale[b * Block + 8], t);
+        Put(ref y, lo, c, first, last, ref _scaleBias[b * 2 * Block], t);
+        Put(ref Unsafe.Add(ref y, 8), hi, c, first, last, ref _scaleBias[b * 2 * Block + 8], t);
     }
 
     private void BlockScalar(int b, ReadOnlySpan<int> xp, int g0, int g1, int correction, ref float y, bool first, bool last, float t)
@@ -372,7 +419,7 @@ internal sealed class Int8Matrix
             }
             ref float dst = ref Unsafe.Add(ref y, c);
             dst = first ? acc - correction : dst + (acc - correction);
-            if (last) dst = dst * _rowScale[b * Block + c] * t;
+            if (last) dst = dst * _scaleBias[b * 2 * Block + c] * t + _scaleBias[b * 2 * Block + Block + c];
         }
     }
 }
