@@ -38,7 +38,7 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
     // Caches of the last forward pass.
     private int _steps, _batch;
     private int[] _lengths = Array.Empty<int>();
-    private T[] _ax = Array.Empty<T>();     // [S, B, GH] by position: W_ih x + b_ih (+ b_hh unless apart)
+    private T[] _ax = Array.Empty<T>();     // [S, B, GH] by position: W_ih x + b_ih (+ b_hh unless apart); Backward overwrites it with dL/d(ax)
     private T[] _ah = Array.Empty<T>();     // [B, GH] (apart only) scratch: W_hh h + b_hh for one step
     private T[] _gates = Array.Empty<T>();  // [S, B, GH] by step: W_hh h (RNN, LSTM), then the activated gates (LSTM i f g o, GRU r z n)
     private T[] _h = Array.Empty<T>();      // [S+1, B, H] by step
@@ -52,8 +52,7 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
     private ReadOnlyMemory<T> _dOutput;     // [S, B, H] by position, the caller's, during Backward
 
     // Backward scratch.
-    private T[] _dax = Array.Empty<T>();    // [S, B, GH] by position: dL/d(ax)
-    private T[] _dah = Array.Empty<T>();    // [S, B, GH] by step:     dL/d(ah) (apart, or reordered for the reverse direction)
+    private T[] _dah = Array.Empty<T>();    // [S, B, GH] by step: dL/d(ah) (apart only; otherwise dah is dax)
     private T[] _dh = Array.Empty<T>();     // [B, H]
     private T[] _dhNext = Array.Empty<T>(); // [B, H]
     private T[] _dc = Array.Empty<T>();     // [B, H]
@@ -262,7 +261,7 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
     {
         int H = HiddenSize, GH = GateSize, B = _batch, p = Position(k);
         ReadOnlySpan<T> dOutput = _dOutput.Span;
-        Span<T> daxStep = _dax.AsSpan(p * B * GH, B * GH);
+        Span<T> daxStep = _ax.AsSpan(p * B * GH, B * GH); // dax replaces ax (see Backward)
         Span<T> dahStep = _apart ? _dah.AsSpan(k * B * GH, B * GH) : daxStep;
         for (int b = b0; b < b1; b++)
         {
@@ -305,8 +304,9 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
         int S = _steps, B = _batch, H = HiddenSize, GH = GateSize;
         if (_lean) ReplayWithCaches();
         _dOutput = dOutput;
-        Ensure(ref _dax, S * B * GH);
-        if (_apart || Reverse) Ensure(ref _dah, S * B * GH); // otherwise dah is dax itself, in step order
+        // dL/d(ax) goes into ax's own buffer: the cells' backward reads the cached gates and states, never ax (a replay
+        // above reads it first), so training needs one [S, B, GH] buffer less per layer and direction.
+        if (_apart) Ensure(ref _dah, S * B * GH); // otherwise dah is dax itself
         Ensure(ref _dh, B * H);
         Ensure(ref _dhNext, B * H);
         Ensure(ref _dc, B * H);
@@ -318,7 +318,7 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
         for (int k = S - 1; k >= 0; k--)
         {
             int p = Position(k);
-            Span<T> daxStep = _dax.AsSpan(p * B * GH, B * GH);
+            Span<T> daxStep = _ax.AsSpan(p * B * GH, B * GH);
             // Unless apart, dL/d(ah) = dL/d(ax): gates = ax + ah.
             Span<T> dahStep = _apart ? _dah.AsSpan(k * B * GH, B * GH) : daxStep;
             _rows.Run(forward: false, k, B, H); // dax (dah), and dh_prev's direct term
@@ -326,7 +326,7 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
             dhPrev.CopyTo(dh);
         }
 
-        ReadOnlySpan<T> daxAll = _dax.AsSpan(0, S * B * GH);
+        ReadOnlySpan<T> daxAll = _ax.AsSpan(0, S * B * GH);
         if (parameterGradients) AddWeightGradients(daxAll);
         // dX = dax · W_ih  ([S·B, GH] × [GH, I])
         if (!dInput.IsEmpty)
@@ -340,26 +340,32 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
     {
         // Weight gradients in three large products over all steps:
         //   dW_ih += daxᵀ · X        ([GH, S·B] × [S·B, I])
-        //   dW_hh += dahᵀ · h[0..S)  ([GH, S·B] × [S·B, H]), dah indexed by step, h[k] the state step k read
+        //   dW_hh += dahᵀ · h_read   ([GH, S·B] × [S·B, H]), h_read the state each row of dah read
         //   db_ih += Σ rows dax,  db_hh += Σ rows dah
         int S = _steps, B = _batch, H = HiddenSize, GH = GateSize;
-        ReadOnlySpan<T> dahAll;
-        if (_apart) dahAll = _dah.AsSpan(0, S * B * GH);
-        else if (!Reverse) dahAll = daxAll;
-        else
-        {
-            Span<T> reordered = _dah.AsSpan(0, S * B * GH);
-            for (int k = 0; k < S; k++) daxAll.Slice(Position(k) * B * GH, B * GH).CopyTo(reordered.Slice(k * B * GH, B * GH));
-            dahAll = reordered;
-        }
         Gemm.Multiply(true, false, GH, InputSize, S * B, daxAll, GH, _input.Span, InputSize, _store.Gradient(_wIh), InputSize, accumulate: true);
-        Gemm.Multiply(true, false, GH, H, S * B, dahAll, GH, _h.AsSpan(0, S * B * H), H, _store.Gradient(_wHh), H, accumulate: true);
+        // dah by step (apart: its own buffer; forward direction: dax, where step = position) reads h[k] at row k. A reverse
+        // layer's dah is dax by position, row p read h[S−1−p]: h[0..S) is put in position order in place around the product.
+        ReadOnlySpan<T> dahAll = _apart ? _dah.AsSpan(0, S * B * GH) : daxAll;
+        Span<T> hRead = _h.AsSpan(0, S * B * H);
+        bool byPosition = !_apart && Reverse;
+        if (byPosition) ReverseSteps(hRead, S);
+        Gemm.Multiply(true, false, GH, H, S * B, dahAll, GH, hRead, H, _store.Gradient(_wHh), H, accumulate: true);
+        if (byPosition) ReverseSteps(hRead, S);
         Span<T> dbIh = _store.Gradient(_bIh), dbHh = _store.Gradient(_bHh);
         for (int r = 0; r < S * B; r++)
         {
             TensorPrimitives.Add(dbIh, daxAll.Slice(r * GH, GH), dbIh);
             TensorPrimitives.Add(dbHh, dahAll.Slice(r * GH, GH), dbHh);
         }
+    }
+
+    /// <summary>Reverses the order of the <paramref name="steps"/> equal blocks of <paramref name="rows"/> (each block's contents unchanged).</summary>
+    private static void ReverseSteps(Span<T> rows, int steps)
+    {
+        int n = rows.Length / steps;
+        rows.Reverse();
+        for (int k = 0; k < steps; k++) rows.Slice(k * n, n).Reverse();
     }
 
     private static void CopyOrZero(ReadOnlySpan<T> src, Span<T> dst)
