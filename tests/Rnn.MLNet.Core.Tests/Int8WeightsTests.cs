@@ -213,6 +213,57 @@ public class Int8WeightsTests
         Assert.Equal(exactMany, net.Forward(many).ToArray());
     }
 
+    [Theory]
+    [InlineData(CellType.Lstm, false, 1)]
+    [InlineData(CellType.Gru, true, 2)]
+    public void ABatchProjectingItsInputStepByStepGivesEachSequenceItsOwnBitsOnEveryPathAndThreadCount(CellType cell, bool bi, int layers)
+    {
+        // A batch in int8 projects each step's inputs on the thread that runs the step; one sequence projects all its
+        // positions in one product (through the token cache): the same rows through the same kernel, so the same bits.
+        var net = Network(cell, bi, layers);
+        var rng = new Rng(6);
+        int B = 7, S = 20;
+        int[] tokens = Enumerable.Range(0, B * S).Select(_ => rng.NextInt(60)).ToArray(), lengths = Enumerable.Range(0, B).Select(b => S - 3 * b % 11).ToArray();
+        var batch = SequenceBatch<float>.FromTokens(tokens, B, S, lengths);
+        int saved = Parallelism.MaxThreads;
+        try
+        {
+            InferenceCache.Precision = InferencePrecision.Int8Weights;
+            // each sequence's final states (every layer and direction), scored alone
+            int LD = layers * (bi ? 2 : 1), H = 48;
+            var alone = new float[B][];
+            for (int b = 0; b < B; b++)
+            {
+                net.Forward(SequenceBatch<float>.FromTokens(tokens[(b * S)..(b * S + lengths[b])], 1, lengths[b]));
+                var state = net.CreateState(1);
+                net.CopyFinalState(state);
+                alone[b] = state.Hidden.Concat(state.Cell).ToArray();
+            }
+            foreach (int threads in new[] { 1, 2 })
+            {
+                Parallelism.MaxThreads = threads;
+                SimdPaths.OnEach(path =>
+                {
+                    net.Forward(batch);
+                    var state = net.CreateState(B);
+                    net.CopyFinalState(state);
+                    for (int b = 0; b < B; b++)
+                    {
+                        var mine = Enumerable.Range(0, LD).SelectMany(l => state.Hidden.Skip((l * B + b) * H).Take(H))
+                            .Concat(Enumerable.Range(0, state.Cell.Length == 0 ? 0 : LD).SelectMany(l => state.Cell.Skip((l * B + b) * H).Take(H)));
+                        Assert.Equal(alone[b], mine.ToArray());
+                    }
+                });
+            }
+            // a backward after the batch (e.g. attributions) replays the steps with the whole projection first
+            net.Forward(batch);
+            net.Backward(Enumerable.Repeat(1f, 2 * B).ToArray());
+            Assert.All(net.Parameters.Gradients, g => Assert.True(float.IsFinite(g)));
+            Assert.Contains(net.Parameters.Gradients, g => g != 0);
+        }
+        finally { InferenceCache.Precision = InferencePrecision.Exact; Parallelism.MaxThreads = saved; }
+    }
+
     [Fact]
     public void TheEnvironmentNamesEachPrecisionAndRejectsOthers()
     {

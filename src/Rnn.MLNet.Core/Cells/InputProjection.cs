@@ -52,16 +52,12 @@ internal sealed class InputProjection<T> where T : unmanaged, IFloatingPointIeee
             AddBiases(ax, rows, _store.Read(_bIh), _store.Read(_bHh), _addHh);
             return;
         }
-        long version = _store.Version;
-        _int8 = precision == InferencePrecision.Int8Weights && typeof(T) == typeof(float);
-        ReadOnlyMemory<T> wIh = _store.ReadMemory(_wIh);
-        if (_int8) PackInt8(wIh, version);
-        else _packedIh.PackReusing(true, GH, I, wIh, I, version);
+        Prepare(precision);
         if (!inputKeys.IsEmpty && InferenceCache.TokenProjectionBytes > 0)
         {
             // the rows' tokens are known: copy each token's projection (biases included) when it has one
             _tokenCache ??= new TokenProjectionCache<T>(I, GH);
-            _tokenCache.Project(inputKeys, x, rows, this, ax, version, _int8 ? InferencePrecision.Int8Weights : InferencePrecision.Exact);
+            _tokenCache.Project(inputKeys, x, rows, this, ax, _store.Version, _int8 ? InferencePrecision.Int8Weights : InferencePrecision.Exact);
         }
         else
         {
@@ -71,8 +67,21 @@ internal sealed class InputProjection<T> where T : unmanaged, IFloatingPointIeee
     }
 
     /// <summary>
-    /// Inference: ax [rows, GH] = x [rows, I] · W_ihᵀ + b_ih (+ b_hh), by the arithmetic of the current <see cref="Compute"/>
-    /// call: float, the biases added one after the other; or int8 weights, the biases' sum added in the product's store.
+    /// Inference: packs W_ih for <see cref="ProjectRows"/> by <paramref name="precision"/> (as <see cref="Compute"/>
+    /// does) unless already packed, projecting nothing: for a caller that projects its rows piece by piece.
+    /// </summary>
+    public void Prepare(InferencePrecision precision)
+    {
+        long version = _store.Version;
+        _int8 = precision == InferencePrecision.Int8Weights && typeof(T) == typeof(float);
+        ReadOnlyMemory<T> wIh = _store.ReadMemory(_wIh);
+        if (_int8) PackInt8(wIh, version);
+        else _packedIh.PackReusing(true, GateSize, InputSize, wIh, InputSize, version);
+    }
+
+    /// <summary>
+    /// Inference: ax [rows, GH] = x [rows, I] · W_ihᵀ + b_ih (+ b_hh), by the arithmetic of the last <see cref="Prepare"/>
+    /// (or <see cref="Compute"/>) call: float, the biases added one after the other; or int8 weights, the biases' sum added in the product's store.
     /// Every row is the same chain of operations whatever the number of rows.
     /// </summary>
     internal void ProjectRows(ReadOnlySpan<T> x, int rows, Span<T> ax)

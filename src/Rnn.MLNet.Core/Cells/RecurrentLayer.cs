@@ -47,6 +47,8 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
     private bool _lean;                     // the last forward was inference: _gates and _aux were not kept
     private T[] _stepGates = Array.Empty<T>(); // [B, GH] inference: one step's gates
     private T[] _stepAux = Array.Empty<T>();   // [B, H] inference: one step's aux
+    private bool _stepInput;                   // int8 batch inference: ax is projected step by step into _stepAx, not into _ax
+    private T[] _stepAx = Array.Empty<T>();    // [B, GH] (_stepInput) one step's ax
     private ReadOnlyMemory<T> _input;       // [S, B, I] by position (kept by reference, owned by the caller)
     private Memory<T> _output;              // [S, B, H] by position, the caller's, during Forward
     private ReadOnlyMemory<T> _dOutput;     // [S, B, H] by position, the caller's, during Backward
@@ -115,7 +117,6 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
     {
         int H = HiddenSize, GH = GateSize, B = batch;
         _steps = steps; _batch = batch; _lengths = lengths; _input = input; _output = output;
-        Ensure(ref _ax, steps * B * GH);
         if (_apart) Ensure(ref _ah, B * GH);
         Ensure(ref _h, (steps + 1) * B * H);
         if (_lstm) Ensure(ref _c, (steps + 1) * B * H);
@@ -132,8 +133,20 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
         // opt-in reduced precision: float inference only; a Backward after this forward replays its steps the same way
         _precision = inference && typeof(T) == typeof(float) ? InferenceCache.Precision : InferencePrecision.Exact;
 
-        // ax = X · W_ihᵀ + b_ih (+ b_hh unless apart) for all positions at once: [S·B, I] × [I, GH]
-        _inputProjection.Compute(input.Span, steps * B, inference, inputKeys, _ax.AsSpan(0, steps * B * GH), _precision);
+        // ax = X · W_ihᵀ + b_ih (+ b_hh unless apart) for all positions at once: [S·B, I] × [I, GH]. A batch in int8 projects
+        // each step's rows just before the step instead, on the thread that runs them (same rows, same kernel, same bits;
+        // no token cache): one step's ax stays in the core's cache instead of S·B·GH values going out to memory and back.
+        _stepInput = _lean && _precision == InferencePrecision.Int8Weights && B >= 2;
+        if (_stepInput)
+        {
+            Ensure(ref _stepAx, B * GH);
+            _inputProjection.Prepare(_precision);
+        }
+        else
+        {
+            Ensure(ref _ax, steps * B * GH);
+            _inputProjection.Compute(input.Span, steps * B, inference, inputKeys, _ax.AsSpan(0, steps * B * GH), _precision);
+        }
         if (!inference) _packedHh.Pack(true, GH, H, _store.ReadMemory(_wHh), H); // once per sequence, not per step
         else if (_precision != InferencePrecision.Int8Weights) _packedHh.PackReusing(true, GH, H, _store.ReadMemory(_wHh), H, _store.Version); // (int8: RunSteps packs _int8Hh)
 
@@ -180,10 +193,12 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
     /// </summary>
     private void Steps(int b0, int b1, bool whole)
     {
-        int H = HiddenSize, GH = GateSize, B = _batch, n = b1 - b0;
+        int H = HiddenSize, GH = GateSize, B = _batch, n = b1 - b0, I = InputSize;
         ReadOnlySpan<T> bHh = _store.Read(_bHh);
         for (int k = 0; k < _steps; k++)
         {
+            if (_stepInput) // this step's ax for rows [b0, b1): x [n, I] at position p × W_ihᵀ
+                _inputProjection.ProjectRows(_input.Span.Slice((Position(k) * B + b0) * I, n * I), n, _stepAx.AsSpan(b0 * GH, n * GH));
             ReadOnlySpan<T> hPrev = _h.AsSpan((k * B + b0) * H, n * H);
             // the step product h · W_hhᵀ ([n, H] × [H, GH]) into ah (GRU, + b_hh, kept apart from ax) or the step's gates (the cell adds ax)
             Span<T> product = _apart ? _ah.AsSpan(b0 * GH, n * GH) : _lean ? _stepGates.AsSpan(b0 * GH, n * GH) : _gates.AsSpan((k * B + b0) * GH, n * GH);
@@ -216,6 +231,12 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
     private void ReplayWithCaches()
     {
         _lean = false;
+        if (_stepInput) // the whole ax this time (Backward needs its buffer)
+        {
+            Ensure(ref _ax, _steps * _batch * GateSize);
+            _inputProjection.ProjectRows(_input.Span, _steps * _batch, _ax.AsSpan(0, _steps * _batch * GateSize));
+            _stepInput = false;
+        }
         EnsureCaches();
         _output = default;
         RunSteps();
@@ -240,7 +261,7 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
             }
             _cell.Forward(new CellForwardRow<T>
             {
-                Ax = _ax.AsSpan((p * B + b) * GH, GH),
+                Ax = _stepInput ? _stepAx.AsSpan(b * GH, GH) : _ax.AsSpan((p * B + b) * GH, GH),
                 Ah = _apart ? _ah.AsSpan(b * GH, GH) : default,
                 H = _h.AsSpan(now, H),
                 C = _lstm ? _c.AsSpan(now, H) : default,
