@@ -15,9 +15,9 @@ namespace Rnn.MLNet.Math;
 /// <remarks>
 /// <para>Quantization (symmetric, round to nearest even): row r of W is stored as qw = round(w / s_r) ∈ [−127, 127] with
 /// s_r = max_k |W[r, k]| / 127; row m of X as qx = round(x / t_m) ∈ [−63, 63] with t_m = max_k |X[m, k]| / 63. Then
-/// y[m, r] = float(Σ_k qx·qw) · s_r · t_m (+ bias_r, when packed with biases). Each weight is off by at most s_r / 2 and each input by at most t_m / 2, so
-/// |y − x·w| ≤ (s_r/2)·Σ|x| + (t_m/2)·Σ|w| + (s_r·t_m/4)·K, plus float rounding of the final products
-/// (<see cref="ErrorBound"/>). A row of zeros gives zeros; a non-finite weight or input makes its outputs NaN.</para>
+/// y[m, r] = float(Σ_k qx·qw) · s_r · t_m (+ bias_r, when packed with biases). Each weight is off by at most s_r / 2 and
+/// each input by at most t_m / 2, so |y − x·w| ≤ (s_r/2)·Σ|x| + (t_m/2)·Σ|w| + (s_r·t_m/4)·K, plus float rounding of
+/// the final products (<see cref="ErrorBound"/>). A row of zeros gives zeros; a non-finite weight or input makes its outputs NaN.</para>
 /// <para>Kernel: vpmaddubsw multiplies unsigned by signed bytes, so the weights are stored offset, qw + 128 ∈ [1, 255], and
 /// Σ (qw + 128)·qx − 128·Σ qx gives the sum; the inputs' 7 bits keep each pair of products within int16
 /// (2·255·63 = 32130 &lt; 32767: vpmaddubsw never saturates), and vpmaddwd by ones adds the pairs into int32.
