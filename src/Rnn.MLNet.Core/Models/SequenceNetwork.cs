@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics.X86;
 using Rnn.MLNet.Cells;
 using Rnn.MLNet.Math;
 
@@ -176,6 +177,36 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
             for (int t = 0; t < batch.Lengths[b]; t++) x0.Slice((t * B + b) * i0, i0).CopyTo(destination.Slice((b * S + t) * i0, i0));
     }
 
+    /// <summary>
+    /// Embedding rows of the batch's tokens into columns [0, E) of x0 [S, B, I0] (and each row's token into the input keys
+    /// when <paramref name="keyed"/>). A large vocabulary's table lies mostly outside the core's caches by the time a batch
+    /// comes (a batch's activations push it out): each row is prefetched a few tokens ahead, so that the loads of several
+    /// rows overlap instead of waiting one by one.
+    /// </summary>
+    private unsafe void GatherEmbeddings(SequenceBatch<T> batch, Span<T> x0, int i0, int e, bool keyed)
+    {
+        const int Ahead = 8; // tokens
+        int B = batch.Batch, S = batch.Steps, rowBytes = e * sizeof(T);
+        ReadOnlySpan<T> table = Parameters.Read(_embedding!);
+        int[] tokens = batch.Tokens!;
+        fixed (T* rows = table)
+            for (int b = 0; b < B; b++)
+            {
+                int length = batch.Lengths[b];
+                for (int t = 0; t < length; t++)
+                {
+                    if (t + Ahead < length && Sse.IsSupported)
+                    {
+                        byte* ahead = (byte*)(rows + (long)tokens[b * S + t + Ahead] * e); // a prefetch never faults, even off the table
+                        for (int line = 0; line < rowBytes; line += 64) Sse.Prefetch0(ahead + line);
+                    }
+                    int token = tokens[b * S + t];
+                    if (keyed) _inputKeys[t * B + b] = token;
+                    table.Slice(token * e, e).CopyTo(x0.Slice((t * B + b) * i0, i0));
+                }
+            }
+    }
+
     private ReadOnlySpan<T> ForwardCore(SequenceBatch<T> batch, bool training, RecurrentState<T>? initialState, bool inputVectors)
     {
         if (initialState is not null && initialState.Batch != batch.Batch)
@@ -194,15 +225,16 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
             RecurrentLayer<T>.Ensure(ref _inputKeys, S * B);
             _inputKeys.AsSpan(0, S * B).Fill(-1); // padding rows stand for no token
         }
-        for (int b = 0; b < B; b++)
-            for (int t = 0; t < batch.Lengths[b]; t++)
-            {
-                Span<T> dst = x0.Slice((t * B + b) * i0, i0);
-                if (!tokens) { batch.Features.AsSpan((b * S + t) * i0, i0).CopyTo(dst); continue; }
-                if (keyed) _inputKeys[t * B + b] = batch.Tokens![b * S + t];
-                if (Options.Input == InputKind.Embedding) Parameters.Read(_embedding!).Slice(batch.Tokens![b * S + t] * e, e).CopyTo(dst);
-                else dst[batch.Tokens![b * S + t]] = T.One;
-            }
+        if (tokens && Options.Input == InputKind.Embedding) GatherEmbeddings(batch, x0, i0, e, keyed);
+        else
+            for (int b = 0; b < B; b++)
+                for (int t = 0; t < batch.Lengths[b]; t++)
+                {
+                    Span<T> dst = x0.Slice((t * B + b) * i0, i0);
+                    if (!tokens) { batch.Features.AsSpan((b * S + t) * i0, i0).CopyTo(dst); continue; }
+                    if (keyed) _inputKeys[t * B + b] = batch.Tokens![b * S + t];
+                    dst[batch.Tokens![b * S + t]] = T.One;
+                }
 
         if (tokens) _characters?.Forward(batch, x0, i0, e, training);
         _inputDropped = training && Options.InputDropout > 0;
