@@ -179,18 +179,39 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
 
     /// <summary>
     /// Embedding rows of the batch's tokens into columns [0, E) of x0 [S, B, I0] (and each row's token into the input keys
-    /// when <paramref name="keyed"/>). A large vocabulary's table lies mostly outside the core's caches by the time a batch
-    /// comes (a batch's activations push it out): each row is prefetched a few tokens ahead, so that the loads of several
-    /// rows overlap instead of waiting one by one.
+    /// when <paramref name="keyed"/>); a large batch's sequences are shared between the threads.
     /// </summary>
     private unsafe void GatherEmbeddings(SequenceBatch<T> batch, Span<T> x0, int i0, int e, bool keyed)
+    {
+        int B = batch.Batch;
+        int parts = (long)B * batch.Steps * e >= RangeJob.Grain ? System.Math.Min(Parallelism.MaxThreads, B) : 1;
+        if (parts <= 1)
+        {
+            GatherEmbeddings(batch, x0, i0, e, keyed, 0, B);
+            return;
+        }
+        var job = _gatherJob ??= new GatherJob(this);
+        fixed (T* px = x0)
+        {
+            job.Set(batch, px, x0.Length, i0, e, keyed);
+            try { WorkerPool.Run(job, parts); }
+            finally { job.Clear(); }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="GatherEmbeddings(SequenceBatch{T}, Span{T}, int, int, bool)"/> for sequences [b0, b1). A large
+    /// vocabulary's table lies mostly outside the core's caches by the time a batch comes (a batch's activations push it
+    /// out): each row is prefetched a few tokens ahead, so that the loads of several rows overlap instead of waiting one by one.
+    /// </summary>
+    private unsafe void GatherEmbeddings(SequenceBatch<T> batch, Span<T> x0, int i0, int e, bool keyed, int b0, int b1)
     {
         const int Ahead = 8; // tokens
         int B = batch.Batch, S = batch.Steps, rowBytes = e * sizeof(T);
         ReadOnlySpan<T> table = Parameters.Read(_embedding!);
         int[] tokens = batch.Tokens!;
         fixed (T* rows = table)
-            for (int b = 0; b < B; b++)
+            for (int b = b0; b < b1; b++)
             {
                 int length = batch.Lengths[b];
                 for (int t = 0; t < length; t++)
@@ -205,6 +226,30 @@ public sealed class SequenceNetwork<T> where T : unmanaged, IFloatingPointIeee75
                     table.Slice(token * e, e).CopyTo(x0.Slice((t * B + b) * i0, i0));
                 }
             }
+    }
+
+    private GatherJob? _gatherJob;
+
+    /// <summary>One part of a shared embedding gather: a range of whole sequences.</summary>
+    private sealed unsafe class GatherJob(SequenceNetwork<T> network) : ParallelJob
+    {
+        private SequenceBatch<T>? _batch;
+        private T* _x0;
+        private int _length, _i0, _e;
+        private bool _keyed;
+
+        public void Set(SequenceBatch<T> batch, T* x0, int length, int i0, int e, bool keyed)
+        {
+            _batch = batch; _x0 = x0; _length = length; _i0 = i0; _e = e; _keyed = keyed;
+        }
+
+        public void Clear() { _batch = null; _x0 = null; }
+
+        public override void Execute(int part, int parts)
+        {
+            var (b0, b1) = Share(_batch!.Batch, part, parts);
+            if (b0 < b1) network.GatherEmbeddings(_batch, new Span<T>(_x0, _length), _i0, _e, _keyed, b0, b1);
+        }
     }
 
     private ReadOnlySpan<T> ForwardCore(SequenceBatch<T> batch, bool training, RecurrentState<T>? initialState, bool inputVectors)
