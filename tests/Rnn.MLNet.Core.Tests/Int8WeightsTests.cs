@@ -45,11 +45,13 @@ public class Int8WeightsTests
         var zeros = new sbyte[5];
         Assert.Equal(0f, Int8Matrix.Quantize(new float[5], zeros, 127, out _));
         Assert.All(zeros, v => Assert.Equal(0, v));
-        var withNaN = Enumerable.Repeat(0.5f, 70).ToArray();
-        withNaN[67] = float.NaN;
-        SimdPaths.OnEach(path => Assert.True(float.IsNaN(Int8Matrix.Quantize(withNaN, new sbyte[70], 127, out _)), path.ToString()));
-        withNaN[67] = float.NegativeInfinity;
-        SimdPaths.OnEach(path => Assert.True(float.IsNaN(Int8Matrix.Quantize(withNaN, new sbyte[70], 127, out _)), path.ToString()));
+        foreach (int at in new[] { 67, 5, 13 }) // the scalar tail, and lanes of the vector loops (each lane of the final reduction)
+            foreach (float bad in new[] { float.NaN, float.NegativeInfinity })
+            {
+                var withBad = Enumerable.Repeat(0.5f, 70).ToArray();
+                withBad[at] = bad;
+                SimdPaths.OnEach(path => Assert.True(float.IsNaN(Int8Matrix.Quantize(withBad, new sbyte[70], 127, out _)), $"{path} {bad} at {at}"));
+            }
     }
 
     [Fact]

@@ -158,11 +158,14 @@ internal sealed class Int8Matrix
         return scale;
     }
 
+    // the largest lane (NaN when a lane is NaN: Vector128.Max is IEEE maximum, as MathF.Max is), by a tree of lane swaps
+    // instead of eight dependent scalar steps; the lanes are |x| ≥ +0, so the order of the maxima cannot change the result
     private static float MaxOf(Vector256<float> v)
     {
-        float m = 0f;
-        for (int j = 0; j < Vector256<float>.Count; j++) m = MathF.Max(m, v[j]);
-        return m;
+        var m = Vector128.Max(v.GetLower(), v.GetUpper());
+        m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create(2, 3, 0, 1)));
+        m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create(1, 0, 3, 2)));
+        return m.ToScalar();
     }
 
     /// <summary>
