@@ -224,7 +224,7 @@ public class Int8WeightsTests
         // positions in one product (through the token cache): the same rows through the same kernel, so the same bits.
         var net = Network(cell, bi, layers);
         var rng = new Rng(6);
-        int B = 40, S = 70; // B·S·E = 33,600 embedding values: two threads share the gather too
+        int B = 44, S = 70; // B·H = 2,112 state values: two threads share the steps (in chunks of 8), and the gather (B·S·E = 36,960)
         int[] tokens = Enumerable.Range(0, B * S).Select(_ => rng.NextInt(60)).ToArray(), lengths = Enumerable.Range(0, B).Select(b => S - 3 * b % 11).ToArray();
         var batch = SequenceBatch<float>.FromTokens(tokens, B, S, lengths);
         int saved = Parallelism.MaxThreads;

@@ -3,6 +3,7 @@ using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Threading;
 using Rnn.MLNet.Math;
 using Rnn.MLNet.Models;
 
@@ -180,7 +181,15 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
         if (_bf16) (_bf16Hh ??= new Bf16Matrix()).PackReusing(Unsafe.As<ReadOnlyMemory<T>, ReadOnlyMemory<float>>(ref wHh), GateSize, H, _store.Version);
         if (_precision == InferencePrecision.Int8Weights)
             (_int8Hh ??= new Int8Matrix()).PackReusing(Unsafe.As<ReadOnlyMemory<T>, ReadOnlyMemory<float>>(ref wHh), GateSize, H, _store.Version);
-        if (parts > 1) WorkerPool.Run(_stepsJob ??= new StepsJob(this), parts);
+        if (parts > 1)
+        {
+            // int8 rows are independent of the rows beside them: the sequences go out in chunks of up to 8 that the threads
+            // take in turn, so a thread the machine holds back (a shared machine) leaves its later chunks to the others
+            var job = _stepsJob ??= new StepsJob(this);
+            job.Chunk = _precision == InferencePrecision.Int8Weights ? System.Math.Min(StepsChunk, (B + parts - 1) / parts) : 0;
+            job.Reset();
+            WorkerPool.Run(job, parts);
+        }
         else Steps(0, B, whole: true);
     }
 
@@ -217,14 +226,36 @@ internal sealed class RecurrentLayer<T> : IStepRows where T : unmanaged, IFloati
 
     private StepsJob? _stepsJob;
 
-    /// <summary>Inference: part p runs all the steps for its share of the batch rows.</summary>
+    /// <summary>Most sequences in one chunk of an int8 batch's steps (a multiple of the int8 kernel's four-row tile).</summary>
+    private const int StepsChunk = 8;
+
+    /// <summary>
+    /// Inference: part p runs all the steps for its share of the batch rows; or, with <see cref="Chunk"/> set, each part
+    /// takes the next chunk of <see cref="Chunk"/> sequences until none is left (which thread runs a chunk never changes
+    /// its rows' results).
+    /// </summary>
     private sealed class StepsJob(RecurrentLayer<T> layer) : ParallelJob
     {
+        private int _taken; // chunks taken so far (the parts count them up together)
+
+        /// <summary>Sequences per chunk; 0: one fixed share per part.</summary>
+        public int Chunk { get; set; }
+
         public override void Execute(int part, int parts)
         {
-            var (b0, b1) = Share(layer._batch, part, parts);
-            if (b0 < b1) layer.Steps(b0, b1, whole: false);
+            int B = layer._batch;
+            if (Chunk == 0)
+            {
+                var (b0, b1) = Share(B, part, parts);
+                if (b0 < b1) layer.Steps(b0, b1, whole: false);
+                return;
+            }
+            for (int b0; (b0 = (Interlocked.Increment(ref _taken) - 1) * Chunk) < B;)
+                layer.Steps(b0, System.Math.Min(B, b0 + Chunk), whole: false);
         }
+
+        /// <summary>Readies the chunk counter for a new run.</summary>
+        public void Reset() => _taken = 0;
     }
 
     /// <summary>Before a Backward that follows an inference forward: runs the steps again, keeping the caches (no output).</summary>
