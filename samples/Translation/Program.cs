@@ -84,24 +84,10 @@ var estimator = ml.Transforms.Text.RnnSequenceToSequence(new RnnSequenceToSequen
     Seed = SampleArgs.Int(args, "--seed", 1), CancellationToken = stop.Token,
     Progress = r => Console.WriteLine($"  {r}"),
 });
-var clock = Stopwatch.StartNew();
-RnnSequenceGeneratorTransformer fitted;
-try { fitted = estimator.Fit(ml.Data.LoadFromEnumerable(train), ml.Data.LoadFromEnumerable(valid)); }
-catch (OperationCanceledException) { Console.WriteLine("training cancelled; nothing saved."); return 130; }
-double trainSeconds = clock.Elapsed.TotalSeconds;
-foreach (var (r, m) in fitted.TrainingResults.Select((r, m) => (r, m)))
-    Console.WriteLine($"member {m + 1}: {r.History.Count} epochs, kept epoch {r.BestEpoch} (validation loss {r.BestValidationLoss:F4})");
-Console.WriteLine($"trained in {trainSeconds:F1} s");
-// Validation BLEU (the part of the training file held out): what settings are compared by; the test file is only scored.
-var validHypotheses = new List<string>();
-for (int i = 0; i < valid.Count; i += 64)
-    validHypotheses.AddRange(fitted.Model.GenerateBatch(valid.Skip(i).Take(64).Select(p => (string?)p.Source).ToList()));
-double validBleu = Bleu.Corpus(validHypotheses, valid.Select(p => p.Target).ToList());
-Console.WriteLine($"validation BLEU-4 {validBleu:F2}, exact match {Bleu.ExactMatch(validHypotheses, valid.Select(p => p.Target).ToList()):F2} % (beam {beam}, length penalty {fitted.Model.Decoding.LengthPenalty})");
-
-// Save and load the pipeline; translate the test file with the loaded model, many sentences per batched beam search.
+// Train, report on the validation part, save; in a function, so that the trained transformer (its networks, caches and
+// payload) is garbage before the saved file is loaded back: a process that goes on to serve holds only the loaded model.
 string path = Path.Combine(Path.GetTempPath(), $"translation-{Environment.ProcessId}.zip");
-ml.Model.Save(fitted, ml.Data.LoadFromEnumerable(train).Schema, path);
+if (TrainAndSave() is not (double trainSeconds, double validBleu)) return 130; // null: cancelled, nothing saved
 var loaded = new MLContext().Model.Load(path, out _);
 File.Delete(path);
 var model = SequenceGeneratorModel.FromTransformer(loaded);
@@ -128,6 +114,27 @@ Console.WriteLine(JsonSerializer.Serialize(new
     sentences_per_s = Math.Round(test.Count / decodeSeconds, 1), validation_bleu = Math.Round(validBleu, 2),
 }));
 return 0;
+
+(double TrainSeconds, double ValidBleu)? TrainAndSave()
+{
+    var clock = Stopwatch.StartNew();
+    RnnSequenceGeneratorTransformer fitted;
+    try { fitted = estimator.Fit(ml.Data.LoadFromEnumerable(train), ml.Data.LoadFromEnumerable(valid)); }
+    catch (OperationCanceledException) { Console.WriteLine("training cancelled; nothing saved."); return null; }
+    double seconds = clock.Elapsed.TotalSeconds;
+    foreach (var (r, m) in fitted.TrainingResults.Select((r, m) => (r, m)))
+        Console.WriteLine($"member {m + 1}: {r.History.Count} epochs, kept epoch {r.BestEpoch} (validation loss {r.BestValidationLoss:F4})");
+    Console.WriteLine($"trained in {seconds:F1} s");
+    // Validation BLEU (the part of the training file held out): what settings are compared by; the test file is only scored.
+    var validHypotheses = new List<string>();
+    for (int i = 0; i < valid.Count; i += 64)
+        validHypotheses.AddRange(fitted.Model.GenerateBatch(valid.Skip(i).Take(64).Select(p => (string?)p.Source).ToList()));
+    double bleu = Bleu.Corpus(validHypotheses, valid.Select(p => p.Target).ToList());
+    Console.WriteLine($"validation BLEU-4 {bleu:F2}, exact match {Bleu.ExactMatch(validHypotheses, valid.Select(p => p.Target).ToList()):F2} % (beam {beam}, length penalty {fitted.Model.Decoding.LengthPenalty})");
+    // Save the pipeline; the test file is translated by the model loaded back from it, many sentences per batched beam search.
+    ml.Model.Save(fitted, ml.Data.LoadFromEnumerable(train).Schema, path);
+    return (seconds, bleu);
+}
 
 sealed class Pair
 {
