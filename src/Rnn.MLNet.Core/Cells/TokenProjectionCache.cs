@@ -129,12 +129,11 @@ internal sealed class TokenProjectionCache<T> where T : unmanaged, IFloatingPoin
                 int perPage = EntriesPerPage, page = slot / perPage;
                 if (page >= _pages.Length) Grow(ref _pages, page + 1, (maxEntries + perPage - 1) / perPage);
                 // a page holds at most what the budget allows (the last one may hold fewer; a larger budget later regrows it)
-                if ((_pages[page]?.Length ?? 0) < (slot % perPage + 1) * E)
+                _pages[page] ??= Array.Empty<T>();
+                if (_pages[page].Length < (slot % perPage + 1) * E)
                 {
                     int capacity = (int)System.Math.Min(perPage, maxEntries - (long)page * perPage) * E;
-                    T[] grown = new T[capacity];
-                    _pages[page]?.CopyTo(grown, 0);
-                    _pages[page] = grown;
+                    Grow(ref _pages[page], capacity, capacity); // exactly that capacity, in one allocation
                 }
                 _slotOfKey[key] = slot + 1;
             }

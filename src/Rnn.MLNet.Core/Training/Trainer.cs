@@ -88,13 +88,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(targets);
-        Network.Forward(batch, training: true, initialState: carry);
-        if (carry is not null) Network.CopyFinalState(carry);
-        int n = Network.Output.Length;
-        if (_dOutput.Length < n) _dOutput = new T[n];
-        Span<T> dOut = _dOutput.AsSpan(0, n);
-        double loss = double.CreateChecked(ComputeLoss(batch, targets, dOut));
-        ThrowIfDiverged(loss, Optimizer, ClipNorm);
+        double loss = ForwardForTraining(batch, targets, carry, out Span<T> dOut);
         Network.Parameters.ZeroGradients();
         Network.Backward(dOut);
         LastGradientNorm = ClipAndStep(Network.Parameters, Optimizer, ClipNorm);
@@ -122,19 +116,30 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         for (int i = 0; i < parts.Count; i++)
         {
             if (weights[i] == 0) continue; // nothing counted (zero class weights): no loss, no gradient
-            var (batch, targets) = parts[i];
-            Network.Forward(batch, training: true);
-            int n = Network.Output.Length;
-            if (_dOutput.Length < n) _dOutput = new T[n];
-            Span<T> dOut = _dOutput.AsSpan(0, n);
-            double partLoss = double.CreateChecked(ComputeLoss(batch, targets, dOut));
-            ThrowIfDiverged(partLoss, Optimizer, ClipNorm);
+            double partLoss = ForwardForTraining(parts[i].Batch, parts[i].Targets, null, out Span<T> dOut);
             double share = weights[i] / total;
             TensorPrimitives.Multiply(dOut, T.CreateChecked(share), dOut);
             Network.Backward(dOut);
             loss += partLoss * share;
         }
         LastGradientNorm = ClipAndStep(Network.Parameters, Optimizer, ClipNorm);
+        return loss;
+    }
+
+    /// <summary>
+    /// A training forward pass and its loss, with dL/d(output) in <paramref name="dOut"/> (the trainer's buffer, valid until
+    /// the next pass); <paramref name="carry"/>, when given, is the initial state and receives the final one.
+    /// </summary>
+    /// <exception cref="TrainingDivergedException">The loss is not finite.</exception>
+    private double ForwardForTraining(SequenceBatch<T> batch, Targets<T> targets, RecurrentState<T>? carry, out Span<T> dOut)
+    {
+        Network.Forward(batch, training: true, initialState: carry);
+        if (carry is not null) Network.CopyFinalState(carry);
+        int n = Network.Output.Length;
+        if (_dOutput.Length < n) _dOutput = new T[n];
+        dOut = _dOutput.AsSpan(0, n);
+        double loss = double.CreateChecked(ComputeLoss(batch, targets, dOut));
+        ThrowIfDiverged(loss, Optimizer, ClipNorm);
         return loss;
     }
 
