@@ -84,22 +84,26 @@ internal static class ModelPersistence
                 length = PayloadText.ByteLength(text);
                 if (length >= start.Length) PayloadText.DecodeInto(text, 0, start);
             }
-            catch (InvalidDataException e) { throw new InvalidDataException($"The Rnn.MLNet {TModel.Description} inside the ML.NET model is corrupt: {e.Message}", e); }
+            catch (InvalidDataException e) { throw Corrupt<TModel>(e.Message, e); }
             if (length >= start.Length) CheckFormatVersion<TModel>(start);
             try { return ModelFile.ReadPieces(length, (offset, destination) => PayloadText.DecodeInto(payload.Span, offset, destination)); }
-            catch (InvalidDataException e) { throw new InvalidDataException($"The Rnn.MLNet {TModel.Description} inside the ML.NET model is corrupt: {e.Message}", e); }
+            catch (InvalidDataException e) { throw Corrupt<TModel>(e.Message, e); }
         }
         else
         {
             var bytes = new byte[text.Length / 4 * 3 + 3]; // base64: models saved before the packed form
             if (!Convert.TryFromBase64Chars(text, bytes, out int written))
-                throw new InvalidDataException($"The Rnn.MLNet {TModel.Description} inside the ML.NET model is corrupt: its payload is not valid base64.");
+                throw Corrupt<TModel>("its payload is not valid base64.");
             data = bytes.AsSpan(0, written);
         }
         CheckFormatVersion<TModel>(data);
         try { return ModelFile.Read(data); }
-        catch (InvalidDataException e) { throw new InvalidDataException($"The Rnn.MLNet {TModel.Description} inside the ML.NET model is corrupt: {e.Message}", e); }
+        catch (InvalidDataException e) { throw Corrupt<TModel>(e.Message, e); }
     }
+
+    /// <summary>"The Rnn.MLNet … inside the ML.NET model is corrupt: <paramref name="why"/>" (the inner exception kept).</summary>
+    private static InvalidDataException Corrupt<TModel>(string why, Exception? inner = null) where TModel : class, IPipelineModel<TModel> =>
+        new($"The Rnn.MLNet {TModel.Description} inside the ML.NET model is corrupt: {why}", inner);
 
     /// <summary>A payload written by another Rnn.MLNet: says which, and what this version reads.</summary>
     private static void CheckFormatVersion<TModel>(ReadOnlySpan<byte> data) where TModel : class, IPipelineModel<TModel>
